@@ -1,0 +1,101 @@
+"""Fit a linear lagged structural equation model on a window, for many bootstrap replicas at once.
+
+Model (parents from the discovered graph, intercept always included)::
+
+    X_j(t) = c_j + sum_{(i, k) in pa(j)} A[k, j, i] * X_i(t - k) + e_j(t)
+
+Every replica is a weighted least-squares fit with the row weights of a moving-block bootstrap
+(replica 0 = the full window with unit weights = the point estimate), solved as batched normal
+equations so that ~100 replicas cost a few milliseconds.  Rows with any NaN among the columns a
+regression uses get weight 0 (NaN marks an unknown value in ``VariableFrame``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .graph import DirectedGraph
+
+# Relative ridge added to the normal equations so that collinear or constant parents do not make the
+# batched solve singular; small enough not to bias well-conditioned fits visibly.
+_RIDGE = 1e-9
+
+
+@dataclass
+class LaggedSEM:
+    """Coefficients of ``R`` fitted replicas of the lagged SEM.
+
+    ``coef[r, k, j, i]`` is the effect of ``X_i(t - k)`` on ``X_j(t)``; ``intercept[r, j]``;
+    ``residual_std[r, j]`` the residual standard deviation (used by the RL augmentation and for noise).
+    """
+
+    names: list[str]
+    coef: np.ndarray
+    intercept: np.ndarray
+    residual_std: np.ndarray
+    max_lag: int
+
+    @property
+    def replicas(self) -> int:
+        return int(self.coef.shape[0])
+
+
+def lagged_views(data: np.ndarray, max_lag: int) -> np.ndarray:
+    """``(max_lag + 1, T - max_lag, N)``: view ``k`` holds ``X(t - k)`` for ``t = max_lag .. T-1``."""
+    t_len = data.shape[0]
+    return np.stack([data[max_lag - k : t_len - k] for k in range(max_lag + 1)])
+
+
+def fit_lagged_sem(
+    data: np.ndarray,
+    names: Sequence[str],
+    graph: DirectedGraph,
+    weights: np.ndarray | None = None,
+) -> LaggedSEM:
+    """Fit the SEM of ``graph`` on ``data (T, N)``; ``weights (B, T - max_lag)`` adds bootstrap replicas.
+
+    Returns ``B + 1`` replicas: index 0 is the ordinary fit on all rows.
+    """
+    data = np.asarray(data, dtype=float)
+    n_vars = len(names)
+    max_lag = max(graph.max_lag, 1)
+    n_rows = data.shape[0] - max_lag
+    if n_rows < 2:
+        raise ValueError(f"window of {data.shape[0]} samples is too short for lag {max_lag}")
+    views = lagged_views(data, max_lag)
+    row_w = np.ones((1, n_rows))
+    if weights is not None:
+        weights = np.asarray(weights, dtype=float)
+        if weights.ndim != 2 or weights.shape[1] != n_rows:
+            raise ValueError(f"weights must have shape (B, {n_rows}), got {weights.shape}")
+        row_w = np.vstack([row_w, weights])
+    reps = row_w.shape[0]
+    coef = np.zeros((reps, max_lag + 1, n_vars, n_vars))
+    intercept = np.zeros((reps, n_vars))
+    resid_std = np.zeros((reps, n_vars))
+    index = {n: i for i, n in enumerate(names)}
+    for name, parents in graph.parents(names).items():
+        j = index[name]
+        y = views[0][:, j]
+        cols = [np.ones(n_rows)] + [views[k][:, index[p]] for p, k in parents]
+        z = np.stack(cols, axis=1)  # (n, p)
+        ok = np.isfinite(y) & np.all(np.isfinite(z), axis=1)
+        z = np.where(ok[:, None], z, 0.0)
+        y = np.where(ok, y, 0.0)
+        w = row_w * ok[None, :]  # (R, n)
+        wz = w[:, :, None] * z[None]  # (R, n, p)
+        gram = np.einsum("rnp,nq->rpq", wz, z)
+        rhs = np.einsum("rnp,n->rp", wz, y)
+        scale = np.maximum(np.einsum("rpp->rp", gram).max(axis=1), 1.0)
+        gram = gram + (_RIDGE * scale)[:, None, None] * np.eye(z.shape[1])[None]
+        beta = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]  # (R, p)
+        intercept[:, j] = beta[:, 0]
+        for col, (p, k) in enumerate(parents, start=1):
+            coef[:, k, j, index[p]] = beta[:, col]
+        resid = y[None, :] - beta @ z.T
+        dof = np.maximum(w.sum(axis=1) - z.shape[1], 1.0)
+        resid_std[:, j] = np.sqrt((w * resid**2).sum(axis=1) / dof)
+    return LaggedSEM(list(names), coef, intercept, resid_std, max_lag)

@@ -1,0 +1,257 @@
+"""Causal prioritisation: weights of variables by their total causal effect on a target, and ranked
+candidate interventions ``do(actionable := value)`` with predicted effects (after CIP, ICLR 2025).
+
+Definitions (also in docs/prioritization.md):
+
+* **Total effect over the horizon** of variable ``X`` on target ``Y``: the change of ``Y`` at step ``H``
+  under the sustained shift ``do(X_t := X_t + 1)`` for ``t = 1..H``, relative to no intervention, in
+  the fitted linear lagged SEM.  For a linear model this equals the sum of the impulse responses at lags
+  ``0..H-1``, i.e. the effect summed over all causal paths and all lags within the horizon
+  (``effect_at="mean"`` averages the change over steps ``1..H`` instead).
+* **Predicted effect** of a candidate ``do(X := v)``: ``X`` held at ``v`` for ``H`` steps from the start
+  state (the last samples of the window, or the window mean with ``start="mean"``), and the change of
+  ``Y`` at step ``H`` (or averaged over the horizon) relative to the model's forecast without the
+  intervention.
+* **Uncertainty**: standard deviation over moving-block bootstrap refits of the SEM (seeded).
+* **Weights** (CIP-style): ``|total effect| * std(X) / std(Y)`` (effect of a one-standard-deviation
+  change, unit-free so variables in different units compare), normalised to sum to 1; uniform if all zero.
+* **Objective** for ranking candidates: lower confidence bound
+  ``score = s * predicted_effect - risk_aversion * predicted_effect_std`` with ``s = +1`` for
+  ``goal="maximize"`` and ``s = -1`` for ``goal="minimize"``; rank 1 = highest score.
+* **Candidate set** (recall first, as in causal bandits: a missed edge can hide the best arm, an extra
+  one only costs samples): actionable variables that are *possible* ancestors of the target (undirected
+  lag-0 links counted both ways), each at ``candidate_values`` quantiles of its observed window range.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .bootstrap import block_bootstrap_weights
+from .graph import UNDIRECTED_POLICIES, DirectedGraph, ancestors, build_directed_graph
+from .interventions import simulate_clamped
+from .lagged_sem import LaggedSEM, fit_lagged_sem
+
+GOALS = ("maximize", "minimize")
+EFFECT_AT = ("final", "mean")
+STARTS = ("last", "mean")
+
+
+@dataclass(frozen=True)
+class PrioritizerConfig:
+    """Parameters of :func:`prioritize` (validated on construction)."""
+
+    horizon: int = 10
+    goal: str = "maximize"
+    bootstrap: int = 100
+    candidate_values: int = 5
+    quantile_low: float = 0.05
+    quantile_high: float = 0.95
+    block_length: int | None = None
+    risk_aversion: float = 1.0
+    effect_at: str = "final"
+    start: str = "last"
+    undirected: str = "orient"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.horizon < 1:
+            raise ValueError(f"horizon must be >= 1 step, got {self.horizon}")
+        if self.goal not in GOALS:
+            raise ValueError(f"goal must be one of {GOALS}, got {self.goal!r}")
+        if self.bootstrap < 0:
+            raise ValueError(f"bootstrap replicas must be >= 0, got {self.bootstrap}")
+        if self.candidate_values < 1:
+            raise ValueError(f"candidate_values must be >= 1, got {self.candidate_values}")
+        if not 0.0 <= self.quantile_low <= self.quantile_high <= 1.0:
+            raise ValueError(
+                f"need 0 <= quantile_low <= quantile_high <= 1, got {self.quantile_low}, {self.quantile_high}"
+            )
+        if self.risk_aversion < 0:
+            raise ValueError(f"risk_aversion must be >= 0, got {self.risk_aversion}")
+        if self.effect_at not in EFFECT_AT:
+            raise ValueError(f"effect_at must be one of {EFFECT_AT}, got {self.effect_at!r}")
+        if self.start not in STARTS:
+            raise ValueError(f"start must be one of {STARTS}, got {self.start!r}")
+        if self.undirected not in UNDIRECTED_POLICIES:
+            raise ValueError(f"undirected must be one of {UNDIRECTED_POLICIES}, got {self.undirected!r}")
+
+
+@dataclass(frozen=True)
+class Priority:
+    variable: str
+    actionable: bool
+    total_effect: float
+    total_effect_std: float
+    weight: float
+    is_ancestor: bool
+
+
+@dataclass(frozen=True)
+class Candidate:
+    variable: str
+    value: float
+    predicted_effect: float
+    predicted_effect_std: float
+    score: float
+    rank: int
+
+
+@dataclass
+class PrioritizationResult:
+    target: str
+    horizon: int
+    goal: str
+    priorities: list[Priority]
+    candidates: list[Candidate]
+    warnings: list[str] = field(default_factory=list)
+    graph: DirectedGraph = field(default_factory=DirectedGraph)
+    sem: LaggedSEM | None = None
+    seconds: float = 0.0
+
+    @property
+    def empty_graph(self) -> bool:
+        return not self.graph.edges
+
+
+def _validate_inputs(
+    data: np.ndarray, names: Sequence[str], target: str, actionable: Sequence[str]
+) -> np.ndarray:
+    arr = np.asarray(data, dtype=float)
+    if arr.ndim != 2:
+        raise ValueError(f"data must be a 2-D array (T, N), got shape {arr.shape}")
+    if arr.shape[1] != len(names):
+        raise ValueError(f"data has {arr.shape[1]} columns but {len(names)} names were given")
+    if len(set(names)) != len(names):
+        raise ValueError(f"variable names must be unique, got {list(names)}")
+    known = sorted(names)
+    if target not in names:
+        raise ValueError(f"target {target!r} is not a variable of the window; known variables: {known}")
+    unknown = [a for a in actionable if a not in names]
+    if unknown:
+        raise ValueError(f"actionable variable(s) {unknown} not in the window; known variables: {known}")
+    if target in actionable:
+        raise ValueError(f"target {target!r} cannot also be actionable")
+    return arr
+
+
+def _start_history(data: np.ndarray, max_lag: int, start: str, warnings: list[str], names: Sequence[str]) -> np.ndarray:
+    """Start state of the forecasts: last ``max_lag`` rows (NaN → window mean) or the window mean."""
+    with np.errstate(all="ignore"):
+        means = np.nanmean(np.where(np.isfinite(data), data, np.nan), axis=0)
+    missing = [n for n, m in zip(names, means) if not np.isfinite(m)]
+    if missing:
+        warnings.append(f"no finite samples of {missing} in the window; their start value is taken as 0")
+    means = np.where(np.isfinite(means), means, 0.0)
+    if start == "mean":
+        return np.tile(means, (max_lag, 1))
+    last = data[-max_lag:].copy()
+    return np.where(np.isfinite(last), last, means[None, :])
+
+
+def _candidate_grid(column: np.ndarray, count: int, low: float, high: float) -> np.ndarray:
+    finite = column[np.isfinite(column)]
+    if finite.size == 0:
+        return np.zeros(0)
+    return np.unique(np.quantile(finite, np.linspace(low, high, count)))
+
+
+def prioritize(
+    data: np.ndarray,
+    names: Sequence[str],
+    links: Iterable[Any],
+    target: str,
+    actionable: Sequence[str] = (),
+    config: PrioritizerConfig | None = None,
+) -> PrioritizationResult:
+    """Rank variables and candidate interventions by their causal effect on ``target``.
+
+    data: window ``(T, N)`` of the variables ``names`` (NaN = unknown); links: lagged links of the
+    discovered graph (tuples ``(source, target, lag[, link_type])`` or Link/CausalLink objects).
+    Raises ValueError on unknown target/actionable names (listing the known variables).
+    """
+    t0 = time.perf_counter()
+    cfg = config or PrioritizerConfig()
+    names = list(names)
+    actionable = list(dict.fromkeys(actionable))
+    arr = _validate_inputs(data, names, target, actionable)
+    warnings: list[str] = []
+    graph = build_directed_graph(links, names, target=target, actionable=actionable, undirected=cfg.undirected)
+    anc = ancestors(graph, target)
+    possible = ancestors(graph, target, include_undirected=True)
+    others = [n for n in names if n != target]
+    idx = {n: i for i, n in enumerate(names)}
+    tgt = idx[target]
+
+    if not graph.edges:
+        warnings.append("empty causal graph: no effects can be predicted, no interventions proposed")
+        uniform = 1.0 / len(others) if others else 0.0
+        prios = [Priority(n, n in actionable, 0.0, 0.0, uniform, False) for n in others]
+        return PrioritizationResult(
+            target, cfg.horizon, cfg.goal, prios, [], warnings, graph, None, time.perf_counter() - t0
+        )
+
+    max_lag = max(graph.max_lag, 1)
+    n_rows = arr.shape[0] - max_lag
+    if n_rows < 3:
+        raise ValueError(f"window of {arr.shape[0]} samples is too short for the graph's max lag {max_lag}")
+    rng = np.random.default_rng(cfg.seed)
+    boot_w = block_bootstrap_weights(n_rows, cfg.bootstrap, block_length=cfg.block_length, rng=rng)
+    sem = fit_lagged_sem(arr, names, graph, boot_w)
+    history = _start_history(arr, max_lag, cfg.start, warnings, names)
+    horizon = cfg.horizon
+
+    baseline = simulate_clamped(sem, history, np.array([-1]), np.zeros((1, horizon)), horizon)[:, 0]  # (R, H, N)
+
+    # Difference scenarios: unit steps for every non-target variable, then the candidate grid.
+    cand_specs: list[tuple[str, float]] = []
+    for a in actionable:
+        if a not in possible:
+            continue
+        for v in _candidate_grid(arr[:, idx[a]], cfg.candidate_values, cfg.quantile_low, cfg.quantile_high):
+            cand_specs.append((a, float(v)))
+    if actionable and not cand_specs:
+        warnings.append(f"no actionable variable is a (possible) ancestor of {target!r}: no interventions proposed")
+    reps = sem.replicas
+    clamp_var = np.array([idx[n] for n in others] + [idx[a] for a, _ in cand_specs], dtype=int)
+    values = np.ones((reps, clamp_var.size, horizon))
+    for s, (a, v) in enumerate(cand_specs, start=len(others)):
+        values[:, s] = v - baseline[:, :, idx[a]]
+    diffs = simulate_clamped(
+        sem, np.zeros((max_lag, len(names))), clamp_var, values, horizon, with_intercept=False
+    )[..., tgt]  # (R, S, H)
+    effects = diffs[:, :, -1] if cfg.effect_at == "final" else diffs.mean(axis=2)
+    point = effects[0]
+    spread = effects[1:].std(axis=0, ddof=1) if reps > 2 else np.zeros_like(point)
+
+    with np.errstate(all="ignore"):
+        sd = np.nanstd(arr, axis=0)
+    sd = np.where(np.isfinite(sd), sd, 0.0)
+    n_o = len(others)
+    std_effect = np.abs(point[:n_o]) * np.array([sd[idx[n]] for n in others]) / (sd[tgt] if sd[tgt] > 0 else 1.0)
+    total = std_effect.sum()
+    if total > 0:
+        weights = std_effect / total
+    else:
+        warnings.append(f"no variable has a nonzero effect on {target!r}; weights are uniform")
+        weights = np.full(n_o, 1.0 / n_o) if n_o else std_effect
+    prios = [
+        Priority(n, n in actionable, float(point[i]), float(spread[i]), float(weights[i]), n in anc)
+        for i, n in enumerate(others)
+    ]
+    prios.sort(key=lambda p: (-p.weight, p.variable))
+
+    sign = 1.0 if cfg.goal == "maximize" else -1.0
+    scored = []
+    for s, (a, v) in enumerate(cand_specs, start=n_o):
+        score = sign * point[s] - cfg.risk_aversion * spread[s]
+        scored.append((float(score), a, v, float(point[s]), float(spread[s])))
+    scored.sort(key=lambda c: (-c[0], c[1], c[2]))
+    cands = [Candidate(a, v, e, sd_, sc, r) for r, (sc, a, v, e, sd_) in enumerate(scored, start=1)]
+    return PrioritizationResult(
+        target, horizon, cfg.goal, prios, cands, warnings, graph, sem, time.perf_counter() - t0
+    )
