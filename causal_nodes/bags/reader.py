@@ -1,0 +1,172 @@
+"""Open, validate and read rosbag2 bags (MCAP or SQLite3) without ROS.
+
+Why a wrapper over ``rosbags.rosbag2.Reader``: every bag tool here (replay, bag→CSV) needs the same guarantees —
+a missing, truncated or corrupt bag, a topic that is not in it or a type that cannot be decoded ends in one
+:class:`BagError` that names the bag, topic or type, instead of a library exception from deep inside a loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Union
+
+from rosbags.interfaces import ConnectionExtRosbag2, MessageDefinitionFormat, Qos
+from rosbags.rosbag2 import Reader
+from rosbags.typesys.store import Typestore
+
+from causal_nodes.bags.errors import BagError
+from causal_nodes.bags.typestore import typestore_for_definitions
+
+PathLike = Union[str, Path]
+
+_FORMAT_NAMES = {MessageDefinitionFormat.MSG: "ros2msg", MessageDefinitionFormat.IDL: "ros2idl"}
+
+
+class BagMessage(NamedTuple):
+    """One stored message: its topic and type, the bag (receive) time in ns and the CDR bytes as recorded."""
+
+    topic: str
+    msgtype: str
+    timestamp_ns: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """What the bag says about one topic."""
+
+    name: str
+    msgtype: str
+    count: int
+    offered_qos: List[Qos] = field(default_factory=list)
+
+
+class BagReader:
+    """A bag opened for reading; use as a context manager.
+
+    >>> with BagReader("run1") as bag:                      # doctest: +SKIP
+    ...     for message in bag.messages(["/people"]):
+    ...         people = bag.deserialize(message)
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise BagError(f"bag not found: {self.path}")
+        try:
+            self._reader = Reader(self.path)
+            self._reader.open()
+        except BagError:
+            raise
+        except Exception as error:  # rosbags raises ReaderError, KeyError, struct/zstd errors … on broken files
+            raise BagError(f"cannot open bag {self.path}: {error or type(error).__name__}") from None
+        self._typestore: Optional[Typestore] = None
+        self.topics: Dict[str, TopicInfo] = {}
+        for name, info in sorted(self._reader.topics.items()):
+            if info.msgtype is None:
+                types = sorted({c.msgtype for c in info.connections})
+                raise BagError(f"bag {self.path}: topic {name!r} is recorded with several types {types}")
+            qos: List[Qos] = []
+            for connection in info.connections:
+                if isinstance(connection.ext, ConnectionExtRosbag2):
+                    qos.extend(connection.ext.offered_qos_profiles)
+            self.topics[name] = TopicInfo(name, info.msgtype, info.msgcount, qos)
+
+    # -- context manager -------------------------------------------------------------------------------------------
+    def __enter__(self) -> "BagReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._reader.is_open:
+            self._reader.close()
+
+    # -- metadata ----------------------------------------------------------------------------------------------------
+    @property
+    def message_count(self) -> int:
+        return int(self._reader.message_count)
+
+    @property
+    def start_ns(self) -> int:
+        """Time of the first message (ns); 0 for an empty bag."""
+        return int(self._reader.start_time) if self.message_count else 0
+
+    @property
+    def end_ns(self) -> int:
+        """Time of the last message (ns); 0 for an empty bag."""
+        return int(self._reader.end_time) - 1 if self.message_count else 0
+
+    @property
+    def custom_data(self) -> Dict[str, str]:
+        """The ``custom_data`` of metadata.yaml (e.g. the ETH/UCY source and id order)."""
+        return dict(self._reader.storage.metadata.custom or {}) if hasattr(self._reader.storage, "metadata") else {}
+
+    def require_topics(self, topics: Iterable[str]) -> List[str]:
+        """Return ``topics`` as a list; raise BagError naming those the bag does not contain."""
+        wanted = list(topics)
+        missing = [t for t in wanted if t not in self.topics]
+        if missing:
+            raise BagError(f"topic(s) {missing} not in bag {self.path} (it has {sorted(self.topics)})")
+        return wanted
+
+    # -- messages ----------------------------------------------------------------------------------------------------
+    def messages(self, topics: Optional[Sequence[str]] = None, start_ns: Optional[int] = None,
+                 stop_ns: Optional[int] = None) -> Iterator[BagMessage]:
+        """Messages of ``topics`` (all when None) in bag-time order, from ``start_ns`` (inclusive) to ``stop_ns``.
+
+        A read failure part-way (truncated chunk, bad compression) raises BagError naming the bag, so callers that
+        write output should write it to a temporary place and keep it only when the iteration completes.
+        """
+        if topics is not None:
+            wanted = set(self.require_topics(topics))
+            connections = [c for c in self._reader.connections if c.topic in wanted]
+            if not connections:
+                return
+        else:
+            connections = list(self._reader.connections)
+        try:
+            for connection, timestamp, data in self._reader.messages(connections, start=start_ns, stop=stop_ns):
+                yield BagMessage(connection.topic, connection.msgtype, int(timestamp), bytes(data))
+        except BagError:
+            raise
+        except Exception as error:
+            raise BagError(f"bag {self.path} is corrupt or truncated: {error or type(error).__name__}") from None
+
+    def validate(self) -> int:
+        """Read every message once (catches truncation that metadata alone does not show); returns the count."""
+        count = 0
+        for _ in self.messages():
+            count += 1
+        if count != self.message_count:
+            raise BagError(f"bag {self.path}: metadata promises {self.message_count} messages, found {count}")
+        return count
+
+    # -- decoding ----------------------------------------------------------------------------------------------------
+    @property
+    def typestore(self) -> Typestore:
+        """Types for decoding: the bag's own definitions first, Kilted/causal_msgs defaults for the rest."""
+        if self._typestore is None:
+            definitions = []
+            for connection in self._reader.connections:
+                fmt = _FORMAT_NAMES.get(connection.msgdef.format)
+                if fmt is not None:
+                    definitions.append((connection.msgtype, fmt, connection.msgdef.data))
+            self._typestore = typestore_for_definitions(definitions)
+        return self._typestore
+
+    def deserialize(self, message: BagMessage) -> object:
+        """Decode one message into a rosbags message object (same attribute names as the rclpy message)."""
+        if message.msgtype not in self.typestore.fielddefs:
+            raise BagError(
+                f"unknown message type {message.msgtype!r} on topic {message.topic!r}: the bag {self.path} carries "
+                "no definition for it and it is not a known ROS 2 / causal_msgs type"
+            )
+        try:
+            return self.typestore.deserialize_cdr(message.data, message.msgtype)
+        except Exception as error:
+            raise BagError(
+                f"bag {self.path}: cannot decode a {message.msgtype} message on {message.topic!r} "
+                f"at t={message.timestamp_ns} ns: {error or type(error).__name__}"
+            ) from None
