@@ -1,0 +1,265 @@
+"""ROS 2 node: causal priorities and ranked do()-interventions for a target, on every discovered graph.
+
+Subscribes ``/causal/graph`` (causal_msgs/CausalGraph, reliable + transient local, depth 1) and
+``/causal/variables`` (causal_msgs/VariableFrame, kept as a bounded window of recent frames); on each graph
+it runs :func:`causal_nodes.prioritization.prioritize` on the window and publishes
+``/causal/priorities`` (CausalPriorities) and ``/causal/interventions`` (InterventionArray), both transient
+local so late subscribers get the latest, text markers of the top candidates on
+``/causal/intervention_markers`` and a status on ``/diagnostics`` (unknown target → ERROR listing the known
+variables, empty graph → WARN, latency from graph arrival to publication).
+
+The node only converts messages; all computation is in the ROS-free core.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from typing import Any, Optional
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.node import Node
+from visualization_msgs.msg import Marker, MarkerArray
+
+from causal_msgs.msg import (
+    CausalGraph,
+    CausalPriorities,
+    Intervention,
+    InterventionArray,
+    VariableFrame,
+    VariablePriority,
+)
+from causal_nodes.nodes.common import LATCHED_QOS, STREAM_QOS, declare, run_node
+from causal_nodes.prioritization import PrioritizationResult, PrioritizerConfig, prioritize
+from causal_nodes.prioritization.prioritizer import GOALS
+from causal_nodes.prioritization.graph import UNDIRECTED_POLICIES
+
+STATUS_NAME = "causal_prioritizer"
+
+
+class PrioritizerNode(Node):
+    """Thin wrapper: window of VariableFrames + latest CausalGraph → priorities, interventions, markers."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("causal_prioritizer", **kwargs)
+        declare(self, "target", "human_robot_distance", "variable whose causal drivers are ranked")
+        declare(
+            self,
+            "actionable",
+            ["robot_linear_speed", "robot_angular_speed"],
+            "variables the robot can set; candidate interventions are built for these",
+        )
+        declare(self, "horizon", 10, "prediction horizon in samples of the variable grid", int_range=(1, 1000))
+        declare(self, "goal", "maximize", "rank interventions to maximize or minimize the target", choices=GOALS)
+        declare(self, "bootstrap", 100, "block-bootstrap replicas for the uncertainty", int_range=(0, 2000))
+        declare(self, "candidate_values", 5, "candidate values per actionable variable", int_range=(1, 100))
+        declare(self, "risk_aversion", 1.0, "score = s * effect - risk_aversion * std", float_range=(0.0, 10.0))
+        declare(self, "window_size", 500, "VariableFrames kept for fitting", int_range=(20, 100000))
+        declare(self, "undirected", "orient", "treatment of lag-0 o-o links", choices=UNDIRECTED_POLICIES)
+        declare(self, "max_markers", 3, "top candidates shown as RViz text markers", int_range=(0, 50))
+        declare(self, "marker_frame", "base_link", "frame of the intervention text markers")
+        declare(self, "seed", 0, "seed of the block bootstrap", int_range=(0, 2**31 - 1))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self._frames: deque = deque(maxlen=int(self.get_parameter("window_size").value))
+        self._frame_names: list[str] = []
+        self._graph: Optional[CausalGraph] = None
+        self._graph_received = 0.0
+        self._graph_pending = False
+        self._bad_messages = 0
+        self._latencies: deque = deque(maxlen=100)
+        self._status = (DiagnosticStatus.WARN, "waiting for a causal graph", {})
+
+        self._pub_priorities = self.create_publisher(CausalPriorities, "/causal/priorities", LATCHED_QOS)
+        self._pub_interventions = self.create_publisher(InterventionArray, "/causal/interventions", LATCHED_QOS)
+        self._pub_markers = self.create_publisher(MarkerArray, "/causal/intervention_markers", LATCHED_QOS)
+        self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_subscription(CausalGraph, "/causal/graph", self._on_graph, LATCHED_QOS)
+        self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
+        self.create_timer(1.0, self._publish_status)
+
+    # ------------------------------------------------------------------ parameters
+    def _config(self, overrides: Optional[dict] = None) -> PrioritizerConfig:
+        get = lambda name: (overrides or {}).get(name, self.get_parameter(name).value)  # noqa: E731
+        return PrioritizerConfig(
+            horizon=int(get("horizon")),
+            goal=str(get("goal")),
+            bootstrap=int(get("bootstrap")),
+            candidate_values=int(get("candidate_values")),
+            risk_aversion=float(get("risk_aversion")),
+            undirected=str(get("undirected")),
+            seed=int(get("seed")),
+        )
+
+    def _on_set_parameters(self, params: list) -> SetParametersResult:
+        overrides = {p.name: p.value for p in params}
+        try:
+            self._config(overrides)
+        except ValueError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        if "window_size" in overrides:
+            self._frames = deque(self._frames, maxlen=int(overrides["window_size"]))
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_frame(self, msg: VariableFrame) -> None:
+        if len(msg.names) != len(msg.values) or not msg.names:
+            self._bad_messages += 1
+            return
+        names = list(msg.names)
+        if names != self._frame_names:
+            self._frame_names = names if not self._frame_names else self._merge_names(names)
+        self._frames.append(dict(zip(names, msg.values)))
+        if self._graph_pending and self._graph is not None and len(self._frames) >= self._min_samples(self._graph):
+            self._compute()
+
+    def _merge_names(self, names: list) -> list:
+        return self._frame_names + [n for n in names if n not in self._frame_names]
+
+    def _on_graph(self, msg: CausalGraph) -> None:
+        self._graph = msg
+        self._graph_received = time.perf_counter()
+        if len(self._frames) >= self._min_samples(msg):
+            self._compute()
+        else:
+            self._graph_pending = True
+            self._set_status(
+                DiagnosticStatus.WARN,
+                f"graph received, waiting for {self._min_samples(msg)} variable frames (have {len(self._frames)})",
+            )
+
+    @staticmethod
+    def _min_samples(graph: CausalGraph) -> int:
+        max_lag = max([int(l.lag) for l in graph.links] + [int(graph.tau_max), 1])
+        return 2 * max_lag + 10
+
+    # ------------------------------------------------------------------ computation
+    def _window(self, graph: CausalGraph) -> tuple[np.ndarray, list[str]]:
+        names = list(dict.fromkeys(list(self._frame_names) + list(graph.variables)))
+        data = np.array([[f.get(n, math.nan) for n in names] for f in self._frames], dtype=float)
+        return data, names
+
+    def _compute(self) -> None:
+        graph = self._graph
+        if graph is None:
+            return
+        self._graph_pending = False
+        target = str(self.get_parameter("target").value)
+        actionable = [str(a) for a in self.get_parameter("actionable").value]
+        try:
+            data, names = self._window(graph)
+            result = prioritize(data, names, list(graph.links), target, actionable, self._config())
+        except ValueError as exc:  # unknown target/actionable/variable, too short window: say why
+            self._set_status(DiagnosticStatus.ERROR, str(exc))
+            self._publish_status()
+            return
+        except Exception as exc:  # never raise in a callback; report instead
+            self._bad_messages += 1
+            self._set_status(DiagnosticStatus.ERROR, f"prioritization failed: {type(exc).__name__}: {exc}")
+            self._publish_status()
+            return
+        self._publish_result(result, graph)
+        latency = time.perf_counter() - self._graph_received
+        self._latencies.append(latency)
+        level = DiagnosticStatus.WARN if result.warnings else DiagnosticStatus.OK
+        message = "; ".join(result.warnings) if result.warnings else (
+            f"{len(result.candidates)} interventions for {target}" + (
+                f", best do({result.candidates[0].variable}={result.candidates[0].value:.3g})"
+                if result.candidates else ""
+            )
+        )
+        extra = {
+            "window_samples": str(data.shape[0]),
+            "graph_links": str(len(graph.links)),
+            "oriented_links": ", ".join(f"{s}->{t}" for s, t, _, _ in result.graph.oriented),
+            "ignored_links": ", ".join(f"{s} {k} {t} (lag {l})" for s, t, l, k in result.graph.ignored),
+            "compute_ms": f"{1e3 * result.seconds:.2f}",
+        }
+        self._set_status(level, message, extra)
+        self._publish_status()
+
+    def _publish_result(self, result: PrioritizationResult, graph: CausalGraph) -> None:
+        header = graph.header
+        pri = CausalPriorities(header=header, target=result.target, horizon=result.horizon)
+        pri.priorities = [
+            VariablePriority(
+                variable=p.variable,
+                actionable=p.actionable,
+                total_effect=p.total_effect,
+                total_effect_std=p.total_effect_std,
+                weight=p.weight,
+                is_ancestor=p.is_ancestor,
+            )
+            for p in result.priorities
+        ]
+        arr = InterventionArray(header=header, target=result.target, horizon=result.horizon)
+        arr.candidates = [
+            Intervention(
+                variable=c.variable,
+                value=c.value,
+                predicted_effect=c.predicted_effect,
+                predicted_effect_std=c.predicted_effect_std,
+                rank=c.rank,
+            )
+            for c in result.candidates
+        ]
+        self._pub_priorities.publish(pri)
+        self._pub_interventions.publish(arr)
+        self._pub_markers.publish(self._markers(result, header))
+
+    def _markers(self, result: PrioritizationResult, header: Any) -> MarkerArray:
+        out = MarkerArray()
+        clear = Marker(action=Marker.DELETEALL)
+        clear.header.frame_id = str(self.get_parameter("marker_frame").value)
+        out.markers.append(clear)
+        for i, c in enumerate(result.candidates[: int(self.get_parameter("max_markers").value)]):
+            m = Marker(type=Marker.TEXT_VIEW_FACING, action=Marker.ADD, ns="causal_interventions", id=i)
+            m.header.frame_id = clear.header.frame_id
+            m.header.stamp = header.stamp
+            m.pose.position.z = 1.6 + 0.25 * i
+            m.pose.orientation.w = 1.0
+            m.scale.z = 0.18
+            m.color.a = 1.0
+            m.color.g = 1.0 if i == 0 else 0.8
+            m.color.r = 0.2 if i == 0 else 0.8
+            m.color.b = 0.2 if i == 0 else 0.8
+            m.text = (
+                f"{c.rank}. do({c.variable}={c.value:.2f}) -> d{result.target} "
+                f"{c.predicted_effect:+.2f}+/-{c.predicted_effect_std:.2f} in {result.horizon} steps"
+            )
+            out.markers.append(m)
+        return out
+
+    # ------------------------------------------------------------------ diagnostics
+    def _set_status(self, level: int, message: str, extra: Optional[dict] = None) -> None:
+        self._status = (level, message, extra or {})
+
+    def _publish_status(self) -> None:
+        level, message, extra = self._status
+        values = {
+            "target": str(self.get_parameter("target").value),
+            "bad_messages": str(self._bad_messages),
+            "window_frames": str(len(self._frames)),
+        }
+        if self._latencies:
+            lat = np.array(self._latencies) * 1e3
+            values.update(
+                latency_ms_last=f"{lat[-1]:.2f}", latency_ms_mean=f"{lat.mean():.2f}", latency_ms_max=f"{lat.max():.2f}"
+            )
+        values.update(extra)
+        status = DiagnosticStatus(level=level, name=STATUS_NAME, message=message, hardware_id="causal_nodes")
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        diag = DiagnosticArray(status=[status])
+        diag.header.stamp = self.get_clock().now().to_msg()
+        self._pub_diag.publish(diag)
+
+
+def main(args: Optional[list] = None) -> None:
+    run_node(PrioritizerNode, args)
+
+
+if __name__ == "__main__":
+    main()
