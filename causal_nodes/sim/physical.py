@@ -1,0 +1,384 @@
+"""The physical human-robot simulator: a social-force crowd, a differential-drive robot and its sensors.
+
+One call of :meth:`PhysicalSimulator.step` advances the world by one period ``dt`` of the variable grid (10 Hz by
+default), so the lag of every mechanism on that grid can be read off the update order (documented in
+``sim/README.md``):
+
+1. the robot controller and the social forces read the state of step ``t - 1`` only;
+2. velocities of step ``t`` are set (interventions on speeds replace them here);
+3. positions of step ``t`` follow from the new velocities (semi-implicit Euler, so the finite difference of
+   positions on the grid *is* the velocity);
+4. the sensors (scan, camera, IMU) observe the state of step ``t``.
+
+Randomness comes from independent streams (people, scan, IMU) that draw the same amount every step whatever the
+state is, so runs from one seed with and without an intervention differ only where the intervention's effects
+reach.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from .config import PhysicalConfig
+from .geometry import closest_points_on_segments, ray_circle_distances, ray_segment_distances, wrap_angle
+from .interventions import PHYSICAL_INTERVENABLE, Intervention, InterventionSchedule
+
+_HUMAN_VARIABLES = ("human_speed", "human_goal")
+
+
+@dataclass
+class ImuReading:
+    """Gyro and accelerometer of the robot in its base frame (REP 103: x forward, z up)."""
+
+    yaw_rate: float
+    linear_acceleration_x: float
+    linear_acceleration_y: float
+
+
+class PhysicalSimulator:
+    """Deterministic (per seed) simulator of people and one robot on a fixed time grid."""
+
+    def __init__(self, config: PhysicalConfig, seed: int = 0) -> None:
+        self.config = config
+        self.dt = float(config.dt)
+        init_seq, people_seq, scan_seq, imu_seq = np.random.SeedSequence(int(seed)).spawn(4)
+        self._people_rng = np.random.default_rng(people_seq)
+        self._scan_rng = np.random.default_rng(scan_seq)
+        self._imu_rng = np.random.default_rng(imu_seq)
+        self._build_people(np.random.default_rng(init_seq))
+        robot = config.robot
+        self.robot_pose = np.array(robot.start, dtype=float)  # x, y, yaw
+        self.robot_speed = 0.0
+        self.robot_yaw_rate = 0.0
+        self._robot_prev_speed = 0.0
+        self._robot_goals = np.array(robot.goals, dtype=float)
+        self._robot_goal_index = 0
+        self.step_index = 0
+        self.interventions = InterventionSchedule()
+        self._command: Optional[Tuple[float, float, int]] = None
+        if not 0 <= config.subject < self.person_count:
+            raise ValueError(f"subject must index one of the {self.person_count} people, got {config.subject}")
+        self.subject = config.subject
+        self.scan_ranges: Optional[np.ndarray] = None
+        self.image: Optional[np.ndarray] = None
+        self.prev_image: Optional[np.ndarray] = None
+        self.imu = ImuReading(0.0, 0.0, 0.0)
+        self._observe()
+
+    # ------------------------------------------------------------------ construction
+    def _build_people(self, rng: np.random.Generator) -> None:
+        starts: List[Tuple[float, float]] = []
+        goals: List[List[Tuple[float, float]]] = []
+        speeds: List[float] = []
+        radii: List[float] = []
+        aware: List[bool] = []
+        for person in self.config.people:
+            starts.append(tuple(person.start))
+            goals.append([tuple(g) for g in person.goals])
+            speeds.append(person.desired_speed)
+            radii.append(person.radius)
+            aware.append(person.robot_aware)
+        crowd = self.config.crowd
+        if crowd is not None:
+            x0, y0, x1, y1 = crowd.region
+            for _ in range(crowd.count):
+                points = rng.uniform((x0, y0), (x1, y1), size=(crowd.goals_per_person + 1, 2))
+                starts.append(tuple(points[0]))
+                goals.append([tuple(p) for p in points[1:]])
+                speeds.append(float(rng.uniform(*crowd.desired_speed)))
+                radii.append(crowd.radius)
+                aware.append(crowd.robot_aware)
+        n = len(starts)
+        self.person_count = n
+        self.positions = np.array(starts, dtype=float).reshape(n, 2)
+        self.velocities = np.zeros((n, 2))
+        self.prev_velocities = np.zeros((n, 2))
+        max_goals = max((len(g) for g in goals), default=1)
+        self._goals = np.zeros((n, max_goals, 2))
+        for i, person_goals in enumerate(goals):
+            padded = person_goals + [person_goals[-1]] * (max_goals - len(person_goals))
+            self._goals[i] = padded
+        self._goal_counts = np.array([len(g) for g in goals], dtype=int)
+        self._goal_index = np.zeros(n, dtype=int)
+        self.desired_speeds = np.array(speeds, dtype=float)
+        self.radii = np.array(radii, dtype=float)
+        self.robot_aware = np.array(aware, dtype=bool)
+        sf = self.config.social_force
+        self._max_speeds = np.minimum(sf.max_speed, np.maximum(sf.max_speed_factor * self.desired_speeds, 0.5))
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def time(self) -> float:
+        """Simulated time [s] of the current state."""
+        return self.step_index * self.dt
+
+    def apply_intervention(self, intervention: Intervention) -> None:
+        """Schedule ``do(variable = value)`` for ``start <= t < end`` (see :mod:`causal_nodes.sim.interventions`)."""
+        if intervention.variable not in PHYSICAL_INTERVENABLE:
+            raise ValueError(f"cannot intervene on {intervention.variable!r} in a physical scenario; "
+                             f"choose one of {sorted(PHYSICAL_INTERVENABLE)}")
+        if intervention.variable in _HUMAN_VARIABLES:
+            person = self.subject if intervention.person is None else intervention.person
+            if person >= self.person_count:
+                raise ValueError(f"Intervention.person {person} is out of range (there are {self.person_count} people)")
+            intervention = Intervention(intervention.variable, intervention.value, intervention.start,
+                                        intervention.end, person)
+        self.interventions.add(intervention)
+
+    def set_command(self, linear: float, angular: float) -> None:
+        """External velocity command (a /cmd_vel Twist): it replaces the controller for ``command_timeout`` s."""
+        if not (math.isfinite(linear) and math.isfinite(angular)):
+            raise ValueError(f"command must be finite, got linear={linear}, angular={angular}")
+        hold_steps = max(1, int(round(self.config.robot.command_timeout / self.dt)))
+        self._command = (float(linear), float(angular), self.step_index + hold_steps)
+
+    def person_goals(self) -> np.ndarray:
+        """Each person's current goal ``(N, 2)``, with goal interventions applied."""
+        goals = self._goals[np.arange(self.person_count), self._goal_index].copy()
+        for i in range(self.person_count):
+            forced = self.interventions.value("human_goal", self.step_index, self.dt, person=i)
+            if forced is not None:
+                goals[i] = forced
+        return goals
+
+    @property
+    def robot_goal(self) -> np.ndarray:
+        return self._robot_goals[self._robot_goal_index]
+
+    def step(self) -> None:
+        """Advance the world by one grid period."""
+        k = self.step_index + 1
+        goals = self._goals_at(k)
+        linear_cmd, angular_cmd = self._robot_command(k)
+        person_accel = self._social_forces(goals)  # reads people and robot at t-1
+        self._advance_robot(k, linear_cmd, angular_cmd)
+        self._advance_people(k, person_accel, goals)
+        self.step_index = k
+        self._observe()
+
+    # ------------------------------------------------------------------ robot
+    def _robot_command(self, k: int) -> Tuple[float, float]:
+        if self._command is not None and k <= self._command[2]:
+            return self._command[0], self._command[1]
+        return self._controller()
+
+    def _controller(self) -> Tuple[float, float]:
+        """Goal seeking with the scenario's speed and heading policies, on the state of step t-1."""
+        ctrl = self.config.robot.controller
+        x, y, yaw = self.robot_pose
+        goal = self._robot_goals[self._robot_goal_index]
+        if math.hypot(goal[0] - x, goal[1] - y) < ctrl.goal_tolerance and len(self._robot_goals) > 1:
+            self._robot_goal_index = (self._robot_goal_index + 1) % len(self._robot_goals)
+            goal = self._robot_goals[self._robot_goal_index]
+        to_goal = math.hypot(goal[0] - x, goal[1] - y)
+        heading_error = float(wrap_angle(math.atan2(goal[1] - y, goal[0] - x) - yaw))
+        angular = ctrl.heading_gain * heading_error
+        nearest, bearing = self._nearest_person()
+        if ctrl.heading_policy == "avoid" and nearest < ctrl.avoid_distance and abs(bearing) < math.pi / 2:
+            turn_away = -1.0 if bearing >= 0.0 else 1.0
+            angular += turn_away * ctrl.avoid_gain * (ctrl.avoid_distance - nearest) / ctrl.avoid_distance
+        factor = 1.0
+        if ctrl.speed_policy == "slow_near_people":
+            factor = min(1.0, max(0.0, (nearest - ctrl.stop_distance) / (ctrl.slow_distance - ctrl.stop_distance)))
+        linear = (ctrl.preferred_speed * max(0.0, math.cos(heading_error))
+                  * min(1.0, to_goal / ctrl.arrival_radius) * factor)
+        return linear, angular
+
+    def _nearest_person(self) -> Tuple[float, float]:
+        """Centre distance to the nearest person and its bearing in the robot frame (inf, 0 with nobody)."""
+        if self.person_count == 0:
+            return math.inf, 0.0
+        rel = self.positions - self.robot_pose[:2]
+        dist = np.hypot(rel[:, 0], rel[:, 1])
+        i = int(np.argmin(dist))
+        bearing = float(wrap_angle(math.atan2(rel[i, 1], rel[i, 0]) - self.robot_pose[2]))
+        return float(dist[i]), bearing
+
+    def _advance_robot(self, k: int, linear_cmd: float, angular_cmd: float) -> None:
+        robot = self.config.robot
+        dt = self.dt
+        self._robot_prev_speed = self.robot_speed
+        v = self.robot_speed + np.clip(linear_cmd - self.robot_speed, -robot.max_linear_accel * dt,
+                                       robot.max_linear_accel * dt)
+        v = float(np.clip(v, robot.min_linear_speed, robot.max_linear_speed))
+        w = self.robot_yaw_rate + np.clip(angular_cmd - self.robot_yaw_rate, -robot.max_angular_accel * dt,
+                                          robot.max_angular_accel * dt)
+        w = float(np.clip(w, -robot.max_angular_speed, robot.max_angular_speed))
+        forced_v = self.interventions.value("robot_linear_speed", k, dt)
+        forced_w = self.interventions.value("robot_angular_speed", k, dt)
+        forced_yaw = self.interventions.value("robot_heading", k, dt)
+        v = float(forced_v) if forced_v is not None else v
+        w = float(forced_w) if forced_w is not None else w
+        yaw = float(wrap_angle(self.robot_pose[2] + w * dt))
+        if forced_yaw is not None:
+            yaw, w = float(wrap_angle(forced_yaw)), 0.0
+        self.robot_speed, self.robot_yaw_rate = v, w
+        self.robot_pose = np.array([self.robot_pose[0] + v * math.cos(yaw) * dt,
+                                    self.robot_pose[1] + v * math.sin(yaw) * dt, yaw])
+
+    # ------------------------------------------------------------------ people
+    def _goals_at(self, k: int) -> np.ndarray:
+        """Current goals for step k: cycle to the next waypoint on arrival, then apply goal interventions."""
+        n = self.person_count
+        if n == 0:
+            return np.zeros((0, 2))
+        rows = np.arange(n)
+        current = self._goals[rows, self._goal_index]
+        reached = np.hypot(*(current - self.positions).T) < self.config.social_force.goal_tolerance
+        advance = reached & (self._goal_counts > 1)
+        self._goal_index = np.where(advance, (self._goal_index + 1) % self._goal_counts, self._goal_index)
+        goals = self._goals[rows, self._goal_index].copy()
+        for iv in self.interventions.active("human_goal", k, self.dt):
+            goals[iv.person] = iv.value
+        return goals
+
+    def _social_forces(self, goals: np.ndarray) -> np.ndarray:
+        """Acceleration of every person from the state of step t-1 (``(N, 2)``), noise included."""
+        sf = self.config.social_force
+        n = self.person_count
+        noise = self._people_rng.standard_normal((n, 2)) * sf.noise_std  # drawn every step, whatever the state
+        if n == 0:
+            return noise
+        pos, vel = self.positions, self.velocities
+        to_goal = goals - pos
+        goal_dist = np.hypot(to_goal[:, 0], to_goal[:, 1])
+        direction = to_goal / np.maximum(goal_dist, 1e-9)[:, None]
+        desired = self.desired_speeds * np.minimum(1.0, goal_dist / sf.arrival_radius)
+        accel = (desired[:, None] * direction - vel) / sf.relaxation_time + noise
+
+        def anisotropic(away: np.ndarray) -> np.ndarray:
+            # away: unit vectors from the other agent to the person; cos(phi) = heading . (-away)
+            cos_phi = -np.sum(direction[:, None, :] * away, axis=-1) if away.ndim == 3 else \
+                -np.sum(direction * away, axis=-1)
+            return sf.anisotropy + (1.0 - sf.anisotropy) * 0.5 * (1.0 + cos_phi)
+
+        if n > 1:
+            diff = pos[:, None, :] - pos[None, :, :]
+            dist = np.hypot(diff[..., 0], diff[..., 1])
+            np.fill_diagonal(dist, np.inf)
+            away = diff / np.maximum(dist, 1e-9)[..., None]
+            magnitude = sf.person_strength * np.exp((self.radii[:, None] + self.radii[None, :] - dist) / sf.person_range)
+            accel += np.sum((magnitude * anisotropic(away))[..., None] * away, axis=1)
+        rel = pos - self.robot_pose[:2]
+        rdist = np.hypot(rel[:, 0], rel[:, 1])
+        raway = rel / np.maximum(rdist, 1e-9)[:, None]
+        rmag = sf.robot_strength * np.exp((self.radii + self.config.robot.radius - rdist) / sf.robot_range)
+        accel += np.where(self.robot_aware, rmag * anisotropic(raway), 0.0)[:, None] * raway
+        walls = self.config.walls
+        if walls.shape[0]:
+            wdiff = pos[:, None, :] - closest_points_on_segments(pos, walls)
+            wdist = np.hypot(wdiff[..., 0], wdiff[..., 1])
+            waway = wdiff / np.maximum(wdist, 1e-9)[..., None]
+            wmag = sf.wall_strength * np.exp((self.radii[:, None] - wdist) / sf.wall_range)
+            accel += np.sum(wmag[..., None] * waway, axis=1)
+        return accel
+
+    def _advance_people(self, k: int, accel: np.ndarray, goals: np.ndarray) -> None:
+        vel = self.velocities + accel * self.dt
+        speed = np.hypot(vel[:, 0], vel[:, 1])
+        scale = np.where(speed > self._max_speeds, self._max_speeds / np.maximum(speed, 1e-12), 1.0)
+        vel = vel * scale[:, None]
+        for iv in self.interventions.active("human_speed", k, self.dt):
+            i = iv.person
+            norm = math.hypot(vel[i, 0], vel[i, 1])
+            if norm > 1e-9:
+                heading = vel[i] / norm
+            else:  # standing still: move towards the goal (or along +x when already there)
+                to_goal = goals[i] - self.positions[i]
+                length = math.hypot(to_goal[0], to_goal[1])
+                heading = to_goal / length if length > 1e-9 else np.array([1.0, 0.0])
+            vel[i] = float(iv.value) * heading
+        self.prev_velocities = self.velocities
+        self.velocities = vel
+        self.positions = self.positions + vel * self.dt
+
+    # ------------------------------------------------------------------ sensors
+    def _observe(self) -> None:
+        if self.config.scan.enabled:
+            self.scan_ranges = self._cast_scan()
+        if self.config.camera.enabled:
+            self.prev_image = self.image
+            self.image = self.render_camera()
+        imu = self.config.imu
+        noise = self._imu_rng.standard_normal(3)
+        self.imu = ImuReading(
+            yaw_rate=self.robot_yaw_rate + imu.gyro_noise_std * float(noise[0]),
+            linear_acceleration_x=(self.robot_speed - self._robot_prev_speed) / self.dt
+            + imu.accel_noise_std * float(noise[1]),
+            linear_acceleration_y=self.robot_speed * self.robot_yaw_rate + imu.accel_noise_std * float(noise[2]),
+        )
+
+    def scan_angles(self) -> np.ndarray:
+        """Beam angles in the laser (= robot) frame, from angle_min to angle_max inclusive."""
+        scan = self.config.scan
+        return np.linspace(scan.angle_min, scan.angle_max, scan.beams)
+
+    def _cast_scan(self) -> np.ndarray:
+        scan = self.config.scan
+        noise = self._scan_rng.standard_normal(scan.beams) * scan.noise_std
+        angles = self.scan_angles() + self.robot_pose[2]
+        directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        origin = self.robot_pose[:2]
+        true = np.minimum(ray_segment_distances(origin, directions, self.config.walls),
+                          ray_circle_distances(origin, directions, self.positions, self.radii))
+        ranges = np.maximum(true + noise, scan.range_min)
+        return np.where(true <= scan.range_max, ranges, np.inf)
+
+    def world_to_image(self, points: np.ndarray) -> np.ndarray:
+        """Pixel coordinates (u, v) of world points in the robot-centred top-down view (heading up)."""
+        cam = self.config.camera
+        x, y, yaw = self.robot_pose
+        rel = np.atleast_2d(points) - (x, y)
+        c, s = math.cos(yaw), math.sin(yaw)
+        forward = c * rel[:, 0] + s * rel[:, 1]
+        left = -s * rel[:, 0] + c * rel[:, 1]
+        return np.stack([cam.width / 2.0 - left * cam.pixels_per_meter,
+                         cam.height / 2.0 - forward * cam.pixels_per_meter], axis=1)
+
+    def render_camera(self) -> np.ndarray:
+        """An rgb8 top-down image around the robot: grey floor, black walls, coloured people, white robot."""
+        cam = self.config.camera
+        image = np.full((cam.height, cam.width, 3), 128, dtype=np.uint8)
+        shift = 4
+        scale = float(1 << shift)
+        self._draw_floor_grid(image, shift)
+        walls = self.config.walls
+        if walls.shape[0]:
+            ends = np.round(self.world_to_image(walls.reshape(-1, 2)) * scale).astype(np.int64).reshape(-1, 4)
+            for u1, v1, u2, v2 in ends:
+                cv2.line(image, (int(u1), int(v1)), (int(u2), int(v2)), (0, 0, 0), 2, cv2.LINE_AA, shift)
+        if self.person_count:
+            centres = np.round(self.world_to_image(self.positions) * scale).astype(np.int64)
+            radii = np.round(self.radii * cam.pixels_per_meter * scale).astype(np.int64)
+            for i, ((u, v), r) in enumerate(zip(centres, radii)):
+                colour = _PERSON_COLOURS[i % len(_PERSON_COLOURS)]
+                cv2.circle(image, (int(u), int(v)), int(r), colour, -1, cv2.LINE_AA, shift)
+        half = self.config.robot.radius * cam.pixels_per_meter
+        cu, cv_ = cam.width / 2.0, cam.height / 2.0
+        triangle = np.array([[cu, cv_ - half], [cu - half * 0.8, cv_ + half * 0.8], [cu + half * 0.8, cv_ + half * 0.8]])
+        cv2.fillPoly(image, [np.round(triangle * scale).astype(np.int32)], (255, 255, 255), cv2.LINE_AA, shift)
+        return image
+
+
+    def _draw_floor_grid(self, image: np.ndarray, shift: int) -> None:
+        """Light lines every metre of the world frame, so the robot's own motion shows in the image."""
+        cam = self.config.camera
+        reach = 0.5 * math.hypot(cam.width, cam.height) / cam.pixels_per_meter + 1.0
+        x, y = self.robot_pose[:2]
+        scale = float(1 << shift)
+        for axis in (0, 1):
+            centre = (x, y)[axis]
+            for line in np.arange(math.floor(centre - reach), math.ceil(centre + reach) + 1.0):
+                if axis == 0:
+                    ends = np.array([[line, y - reach], [line, y + reach]])
+                else:
+                    ends = np.array([[x - reach, line], [x + reach, line]])
+                (u1, v1), (u2, v2) = np.round(self.world_to_image(ends) * scale).astype(np.int64)
+                cv2.line(image, (int(u1), int(v1)), (int(u2), int(v2)), (150, 150, 150), 1, cv2.LINE_AA, shift)
+
+
+_PERSON_COLOURS = [(220, 60, 60), (60, 160, 60), (60, 90, 220), (220, 170, 40), (170, 60, 200), (40, 190, 190)]
