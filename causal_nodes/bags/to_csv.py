@@ -1,0 +1,207 @@
+"""Bag → variable table, offline: the same extraction as the variables node, without DDS.
+
+Why the same code path: the node and this tool both read messages through
+:mod:`causal_nodes.core.msg_adapters` (attribute access only, so rclpy and rosbags messages both work) into one
+:class:`~causal_nodes.core.variables.VariableExtractor`, fed in bag (receive) order — so a CSV made from a bag holds
+the frames the live node would have published, and discovery results can be compared between the two.
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from causal_nodes.bags.errors import BagError
+from causal_nodes.bags.reader import BagReader
+from causal_nodes.core.csv_io import write_variables_csv
+from causal_nodes.core.msg_adapters import feed, stamp_seconds
+from causal_nodes.core.variables import DEFAULT_VARIABLES, VariableConfig, VariableExtractor, VariableSample
+
+PathLike = Union[str, Path]
+
+#: Default topic of each input kind (interfaces spec).
+DEFAULT_TOPICS: Dict[str, str] = {
+    "odom": "/odom",
+    "people": "/people",
+    "scan": "/scan",
+    "goal": "/goal_pose",
+    "image": "/camera/image_raw",
+    "imu": "/imu",
+}
+#: Message type each input kind must have.
+EXPECTED_TYPES: Dict[str, str] = {
+    "odom": "nav_msgs/msg/Odometry",
+    "people": "geometry_msgs/msg/PoseArray",
+    "scan": "sensor_msgs/msg/LaserScan",
+    "goal": "geometry_msgs/msg/PoseStamped",
+    "image": "sensor_msgs/msg/Image",
+    "imu": "sensor_msgs/msg/Imu",
+}
+FRAMES_TOPIC = "/causal/variables"
+FRAMES_TYPE = "causal_msgs/msg/VariableFrame"
+
+
+def parse_topic_overrides(rules: Sequence[str]) -> Dict[str, str]:
+    """``["people=/crowd", ...]`` → ``{"people": "/crowd"}`` over the defaults; BagError on an unknown kind."""
+    topics = dict(DEFAULT_TOPICS)
+    for rule in rules:
+        kind, sep, topic = rule.partition("=")
+        kind, topic = kind.strip(), topic.strip()
+        if not sep or not topic:
+            raise BagError(f"malformed topic override {rule!r} (expected KIND=/topic, e.g. people=/crowd)")
+        if kind not in DEFAULT_TOPICS:
+            raise BagError(f"unknown input kind {kind!r} in {rule!r}; known: {sorted(DEFAULT_TOPICS)}")
+        topics[kind] = topic
+    return topics
+
+
+def _streams_of(variable: str) -> Tuple[str, ...]:
+    return VariableConfig(variables=(variable,)).streams()
+
+
+@dataclass
+class Extraction:
+    """Frames extracted from a bag, plus what was left out and why (for the user, never silent)."""
+
+    frames: List[VariableSample]
+    names: List[str]
+    skipped_variables: Dict[str, str] = field(default_factory=dict)
+    bad_messages: Dict[str, int] = field(default_factory=dict)
+    dropped: Dict[str, int] = field(default_factory=dict)
+
+
+def choose_variables(bag: BagReader, topics: Mapping[str, str],
+                     variables: Optional[Sequence[str]]) -> Tuple[Tuple[str, ...], Dict[str, str]]:
+    """Variables to compute and those skipped (with the reason).
+
+    Explicit ``variables``: every topic they need must be in the bag (BagError naming the missing topics).
+    Default: the pipeline's default variables whose topics are in the bag; the others are reported as skipped.
+    """
+    wanted = tuple(variables) if variables else DEFAULT_VARIABLES
+    VariableConfig(variables=wanted)  # validates the names
+    chosen: List[str] = []
+    skipped: Dict[str, str] = {}
+    for name in wanted:
+        missing = [topics[k] for k in _streams_of(name) if topics[k] not in bag.topics]
+        if not missing:
+            chosen.append(name)
+        elif variables:
+            raise BagError(f"variable {name!r} needs topic(s) {missing}, which are not in bag {bag.path} "
+                           f"(it has {sorted(bag.topics)}); map them with --topic KIND=/topic")
+        else:
+            skipped[name] = f"no {', '.join(missing)} in the bag"
+    if not chosen:
+        raise BagError(f"bag {bag.path} has none of the topics the pipeline variables need "
+                       f"({sorted(set(topics.values()))}); it has {sorted(bag.topics)}")
+    return tuple(chosen), skipped
+
+
+def extract_variables(bag: BagReader, config: VariableConfig,
+                      topics: Mapping[str, str] = DEFAULT_TOPICS) -> Extraction:
+    """Run the variable extraction over the bag's input topics in bag order; returns every completed frame.
+
+    A topic of the wrong type is an error naming it; a message that cannot be read (bad encoding, missing field)
+    is counted in ``bad_messages`` per topic, as the live node counts it on /diagnostics.
+    """
+    kinds = {topics[kind]: kind for kind in config.streams() if topics[kind] in bag.topics}
+    for topic, kind in kinds.items():
+        have = bag.topics[topic].msgtype
+        if have != EXPECTED_TYPES[kind]:
+            raise BagError(f"topic {topic!r} in bag {bag.path} has type {have!r}, "
+                           f"but {kind} input must be {EXPECTED_TYPES[kind]!r}")
+    extractor = VariableExtractor(config)
+    frames: List[VariableSample] = []
+    bad: Dict[str, int] = {}
+    for message in bag.messages(sorted(kinds)):
+        msg = bag.deserialize(message)
+        try:
+            feed(extractor, kinds[message.topic], msg)
+        except ValueError:
+            bad[message.topic] = bad.get(message.topic, 0) + 1
+            continue
+        frames.extend(extractor.poll())
+    return Extraction(frames, list(config.variables), bad_messages=bad,
+                      dropped={k: v for k, v in extractor.counters().items() if k.startswith("dropped_")})
+
+
+def read_variable_frames(bag: BagReader, topic: str = FRAMES_TOPIC) -> Extraction:
+    """The ``VariableFrame`` messages already in the bag (as published live), columns in first-seen order."""
+    bag.require_topics([topic])
+    if bag.topics[topic].msgtype != FRAMES_TYPE:
+        raise BagError(f"topic {topic!r} in bag {bag.path} has type {bag.topics[topic].msgtype!r}, "
+                       f"expected {FRAMES_TYPE!r}")
+    frames: List[VariableSample] = []
+    names: List[str] = []
+    for message in bag.messages([topic]):
+        msg = bag.deserialize(message)
+        frame_names = [str(n) for n in msg.names]
+        values = [float(v) for v in msg.values]
+        if len(frame_names) != len(values):
+            raise BagError(f"bag {bag.path}: VariableFrame at t={message.timestamp_ns} ns has "
+                           f"{len(frame_names)} names but {len(values)} values")
+        names.extend(n for n in frame_names if n not in names)
+        frames.append(VariableSample(stamp_seconds(msg.header.stamp), frame_names, values, str(msg.subject_id)))
+    return Extraction(frames, names)
+
+
+def frames_to_table(extraction: Extraction, drop_incomplete: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """(time (T,), values (T, N)) in ``extraction.names`` order; NaN where a frame lacks a value."""
+    index = {name: i for i, name in enumerate(extraction.names)}
+    values = np.full((len(extraction.frames), len(index)), np.nan)
+    times = np.empty(len(extraction.frames))
+    for row, frame in enumerate(extraction.frames):
+        times[row] = frame.stamp
+        for name, value in zip(frame.names, frame.values):
+            values[row, index[name]] = value
+    if drop_incomplete:
+        keep = np.all(np.isfinite(values), axis=1)
+        times, values = times[keep], values[keep]
+    return times, values
+
+
+def write_csv_atomically(path: PathLike, names: Sequence[str], times: np.ndarray, values: np.ndarray) -> Path:
+    """Write the table next to ``path`` and rename it into place, so a failure never leaves a partial CSV."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise BagError(f"output folder {parent} does not exist")
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=parent)
+    os.close(handle)
+    try:
+        write_variables_csv(tmp, list(names), values, time=list(times))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def bag_to_csv(bag_path: PathLike, out: PathLike, rate_hz: float = 10.0, person: str = "nearest",
+               variables: Optional[Sequence[str]] = None, topics: Mapping[str, str] = DEFAULT_TOPICS,
+               from_frames: bool = False, drop_incomplete: bool = False) -> Extraction:
+    """Extract the pipeline variables of ``bag_path`` (or dump its VariableFrames) into the CSV ``out``."""
+    if not (person == "nearest" or person.lstrip("-").isdigit()):
+        raise BagError(f"--person must be 'nearest' or an integer track id, got {person!r}")
+    with BagReader(bag_path) as bag:
+        if from_frames:
+            extraction = read_variable_frames(bag)
+        else:
+            chosen, skipped = choose_variables(bag, topics, variables)
+            config = VariableConfig(rate_hz=rate_hz, variables=chosen, person=person)
+            extraction = extract_variables(bag, config, topics)
+            extraction.skipped_variables = skipped
+    if not extraction.frames:
+        raise BagError(f"bag {bag_path}: no variable frames could be produced "
+                       f"(dropped inputs: {extraction.dropped or 'none'}, unreadable: {extraction.bad_messages or 'none'})")
+    times, values = frames_to_table(extraction, drop_incomplete)
+    if len(times) == 0:
+        raise BagError(f"bag {bag_path}: every frame has a NaN value, nothing left after --drop-incomplete")
+    write_csv_atomically(out, extraction.names, times, values)
+    extraction.frames = extraction.frames if not drop_incomplete else [f for f in extraction.frames
+                                                                       if all(math.isfinite(v) for v in f.values)]
+    return extraction

@@ -1,0 +1,180 @@
+"""Replay node: plays a rosbag2 bag (MCAP or SQLite3) onto the graph with its original timing and ``/clock``.
+
+Messages are published as the recorded bytes (no decoding), so any type whose Python package is installed can be
+replayed, including another robot's. ``/clock`` (rosgraph_msgs/Clock) carries bag time right before each message
+and at ``clock_hz`` in between, so nodes run with ``use_sim_time:=true`` see the recorded time axis.
+
+Publisher QoS (see :func:`causal_nodes.bags.playback.replay_qos`): reliable everywhere (serves reliable and
+best-effort readers alike); transient local depth 1 for latched topics (``/causal/graph``, ``/sim/ground_truth``,
+``/tf_static``, ``/map``, or any topic whose recorded publishers were all transient local); otherwise volatile,
+keep last 100. ``/clock``: reliable, keep last 10 (matches rclpy's best-effort time source subscription).
+
+Timing, rate, start offset and looping are computed by :mod:`causal_nodes.bags.playback` (ROS-free).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+
+from causal_nodes.bags.errors import BagError
+from causal_nodes.bags.playback import (PlaybackOptions, PlaybackStats, ReplayQos, parse_remaps, play, remapped,
+                                        replay_qos, select_topics)
+from causal_nodes.bags.reader import BagMessage, BagReader
+from causal_nodes.bags.stop_signals import StopOnSignals
+from causal_nodes.nodes.common import declare
+from causal_nodes.nodes.recorder_node import message_class
+
+CLOCK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def to_profile(qos: ReplayQos) -> QoSProfile:
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=qos.depth,
+        reliability=ReliabilityPolicy.RELIABLE if qos.reliable else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if qos.transient_local else DurabilityPolicy.VOLATILE,
+    )
+
+
+class ReplayNode(Node):
+    """Publishers for the selected bag topics; :meth:`play` replays them. Explicit arguments override parameters."""
+
+    def __init__(self, bag: Optional[str] = None, options: Optional[PlaybackOptions] = None,
+                 topics: Optional[Sequence[str]] = None, remaps: Optional[Sequence[str]] = None,
+                 skip_unknown: Optional[bool] = None, **kwargs: Any) -> None:
+        super().__init__("replay_node", **kwargs)
+        if bag is None:
+            bag = declare(self, "bag", "", "Bag folder (or .mcap/.db3 file) to replay")
+            if not bag:
+                raise BagError("parameter 'bag' is required (the bag to replay)")
+        if options is None:
+            options = PlaybackOptions(
+                rate=declare(self, "rate", 1.0, "Playback rate (1 = real time, 0 = as fast as possible)",
+                             float_range=(0.0, 1000.0)),
+                start_s=declare(self, "start", 0.0, "Skip this many seconds at the start of the bag [s]",
+                                float_range=(0.0, 1e9)),
+                loop=declare(self, "loop", False, "Replay again from the start when the bag ends"),
+                clock_hz=declare(self, "clock_hz", 100.0, "Rate of /clock between messages [Hz] (0 = only with messages)",
+                                 float_range=(0.0, 10000.0)),
+                publish_clock=declare(self, "clock", True, "Publish /clock (bag time) for use_sim_time nodes"),
+            )
+        if topics is None:
+            topics = [t for t in declare(self, "topics", [""], "Topics to replay ([''] = all)") if t]
+        if remaps is None:
+            remaps = [r for r in declare(self, "remap", [""], "Topic remaps FROM:=TO") if r]
+        if skip_unknown is None:
+            skip_unknown = declare(self, "skip_unknown", False,
+                                   "Skip topics whose message type is not installed instead of failing")
+        self.options = options
+        self.bag = BagReader(bag)
+        try:
+            selected = select_topics(self.bag, topics)
+            pairs = remapped(selected, parse_remaps(remaps))
+            self.skipped: Dict[str, str] = {}
+            self.publishers_by_topic: Dict[str, Any] = {}
+            unknown: List[str] = []
+            for source, target in pairs:
+                msgtype = self.bag.topics[source].msgtype
+                try:
+                    cls = message_class(msgtype)
+                except BagError as error:
+                    if skip_unknown and not topics:
+                        self.skipped[source] = str(error)
+                        self.get_logger().warn(f"not replaying {source}: {error}")
+                        continue
+                    unknown.append(f"{source} [{msgtype}]")
+                    continue
+                qos = to_profile(replay_qos(source, self.bag.topics[source].offered_qos))
+                self.publishers_by_topic[source] = self.create_publisher(cls, target, qos)
+            if unknown:
+                raise BagError(f"cannot replay topic(s) {unknown} of bag {self.bag.path}: message type not installed "
+                               "for Python (source its workspace, select other --topics, or use --skip-unknown)")
+            self.clock_publisher = self.create_publisher(Clock, "/clock", CLOCK_QOS) if options.publish_clock else None
+        except BaseException:
+            self.bag.close()
+            raise
+
+    @property
+    def topics(self) -> List[str]:
+        return sorted(self.publishers_by_topic)
+
+    def wait_for_subscribers(self, timeout_s: float, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        """Wait until every replayed topic has a matched subscriber (or ``timeout_s``); True when all matched.
+
+        DDS discovery takes a moment: without this the first messages of a short bag reach nobody.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not should_stop():
+            if all(p.get_subscription_count() > 0 for p in self.publishers_by_topic.values()):
+                return True
+            time.sleep(0.02)
+        return all(p.get_subscription_count() > 0 for p in self.publishers_by_topic.values())
+
+    def _publish(self, message: BagMessage) -> None:
+        self.publishers_by_topic[message.topic].publish(message.data)
+
+    def _publish_clock(self, t_ns: int) -> None:
+        sec, nanosec = divmod(int(t_ns), 1_000_000_000)
+        msg = Clock()
+        msg.clock.sec, msg.clock.nanosec = sec, nanosec
+        self.clock_publisher.publish(msg)
+
+    def play(self, should_stop: Callable[[], bool] = lambda: False) -> PlaybackStats:
+        """Replay the bag once (or until stopped when looping); returns counts and timing error."""
+        return play(self.bag, self.topics, self.options, self._publish,
+                    self._publish_clock if self.clock_publisher is not None else None, should_stop)
+
+    def destroy_node(self) -> None:
+        self.bag.close()
+        super().destroy_node()
+
+
+def replay(bag: str, options: PlaybackOptions, topics: Sequence[str] = (), remaps: Sequence[str] = (),
+           skip_unknown: bool = False, wait_subscribers_s: float = 0.0, delay_s: float = 0.0,
+           node_args: Optional[List[str]] = None) -> PlaybackStats:
+    """Replay ``bag`` in a fresh rclpy context until it ends (or Ctrl-C/SIGTERM); returns the playback stats."""
+    from rclpy.signals import SignalHandlerOptions
+
+    if delay_s < 0 or wait_subscribers_s < 0:
+        raise BagError("--delay and --wait-subscribers must be >= 0 s")
+    rclpy.init(args=node_args, signal_handler_options=SignalHandlerOptions.NO)
+    node = None
+    try:
+        node = ReplayNode(bag=bag, options=options, topics=list(topics), remaps=list(remaps),
+                          skip_unknown=skip_unknown)
+        with StopOnSignals() as stop:
+            if wait_subscribers_s:
+                node.wait_for_subscribers(wait_subscribers_s, stop.is_set)
+            if delay_s:
+                stop.event.wait(delay_s)
+            return node.play(stop.is_set)
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+def main(args: Optional[List[str]] = None) -> None:
+    """``ros2 run causal_nodes replay_node --ros-args -p bag:=run1 -p rate:=2.0 -p loop:=true``."""
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node = ReplayNode()
+    try:
+        with StopOnSignals() as stop:
+            stats = node.play(stop.is_set)
+        node.get_logger().info(f"replayed {stats.message_count} messages in {stats.wall_s:.2f} s")
+    finally:
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()
