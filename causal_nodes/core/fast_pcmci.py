@@ -1,0 +1,495 @@
+"""Exact, fast PCMCI with ParCorr / RobustParCorr, batch and sliding-window streaming.
+
+Why: tigramite re-runs PCMCI from scratch for every window and performs one
+least-squares regression over all samples per conditional-independence test.
+ParCorr only needs second moments, so this engine computes the covariance of the
+lagged design once (or maintains it incrementally, :class:`StreamingPCMCI`) and
+answers every test with a small batched Cholesky factorisation
+(:mod:`causal_nodes.core.fast_parcorr`).
+
+It reproduces ``PCMCI(dataframe=DataFrame(data), cond_ind_test=ParCorr(
+significance='analytic') | RobustParCorr(significance='analytic'),
+verbosity=0).run_pcmci(...)``: the PC1 phase (condition order, stable removal
+per iteration, ``max_combinations``, ``pc_alpha`` lists / ``None`` with AIC
+selection), the MCI phase (``max_conds_py``/``max_conds_px``, lag-0 links,
+symmetrisation), link assumptions, ``fdr_method='fdr_bh'`` and the graph
+strings from ``p_matrix <= alpha_level``. Exactness guards (constant columns,
+near-singular conditioning sets -> row-wise least-squares replay) are documented
+in :mod:`causal_nodes.core.fast_parcorr`.
+
+Use :func:`unsupported_reason` first; when it returns a string, hand over to
+tigramite and log the reason. No ROS; numpy/scipy at runtime.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from causal_nodes.core.fast_link_assumptions import LinkAssumptions, normalize_link_assumptions
+from causal_nodes.core.fast_parcorr import LaggedParCorr
+from causal_nodes.core.lagged_moments import (
+    SlidingLaggedMoments,
+    check_data,
+    column_kinds,
+    correlation_from_covariance,
+    covariance_of_rows,
+    lagged_rows,
+    rank_gaussianize_rows,
+)
+
+__all__ = ["unsupported_reason", "run_fast", "StreamingPCMCI", "SUPPORTED_METHODS", "SUPPORTED_TESTS"]
+
+SUPPORTED_METHODS = ("pcmci",)
+SUPPORTED_TESTS = ("parcorr", "robust_parcorr")
+_RUN_OPTIONS = ("tau_min", "tau_max", "pc_alpha", "alpha_level", "max_conds_dim",
+                "max_combinations", "fdr_method", "link_assumptions", "max_conds_py",
+                "max_conds_px")
+#: tigramite's default pc_alpha grid when pc_alpha is None (AIC selection).
+DEFAULT_PC_ALPHA_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+Node = Tuple[int, int]
+
+
+def unsupported_reason(*, method: str, test: str, **options: Any) -> Optional[str]:
+    """None if :func:`run_fast` reproduces tigramite exactly for these options, else why not.
+
+    Besides the run options of :func:`run_fast`, ``significance`` (only
+    ``'analytic'``), ``mask``/``missing_flag`` (must be None) and
+    ``save_iterations``/``verbosity`` (ignored) are understood; anything else is
+    reported as unsupported rather than silently ignored.
+    """
+    method_l = str(method).lower()
+    test_l = str(test).lower()
+    if method_l not in SUPPORTED_METHODS:
+        return (f"method {method!r} is not implemented by the fast engine "
+                f"(supported: {', '.join(SUPPORTED_METHODS)})")
+    if test_l not in SUPPORTED_TESTS:
+        return (f"independence test {test!r} is not moment-based "
+                f"(fast engine supports {', '.join(SUPPORTED_TESTS)})")
+    for key, value in options.items():
+        if key in _RUN_OPTIONS or key in ("save_iterations", "verbosity"):
+            continue
+        if key == "significance":
+            if value != "analytic":
+                return f"significance={value!r}: only 'analytic' p-values are computed exactly"
+            continue
+        if key in ("mask", "missing_flag", "selected_links"):
+            if value is not None:
+                return f"{key} is not supported by the fast engine (complete, unmasked data only)"
+            continue
+        return f"option {key!r} is not supported by the fast engine"
+    fdr = options.get("fdr_method", "none")
+    if fdr not in (None, "none", "fdr_bh"):
+        return f"fdr_method={fdr!r} is not implemented (tigramite only has 'fdr_bh')"
+    if options.get("max_combinations", 1) is None:
+        return "max_combinations=None is not valid for PCMCI"
+    return None
+
+
+# ----------------------------------------------------------------------------
+# Conditional-independence oracle construction
+# ----------------------------------------------------------------------------
+def _oracle_from_rows(raw_rows: np.ndarray, test: str,
+                      cov: Optional[np.ndarray] = None) -> LaggedParCorr:
+    """Build the test oracle; ``cov`` (of the raw rows) may come from streaming sums."""
+    kinds = column_kinds(raw_rows)
+    if test == "robust_parcorr":
+        rows = rank_gaussianize_rows(raw_rows)
+        cov = covariance_of_rows(rows)
+    else:
+        rows = raw_rows
+        if cov is None:
+            cov = covariance_of_rows(rows)
+    return LaggedParCorr(rows, correlation_from_covariance(cov, kinds), kinds)
+
+
+def _col(node: Node, n_vars: int) -> int:
+    """Lagged column of tigramite node ``(var, -lag)``."""
+    return -node[1] * n_vars + node[0]
+
+
+# ----------------------------------------------------------------------------
+# PC1 (lagged condition selection)
+# ----------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)
+def _first_combinations(n_items: int, size: int, limit: int) -> np.ndarray:
+    """The first ``limit`` lexicographic ``size``-combinations of ``range(n_items)``."""
+    combos = list(itertools.islice(itertools.combinations(range(n_items), size), limit))
+    return np.array(combos, dtype=np.intp).reshape(len(combos), size)
+
+
+class _PCSearch:
+    """State of tigramite's ``_run_pc_stable_single`` for one (variable, pc_alpha).
+
+    ``order`` is the current parent list (as candidate indices); ``val_min``
+    the minimum |val| per candidate. Parents are re-sorted by ``val_min``
+    (descending), stable in first-test (= candidate) order, as tigramite's
+    ``sorted(dict, reverse=True)`` does. The k-th condition set of the parent
+    at list position ``a`` is the k-th lexicographic combination of positions
+    ``0..n-2``, each shifted by one past ``a`` (i.e. skipping the parent itself).
+    """
+
+    def __init__(self, n_vars: int, j: int, links_j: Dict[Node, str], pc_alpha: float) -> None:
+        if pc_alpha < 0.0 or pc_alpha > 1.0:
+            raise ValueError("Choose 0 <= pc_alpha <= 1")
+        self.j = j
+        self.pc_alpha = pc_alpha
+        self.candidates = [node for node, t in links_j.items()
+                           if node != (j, 0) and t not in ("<--", "<?-")]
+        self.cols = np.array([_col(node, n_vars) for node in self.candidates], dtype=np.intp)
+        self.forced = np.array([links_j[node] == "-->" for node in self.candidates], dtype=bool)
+        self.val_min = np.full(len(self.candidates), np.inf)
+        self.order = np.arange(len(self.candidates))
+        self.converged = False
+        self.active = self.order
+        self.nonsig = np.zeros(0, dtype=bool)
+
+    def start_round(self, conds_dim: int) -> bool:
+        """Begin a condition dimension; False once converged (too few parents)."""
+        if self.converged or len(self.order) - 1 < conds_dim:
+            self.converged = True
+            return False
+        self.active = np.arange(len(self.order))
+        self.nonsig = np.zeros(len(self.order), dtype=bool)
+        return True
+
+    def tests(self, comb: np.ndarray) -> np.ndarray:
+        """``[Z, x, y]`` column rows for the still-active parents with combination ``comb``."""
+        conds_dim = comb.shape[0]
+        positions = comb[None, :] + (comb[None, :] >= self.active[:, None])
+        idx = np.empty((self.active.size, conds_dim + 2), dtype=np.intp)
+        idx[:, :conds_dim] = self.cols[self.order[positions]]
+        idx[:, conds_dim] = self.cols[self.order[self.active]]
+        idx[:, conds_dim + 1] = self.j
+        return idx
+
+    def record(self, vals: np.ndarray, pvals: np.ndarray) -> None:
+        """Update min |val| and drop parents found independent (``pval > pc_alpha``)."""
+        tested = self.order[self.active]
+        self.val_min[tested] = np.minimum(np.abs(vals), self.val_min[tested])
+        dependent = pvals <= self.pc_alpha
+        self.nonsig[self.active[~dependent]] = True
+        self.active = self.active[dependent]
+
+    def end_round(self) -> None:
+        kept = np.sort(self.order[~self.nonsig])
+        self.order = kept[np.argsort(-self.val_min[kept], kind="stable")]
+
+    def parents(self) -> List[Node]:
+        return [self.candidates[k] for k in self.order]
+
+
+def _pc_lockstep(oracle: LaggedParCorr, searches: List[_PCSearch], max_conds_dim: int,
+                 max_combinations: int) -> None:
+    """Run all PC1 searches round by round, batching every round's tests into one call.
+
+    Within a condition dimension each search's parent list is frozen, so its
+    tests for a given combination index are independent of each other and of
+    other searches: one batched oracle call per (dimension, combination index).
+    """
+    for conds_dim in range(max_conds_dim + 1):
+        running = [srch for srch in searches if srch.start_round(conds_dim)]
+        if not running:
+            break
+        for comb_index in range(max_combinations):
+            blocks, owners = [], []
+            for srch in running:
+                combos = _first_combinations(len(srch.order) - 1, conds_dim, max_combinations)
+                if srch.active.size and comb_index < combos.shape[0]:
+                    blocks.append(srch.tests(combos[comb_index]))
+                    owners.append(srch)
+            if not blocks:
+                break
+            idx = np.concatenate(blocks)
+            forced = np.concatenate([srch.forced[srch.order[srch.active]] for srch in owners])
+            vals = np.ones(len(idx))
+            pvals = np.zeros(len(idx))
+            if not forced.all():
+                vals[~forced], pvals[~forced] = oracle.test(idx[~forced])
+            start = 0
+            for srch, block in zip(owners, blocks):
+                stop = start + len(block)
+                srch.record(vals[start:stop], pvals[start:stop])
+                start = stop
+        for srch in running:
+            srch.end_round()
+
+
+def _run_pc_stable(oracle: LaggedParCorr, links: LinkAssumptions,
+                   n_vars: int, tau_min: int, tau_max: int, pc_alpha: Any,
+                   max_conds_dim: Optional[int], max_combinations: int) -> Dict[int, List[Node]]:
+    """PC1 for every variable, with tigramite's pc_alpha list / AIC selection."""
+    if pc_alpha is None:
+        alphas = list(DEFAULT_PC_ALPHA_GRID)
+        select = True
+    elif isinstance(pc_alpha, (list, tuple, np.ndarray)):
+        alphas = list(pc_alpha)
+        select = True
+    else:
+        alphas = [pc_alpha]
+        select = False
+    if max_combinations <= 0:
+        raise ValueError("max_combinations must be > 0")
+    if max_conds_dim is None:
+        max_conds_dim = n_vars * (tau_max - tau_min + 1)
+    if max_conds_dim < 0:
+        raise ValueError("maximum condition dimension must be >= 0")
+    # A repeated pc_alpha keeps tigramite's dict semantics (same search, same result).
+    searches = {(j, alpha): _PCSearch(n_vars, j, links[j], alpha)
+                for j in range(n_vars) for alpha in alphas}
+    _pc_lockstep(oracle, list(searches.values()), max_conds_dim, max_combinations)
+    all_parents: Dict[int, List[Node]] = {}
+    for j in range(n_vars):
+        scores = np.zeros_like(alphas)
+        if select:
+            for k, alpha in enumerate(alphas):
+                z_cols = [_col(node, n_vars) for node in searches[(j, alpha)].parents()]
+                scores[k] = oracle.model_selection_score(j, z_cols)
+        all_parents[j] = searches[(j, alphas[int(scores.argmin())])].parents()
+    return all_parents
+
+
+# ----------------------------------------------------------------------------
+# MCI
+# ----------------------------------------------------------------------------
+def _mci_tests(parents: Dict[int, List[Node]], links: LinkAssumptions, n_vars: int,
+               max_conds_py: int, max_conds_px: int):
+    """Yield ``(j, i, lag, x_col, z_cols)`` in tigramite's ``_iter_indep_conds`` order.
+
+    Z = parents of j (without X) followed by the parents of i shifted by X's lag
+    (not already in Z); shifting a column by ``lag`` adds ``lag * N``.
+    """
+    parent_cols = {v: [_col(node, n_vars) for node in parents.get(v, [])] for v in range(n_vars)}
+    for j in range(n_vars):
+        conds_y = parent_cols[j][:max_conds_py]
+        for (i, tau), link_type in links[j].items():
+            if (i == j and tau == 0) or link_type in ("<--", "<?-"):
+                continue
+            lag = -tau
+            x_col = lag * n_vars + i
+            z = [c for c in conds_y if c != x_col]
+            seen = set(z)
+            shift = lag * n_vars
+            z += [c + shift for c in parent_cols[i][:max_conds_px] if c + shift not in seen]
+            yield j, i, lag, x_col, z
+
+
+def _fdr_bh(p_matrix: np.ndarray, links: LinkAssumptions) -> np.ndarray:
+    """Benjamini-Hochberg q-values over lagged, allowed links (tigramite's fdr_bh)."""
+    n_vars, _, n_lags = p_matrix.shape
+    mask = np.zeros(p_matrix.shape, dtype=bool)
+    for j, entries in links.items():
+        for (i, lag), link_type in entries.items():
+            if link_type not in ("<--", "<?-"):
+                mask[i, j, abs(lag)] = True
+    mask[range(n_vars), range(n_vars), 0] = False
+    mask[:, :, 0] = False
+    q_matrix = np.array(p_matrix)
+    pvs = p_matrix[mask]
+    order = np.argsort(pvs)
+    ranked = np.take(pvs, order)
+    ecdf = np.arange(1, len(ranked) + 1) / float(len(ranked))
+    corrected = np.minimum.accumulate((ranked / ecdf)[::-1])[::-1]
+    corrected[corrected > 1] = 1
+    unsorted = np.empty_like(corrected)
+    unsorted[order] = corrected
+    q_matrix[mask] = unsorted
+    return q_matrix
+
+
+def _string_graph(significant: np.ndarray) -> np.ndarray:
+    """Link strings from the boolean significance array (tigramite's convert_to_string_graph)."""
+    graph = np.zeros(significant.shape, dtype="<U3")
+    graph[:] = ""
+    graph[:, :, 1:][significant[:, :, 1:]] = "-->"
+    contemp = significant[:, :, 0]
+    graph[:, :, 0][contemp & contemp.T] = "o-o"
+    for i, j in zip(*np.where(contemp & ~contemp.T)):
+        graph[i, j, 0] = "-->"
+        graph[j, i, 0] = "<--"
+    return graph
+
+
+def _symmetrize(p_matrix: np.ndarray, val_matrix: np.ndarray, links: LinkAssumptions) -> None:
+    """Copy lag-0 results onto the reverse entry, in tigramite's order (in place)."""
+    n_vars = p_matrix.shape[0]
+    for i in range(n_vars):
+        for j in range(n_vars):
+            link_type = links[j].get((i, 0))
+            if link_type is None:
+                continue
+            if link_type in ("o-o", "o?o"):
+                if p_matrix[i, j, 0] >= p_matrix[j, i, 0]:
+                    p_matrix[j, i, 0] = p_matrix[i, j, 0]
+                    val_matrix[j, i, 0] = val_matrix[i, j, 0]
+            elif link_type in ("-->", "-?>"):
+                p_matrix[j, i, 0] = p_matrix[i, j, 0]
+                val_matrix[j, i, 0] = val_matrix[i, j, 0]
+
+
+def _run_mci(oracle: LaggedParCorr, parents: Dict[int, List[Node]],
+             links: LinkAssumptions, n_vars: int, tau_min: int, tau_max: int,
+             max_conds_py: Optional[int], max_conds_px: Optional[int], alpha_level: float,
+             fdr_method: Optional[str]) -> Dict[str, Any]:
+    default_conds = n_vars * (tau_max - tau_min + 1)
+    max_conds_py = default_conds if max_conds_py is None else max_conds_py
+    max_conds_px = default_conds if max_conds_px is None else max_conds_px
+    if max_conds_py < 0 or max_conds_px < 0:
+        raise ValueError("maximum condition dimension must be >= 0")
+    val_matrix = np.zeros((n_vars, n_vars, tau_max + 1))
+    p_matrix = np.ones((n_vars, n_vars, tau_max + 1))
+    cells: List[Tuple[int, int, int]] = []
+    xs: List[int] = []
+    ys: List[int] = []
+    zs: List[List[int]] = []
+    for j, i, lag, x_col, z in _mci_tests(parents, links, n_vars, max_conds_py, max_conds_px):
+        if links[j].get((i, -lag)) in ("-->", "o-o"):
+            val_matrix[i, j, lag] = 1.0
+            p_matrix[i, j, lag] = 0.0
+            continue
+        cells.append((i, j, lag))
+        xs.append(x_col)
+        ys.append(j)
+        zs.append(z)
+    if cells:
+        vals, pvals = oracle.test_lists(xs, ys, zs)
+        ii, jj, tt = (np.array(a) for a in zip(*cells))
+        val_matrix[ii, jj, tt] = vals
+        p_matrix[ii, jj, tt] = pvals
+    if fdr_method not in (None, "none"):
+        if fdr_method != "fdr_bh":
+            raise ValueError("Only FDR method fdr_bh implemented")
+        p_matrix = _fdr_bh(p_matrix, links)
+    graph = _string_graph(p_matrix <= alpha_level)
+    _symmetrize(p_matrix, val_matrix, links)
+    return {"graph": graph, "p_matrix": p_matrix, "val_matrix": val_matrix, "conf_matrix": None}
+
+
+def _check_taus(tau_min: int, tau_max: int) -> None:
+    if not 0 <= tau_min <= tau_max:
+        raise ValueError(f"tau_max = {tau_max}, tau_min = {tau_min}, but 0 <= tau_min <= tau_max")
+
+
+def _pcmci_on_oracle(oracle: LaggedParCorr, n_vars: int, *, tau_min: int, tau_max: int,
+                     pc_alpha: Any, alpha_level: float, max_conds_dim: Optional[int],
+                     max_combinations: int, fdr_method: Optional[str],
+                     link_assumptions: Optional[LinkAssumptions],
+                     max_conds_py: Optional[int], max_conds_px: Optional[int]) -> Dict[str, Any]:
+    _check_taus(tau_min, tau_max)
+    pc_tau_min = max(1, tau_min)
+    pc_links = normalize_link_assumptions(link_assumptions, n_vars, pc_tau_min, tau_max,
+                                          remove_contemp=True)
+    parents = _run_pc_stable(oracle, pc_links, n_vars, pc_tau_min, tau_max, pc_alpha,
+                             max_conds_dim, max_combinations)
+    mci_links = normalize_link_assumptions(link_assumptions, n_vars, tau_min, tau_max)
+    return _run_mci(oracle, parents, mci_links, n_vars, tau_min, tau_max,
+                    max_conds_py, max_conds_px, alpha_level, fdr_method)
+
+
+def _check_method(method: str, test: str, fdr_method: Optional[str]) -> str:
+    reason = unsupported_reason(method=method, test=test, fdr_method=fdr_method)
+    if reason is not None:
+        raise ValueError(reason)
+    return str(test).lower()
+
+
+def run_fast(data: np.ndarray, *, method: str = "pcmci", test: str = "parcorr",
+             tau_min: int = 0, tau_max: int = 1, pc_alpha: Any = 0.2,
+             alpha_level: float = 0.05, max_conds_dim: Optional[int] = None,
+             max_combinations: int = 1, fdr_method: Optional[str] = "none",
+             link_assumptions: Optional[LinkAssumptions] = None,
+             max_conds_py: Optional[int] = None,
+             max_conds_px: Optional[int] = None) -> Dict[str, Any]:
+    """Drop-in for ``PCMCI(DataFrame(data), ParCorr|RobustParCorr(significance='analytic')).run_pcmci(...)``.
+
+    ``data`` is ``(T, N)`` without NaN/inf (ValueError otherwise). Returns
+    ``{'graph', 'val_matrix', 'p_matrix', 'conf_matrix': None}`` with tigramite's
+    shapes and dtypes. ``pc_alpha`` may be a float, a list (AIC selection) or
+    None (tigramite's default grid).
+    """
+    test_l = _check_method(method, test, fdr_method)
+    arr = check_data(data)
+    _check_taus(tau_min, tau_max)
+    raw_rows = lagged_rows(arr, tau_max)
+    oracle = _oracle_from_rows(raw_rows, test_l)
+    return _pcmci_on_oracle(oracle, arr.shape[1], tau_min=tau_min, tau_max=tau_max,
+                            pc_alpha=pc_alpha, alpha_level=alpha_level,
+                            max_conds_dim=max_conds_dim, max_combinations=max_combinations,
+                            fdr_method=fdr_method, link_assumptions=link_assumptions,
+                            max_conds_py=max_conds_py, max_conds_px=max_conds_px)
+
+
+class StreamingPCMCI:
+    """Sliding-window PCMCI whose lagged covariance is updated in O(d^2) per sample.
+
+    ``push(sample)`` appends the newest ``(N,)`` sample and drops the oldest once
+    ``window`` samples are held; ``run(**options)`` returns exactly what
+    :func:`run_fast` returns on the held window (:meth:`window_data`), without
+    rebuilding the ParCorr statistics (``d = N * (2*tau_max + 1)``).
+
+    Drift control: the incremental sums are rebuilt exactly from the buffer
+    every ``recompute_every`` pushes (default: ``window``, i.e. once per full
+    window turnover; 0 disables it). RobustParCorr needs fresh ranks for every
+    window, so with ``test='robust_parcorr'`` ``run`` recomputes its statistics
+    from the buffer (still exact, O(T d^2)).
+
+    ``tau_max`` is fixed at construction (it defines the lagged vectors); a
+    ``run`` with a different ``tau_max`` raises ValueError.
+    """
+
+    def __init__(self, n_vars: int, window: int, tau_max: int = 1,
+                 recompute_every: Optional[int] = None) -> None:
+        self._moments = SlidingLaggedMoments(n_vars, window, tau_max, recompute_every)
+        self.n_vars = n_vars
+        self.window = window
+        self.tau_max = tau_max
+
+    @property
+    def n_samples(self) -> int:
+        """Samples currently held (``<= window``)."""
+        return self._moments.held
+
+    def push(self, sample: np.ndarray) -> None:
+        """Add the newest sample (shape ``(N,)``)."""
+        self._moments.push(sample)
+
+    def extend(self, samples: np.ndarray) -> None:
+        """Push every row of a ``(k, N)`` block, oldest first."""
+        for row in check_data(np.atleast_2d(samples)):
+            self._moments.push(row)
+
+    def window_data(self) -> np.ndarray:
+        """Copy of the held samples, oldest first (what :meth:`run` analyses)."""
+        return self._moments.samples()
+
+    def recompute(self) -> None:
+        """Rebuild the statistics exactly from the held samples now."""
+        self._moments.recompute()
+
+    def run(self, *, method: str = "pcmci", test: str = "parcorr", tau_min: int = 0,
+            tau_max: Optional[int] = None, pc_alpha: Any = 0.2, alpha_level: float = 0.05,
+            max_conds_dim: Optional[int] = None, max_combinations: int = 1,
+            fdr_method: Optional[str] = "none",
+            link_assumptions: Optional[LinkAssumptions] = None,
+            max_conds_py: Optional[int] = None,
+            max_conds_px: Optional[int] = None) -> Dict[str, Any]:
+        """PCMCI on the current window; same options and result as :func:`run_fast`."""
+        if tau_max is not None and tau_max != self.tau_max:
+            raise ValueError(f"this StreamingPCMCI was built for tau_max={self.tau_max}, "
+                             f"got tau_max={tau_max}")
+        test_l = _check_method(method, test, fdr_method)
+        moments = self._moments
+        if moments.n_ref < 1:
+            raise ValueError(f"need more than 2*tau_max={2 * self.tau_max} samples, "
+                             f"held {moments.held}")
+        raw_rows = lagged_rows(moments.samples(), self.tau_max)
+        cov = moments.covariance() if test_l == "parcorr" else None
+        oracle = _oracle_from_rows(raw_rows, test_l, cov)
+        return _pcmci_on_oracle(oracle, self.n_vars, tau_min=tau_min, tau_max=self.tau_max,
+                                pc_alpha=pc_alpha, alpha_level=alpha_level,
+                                max_conds_dim=max_conds_dim, max_combinations=max_combinations,
+                                fdr_method=fdr_method, link_assumptions=link_assumptions,
+                                max_conds_py=max_conds_py, max_conds_px=max_conds_px)
