@@ -20,7 +20,7 @@ class SocialForceParams:
     """Helbing-Molnar social force: goal relaxation plus exponential repulsions ``A * exp((r - d) / B)``."""
 
     relaxation_time: float = 0.5
-    person_strength: float = 2.0
+    person_strength: float = 5.0
     person_range: float = 0.3
     robot_strength: float = 3.0
     robot_range: float = 0.5
