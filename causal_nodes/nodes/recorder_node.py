@@ -74,10 +74,14 @@ class RecorderNode(Node):
         period = declare(self, "discovery_period", 0.2, "How often to look for new topics [s]",
                          float_range=(0.05, 60.0))
         self.requested = set(requested)
-        self.writer = BagWriter(self.bag_path, storage=self.storage)
         self.skipped: Dict[str, str] = {}
         self.fatal: Optional[BagError] = None
         self._raw_subscriptions: Dict[str, Any] = {}
+        try:
+            self.writer = BagWriter(self.bag_path, storage=self.storage)
+        except BaseException:
+            self.destroy_node()  # a node that failed to start must not linger in the context
+            raise
         self.discover()
         self._timer = self.create_timer(period, self.discover)
 
@@ -103,7 +107,7 @@ class RecorderNode(Node):
                     self.get_logger().error(str(error))
                 else:
                     self.skipped[topic] = str(error)
-                    self.get_logger().warn(f"not recording {topic}: {error}")
+                    self.get_logger().warning(f"not recording {topic}: {error}")
 
     def _subscribe(self, topic: str, types: List[str], publishers: List[Any]) -> None:
         if len(types) != 1:

@@ -48,6 +48,15 @@ class ReplayNode(Node):
                  topics: Optional[Sequence[str]] = None, remaps: Optional[Sequence[str]] = None,
                  skip_unknown: Optional[bool] = None, **kwargs: Any) -> None:
         super().__init__("replay_node", **kwargs)
+        self.bag: Optional[BagReader] = None
+        try:
+            self._setup(bag, options, topics, remaps, skip_unknown)
+        except BaseException:
+            self.destroy_node()  # a node that failed to start must not linger in the context
+            raise
+
+    def _setup(self, bag: Optional[str], options: Optional[PlaybackOptions], topics: Optional[Sequence[str]],
+               remaps: Optional[Sequence[str]], skip_unknown: Optional[bool]) -> None:
         if bag is None:
             bag = declare(self, "bag", "", "Bag folder (or .mcap/.db3 file) to replay")
             if not bag:
@@ -72,32 +81,28 @@ class ReplayNode(Node):
                                    "Skip topics whose message type is not installed instead of failing")
         self.options = options
         self.bag = BagReader(bag)
-        try:
-            selected = select_topics(self.bag, topics)
-            pairs = remapped(selected, parse_remaps(remaps))
-            self.skipped: Dict[str, str] = {}
-            self.publishers_by_topic: Dict[str, Any] = {}
-            unknown: List[str] = []
-            for source, target in pairs:
-                msgtype = self.bag.topics[source].msgtype
-                try:
-                    cls = message_class(msgtype)
-                except BagError as error:
-                    if skip_unknown and not topics:
-                        self.skipped[source] = str(error)
-                        self.get_logger().warn(f"not replaying {source}: {error}")
-                        continue
-                    unknown.append(f"{source} [{msgtype}]")
+        selected = select_topics(self.bag, topics)
+        pairs = remapped(selected, parse_remaps(remaps))
+        self.skipped: Dict[str, str] = {}
+        self.publishers_by_topic: Dict[str, Any] = {}
+        unknown: List[str] = []
+        for source, target in pairs:
+            msgtype = self.bag.topics[source].msgtype
+            try:
+                cls = message_class(msgtype)
+            except BagError as error:
+                if skip_unknown and not topics:
+                    self.skipped[source] = str(error)
+                    self.get_logger().warning(f"not replaying {source}: {error}")
                     continue
-                qos = to_profile(replay_qos(source, self.bag.topics[source].offered_qos))
-                self.publishers_by_topic[source] = self.create_publisher(cls, target, qos)
-            if unknown:
-                raise BagError(f"cannot replay topic(s) {unknown} of bag {self.bag.path}: message type not installed "
-                               "for Python (source its workspace, select other --topics, or use --skip-unknown)")
-            self.clock_publisher = self.create_publisher(Clock, "/clock", CLOCK_QOS) if options.publish_clock else None
-        except BaseException:
-            self.bag.close()
-            raise
+                unknown.append(f"{source} [{msgtype}]")
+                continue
+            qos = to_profile(replay_qos(source, self.bag.topics[source].offered_qos))
+            self.publishers_by_topic[source] = self.create_publisher(cls, target, qos)
+        if unknown:
+            raise BagError(f"cannot replay topic(s) {unknown} of bag {self.bag.path}: message type not installed "
+                           "for Python (source its workspace, select other --topics, or use --skip-unknown)")
+        self.clock_publisher = self.create_publisher(Clock, "/clock", CLOCK_QOS) if options.publish_clock else None
 
     @property
     def topics(self) -> List[str]:
@@ -130,7 +135,9 @@ class ReplayNode(Node):
                     self._publish_clock if self.clock_publisher is not None else None, should_stop)
 
     def destroy_node(self) -> None:
-        self.bag.close()
+        if self.bag is not None:
+            self.bag.close()
+            self.bag = None
         super().destroy_node()
 
 
