@@ -15,11 +15,15 @@ from typing import Dict, Iterable, List, Optional, Union
 
 import numpy as np
 
+from causal_nodes.core.variables import VariableConfig, VariableExtractor
+
 from .interventions import Intervention
 from .physical import PhysicalSimulator
 from .scenario import Scenario, load_scenario
 from .scm import SCMSimulator
 from .truth_variables import state_variables
+
+DEFINITIONS = ("state", "pipeline")
 
 
 @dataclass
@@ -68,11 +72,53 @@ def current_values(sim: Union[PhysicalSimulator, SCMSimulator], names: List[str]
     return np.array([values[name] for name in names], dtype=float)
 
 
+class PipelineVariables:
+    """Feeds a physical simulator's sensor outputs to the pipeline's own :class:`VariableExtractor`.
+
+    The values are then exactly what ``variables_node`` computes from the sim node's topics (tracking, person
+    selection, resampling included), without ROS in between.
+    """
+
+    def __init__(self, sim: PhysicalSimulator, names: List[str]) -> None:
+        self.sim = sim
+        person = "nearest" if sim.person_count == 1 else str(sim.subject)  # tracks get ids 0.. in row order
+        self.extractor = VariableExtractor(VariableConfig(rate_hz=1.0 / sim.dt, variables=tuple(names), person=person))
+        self.names = names
+
+    def feed(self) -> None:
+        sim, ex = self.sim, self.extractor
+        t = sim.time
+        x, y, yaw = sim.robot_pose
+        ex.add_odometry(t, x, y, yaw, sim.robot_speed, sim.robot_yaw_rate)
+        ex.add_people(t, sim.positions)
+        goal = sim.person_goals()[sim.subject]
+        ex.add_goal(t, float(goal[0]), float(goal[1]))
+        if sim.scan_ranges is not None:
+            ex.add_scan(t, sim.scan_ranges, sim.config.scan.range_min, sim.config.scan.range_max)
+        if sim.image is not None:
+            ex.add_image(t, sim.image.astype(np.float32).mean(axis=2).astype(np.uint8))
+        ex.add_imu(t, sim.imu.yaw_rate)
+
+    def values(self) -> np.ndarray:
+        """The frame of the current step (NaN where the pipeline has none yet)."""
+        self.feed()
+        row = np.full(len(self.names), np.nan)
+        for sample in self.extractor.poll():
+            row = np.array(sample.values, dtype=float)
+        return row
+
+
 def run_scenario(scenario: Union[Scenario, str], *, seed: Optional[int] = None, steps: Optional[int] = None,
-                 interventions: Iterable[Intervention] = ()) -> VariableSeries:
-    """Simulate ``steps`` grid steps (default: the scenario's duration) and return the variables per step."""
+                 interventions: Iterable[Intervention] = (), definitions: str = "state") -> VariableSeries:
+    """Simulate ``steps`` grid steps (default: the scenario's duration) and return the variables per step.
+
+    ``definitions="state"`` computes physical variables from the simulator state (exact; the interventional
+    ground truth); ``"pipeline"`` runs the pipeline's variable extractor on the simulated sensor data instead.
+    """
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)
+    if definitions not in DEFINITIONS:
+        raise ValueError(f"definitions must be one of {DEFINITIONS}, got {definitions!r}")
     steps = scenario.steps if steps is None else int(steps)
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
@@ -80,11 +126,15 @@ def run_scenario(scenario: Union[Scenario, str], *, seed: Optional[int] = None, 
     for intervention in interventions:
         sim.apply_intervention(intervention)
     names = list(scenario.variables)
+    if definitions == "pipeline" and isinstance(sim, PhysicalSimulator):
+        read = PipelineVariables(sim, names).values
+    else:
+        read = lambda: current_values(sim, names)  # noqa: E731
     values = np.empty((steps + 1, len(names)))
-    values[0] = current_values(sim, names)
+    values[0] = read()
     for k in range(1, steps + 1):
         sim.step()
-        values[k] = current_values(sim, names)
+        values[k] = read()
     return VariableSeries(names, np.arange(steps + 1) * scenario.dt, values)
 
 

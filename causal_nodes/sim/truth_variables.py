@@ -1,10 +1,11 @@
 """The pipeline variables computed straight from the simulator state (no tracking, no resampling).
 
-These follow the definitions of the shared interface spec (``human_speed`` = |velocity|, ``collision_risk`` =
-closing speed / max(distance, 0.1 m), ...). Because the simulator steps on the variable grid with semi-implicit
-Euler, the finite difference of positions equals the velocity used here, so values match what the pipeline
-computes from the published topics up to sensor noise and tracking. They are what interventional ground truth
-is measured on.
+Definitions are those of :mod:`causal_nodes.core.variables` (the live pipeline): ``collision_risk`` is its
+function, the heading rate is 0 while the person moves slower than 0.05 m/s (direction of motion undefined), and
+``image_motion`` uses the same grey conversion (channel mean) and 64 x 48 downscale. Because the simulator steps
+on the variable grid with semi-implicit Euler, the finite difference of positions equals the velocity used here,
+so these values match what the pipeline computes from the published topics (``test_sim_pipeline_consistency``
+checks it). They are what interventional ground truth is measured on: exact, and free of tracking choices.
 """
 from __future__ import annotations
 
@@ -14,52 +15,60 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 
+from causal_nodes.core.variables import ALL_VARIABLES, collision_risk
+
 from .physical import PhysicalSimulator
 
-PIPELINE_VARIABLES: List[str] = [
-    "human_speed", "human_heading_rate", "human_robot_distance", "human_goal_distance",
-    "robot_linear_speed", "robot_angular_speed", "min_scan_range", "collision_risk", "image_motion",
-    "imu_yaw_rate",
-]
+PIPELINE_VARIABLES: List[str] = list(ALL_VARIABLES)
 """Canonical pipeline variable names, in the spec's order."""
 
-_MOTION_SIZE = (40, 30)
+HEADING_MIN_SPEED = 0.05
+"""m/s: below this the person's direction of motion is noise and the heading rate reads 0 (as in the pipeline)."""
+
+MOTION_IMAGE_SIZE = (64, 48)
+
+
+def grey_small(image: np.ndarray) -> np.ndarray:
+    """The downscaled grey frame ``image_motion`` compares: channel mean, area-resampled, scaled to [0, 1]."""
+    grey = image[..., :3].astype(np.float32).mean(axis=2).astype(np.uint8) if image.ndim == 3 else image
+    return cv2.resize(grey.astype(np.float32), MOTION_IMAGE_SIZE, interpolation=cv2.INTER_AREA) / 255.0
 
 
 def image_motion(previous: Optional[np.ndarray], current: Optional[np.ndarray]) -> float:
-    """Mean absolute difference of two downscaled grayscale frames, in [0, 1] (NaN without two frames)."""
+    """Mean absolute difference of two downscaled grey frames, in [0, 1] (NaN without two frames)."""
     if previous is None or current is None:
         return math.nan
-    a = cv2.resize(cv2.cvtColor(previous, cv2.COLOR_RGB2GRAY), _MOTION_SIZE, interpolation=cv2.INTER_AREA)
-    b = cv2.resize(cv2.cvtColor(current, cv2.COLOR_RGB2GRAY), _MOTION_SIZE, interpolation=cv2.INTER_AREA)
-    return float(np.mean(np.abs(a.astype(np.float64) - b.astype(np.float64)))) / 255.0
+    return float(np.mean(np.abs(grey_small(current) - grey_small(previous))))
+
+
+def heading_rate(velocity: np.ndarray, previous_velocity: np.ndarray, dt: float) -> float:
+    """Wrapped change of the direction of motion per second; 0 when either speed is below HEADING_MIN_SPEED."""
+    if math.hypot(*velocity) < HEADING_MIN_SPEED or math.hypot(*previous_velocity) < HEADING_MIN_SPEED:
+        return 0.0
+    change = math.atan2(velocity[1], velocity[0]) - math.atan2(previous_velocity[1], previous_velocity[0])
+    return ((change + math.pi) % (2.0 * math.pi) - math.pi) / dt
 
 
 def state_variables(sim: PhysicalSimulator) -> Dict[str, float]:
     """All pipeline variables for the simulator's subject person at the current step."""
     i = sim.subject
-    pos, vel, prev_vel = sim.positions[i], sim.velocities[i], sim.prev_velocities[i]
+    pos, vel = sim.positions[i], sim.velocities[i]
     robot_xy = sim.robot_pose[:2]
     yaw = sim.robot_pose[2]
     robot_vel = sim.robot_speed * np.array([math.cos(yaw), math.sin(yaw)])
-    rel = pos - robot_xy
-    distance = math.hypot(rel[0], rel[1])
-    rel_vel = vel - robot_vel
-    closing = -float(rel @ rel_vel) / max(distance, 1e-9)
-    heading_change = math.atan2(vel[1], vel[0]) - math.atan2(prev_vel[1], prev_vel[0])
-    heading_change = (heading_change + math.pi) % (2.0 * math.pi) - math.pi
     goal = sim.person_goals()[i]
     scan = sim.scan_ranges
     finite = scan[np.isfinite(scan)] if scan is not None else np.zeros(0)
+    moved = sim.step_index > 0  # at t = 0 no finite difference of positions exists yet
     return {
-        "human_speed": math.hypot(vel[0], vel[1]),
-        "human_heading_rate": heading_change / sim.dt,
-        "human_robot_distance": distance,
+        "human_speed": math.hypot(vel[0], vel[1]) if moved else math.nan,
+        "human_heading_rate": heading_rate(vel, sim.prev_velocities[i], sim.dt) if sim.step_index > 1 else 0.0,
+        "human_robot_distance": math.hypot(*(pos - robot_xy)),
         "human_goal_distance": math.hypot(goal[0] - pos[0], goal[1] - pos[1]),
         "robot_linear_speed": sim.robot_speed,
         "robot_angular_speed": sim.robot_yaw_rate,
         "min_scan_range": float(finite.min()) if finite.size else math.nan,
-        "collision_risk": max(0.0, closing) / max(distance, 0.1),
+        "collision_risk": collision_risk(pos, vel, robot_xy, robot_vel) if moved else math.nan,
         "image_motion": image_motion(sim.prev_image, sim.image),
         "imu_yaw_rate": sim.imu.yaw_rate,
     }
