@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import special, stats
 
-from causal_nodes.core.lagged_moments import KIND_NORMAL, KIND_ZERO
+from causal_nodes.core.lagged_moments import KIND_DEGENERATE, KIND_NORMAL, KIND_ZERO
 
 #: Smallest accepted Cholesky pivot (relative residual variance). Below it the
 #: test is replayed row-wise; at 1e-4 the Gram route's error stays ~1e-12.
@@ -98,70 +98,116 @@ class LaggedParCorr:
     ----------
     rows:
         ``(d, n)`` lagged columns as rows (already rank-Gaussianised for the
-        robust test); only read for exact row-wise replays.
+        robust test); read for exact row-wise replays.
     corr:
         ``(d, d)`` correlation matrix of ``rows`` (entries of non-normal
         columns are ignored).
     kinds:
         Column kinds from :func:`causal_nodes.core.lagged_moments.column_kinds`,
         computed on the *raw* (untransformed) columns as tigramite does.
+    n_vars:
+        Number of variables (column ``c`` is node ``(c % n_vars, -(c // n_vars))``).
+
+    Replayed tests go through a cache with tigramite's key semantics (content
+    of X and Y as an unordered pair, content of Z in node-label order), filled
+    in the order the caller submits tests. For well-conditioned data that cache
+    is invisible (results agree to rounding), but for degenerate constant
+    columns the replayed values are rounding noise whose value depends on which
+    orientation tigramite happened to compute first -- so the engine submits
+    such tests in tigramite's order and reuses the first result the same way.
     """
 
-    def __init__(self, rows: np.ndarray, corr: np.ndarray, kinds: np.ndarray) -> None:
+    def __init__(self, rows: np.ndarray, corr: np.ndarray, kinds: np.ndarray,
+                 n_vars: int) -> None:
         self.rows = rows
         self.corr = corr
         self.kinds = kinds
+        self.n_vars = n_vars
         self.n_samples = rows.shape[1]
         self.has_special = bool(np.any(kinds != KIND_NORMAL))
+        self.has_degenerate = bool(np.any(kinds == KIND_DEGENERATE))
         self.n_rowwise = 0  # how many tests needed the exact replay (diagnostics)
+        self._content_ids: Optional[np.ndarray] = None
+        self._cache: Dict[tuple, Tuple[float, float, bool]] = {}
 
-    def _rowwise(self, x: int, y: int, z: Sequence[int]) -> float:
-        self.n_rowwise += 1
-        return rowwise_partial_correlation(self.rows[[x, y, *z]].copy())
+    def _content_key(self, x: int, y: int, z: Sequence[int]) -> tuple:
+        """tigramite's CI-cache key: {content(X), content(Y)}, content(Z sorted by node label)."""
+        if self._content_ids is None:
+            seen: Dict[bytes, int] = {}
+            self._content_ids = np.array(
+                [seen.setdefault(row.tobytes(), len(seen)) for row in self.rows], dtype=np.intp)
+        ids = self._content_ids
+        n_vars = self.n_vars
+        z_by_label = sorted(z, key=lambda c: (c % n_vars, -(c // n_vars)))
+        return (tuple(sorted((ids[x], ids[y]))), tuple(ids[c] for c in z_by_label))
 
-    def test(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        """Values and p-values of the tests ``idx[k] = [z_1..z_m, x, y]`` (column indices).
+    def _replay(self, x: int, y: int, z_all: Sequence[int]) -> Tuple[float, float, bool]:
+        """Exact row-wise test (constant rows of Z dropped), through the content cache."""
+        key = self._content_key(x, y, z_all)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        kinds = self.kinds
+        if kinds[x] == KIND_ZERO or kinds[y] == KIND_ZERO:
+            result = (0.0, 1.0, True)
+        else:
+            z = [c for c in z_all if kinds[c] != KIND_ZERO]
+            self.n_rowwise += 1
+            val = rowwise_partial_correlation(self.rows[[x, y, *z]].copy())
+            pval = analytic_pvalues(np.array([val]), np.array([2 + len(z)]), self.n_samples)[0]
+            result = (val, float(pval), False)
+        self._cache[key] = result
+        return result
+
+    def test(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Values, p-values and "constant X/Y" flags of the tests ``idx[k] = [z.., x, y]``.
 
         All rows share ``m = |Z|``; Z must already exclude x, y and duplicates
-        (in tigramite's order, which only matters for the row-wise replay).
+        (in tigramite's order, which matters for the row-wise replay). Tests
+        touching non-normal columns are answered in row order. A flagged test
+        (X or Y has std 0) has val=0, p=1 and counts as independent whatever
+        the significance level, as in tigramite's ``run_test``.
         """
         idx = np.asarray(idx, dtype=np.intp)
         n_tests, width = idx.shape
         m = width - 2
         vals = np.zeros(n_tests)
-        dims = np.full(n_tests, width, dtype=np.int64)
-        trivial = np.zeros(n_tests, dtype=bool)
+        pvals = np.zeros(n_tests)
+        constant = np.zeros(n_tests, dtype=bool)
         special = np.zeros(n_tests, dtype=bool)
         if self.has_special:
             special = (self.kinds[idx] != KIND_NORMAL).any(axis=1)
+            for row in np.flatnonzero(special):
+                vals[row], pvals[row], constant[row] = self._replay(
+                    idx[row, m], idx[row, m + 1], idx[row, :m])
         normal_rows = np.flatnonzero(~special)
         if normal_rows.size:
-            r, good = self._batched(idx[normal_rows] if special.any() else idx)
+            sub = idx[normal_rows] if special.any() else idx
+            r, good = self._batched(sub)
             vals[normal_rows] = r
+            pvals[normal_rows] = analytic_pvalues(r, np.full(len(r), width), self.n_samples)
             for row in normal_rows[~good]:
-                vals[row] = self._rowwise(idx[row, m], idx[row, m + 1], idx[row, :m])
-        kinds = self.kinds
-        for row in np.flatnonzero(special):
-            x, y = idx[row, m], idx[row, m + 1]
-            if kinds[x] == KIND_ZERO or kinds[y] == KIND_ZERO:
-                trivial[row] = True
-                continue
-            z = [c for c in idx[row, :m] if kinds[c] != KIND_ZERO]
-            dims[row] = 2 + len(z)
-            vals[row] = self._rowwise(x, y, z)
-        pvals = analytic_pvalues(vals, dims, self.n_samples)
-        vals[trivial] = 0.0
-        pvals[trivial] = 1.0
-        return vals, pvals
+                vals[row], pvals[row], _ = self._replay(idx[row, m], idx[row, m + 1], idx[row, :m])
+        return vals, pvals, constant
 
     def test_lists(self, xs: Sequence[int], ys: Sequence[int],
-                   zs: Sequence[Sequence[int]]) -> Tuple[np.ndarray, np.ndarray]:
-        """Like :meth:`test` for tests with condition sets of mixed sizes."""
+                   zs: Sequence[Sequence[int]]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like :meth:`test` for condition sets of mixed sizes.
+
+        Tests touching non-normal columns are answered first, in the given
+        order; the rest are grouped by ``|Z|`` and batched.
+        """
         n_tests = len(xs)
         vals = np.zeros(n_tests)
         pvals = np.zeros(n_tests)
-        groups: dict = {}
+        constant = np.zeros(n_tests, dtype=bool)
+        kinds = self.kinds
+        groups: Dict[int, list] = {}
         for k in range(n_tests):
+            if self.has_special and (kinds[xs[k]] != KIND_NORMAL or kinds[ys[k]] != KIND_NORMAL
+                                     or any(kinds[c] != KIND_NORMAL for c in zs[k])):
+                vals[k], pvals[k], constant[k] = self._replay(xs[k], ys[k], zs[k])
+                continue
             groups.setdefault(len(zs[k]), []).append(k)
         for m, members in groups.items():
             idx = np.empty((len(members), m + 2), dtype=np.intp)
@@ -169,8 +215,8 @@ class LaggedParCorr:
                 idx[:, :m] = [zs[k] for k in members]
             idx[:, m] = [xs[k] for k in members]
             idx[:, m + 1] = [ys[k] for k in members]
-            vals[members], pvals[members] = self.test(idx)
-        return vals, pvals
+            vals[members], pvals[members], constant[members] = self.test(idx)
+        return vals, pvals, constant
 
     def _batched(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Partial correlations of the last two columns given the others, per row of ``idx``."""

@@ -92,7 +92,7 @@ def unsupported_reason(*, method: str, test: str, **options: Any) -> Optional[st
 # ----------------------------------------------------------------------------
 # Conditional-independence oracle construction
 # ----------------------------------------------------------------------------
-def _oracle_from_rows(raw_rows: np.ndarray, test: str,
+def _oracle_from_rows(raw_rows: np.ndarray, test: str, n_vars: int,
                       cov: Optional[np.ndarray] = None) -> LaggedParCorr:
     """Build the test oracle; ``cov`` (of the raw rows) may come from streaming sums."""
     kinds = column_kinds(raw_rows)
@@ -103,7 +103,7 @@ def _oracle_from_rows(raw_rows: np.ndarray, test: str,
         rows = raw_rows
         if cov is None:
             cov = covariance_of_rows(rows)
-    return LaggedParCorr(rows, correlation_from_covariance(cov, kinds), kinds)
+    return LaggedParCorr(rows, correlation_from_covariance(cov, kinds), kinds, n_vars)
 
 
 def _col(node: Node, n_vars: int) -> int:
@@ -166,11 +166,12 @@ class _PCSearch:
         idx[:, conds_dim + 1] = self.j
         return idx
 
-    def record(self, vals: np.ndarray, pvals: np.ndarray) -> None:
-        """Update min |val| and drop parents found independent (``pval > pc_alpha``)."""
+    def record(self, vals: np.ndarray, pvals: np.ndarray, constant: np.ndarray) -> None:
+        """Update min |val| and drop parents found independent (``pval > pc_alpha``
+        or a constant X/Y, which tigramite never calls dependent)."""
         tested = self.order[self.active]
         self.val_min[tested] = np.minimum(np.abs(vals), self.val_min[tested])
-        dependent = pvals <= self.pc_alpha
+        dependent = (pvals <= self.pc_alpha) & ~constant
         self.nonsig[self.active[~dependent]] = True
         self.active = self.active[dependent]
 
@@ -207,12 +208,13 @@ def _pc_lockstep(oracle: LaggedParCorr, searches: List[_PCSearch], max_conds_dim
             forced = np.concatenate([srch.forced[srch.order[srch.active]] for srch in owners])
             vals = np.ones(len(idx))
             pvals = np.zeros(len(idx))
+            constant = np.zeros(len(idx), dtype=bool)
             if not forced.all():
-                vals[~forced], pvals[~forced] = oracle.test(idx[~forced])
+                vals[~forced], pvals[~forced], constant[~forced] = oracle.test(idx[~forced])
             start = 0
             for srch, block in zip(owners, blocks):
                 stop = start + len(block)
-                srch.record(vals[start:stop], pvals[start:stop])
+                srch.record(vals[start:stop], pvals[start:stop], constant[start:stop])
                 start = stop
         for srch in running:
             srch.end_round()
@@ -240,7 +242,12 @@ def _run_pc_stable(oracle: LaggedParCorr, links: LinkAssumptions,
     # A repeated pc_alpha keeps tigramite's dict semantics (same search, same result).
     searches = {(j, alpha): _PCSearch(n_vars, j, links[j], alpha)
                 for j in range(n_vars) for alpha in alphas}
-    _pc_lockstep(oracle, list(searches.values()), max_conds_dim, max_combinations)
+    if oracle.has_degenerate:
+        # Replayed tests must be submitted in tigramite's order (see LaggedParCorr).
+        for search in searches.values():
+            _pc_lockstep(oracle, [search], max_conds_dim, max_combinations)
+    else:
+        _pc_lockstep(oracle, list(searches.values()), max_conds_dim, max_combinations)
     all_parents: Dict[int, List[Node]] = {}
     for j in range(n_vars):
         scores = np.zeros_like(alphas)
@@ -355,7 +362,7 @@ def _run_mci(oracle: LaggedParCorr, parents: Dict[int, List[Node]],
         ys.append(j)
         zs.append(z)
     if cells:
-        vals, pvals = oracle.test_lists(xs, ys, zs)
+        vals, pvals, _ = oracle.test_lists(xs, ys, zs)
         ii, jj, tt = (np.array(a) for a in zip(*cells))
         val_matrix[ii, jj, tt] = vals
         p_matrix[ii, jj, tt] = pvals
@@ -414,7 +421,7 @@ def run_fast(data: np.ndarray, *, method: str = "pcmci", test: str = "parcorr",
     arr = check_data(data)
     _check_taus(tau_min, tau_max)
     raw_rows = lagged_rows(arr, tau_max)
-    oracle = _oracle_from_rows(raw_rows, test_l)
+    oracle = _oracle_from_rows(raw_rows, test_l, arr.shape[1])
     return _pcmci_on_oracle(oracle, arr.shape[1], tau_min=tau_min, tau_max=tau_max,
                             pc_alpha=pc_alpha, alpha_level=alpha_level,
                             max_conds_dim=max_conds_dim, max_combinations=max_combinations,
@@ -487,7 +494,7 @@ class StreamingPCMCI:
                              f"held {moments.held}")
         raw_rows = lagged_rows(moments.samples(), self.tau_max)
         cov = moments.covariance() if test_l == "parcorr" else None
-        oracle = _oracle_from_rows(raw_rows, test_l, cov)
+        oracle = _oracle_from_rows(raw_rows, test_l, self.n_vars, cov)
         return _pcmci_on_oracle(oracle, self.n_vars, tau_min=tau_min, tau_max=self.tau_max,
                                 pc_alpha=pc_alpha, alpha_level=alpha_level,
                                 max_conds_dim=max_conds_dim, max_combinations=max_combinations,

@@ -125,23 +125,32 @@ def correlation_from_covariance(cov: np.ndarray, kinds: np.ndarray) -> np.ndarra
 
 
 class SlidingLaggedMoments:
-    """Sliding-window sums of lagged vectors, updated in O(d^2) per sample.
+    """Sliding-window sums of lagged vectors, updated in amortised O(d^2) per sample.
 
-    Keeps the last ``window`` samples in a doubled ring buffer (so every
-    ``2*tau_max + 1`` consecutive samples are one contiguous slice) and the
-    sums ``S1 = sum v``, ``S2 = sum v v^T`` over reference points of the shifted
-    lagged vectors ``v = lagged(x) - shift``. Shifting by a recent mean keeps
-    ``S2/n - m m^T`` free of cancellation when signals sit far from zero.
+    Keeps the newest samples in a mirrored ring buffer (every run of
+    ``capacity`` consecutive samples is one contiguous slice) and the sums
+    ``S1 = sum v``, ``S2 = sum v v^T`` of the shifted lagged vectors
+    ``v = lagged(x) - shift`` over the window's reference points. Shifting by a
+    recent mean keeps ``S2/n - m m^T`` free of cancellation when signals sit far
+    from zero.
 
-    Rounding from add/remove updates accumulates like a random walk, so every
-    ``recompute_every`` pushes the sums are rebuilt exactly from the buffer
-    (and the shift re-centred). The default period is ``window`` pushes: the
-    statistics are then never more than one window's worth of incremental
-    updates away from an exact two-pass recompute.
+    ``push`` only stores the sample; the sums are brought up to date in blocks
+    (when ``block`` samples are pending, or when statistics are requested):
+    the reference points that entered are added and those that left the
+    window subtracted with one ``V^T V`` product each, i.e. O(d^2) work per
+    sample with BLAS instead of Python overhead. The buffer holds
+    ``window + block`` samples so the vectors of departed reference points
+    are still available when the block is applied.
+
+    Rounding from add/remove updates accumulates like a random walk, so once
+    ``recompute_every`` samples have been pushed since the last exact rebuild
+    (default: ``window``, i.e. once per full window turnover; 0 disables it)
+    the next update rebuilds the sums exactly (two-pass) from the buffer and
+    re-centres the shift.
     """
 
     def __init__(self, n_vars: int, window: int, tau_max: int,
-                 recompute_every: Optional[int] = None) -> None:
+                 recompute_every: Optional[int] = None, block: int = 256) -> None:
         if n_vars < 1:
             raise ValueError(f"n_vars must be >= 1, got {n_vars}")
         if tau_max < 0:
@@ -152,89 +161,112 @@ class SlidingLaggedMoments:
             recompute_every = window
         if recompute_every < 0:
             raise ValueError("recompute_every must be >= 0 (0 disables the periodic recompute)")
+        if block < 1:
+            raise ValueError("block must be >= 1")
         self.n_vars = n_vars
         self.window = window
         self.tau_max = tau_max
         self.recompute_every = recompute_every
+        self.block = block
         self.span = 2 * tau_max + 1
         self.dim = n_lagged_columns(n_vars, tau_max)
-        self._buf = np.zeros((2 * window, n_vars))
-        self._end = 0          # samples live in _buf[_end - held : _end] (mirrored)
-        self.held = 0
-        self.pushed = 0
-        self._since_recompute = 0
+        self.capacity = window + block
+        self._buf = np.zeros((2 * self.capacity, n_vars))
+        self.pushed = 0          # samples ever pushed (global index of the next one)
+        self._synced = 0         # samples already reflected in the sums
+        self._last_rebuild = 0   # value of ``pushed`` at the last exact rebuild
         self._shift = np.zeros(n_vars)
         self._shift_vec = np.zeros(self.dim)
         self._s1 = np.zeros(self.dim)
         self._s2 = np.zeros((self.dim, self.dim))
 
-    # -- buffer ---------------------------------------------------------------
-    def samples(self) -> np.ndarray:
-        """Copy of the held samples, oldest first, shape ``(held, N)``."""
-        return self._buf[self._end - self.held + self.window:self._end + self.window].copy()
+    @property
+    def held(self) -> int:
+        """Samples in the current window (``<= window``)."""
+        return min(self.pushed, self.window)
 
-    def _lagged_vector(self, start: int) -> np.ndarray:
-        """Shifted lagged vector of the samples ``_buf[start : start + span]`` (lag 0 = last)."""
-        block = self._buf[start:start + self.span][::-1]
-        return block.ravel() - self._shift_vec
+    @property
+    def n_ref(self) -> int:
+        """Number of reference points (tests' sample size) in the current window."""
+        return max(0, self.held - 2 * self.tau_max)
+
+    # -- buffer ---------------------------------------------------------------
+    def _slice(self, start: int, stop: int) -> np.ndarray:
+        """Samples with global indices ``start..stop-1`` (a view; needs stop-start <= capacity)."""
+        offset = start % self.capacity
+        return self._buf[offset:offset + (stop - start)]
+
+    def samples(self) -> np.ndarray:
+        """Copy of the window's samples, oldest first, shape ``(held, N)``."""
+        return self._slice(self.pushed - self.held, self.pushed).copy()
+
+    def _lagged_block(self, first_ref: int, stop_ref: int) -> np.ndarray:
+        """Shifted lagged vectors (rows) of reference samples ``first_ref..stop_ref-1``."""
+        span = self.span
+        samples = self._slice(first_ref - span + 1, stop_ref)
+        windows = np.lib.stride_tricks.sliding_window_view(samples, span, axis=0)
+        # windows[k, var, s] = x_var[first_ref + k - span + 1 + s]; lag = span - 1 - s.
+        vectors = windows[:, :, ::-1].transpose(0, 2, 1).reshape(-1, self.dim)
+        return vectors - self._shift_vec
 
     # -- updates --------------------------------------------------------------
     def push(self, sample: np.ndarray) -> None:
-        """Append one sample; drop the oldest once ``window`` samples are held."""
-        x = np.asarray(sample, dtype=np.float64).reshape(-1)
-        if x.shape[0] != self.n_vars:
-            raise ValueError(f"sample has {x.shape[0]} values, expected {self.n_vars}")
-        if not np.all(np.isfinite(x)):
+        """Append one sample; the oldest leaves the window once ``window`` are held."""
+        x = np.asarray(sample, dtype=np.float64)
+        if x.shape != (self.n_vars,):
+            raise ValueError(f"sample must have shape ({self.n_vars},), got {x.shape}")
+        if not np.isfinite(x).all():
             raise ValueError("sample contains NaN or inf")
-        window, span = self.window, self.span
-        full = self.held == window
-        if full:
-            # The reference point leaving the window: lagged vector of the oldest span samples.
-            old = self._lagged_vector(self._end)
-        if self._end == window:
-            self._end = 0
-        self._buf[self._end] = x
-        self._buf[self._end + window] = x
-        self._end += 1
-        if not full:
-            self.held += 1
+        pos = self.pushed % self.capacity
+        self._buf[pos] = x
+        self._buf[pos + self.capacity] = x
         self.pushed += 1
-        self._since_recompute += 1
-        if self.recompute_every and self._since_recompute >= self.recompute_every:
+        if self.pushed - self._synced >= self.block:
+            self.sync()
+
+    def _ref_range(self, n_pushed: int) -> range:
+        """Global indices of the reference samples of the window after ``n_pushed`` pushes."""
+        start = max(0, n_pushed - self.window)
+        return range(start + 2 * self.tau_max, n_pushed)
+
+    def sync(self) -> None:
+        """Apply pending samples to the sums (or rebuild them exactly when due)."""
+        if self._synced == self.pushed:
+            return
+        if self.recompute_every and self.pushed - self._last_rebuild >= self.recompute_every:
             self.recompute()
             return
-        if self.held >= span:
-            new = self._lagged_vector(self._end + window - span)
-            self._s1 += new
-            self._s2 += np.outer(new, new)
-        if full:
-            self._s1 -= old
-            self._s2 -= np.outer(old, old)
+        old, new = self._ref_range(self._synced), self._ref_range(self.pushed)
+        add_start = max(new.start, old.stop)
+        if add_start < new.stop:
+            added = self._lagged_block(add_start, new.stop)
+            self._s1 += added.sum(axis=0)
+            self._s2 += added.T @ added
+        drop_stop = min(new.start, old.stop)
+        if old.start < drop_stop:
+            dropped = self._lagged_block(old.start, drop_stop)
+            self._s1 -= dropped.sum(axis=0)
+            self._s2 -= dropped.T @ dropped
+        self._synced = self.pushed
 
     def recompute(self) -> None:
-        """Rebuild the sums exactly from the buffer, re-centring the shift."""
-        self._since_recompute = 0
+        """Rebuild the sums exactly from the window, re-centring the shift."""
+        self._synced = self._last_rebuild = self.pushed
         data = self.samples()
-        if data.shape[0] == 0:
-            return
-        self._shift = data.mean(axis=0)
+        self._shift = data.mean(axis=0) if data.shape[0] else np.zeros(self.n_vars)
         self._shift_vec = np.tile(self._shift, self.span)
-        if data.shape[0] < self.span:
-            self._s1[:] = 0.0
-            self._s2[:] = 0.0
+        if self.n_ref < 1:
+            self._s1 = np.zeros(self.dim)
+            self._s2 = np.zeros((self.dim, self.dim))
             return
         rows = lagged_rows(data, self.tau_max) - self._shift_vec[:, None]
         self._s1 = rows.sum(axis=1)
         self._s2 = rows @ rows.T
 
     # -- statistics -----------------------------------------------------------
-    @property
-    def n_ref(self) -> int:
-        """Number of reference points (tests' sample size) currently summed."""
-        return max(0, self.held - 2 * self.tau_max)
-
     def covariance(self) -> np.ndarray:
-        """Population covariance of the lagged columns over the reference points."""
+        """Population covariance of the lagged columns over the window's reference points."""
+        self.sync()
         n = self.n_ref
         if n < 1:
             raise ValueError(f"need more than 2*tau_max={2 * self.tau_max} samples, held {self.held}")
