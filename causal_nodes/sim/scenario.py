@@ -74,10 +74,18 @@ class Scenario:
 # ---------------------------------------------------------------------------------------------- loading
 def scenario_dirs() -> List[Path]:
     """Where scenario names are looked up: $CAUSAL_NODES_SCENARIO_PATH, the repository's sim/scenarios, and
-    <prefix>/share/causal_nodes/sim/scenarios of an installed package."""
+    share/causal_nodes/sim/scenarios of an installed package (pip prefix or ament index)."""
     dirs = [Path(p) for p in os.environ.get("CAUSAL_NODES_SCENARIO_PATH", "").split(os.pathsep) if p]
     dirs.append(Path(__file__).resolve().parents[2] / "sim" / "scenarios")
     dirs.append(Path(sys.prefix) / "share" / "causal_nodes" / "sim" / "scenarios")
+    try:  # a colcon install puts the package share folder on the ament index, not under sys.prefix
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+        try:
+            dirs.append(Path(get_package_share_directory("causal_nodes")) / "sim" / "scenarios")
+        except (PackageNotFoundError, OSError):  # not installed, or no AMENT_PREFIX_PATH at all
+            pass
+    except ImportError:
+        pass
     return [d for d in dirs if d.is_dir()]
 
 

@@ -1,0 +1,246 @@
+"""Simulator node: runs a scenario of :mod:`causal_nodes.sim` and publishes it like a robot would, on sim time.
+
+Physical scenarios publish ``/clock`` (rosgraph_msgs/Clock), ``/people`` (geometry_msgs/PoseArray, one pose per
+person in a stable order, yaw = direction of motion), ``/odom`` (nav_msgs/Odometry, odom -> base_link),
+``/scan`` (sensor_msgs/LaserScan, frame base_laser), ``/camera/image_raw`` (sensor_msgs/Image rgb8, robot-centred
+top-down view), ``/imu`` (sensor_msgs/Imu), ``/goal_pose`` (geometry_msgs/PoseStamped: the subject person's goal)
+and ``/sim/true_variables`` (causal_msgs/VariableFrame computed from the simulator state: the values the
+pipeline should reproduce). SCM scenarios publish ``/clock`` and their samples as ``/causal/variables``.
+Both publish ``/sim/ground_truth`` (causal_msgs/CausalGraph, transient local; links ``-->`` with their lag).
+
+Subscribes ``/cmd_vel`` (geometry_msgs/Twist: drives the robot for ``command_timeout`` s, then the scenario's
+controller takes over again) and ``/sim/do`` (causal_msgs/Intervention: ``do(variable = value)`` from now on for
+``intervention_duration_s``). Bad messages are counted on ``/diagnostics``.
+
+The node steps on a steady wall-clock timer (never on its own /clock), ``real_time_factor`` times real time,
+or as fast as it can when that is 0.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Dict, Optional
+
+import numpy as np
+from causal_msgs.msg import CausalGraph, CausalLink, Intervention as InterventionMsg, VariableFrame
+from geometry_msgs.msg import Pose, PoseArray, PoseStamped, Twist
+from nav_msgs.msg import Odometry
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock as ClockMsg
+from sensor_msgs.msg import Image, Imu, LaserScan
+from std_msgs.msg import Header
+
+from causal_nodes.core.msg_adapters import yaw_to_quaternion
+from causal_nodes.nodes.common import (LATCHED_QOS, OK, SENSOR_QOS, STREAM_QOS, WARN, DiagnosticsPublisher,
+                                       declare, run_node, to_time_msg)
+from causal_nodes.sim import Intervention, PhysicalSimulator, list_scenarios, load_scenario, state_variables
+
+# Sensor outputs: reliable publishers match both reliable and best-effort subscribers; small depth, since a
+# stale sample is worth less than the next one.
+OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
+FASTEST_PERIOD_S = 0.0005
+"""Timer period when ``real_time_factor`` is 0 (as fast as possible): one step per timer callback."""
+
+
+class SimNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("sim_node", **kwargs)
+        name = declare(self, "scenario", "corridor_passing",
+                       "Scenario name (" + ", ".join(list_scenarios()) + ") or path of a scenario YAML file")
+        seed = declare(self, "seed", -1, "Random seed (-1 = the scenario's)", int_range=(-1, 2**31 - 1))
+        rate_hz = declare(self, "rate_hz", 0.0, "Simulation grid rate [Hz] (0 = the scenario's dt; the ground "
+                          "truth's lags count steps of this grid)", float_range=(0.0, 1000.0))
+        self.real_time_factor = declare(self, "real_time_factor", 1.0,
+                                        "Simulated seconds per wall-clock second (0 = as fast as possible)",
+                                        float_range=(0.0, 1000.0))
+        self.publish_camera = declare(self, "publish_camera", True, "Render and publish /camera/image_raw")
+        self.publish_true_variables = declare(self, "publish_true_variables", True,
+                                              "Publish the state-based pipeline variables on /sim/true_variables")
+        self.duration_s = declare(self, "duration_s", 0.0, "Stop stepping after this much sim time [s] (0 = never)",
+                                  float_range=(0.0, 1e9))
+        self.time_offset_s = declare(self, "time_offset_s", 1.0,
+                                     "Sim time of the first step [s] (ROS reads time 0 as unset)",
+                                     float_range=(0.0, 1e9))
+        self.intervention_duration_s = declare(self, "intervention_duration_s", 5.0,
+                                               "How long a /sim/do intervention holds [s] (0 = until the end)",
+                                               float_range=(0.0, 1e9))
+        self.frame_id = declare(self, "frame_id", "odom", "World frame of /people, /odom and /goal_pose")
+
+        self.scenario = load_scenario(name)
+        if rate_hz > 0.0:
+            self.scenario.dt = 1.0 / rate_hz
+            if self.scenario.physical is not None:
+                self.scenario.physical.dt = self.scenario.dt
+        if self.scenario.physical is not None:
+            self.scenario.physical.camera.enabled = bool(self.publish_camera)
+        self.sim = self.scenario.make_simulator(None if seed < 0 else seed)
+        self.physical = isinstance(self.sim, PhysicalSimulator)
+
+        self.counters: Dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0}
+        self.finished = False
+        self._wall_start = time.monotonic()
+
+        self.clock_pub = self.create_publisher(ClockMsg, "/clock", OUTPUT_QOS)
+        self.truth_pub = self.create_publisher(CausalGraph, "/sim/ground_truth", LATCHED_QOS)
+        if self.physical:
+            self.people_pub = self.create_publisher(PoseArray, "/people", OUTPUT_QOS)
+            self.odom_pub = self.create_publisher(Odometry, "/odom", OUTPUT_QOS)
+            self.scan_pub = self.create_publisher(LaserScan, "/scan", OUTPUT_QOS)
+            self.imu_pub = self.create_publisher(Imu, "/imu", OUTPUT_QOS)
+            self.goal_pub = self.create_publisher(PoseStamped, "/goal_pose", OUTPUT_QOS)
+            self.image_pub = self.create_publisher(Image, "/camera/image_raw", OUTPUT_QOS) if self.publish_camera else None
+            self.true_pub = self.create_publisher(VariableFrame, "/sim/true_variables", STREAM_QOS)
+        else:
+            self.frame_pub = self.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+        self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, SENSOR_QOS)
+        self.create_subscription(InterventionMsg, "/sim/do", self._on_do, STREAM_QOS)
+        self.diagnostics = DiagnosticsPublisher(self)
+
+        self.truth_pub.publish(self.ground_truth_message())
+        self._publish_state()
+        steady = Clock(clock_type=ClockType.STEADY_TIME)
+        period = FASTEST_PERIOD_S if self.real_time_factor == 0.0 else self.sim.dt / self.real_time_factor
+        self.create_timer(period, self._on_tick, clock=steady)
+        self.create_timer(1.0, self._publish_diagnostics, clock=steady)
+        self.get_logger().info(f"scenario {self.scenario.name} ({self.scenario.kind}), dt {self.sim.dt} s, "
+                               f"{len(self.scenario.ground_truth())} ground-truth links")
+
+    # ---- callbacks ------------------------------------------------------------------------------------------
+    def _on_tick(self) -> None:
+        if self.finished:
+            return
+        if self.duration_s > 0.0 and self.sim.time + 1e-9 >= self.duration_s:
+            self.finished = True
+            self.get_logger().info(f"finished after {self.sim.time:.1f} s of sim time")
+            return
+        self.sim.step()
+        self.counters["steps"] += 1
+        self._publish_state()
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        if not self.physical:
+            self.counters["bad_cmd_vel"] += 1  # an SCM scenario has no robot to drive
+            return
+        try:
+            self.sim.set_command(float(msg.linear.x), float(msg.angular.z))
+            self.counters["cmd_vel"] += 1
+        except ValueError as error:
+            self.counters["bad_cmd_vel"] += 1
+            self.get_logger().warning(f"/cmd_vel ignored: {error}", throttle_duration_sec=5.0)
+
+    def _on_do(self, msg: InterventionMsg) -> None:
+        now = self.sim.time
+        end = now + self.intervention_duration_s if self.intervention_duration_s > 0.0 else None
+        try:
+            self.sim.apply_intervention(Intervention(msg.variable, float(msg.value), start=now + self.sim.dt,
+                                                     end=None if end is None else end + self.sim.dt))
+            self.counters["do"] += 1
+        except ValueError as error:
+            self.counters["bad_do"] += 1
+            self.get_logger().warning(f"/sim/do ignored: {error}", throttle_duration_sec=5.0)
+
+    def _publish_diagnostics(self) -> None:
+        wall = max(time.monotonic() - self._wall_start, 1e-9)
+        values = dict(self.counters, sim_time_s=self.sim.time, achieved_real_time_factor=self.sim.time / wall,
+                      scenario=self.scenario.name)
+        bad = self.counters["bad_cmd_vel"] + self.counters["bad_do"]
+        level, message = (OK, "running") if not self.finished else (OK, "finished")
+        if bad:
+            level, message = WARN, f"{message}; {bad} bad input message(s) ignored"
+        self.diagnostics.publish(level, message, values)
+
+    # ---- message conversion ---------------------------------------------------------------------------------
+    def _header(self, frame_id: str) -> Header:
+        return Header(stamp=to_time_msg(self.time_offset_s + self.sim.time), frame_id=frame_id)
+
+    def _publish_state(self) -> None:
+        self.clock_pub.publish(ClockMsg(clock=to_time_msg(self.time_offset_s + self.sim.time)))
+        if not self.physical:
+            self.frame_pub.publish(VariableFrame(header=self._header(self.frame_id), names=self.sim.variables,
+                                                 values=[float(v) for v in self.sim.values()], subject_id=""))
+            return
+        sim: PhysicalSimulator = self.sim
+        self.people_pub.publish(self.people_message())
+        self.odom_pub.publish(self.odometry_message())
+        if sim.scan_ranges is not None:
+            self.scan_pub.publish(self.scan_message())
+        self.imu_pub.publish(self.imu_message())
+        goal = sim.person_goals()[sim.subject]
+        self.goal_pub.publish(PoseStamped(header=self._header(self.frame_id), pose=_pose(goal[0], goal[1], 0.0)))
+        if self.image_pub is not None and sim.image is not None:
+            self.image_pub.publish(self.image_message())
+        if self.publish_true_variables:
+            values = state_variables(sim)
+            names = list(self.scenario.variables)
+            self.true_pub.publish(VariableFrame(header=self._header(self.frame_id), names=names,
+                                                values=[float(values[n]) for n in names], subject_id=str(sim.subject)))
+
+    def people_message(self) -> PoseArray:
+        sim = self.sim
+        headings = np.arctan2(sim.velocities[:, 1], sim.velocities[:, 0])
+        return PoseArray(header=self._header(self.frame_id),
+                         poses=[_pose(x, y, h) for (x, y), h in zip(sim.positions, headings)])
+
+    def odometry_message(self) -> Odometry:
+        sim = self.sim
+        msg = Odometry(header=self._header(self.frame_id), child_frame_id="base_link")
+        msg.pose.pose = _pose(*sim.robot_pose)
+        msg.twist.twist.linear.x = float(sim.robot_speed)
+        msg.twist.twist.angular.z = float(sim.robot_yaw_rate)
+        return msg
+
+    def scan_message(self) -> LaserScan:
+        scan = self.sim.config.scan
+        increment = (scan.angle_max - scan.angle_min) / max(scan.beams - 1, 1)
+        return LaserScan(header=self._header("base_laser"), angle_min=float(scan.angle_min),
+                         angle_max=float(scan.angle_max), angle_increment=float(increment), time_increment=0.0,
+                         scan_time=float(self.sim.dt), range_min=float(scan.range_min),
+                         range_max=float(scan.range_max), ranges=self.sim.scan_ranges.astype(np.float32).tolist())
+
+    def imu_message(self) -> Imu:
+        sim = self.sim
+        msg = Imu(header=self._header("base_link"))
+        x, y, z, w = yaw_to_quaternion(float(sim.robot_pose[2]))
+        msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = x, y, z, w
+        msg.angular_velocity.z = float(sim.imu.yaw_rate)
+        msg.linear_acceleration.x = float(sim.imu.linear_acceleration_x)
+        msg.linear_acceleration.y = float(sim.imu.linear_acceleration_y)
+        msg.linear_acceleration.z = 9.81
+        return msg
+
+    def image_message(self) -> Image:
+        image = self.sim.image
+        height, width = image.shape[:2]
+        return Image(header=self._header("camera"), height=height, width=width, encoding="rgb8", is_bigendian=0,
+                     step=width * 3, data=image.tobytes())
+
+    def ground_truth_message(self) -> CausalGraph:
+        links = sorted(self.scenario.ground_truth(), key=lambda l: (l[1], l[0], l[2]))
+        strengths = {}
+        if self.scenario.scm is not None:
+            strengths = {(l.source, l.target, l.lag): l.coefficient for l in self.scenario.scm.links}
+        return CausalGraph(
+            header=self._header(self.frame_id), variables=list(self.scenario.variables), tau_min=0,
+            tau_max=max((lag for _, _, lag in links), default=0), method="ground_truth", test="",
+            engine="simulator", pc_alpha=math.nan, alpha_level=math.nan, sample_count=0, compute_time=0.0,
+            links=[CausalLink(source=s, target=t, lag=int(lag), link_type="-->",
+                              strength=float(strengths.get((s, t, lag), math.nan)), p_value=0.0)
+                   for s, t, lag in links])
+
+
+def _pose(x: float, y: float, yaw: float) -> Pose:
+    pose = Pose()
+    pose.position.x, pose.position.y = float(x), float(y)
+    qx, qy, qz, qw = yaw_to_quaternion(float(yaw))
+    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = qx, qy, qz, qw
+    return pose
+
+
+def main(args: Optional[list] = None) -> None:
+    run_node(SimNode, args)
+
+
+if __name__ == "__main__":
+    main()
