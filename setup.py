@@ -45,6 +45,8 @@ setup(
         "rosbags>=0.10",
         "PyYAML",
         "scikit-learn",  # tigramite GPDC (Gaussian-process regression)
+        "numba",  # tigramite CMIknn
+        "dcor",  # tigramite GPDC (distance correlation of residuals)
     ],
     extras_require={
         "test": ["pytest>=7"],

@@ -239,7 +239,9 @@ def make_independence_test(config: DiscoveryConfig) -> Any:
         return GPDC(significance="analytic")
     from tigramite.independence_tests.cmiknn import CMIknn
 
-    return CMIknn(significance="shuffle_test", seed=config.seed)
+    # sig_blocklength is given because tigramite's automatic block length calls np.corrcoef(ddof=...), which
+    # numpy >= 2.0 no longer accepts; CMIknn's shuffle is local (nearest-neighbour permutation) anyway.
+    return CMIknn(significance="shuffle_test", seed=config.seed, sig_blocklength=1, sig_samples=200)
 
 
 def run_tigramite(array: np.ndarray, config: DiscoveryConfig) -> Dict[str, Any]:

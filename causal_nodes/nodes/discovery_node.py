@@ -1,0 +1,236 @@
+"""Discovery node: sliding-window PCMCI over ``/causal/variables``, publishing the causal graph and its views.
+
+Subscribes ``/causal/variables`` (causal_msgs/VariableFrame). Every ``update_period_s`` (if new samples came)
+it copies the window and runs the discovery on a worker thread, so the executor keeps taking frames while
+PCMCI runs; a tick that finds the worker busy is counted as a skipped update. Publishes
+``/causal/graph`` (causal_msgs/CausalGraph, transient local), ``/causal/graph_markers``
+(visualization_msgs/MarkerArray, transient local), ``/causal/graph_image`` (sensor_msgs/Image, rgb8) and
+``/diagnostics`` (window fill, latency, rejected frames, skipped updates).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import List, Optional
+
+from causal_msgs.msg import CausalGraph, CausalLink, VariableFrame
+from geometry_msgs.msg import Point
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import ColorRGBA
+from visualization_msgs.msg import Marker, MarkerArray
+
+from causal_nodes.core.discovery import ENGINES, METHODS, TESTS, DiscoveryConfig
+from causal_nodes.core.graph_layout import circle_layout, link_style, render_graph_image
+from causal_nodes.core.online_discovery import DiscoveryOutcome, OnlineDiscovery
+from causal_nodes.core.window import WindowConfig
+from causal_nodes.nodes.common import (
+    ERROR, LATCHED_QOS, OK, STREAM_QOS, WARN, DiagnosticsPublisher, declare, run_node, stamp_seconds, to_time_msg,
+)
+
+MARKER_NAMESPACE = "causal_graph"
+
+
+class DiscoveryNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("discovery_node", **kwargs)
+        config = DiscoveryConfig(
+            method=declare(self, "method", "pcmci", "PCMCI variant", choices=METHODS),
+            test=declare(self, "test", "parcorr", "Conditional independence test", choices=TESTS),
+            engine=declare(self, "engine", "auto", "auto = exact fast ParCorr engine where it applies, else tigramite",
+                           choices=ENGINES),
+            tau_min=declare(self, "tau_min", 0, "Smallest lag [samples]", int_range=(0, 50)),
+            tau_max=declare(self, "tau_max", 3, "Largest lag [samples]", int_range=(0, 50)),
+            pc_alpha=declare(self, "pc_alpha", 0.2, "Significance of the PC condition-selection stage",
+                             float_range=(0.0001, 0.9999)),
+            alpha_level=declare(self, "alpha_level", 0.01, "Significance of a link in the final graph",
+                                float_range=(0.0001, 0.9999)),
+            max_conds_dim=_none_if_negative(declare(self, "max_conds_dim", -1,
+                                                    "Largest condition set in the PC stage (-1 = unlimited)",
+                                                    int_range=(-1, 100))),
+            max_combinations=declare(self, "max_combinations", 1, "Condition combinations tested per size",
+                                     int_range=(1, 100)),
+        )
+        window = WindowConfig(
+            length=declare(self, "window_length", 300, "Samples in the sliding window", int_range=(20, 100000)),
+            time_jump_reset_s=declare(self, "time_jump_reset_s", 1.0,
+                                      "A stamp this far behind the newest resets the window (looping bag) [s]",
+                                      float_range=(0.001, 3600.0)),
+        )
+        self.online = OnlineDiscovery(
+            window, config,
+            variables=[v for v in declare(self, "variables", [""], "Variables to use, in order ([''] = all in the frames)") if v],
+            min_samples=declare(self, "min_samples", 50, "Fewest samples before a graph is computed",
+                                int_range=(10, 100000)),
+        )
+        self.marker_frame = declare(self, "marker_frame", "base_link", "Frame the graph markers are drawn in")
+        self.marker_height = declare(self, "marker_height", 2.0, "Height of the graph above the frame origin [m]",
+                                     float_range=(-100.0, 100.0))
+        self.marker_radius = declare(self, "marker_radius", 1.0, "Radius of the variables' circle [m]",
+                                     float_range=(0.1, 100.0))
+        self.publish_image = declare(self, "publish_image", True, "Publish the rendered graph image")
+        period = declare(self, "update_period_s", 1.0, "Time between discoveries [s, node clock]",
+                         float_range=(0.01, 3600.0))
+
+        self._lock = threading.Lock()  # guards the window between the frame callback and the timer
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcmci")
+        self._running: Optional[Future] = None
+        self.skipped_updates = 0
+        self.graphs_published = 0
+        self.frames_received = 0
+        self._last_outcome: Optional[DiscoveryOutcome] = None
+        self._last_latency_s = float("nan")
+
+        self.graph_pub = self.create_publisher(CausalGraph, "/causal/graph", LATCHED_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, "/causal/graph_markers", LATCHED_QOS)
+        self.image_pub = self.create_publisher(Image, "/causal/graph_image", LATCHED_QOS)
+        self.diagnostics = DiagnosticsPublisher(self)
+        self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
+        self.create_timer(period, self._on_tick)
+        self.create_timer(1.0, self._publish_diagnostics)
+
+    # ---- callbacks ------------------------------------------------------------------------------------------
+    def _on_frame(self, msg: VariableFrame) -> None:
+        self.frames_received += 1
+        with self._lock:
+            self.online.add(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values))
+
+    def _on_tick(self) -> None:
+        if self._running is not None and not self._running.done():
+            self.skipped_updates += 1
+            return
+        with self._lock:
+            if not self.online.ready():
+                return
+            job = self.online.take_job()
+        self._running = self._worker.submit(self._run_and_publish, job)
+
+    def _run_and_publish(self, job) -> None:
+        outcome = self.online.run(job)
+        self._last_outcome = outcome
+        if outcome.result is None:
+            return
+        self.graph_pub.publish(self.graph_message(outcome))
+        self.marker_pub.publish(self.marker_message(outcome))
+        if self.publish_image:
+            self.image_pub.publish(self.image_message(outcome))
+        self.graphs_published += 1
+        self._last_latency_s = time.monotonic() - job.taken_at
+
+    def _publish_diagnostics(self) -> None:
+        with self._lock:
+            counters = self.online.counters()
+            enough, sentence = self.online.fill_status()
+        counters.update(frames_received=self.frames_received, graphs_published=self.graphs_published,
+                        skipped_updates=self.skipped_updates, latency_s=self._last_latency_s)
+        level, message = (OK, sentence) if enough else (WARN, f"no graph: {sentence}")
+        outcome = self._last_outcome
+        if outcome is not None:
+            if outcome.result is not None:
+                counters.update(compute_time_s=outcome.result.seconds, engine=outcome.result.engine,
+                                links=len(outcome.result.links()))
+                if outcome.result.dropped:
+                    level = max(level, WARN)
+                    message += f"; constant, left out: {', '.join(outcome.result.dropped)}"
+            else:
+                level = WARN if outcome.insufficient else ERROR
+                message += f"; last run failed: {outcome.error}"
+        self.diagnostics.publish(level, message, counters)
+
+    # ---- message conversion ---------------------------------------------------------------------------------
+    def graph_message(self, outcome: DiscoveryOutcome) -> CausalGraph:
+        result = outcome.result
+        config = result.config
+        msg = CausalGraph(
+            variables=list(result.variables), tau_min=config.tau_min, tau_max=config.tau_max, method=config.method,
+            test=config.test, engine=result.engine,
+            pc_alpha=float(config.pc_alpha) if config.pc_alpha is not None else float("nan"),
+            alpha_level=config.alpha_level, window_start=to_time_msg(outcome.window_start),
+            window_end=to_time_msg(outcome.window_end), sample_count=result.sample_count,
+            compute_time=result.seconds,
+            links=[CausalLink(source=l.source, target=l.target, lag=l.lag, link_type=l.link_type,
+                              strength=l.strength, p_value=l.p_value) for l in result.links()],
+        )
+        msg.header.stamp = to_time_msg(outcome.window_end)
+        msg.header.frame_id = self.marker_frame
+        return msg
+
+    def marker_message(self, outcome: DiscoveryOutcome) -> MarkerArray:
+        result = outcome.result
+        stamp = to_time_msg(outcome.window_end)
+        layout = circle_layout(result.variables, self.marker_radius)
+        markers: List[Marker] = [Marker(action=Marker.DELETEALL, ns=MARKER_NAMESPACE)]
+
+        def marker(kind: int, marker_id: int) -> Marker:
+            m = Marker(type=kind, action=Marker.ADD, ns=MARKER_NAMESPACE, id=marker_id)
+            m.header.frame_id = self.marker_frame
+            m.header.stamp = stamp
+            m.pose.orientation.w = 1.0
+            return m
+
+        def point(name: str, dz: float = 0.0) -> Point:
+            x, y = layout[name]
+            return Point(x=x, y=y, z=self.marker_height + dz)
+
+        next_id = 0
+        for name in result.variables:
+            sphere = marker(Marker.SPHERE, next_id)
+            sphere.pose.position = point(name)
+            sphere.scale.x = sphere.scale.y = sphere.scale.z = 0.15 * self.marker_radius
+            sphere.color = ColorRGBA(r=0.3, g=0.3, b=0.3, a=1.0)
+            label = marker(Marker.TEXT_VIEW_FACING, next_id + 1)
+            label.pose.position = point(name, 0.15 * self.marker_radius)
+            label.scale.z = 0.08 * self.marker_radius
+            label.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
+            label.text = name
+            markers += [sphere, label]
+            next_id += 2
+        for link in result.links():
+            style = link_style(link)
+            color = ColorRGBA(r=style.color[0], g=style.color[1], b=style.color[2], a=style.color[3])
+            arrow = marker(Marker.ARROW, next_id)
+            start, end = point(link.source), point(link.target)
+            if link.source == link.target:  # autodependency: a short upward arrow above the variable
+                end = point(link.target, 0.3 * self.marker_radius)
+                start = point(link.source, 0.1 * self.marker_radius)
+            arrow.points = [start, end]
+            arrow.scale.x = 0.03 * self.marker_radius * (0.5 + 2 * style.width)
+            arrow.scale.y = 2.5 * arrow.scale.x
+            arrow.scale.z = 3.0 * arrow.scale.x
+            arrow.color = color
+            text = marker(Marker.TEXT_VIEW_FACING, next_id + 1)
+            text.pose.position = Point(x=(start.x * 2 + end.x) / 3, y=(start.y * 2 + end.y) / 3,
+                                       z=(start.z * 2 + end.z) / 3 + 0.05)
+            text.scale.z = 0.06 * self.marker_radius
+            text.color = color
+            text.text = f"lag {link.lag} ({link.strength:+.2f})"
+            markers += [arrow, text]
+            next_id += 2
+        return MarkerArray(markers=markers)
+
+    def image_message(self, outcome: DiscoveryOutcome) -> Image:
+        result = outcome.result
+        pixels = render_graph_image(result.variables, result.links(),
+                                    title=f"{result.config.method} {result.config.test} n={result.sample_count}")
+        msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding="rgb8", is_bigendian=0,
+                    step=pixels.shape[1] * 3, data=pixels.tobytes())
+        msg.header.stamp = to_time_msg(outcome.window_end)
+        msg.header.frame_id = self.marker_frame
+        return msg
+
+    def destroy_node(self) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        super().destroy_node()
+
+
+def _none_if_negative(value: int) -> Optional[int]:
+    return None if value < 0 else value
+
+
+def main(args=None) -> None:
+    run_node(DiscoveryNode, args)
+
+
+if __name__ == "__main__":
+    main()
