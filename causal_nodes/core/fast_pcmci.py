@@ -430,26 +430,33 @@ def run_fast(data: np.ndarray, *, method: str = "pcmci", test: str = "parcorr",
 
 
 class StreamingPCMCI:
-    """Sliding-window PCMCI whose lagged covariance is updated in O(d^2) per sample.
+    """Sliding-window PCMCI whose lagged covariance is maintained incrementally.
 
     ``push(sample)`` appends the newest ``(N,)`` sample and drops the oldest once
     ``window`` samples are held; ``run(**options)`` returns exactly what
     :func:`run_fast` returns on the held window (:meth:`window_data`), without
     rebuilding the ParCorr statistics (``d = N * (2*tau_max + 1)``).
 
-    Drift control: the incremental sums are rebuilt exactly from the buffer
-    every ``recompute_every`` pushes (default: ``window``, i.e. once per full
-    window turnover; 0 disables it). RobustParCorr needs fresh ranks for every
-    window, so with ``test='robust_parcorr'`` ``run`` recomputes its statistics
-    from the buffer (still exact, O(T d^2)).
+    Cost: ``push`` stores the sample (O(N)); the sums over reference points are
+    updated in blocks of at most ``block`` samples (and whenever ``run`` needs
+    them) by adding the entering and subtracting the leaving lagged vectors --
+    O(d^2) per sample, done by BLAS.
+
+    Drift control: the sums are rebuilt exactly (two-pass, re-centred) from the
+    buffer once ``recompute_every`` samples have been pushed since the last
+    rebuild (default: ``window``, i.e. once per full window turnover, so the
+    statistics are never more than one window of incremental updates away from
+    an exact recompute; 0 disables it). RobustParCorr needs fresh ranks for
+    every window, so with ``test='robust_parcorr'`` ``run`` recomputes its
+    statistics from the buffer (still exact, O(T d^2)).
 
     ``tau_max`` is fixed at construction (it defines the lagged vectors); a
     ``run`` with a different ``tau_max`` raises ValueError.
     """
 
     def __init__(self, n_vars: int, window: int, tau_max: int = 1,
-                 recompute_every: Optional[int] = None) -> None:
-        self._moments = SlidingLaggedMoments(n_vars, window, tau_max, recompute_every)
+                 recompute_every: Optional[int] = None, block: int = 256) -> None:
+        self._moments = SlidingLaggedMoments(n_vars, window, tau_max, recompute_every, block)
         self.n_vars = n_vars
         self.window = window
         self.tau_max = tau_max

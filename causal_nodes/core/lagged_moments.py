@@ -233,6 +233,9 @@ class SlidingLaggedMoments:
         """Apply pending samples to the sums (or rebuild them exactly when due)."""
         if self._synced == self.pushed:
             return
+        if self._last_rebuild == 0 and self.n_ref >= 1:
+            self.recompute()  # first statistics: also sets the shift to the data's mean
+            return
         if self.recompute_every and self.pushed - self._last_rebuild >= self.recompute_every:
             self.recompute()
             return
