@@ -1,0 +1,86 @@
+"""Reading ETH/UCY pedestrian files and cutting them into fixed-length windows (numpy only).
+
+Format (see the shared datasets README): tab/space separated ``frame_id ped_id x y`` in metres,
+2.5 Hz. Windows follow the Social-GAN protocol: ``obs + pred`` consecutive annotated frames,
+stride one frame; a person is a *target* when present in every frame of the window.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List
+
+import numpy as np
+
+SCENES = ("eth", "hotel", "univ", "zara1", "zara2")
+DT = 0.4  # seconds between annotated frames (2.5 Hz)
+
+
+@dataclass
+class Window:
+    """One window of a scene: positions ``(T, N, 2)`` world frame, NaN where absent."""
+
+    positions: np.ndarray
+    present: np.ndarray  # (T, N) bool
+    source: str
+    start_frame: float
+
+    @property
+    def targets(self) -> np.ndarray:
+        """Indices of people present in every frame."""
+        return np.flatnonzero(self.present.all(axis=0))
+
+
+def read_trajectory_file(path: Path) -> np.ndarray:
+    """Rows ``(frame, ped, x, y)`` as float64; clear error when the file is not in that format."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"trajectory file not found: {path}")
+    try:
+        data = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise ValueError(f"{path}: not a 'frame ped x y' table ({exc})") from exc
+    if data.size == 0:
+        return np.zeros((0, 4))
+    if data.shape[1] != 4:
+        raise ValueError(f"{path}: expected 4 columns (frame ped x y), found {data.shape[1]}")
+    if not np.isfinite(data).all():
+        raise ValueError(f"{path}: contains non-finite values")
+    return data
+
+
+def windows_from_rows(rows: np.ndarray, length: int, source: str = "", stride: int = 1) -> Iterator[Window]:
+    """Slide a window of ``length`` consecutive annotated frames over one file's rows."""
+    frames = np.unique(rows[:, 0])
+    if len(frames) < length:
+        return
+    by_frame: List[np.ndarray] = [rows[rows[:, 0] == f] for f in frames]
+    for start in range(0, len(frames) - length + 1, stride):
+        chunk = by_frame[start : start + length]
+        ids = np.unique(np.concatenate([c[:, 1] for c in chunk]))
+        col = {pid: j for j, pid in enumerate(ids)}
+        pos = np.full((length, len(ids), 2), np.nan)
+        for t, c in enumerate(chunk):
+            for row in c:
+                pos[t, col[row[1]]] = row[2:4]
+        present = np.isfinite(pos[..., 0])
+        yield Window(pos, present, source, float(frames[start]))
+
+
+def scene_files(root: Path, scene: str, split: str) -> List[Path]:
+    """Files of ``{root}/{scene}/{split}/*.txt`` with a clear error when the layout is missing."""
+    if scene not in SCENES:
+        raise ValueError(f"unknown scene {scene!r}; expected one of {SCENES}")
+    folder = Path(root) / scene / split
+    files = sorted(folder.glob("*.txt"))
+    if not files:
+        raise ValueError(f"no *.txt files in {folder} (expected the ETH/UCY layout scene/split/*.txt)")
+    return files
+
+
+def load_windows(files: List[Path], length: int, stride: int = 1) -> List[Window]:
+    """All windows of the given files."""
+    out: List[Window] = []
+    for f in files:
+        out.extend(windows_from_rows(read_trajectory_file(f), length, source=Path(f).name, stride=stride))
+    return out

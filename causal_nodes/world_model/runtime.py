@@ -1,0 +1,208 @@
+"""Streaming world-model runtime: onnxruntime (or TensorRT) only, never torch.
+
+``WorldModel`` keeps the streaming state (KV cache, slot, sink fill, per-person validity) with
+constant memory: the cache arrays have a fixed shape forever, and each ``step`` costs one call of
+a static graph. ``rollout`` predicts K candidate robot action sequences from the current state in
+one call of the unrolled rollout graph, without touching the live state.
+
+Frames: people are given as ``[x, y, vx, vy]`` in the robot frame of the current step
+(REP 103: x forward, y left; m, m/s; velocity = the person's ground velocity expressed in robot
+axes). Slot i is person i: callers must keep a person in the same row from step to step
+(see :class:`causal_nodes.world_model.slots.SlotAssigner`); a row whose mask goes false → true is
+treated as a new person. The action is the robot command applied from this step to the next.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Optional, Tuple, Union
+
+import numpy as np
+
+from .backends import open_runners
+from .cache_policy import StreamingCachePolicy
+from .frames import integrate_unicycle
+from .metadata import check_session_matches, load_metadata
+
+ArrayLike = Union[np.ndarray, list, tuple]
+
+
+class WorldModel:
+    """Load a world model (+ metadata) and step it on a stream of observations."""
+
+    def __init__(self, model_path: Union[str, Path], backend: str = "auto", fp16: bool = False,
+                 engine_cache_dir: Optional[Union[str, Path]] = None, threads: int = 1) -> None:
+        model_path = Path(model_path)
+        self.metadata = load_metadata(model_path)
+        cfg = self.metadata["config"]
+        self.p_max, self.sinks, self.window = int(cfg["p_max"]), int(cfg["sinks"]), int(cfg["window"])
+        self.layers, self.d_model = int(cfg["layers"]), int(cfg["d_model"])
+        self.horizon_max, self.k_max, self.dt = int(cfg["horizon"]), int(cfg["k_max"]), float(cfg["dt"])
+        paths = [model_path, model_path.parent / self.metadata["rollout_model"]["file"]]
+        cache_dir = Path(engine_cache_dir) if engine_cache_dir is not None else None
+        self.backend, (self._step_runner, self._rollout_runner), self.fallback_reasons = open_runners(
+            paths, backend, fp16=fp16, engine_cache_dir=cache_dir, threads=threads)
+        for runner, key in ((self._step_runner, "step_model"), (self._rollout_runner, "rollout_model")):
+            session = getattr(runner, "session", None)
+            if session is not None:
+                check_session_matches(session, self.metadata[key], f"{paths[0].parent / self.metadata[key]['file']}")
+        self.reset()
+
+    # -- state ----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the stream (new episode): empty cache, sinks refilled by the next steps."""
+        shape = (self.layers, 1, self.p_max, self.sinks + self.window, self.d_model)
+        self._k = np.zeros(shape, dtype=np.float32)
+        self._v = np.zeros(shape, dtype=np.float32)
+        self._policy = StreamingCachePolicy(self.sinks, self.window, 1, self.p_max)
+        self._before_last: Optional[tuple] = None  # (k, v, policy, people, mask, n) for rollouts
+
+    @property
+    def steps(self) -> int:
+        """Steps consumed since the last reset."""
+        return self._policy.step_index
+
+    @property
+    def cache_shape(self) -> Tuple[int, ...]:
+        return self._k.shape
+
+    # -- input checks ---------------------------------------------------------------------------
+    def _observation(self, people: ArrayLike, mask: Optional[ArrayLike]) -> Tuple[np.ndarray, np.ndarray, int]:
+        people = np.asarray(people, dtype=np.float64)
+        if people.ndim != 2 or people.shape[1] != 4:
+            raise ValueError(f"people must have shape (N, 4) = [x, y, vx, vy] per person, got {people.shape}")
+        n = people.shape[0]
+        if n > self.p_max:
+            raise ValueError(f"{n} people exceed the model's p_max={self.p_max}; keep the nearest p_max "
+                             "(SlotAssigner does this)")
+        m = np.ones(n, dtype=bool) if mask is None else np.asarray(mask).astype(bool)
+        if m.shape != (n,):
+            raise ValueError(f"mask must have shape ({n},), got {m.shape}")
+        if not np.isfinite(people[m]).all():
+            raise ValueError("people contains NaN/inf for a person whose mask is true")
+        full = np.zeros((1, self.p_max, 4), dtype=np.float32)
+        full[0, :n][m] = people[m]
+        full_mask = np.zeros((1, self.p_max), dtype=bool)
+        full_mask[0, :n] = m
+        return full, full_mask, n
+
+    @staticmethod
+    def _action(action: ArrayLike) -> np.ndarray:
+        a = np.asarray(action, dtype=np.float32).reshape(-1)
+        if a.shape != (2,) or not np.isfinite(a).all():
+            raise ValueError(f"robot_action must be 2 finite numbers (linear m/s, angular rad/s), got {action!r}")
+        return a.reshape(1, 2)
+
+    # -- streaming step -------------------------------------------------------------------------
+    def step(self, people: ArrayLike, mask: Optional[ArrayLike] = None,
+             robot_action: ArrayLike = (0.0, 0.0)) -> Tuple[np.ndarray, np.ndarray]:
+        """Consume one observation; predict each person's displacement to the next step.
+
+        Returns ``(mean, var)`` of shape ``(N, 2)`` in the current robot frame (m, m²); rows whose
+        mask is false are NaN. ``N = 0`` is valid (the stream advances, nothing is predicted).
+        """
+        full, full_mask, n = self._observation(people, mask)
+        action = self._action(robot_action)
+        plan = self._policy.plan(full_mask)
+        out = self._step_runner.run({
+            "people": full, "mask": full_mask.astype(np.float32), "action": action,
+            "past_k": self._k, "past_v": self._v, "past_valid": plan.past_valid,
+            "past_age": plan.past_age, "write_onehot": plan.write_onehot})
+        self._before_last = (self._k, self._v, copy.deepcopy(self._policy), full, full_mask, n)
+        self._k, self._v = out["present_k"], out["present_v"]
+        self._policy.commit(full_mask)
+        mean = out["mean"][0, :n].astype(np.float64)
+        var = np.exp(out["logvar"][0, :n].astype(np.float64))
+        absent = ~full_mask[0, :n]
+        mean[absent] = np.nan
+        var[absent] = np.nan
+        return mean, var
+
+    # -- batched rollouts -----------------------------------------------------------------------
+    def rollout(self, horizon: int, candidate_actions: ArrayLike, sample: bool = False,
+                rng: Optional[np.random.Generator] = None) -> np.ndarray:
+        """Predict people's positions for K candidate robot actions from the current state.
+
+        ``candidate_actions``: ``(K, 2)`` (held constant) or ``(K, H, 2)`` with ``H >= horizon``.
+        Step 0 re-reads the latest observation with the candidate's first action (the live step
+        used the executed one), so this answers "what if the robot did this instead from now".
+        Returns positions ``(K, N, horizon, 2)`` in the robot frame of the latest step; NaN for
+        rows absent in it. ``sample=True`` draws each step's displacement from the predicted
+        Gaussian (``rng``) instead of using the mean. The live state is not modified.
+        """
+        if self._before_last is None:
+            raise ValueError("rollout needs at least one step() since the last reset()")
+        horizon = int(horizon)
+        if not 1 <= horizon <= self.horizon_max:
+            raise ValueError(f"horizon must be in 1..{self.horizon_max}, got {horizon}")
+        acts = np.asarray(candidate_actions, dtype=np.float64)
+        if acts.ndim == 2 and acts.shape[1] == 2:
+            acts = np.repeat(acts[:, None, :], horizon, axis=1)
+        if acts.ndim != 3 or acts.shape[2] != 2 or acts.shape[1] < horizon or acts.shape[0] < 1:
+            raise ValueError(f"candidate_actions must be (K, 2) or (K, H>={horizon}, 2), got {np.shape(candidate_actions)}")
+        if not np.isfinite(acts).all():
+            raise ValueError("candidate_actions contains NaN/inf")
+        acts = acts[:, :horizon]
+        if horizon < self.horizon_max:  # the graph always runs horizon_max steps; pad and slice
+            acts = np.concatenate([acts, np.repeat(acts[:, -1:], self.horizon_max - horizon, axis=1)], axis=1)
+        k_prev, v_prev, policy, people, mask, n = self._before_last
+        past_valid, past_age, _ = policy.plan_rollout(mask, self.horizon_max)
+        rng = rng or np.random.default_rng()
+        chunks = []
+        for start in range(0, acts.shape[0], self.k_max):
+            chunk = acts[start : start + self.k_max]
+            k = chunk.shape[0]
+            padded = np.concatenate([chunk, np.repeat(chunk[-1:], self.k_max - k, axis=0)], axis=0)
+            poses = integrate_unicycle(padded, self.dt)
+            robot_pose = np.stack([poses[..., 0], poses[..., 1], np.cos(poses[..., 2]), np.sin(poses[..., 2])], -1)
+            noise = np.zeros((self.k_max, self.horizon_max, self.p_max, 2), dtype=np.float32)
+            if sample:
+                noise[:k] = rng.standard_normal((k, self.horizon_max, self.p_max, 2))
+            out = self._rollout_runner.run({
+                "people": people, "mask": mask.astype(np.float32), "past_k": k_prev, "past_v": v_prev,
+                "past_valid": past_valid, "past_age": past_age, "robot_pose": robot_pose.astype(np.float32),
+                "actions": padded.astype(np.float32), "noise": noise})
+            chunks.append(out["positions"][:k, :n, :horizon].astype(np.float64))
+        positions = np.concatenate(chunks, axis=0)
+        positions[:, ~mask[0, :n]] = np.nan
+        return positions
+
+    def predict_sequential(self, horizon: int, robot_actions: ArrayLike) -> np.ndarray:
+        """Mean prediction for ONE action sequence by stepping the step graph ``horizon`` times.
+
+        Gives the same numbers as ``rollout(horizon, actions[None])[0]`` (same cache policy, same
+        frames) at a fraction of the cost when only one candidate is needed (evaluation). The live
+        state is saved and restored. Returns ``(N, horizon, 2)`` in the latest robot frame.
+        """
+        if self._before_last is None:
+            raise ValueError("predict_sequential needs at least one step() since the last reset()")
+        horizon = int(horizon)
+        acts = np.asarray(robot_actions, dtype=np.float64)
+        if acts.shape == (2,):
+            acts = np.repeat(acts[None], horizon, axis=0)
+        if acts.ndim != 2 or acts.shape[1] != 2 or acts.shape[0] < horizon or not 1 <= horizon <= self.horizon_max:
+            raise ValueError(f"robot_actions must be (2,) or (H>={horizon}, 2) with horizon <= {self.horizon_max}")
+        live = (self._k, self._v, self._policy, self._before_last)
+        k_prev, v_prev, policy, people, mask, n = self._before_last
+        self._k, self._v, self._policy = k_prev, v_prev, copy.deepcopy(policy)
+        poses = integrate_unicycle(acts[:horizon], self.dt)
+        pos = people[0, :, :2].astype(np.float64)
+        vel = people[0, :, 2:4].astype(np.float64)
+        out = np.zeros((self.p_max, horizon, 2))
+        try:
+            for h in range(horizon):
+                x, y, yaw = poses[h]
+                c, s = np.cos(yaw), np.sin(yaw)
+                d = pos - (x, y)
+                obs = np.concatenate([np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], -1),
+                                      np.stack([c * vel[:, 0] + s * vel[:, 1], -s * vel[:, 0] + c * vel[:, 1]], -1)], -1)
+                mean, _ = self.step(obs, mask[0], acts[h])
+                mean = np.nan_to_num(mean)
+                d0 = np.stack([c * mean[:, 0] - s * mean[:, 1], s * mean[:, 0] + c * mean[:, 1]], -1)
+                pos, vel = pos + d0, d0 / self.dt
+                out[:, h] = pos
+        finally:
+            self._k, self._v, self._policy, self._before_last = live
+        result = out[:n]
+        result[~mask[0, :n]] = np.nan
+        return result

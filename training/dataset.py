@@ -1,0 +1,104 @@
+"""Training samples from ETH/UCY windows, seen from a robot (numpy).
+
+ETH/UCY has no robot, so each sample picks one (documented in docs/world_model.md):
+* with probability ``p_pedestrian_robot`` a pedestrian present in the whole window *is* the robot:
+  it is removed from the people, its track defines the robot frame (heading = walking direction)
+  and its unicycle action (speed, turn rate). People's reactions to that pedestrian are what the
+  model can learn as "response to the robot";
+* otherwise a static *virtual robot* (zero action) stands near the crowd with a random heading, so
+  the model also sees plain pedestrian dynamics in arbitrary orientations (as in evaluation).
+If more than ``p_max`` people remain, the ``p_max`` nearest to the robot at the last observed step
+are kept (the same rule the runtime documents).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List
+
+import numpy as np
+
+from causal_nodes.world_model.eth_ucy import Window
+from causal_nodes.world_model.frames import actions_from_track, vectors_to_robot, world_to_robot
+
+
+@dataclass
+class Batch:
+    people: np.ndarray  # (B, T, P, 4) robot frame of each step
+    mask: np.ndarray  # (B, T, P)
+    action: np.ndarray  # (B, T, 2)
+    target: np.ndarray  # (B, T, P, 2) displacement t -> t+1 in robot frame t
+    target_valid: np.ndarray  # (B, T, P)
+    future: np.ndarray  # (B, P, H, 2) true positions after the last observed step, start frame
+    future_valid: np.ndarray  # (B, P, H)
+    robot_pose: np.ndarray  # (B, H, 4) robot [x, y, cos, sin] at rollout steps, start frame
+
+
+def velocities(pos: np.ndarray, present: np.ndarray, dt: float) -> np.ndarray:
+    """Backward-difference velocities (T, N, 2); zero at the first step of each track."""
+    vel = np.zeros_like(pos)
+    both = present[1:] & present[:-1]
+    vel[1:][both] = (pos[1:][both] - pos[:-1][both]) / dt
+    return np.nan_to_num(vel)
+
+
+def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, horizon: int, dt: float,
+                p_pedestrian_robot: float) -> tuple:
+    pos, present = win.positions, win.present
+    T = pos.shape[0]
+    targets = win.targets
+    if len(targets) > 1 and rng.random() < p_pedestrian_robot:
+        r = int(rng.choice(targets))
+        poses, actions = actions_from_track(pos[:, r], dt)
+        keep = np.ones(pos.shape[1], dtype=bool)
+        keep[r] = False
+        pos, present = pos[:, keep], present[:, keep]
+    else:
+        centre = np.nanmean(pos[obs - 1], axis=0) if present[obs - 1].any() else np.nanmean(pos.reshape(-1, 2), 0)
+        xy = centre + rng.normal(0.0, 2.0, size=2)
+        poses = np.tile(np.array([xy[0], xy[1], rng.uniform(-np.pi, np.pi)]), (T, 1))
+        actions = np.zeros((T, 2))
+    # keep the p_max nearest people (distance at the last observed step, else their closest approach)
+    filled = np.where(present[..., None], pos, np.inf)
+    dist = np.linalg.norm(filled - poses[:, None, :2], axis=-1).min(axis=0)
+    d_obs = np.linalg.norm(np.nan_to_num(pos[obs - 1], nan=np.inf) - poses[obs - 1, :2], axis=-1)
+    order = np.lexsort((dist, np.where(np.isfinite(d_obs), d_obs, np.inf)))[:p_max]
+    order = order[rng.permutation(len(order))]  # slot order carries no meaning
+    pos, present = pos[:, order], present[:, order]
+    n = pos.shape[1]
+
+    vel = velocities(pos, present, dt)
+    people = np.zeros((T, p_max, 4))
+    people[:, :n, :2] = np.nan_to_num(world_to_robot(np.nan_to_num(pos), poses))
+    people[:, :n, 2:] = vectors_to_robot(vel, poses[:, 2:3])
+    mask = np.zeros((T, p_max), dtype=bool)
+    mask[:, :n] = present
+    people[~mask] = 0.0
+    target = np.zeros((T, p_max, 2))
+    target_valid = np.zeros((T, p_max), dtype=bool)
+    step = np.nan_to_num(pos[1:] - pos[:-1])
+    target[:-1, :n] = vectors_to_robot(step, poses[:-1, 2:3])
+    target_valid[:-1, :n] = present[1:] & present[:-1]
+
+    start = obs - 1
+    future = np.zeros((p_max, horizon, 2))
+    future_valid = np.zeros((p_max, horizon), dtype=bool)
+    fut = pos[start + 1 : start + 1 + horizon]
+    future[:n] = np.nan_to_num(world_to_robot(np.nan_to_num(fut), poses[start])).transpose(1, 0, 2)
+    future_valid[:n] = (present[start + 1 : start + 1 + horizon] & present[start]).T
+    rel = world_to_robot(poses[start : start + horizon, :2], poses[start])
+    yaw = poses[start : start + horizon, 2] - poses[start, 2]
+    robot_pose = np.concatenate([rel, np.cos(yaw)[:, None], np.sin(yaw)[:, None]], axis=1)
+    return people, mask, actions, target, target_valid, future, future_valid, robot_pose
+
+
+def make_batch(windows: List[Window], idx: np.ndarray, rng: np.random.Generator, p_max: int, obs: int,
+               horizon: int, dt: float, p_pedestrian_robot: float) -> Batch:
+    parts = [make_sample(windows[i], rng, p_max, obs, horizon, dt, p_pedestrian_robot) for i in idx]
+    arrays = [np.stack(a) for a in zip(*parts)]
+    # trim the people axis to the largest crowd in the batch (padding is masked anyway)
+    used = max(1, int(arrays[1].any(axis=1).sum(axis=1).max()))
+    people_axis = {0: 2, 1: 2, 3: 2, 4: 2, 5: 1, 6: 1}
+    for i, ax in people_axis.items():
+        arrays[i] = np.take(arrays[i], np.arange(used), axis=ax)
+    f32 = [a.astype(np.float32) if a.dtype != bool else a for a in arrays]
+    return Batch(*f32)

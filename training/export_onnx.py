@@ -1,0 +1,112 @@
+"""Export the trained model as two static-shape ONNX graphs plus a metadata JSON.
+
+* ``<name>.onnx`` — one streaming step, batch 1: the KV cache is an explicit input/output
+  (``past_k/past_v`` → ``present_k/present_v``, fixed shape ``(layers, 1, p_max, slots, d_model)``);
+* ``<name>_rollout.onnx`` — ``horizon`` steps unrolled (no Loop op) for ``k_max`` candidate action
+  sequences at once, reading the live cache without copying it.
+Opset 17, no dynamic axes, so TensorRT can build both without optimisation profiles.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from causal_nodes.world_model.metadata import FORMAT, ROLLOUT_INPUTS, ROLLOUT_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS, sha256_file
+from training.model import StreamingWorldModel
+
+OPSET = 17
+
+
+class _Step(nn.Module):
+    def __init__(self, model: StreamingWorldModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *args):
+        return self.model.step(*args)
+
+
+class _Rollout(nn.Module):
+    def __init__(self, model: StreamingWorldModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *args):
+        return self.model.rollout(*args)
+
+
+def example_step_inputs(model: StreamingWorldModel) -> tuple:
+    c = model.cfg
+    cache = torch.zeros(c.layers, 1, c.p_max, c.slots, c.d_model)
+    return (torch.zeros(1, c.p_max, 4), torch.ones(1, c.p_max), torch.zeros(1, 2), cache, cache.clone(),
+            torch.zeros(1, c.p_max, c.slots), torch.zeros(c.slots, dtype=torch.int64), torch.eye(c.slots)[0])
+
+
+def example_rollout_inputs(model: StreamingWorldModel) -> tuple:
+    c = model.cfg
+    cache = torch.zeros(c.layers, 1, c.p_max, c.slots, c.d_model)
+    pose = torch.zeros(c.k_max, c.horizon, 4)
+    pose[..., 2] = 1.0
+    return (torch.zeros(1, c.p_max, 4), torch.ones(1, c.p_max), cache, cache.clone(),
+            torch.zeros(c.horizon, 1, c.p_max, c.slots), torch.zeros(c.horizon, c.slots, dtype=torch.int64),
+            pose, torch.zeros(c.k_max, c.horizon, 2), torch.zeros(c.k_max, c.horizon, c.p_max, 2))
+
+
+def _export(module: nn.Module, inputs: tuple, names_in, names_out, path: Path) -> None:
+    module.eval()
+    with torch.no_grad():
+        torch.onnx.export(module, inputs, str(path), input_names=list(names_in), output_names=list(names_out),
+                          opset_version=OPSET, do_constant_folding=True, dynamo=False)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+
+
+def _io(path: Path) -> Dict[str, list]:
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    from causal_nodes.world_model.metadata import io_spec
+
+    return {"inputs": io_spec(sess.get_inputs()), "outputs": io_spec(sess.get_outputs())}
+
+
+def export_all(model: StreamingWorldModel, out: Path, name: str, training: dict, metrics: dict = None) -> Dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    step_path, roll_path = out / f"{name}.onnx", out / f"{name}_rollout.onnx"
+    _export(_Step(model), example_step_inputs(model), STEP_INPUTS, STEP_OUTPUTS, step_path)
+    _export(_Rollout(model), example_rollout_inputs(model), ROLLOUT_INPUTS, ROLLOUT_OUTPUTS, roll_path)
+    c = model.cfg
+    meta = {
+        "format": FORMAT,
+        "opset": OPSET,
+        "config": c.to_dict(),
+        "step_model": {"file": step_path.name, "sha256": sha256_file(step_path), **_io(step_path)},
+        "rollout_model": {"file": roll_path.name, "sha256": sha256_file(roll_path), **_io(roll_path)},
+        "frames": ("inputs per person: [x, y, vx, vy] in the robot frame of the step (REP 103: x forward, "
+                   "y left; m, m/s; velocity = the person's ground velocity rotated into the robot frame); "
+                   "action: [linear m/s, angular rad/s] applied from this step to the next; outputs: "
+                   "displacement to the next step in the same robot frame (mean, log-variance, m, m^2)"),
+        "normalisation": {"pos_scale_m": c.pos_scale, "vel_scale_mps": c.vel_scale, "linear_scale_mps": c.lin_scale,
+                          "angular_scale_radps": c.ang_scale, "displacement_residual_scale_m": c.disp_scale,
+                          "note": "applied inside the graphs; feed raw SI values"},
+        "beyond_p_max": "callers keep the p_max people nearest to the robot (see SlotAssigner)",
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "training": training,
+        "metrics": metrics or {},
+    }
+    meta_path = out / f"{name}.json"
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    return {"step": step_path, "rollout": roll_path, "metadata": meta_path}
+
+
+def update_metrics(meta_path: Path, metrics: dict) -> None:
+    """Record evaluation metrics in an existing metadata file (the ONNX hashes are unchanged)."""
+    meta = json.loads(Path(meta_path).read_text())
+    meta.setdefault("metrics", {}).update(metrics)
+    Path(meta_path).write_text(json.dumps(meta, indent=1) + "\n")

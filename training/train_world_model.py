@@ -1,0 +1,165 @@
+"""Train the streaming world model on ETH/UCY and export it to ONNX (+ metadata JSON).
+
+    python -m training.train_world_model --data /work/shared/datasets/eth_ucy --seed 0 --out models/
+
+``--holdout SCENE`` trains on ``SCENE/train`` + ``SCENE/val`` (the other scenes' rows) only, for
+leave-one-scene-out evaluation; without it the deployable model trains on the union of all
+scenes' train splits. Deterministic for a given seed and thread count (CPU).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import torch
+
+from causal_nodes.world_model.cache_policy import StreamingCachePolicy
+from causal_nodes.world_model.eth_ucy import SCENES, load_windows, scene_files
+from training.dataset import Batch, make_batch
+from training.model import StreamingWorldModel, WorldModelConfig, empty_cache
+
+OBS, PRED = 8, 12
+
+
+def training_files(data: Path, holdout: str) -> List[Path]:
+    if holdout:
+        return scene_files(data, holdout, "train") + scene_files(data, holdout, "val")
+    # every scene folder's train split holds the *other* scenes' train rows: their union covers all
+    files = {}
+    for scene in SCENES:
+        for f in scene_files(data, scene, "train"):
+            files[f.name] = f
+    return sorted(files.values())
+
+
+def batch_loss(model: StreamingWorldModel, b: Batch, ade_weight: float) -> tuple:
+    """Teacher-forced NLL over the whole window + free-running ADE over the prediction horizon.
+
+    Both run through the streaming cache policy (sinks + ring), with windows longer than the cache.
+    """
+    cfg = model.cfg
+    B, T, P = b.mask.shape
+    policy = StreamingCachePolicy(cfg.sinks, cfg.window, B, P)
+    k = v = empty_cache(cfg, B, P)
+    nll_sum, nll_n = torch.zeros(()), 0.0
+    rollout_out = None
+    for t in range(T - 1):
+        mask_np = b.mask[:, t]
+        if t == OBS - 1:
+            valid, age, _ = policy.plan_rollout(mask_np, cfg.horizon)
+            noise = torch.zeros(B, cfg.horizon, P, 2)
+            rollout_out = model.rollout(
+                torch.from_numpy(b.people[:, t]), torch.from_numpy(mask_np.astype(np.float32)), k, v,
+                torch.from_numpy(valid), torch.from_numpy(age), torch.from_numpy(b.robot_pose),
+                torch.from_numpy(b.action[:, t : t + cfg.horizon]), noise)
+        plan = policy.plan(mask_np)
+        mean, logvar, k, v = model.step(
+            torch.from_numpy(b.people[:, t]), torch.from_numpy(mask_np.astype(np.float32)),
+            torch.from_numpy(b.action[:, t]), k, v, torch.from_numpy(plan.past_valid),
+            torch.from_numpy(plan.past_age), torch.from_numpy(plan.write_onehot))
+        policy.commit(mask_np)
+        w = torch.from_numpy(b.target_valid[:, t].astype(np.float32))
+        err = torch.from_numpy(b.target[:, t]) - mean
+        nll = 0.5 * (logvar + err * err * torch.exp(-logvar)).sum(-1)
+        nll_sum = nll_sum + (nll * w).sum()
+        nll_n += float(w.sum())
+    nll = nll_sum / max(nll_n, 1.0)
+    positions, _ = rollout_out
+    fv = torch.from_numpy(b.future_valid.astype(np.float32))
+    dist = torch.sqrt(((positions - torch.from_numpy(b.future)) ** 2).sum(-1) + 1e-9)
+    ade = (dist * fv).sum() / fv.sum().clamp(min=1.0)
+    return nll + ade_weight * ade, nll.detach(), ade.detach()
+
+
+def train(args: argparse.Namespace) -> dict:
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    cfg = WorldModelConfig()
+    files = training_files(Path(args.data), args.holdout)
+    windows = load_windows(files, OBS + PRED, stride=1)
+    windows = [w for w in windows if w.present[OBS - 1].any()]
+    if not windows:
+        raise ValueError(f"no training windows of {OBS + PRED} frames in {args.data}")
+    model = StreamingWorldModel(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.iterations, pct_start=0.1)
+    t0, log = time.time(), []
+    # Batches of similar crowd size: a batch is padded to its largest crowd, so mixing one crowded
+    # window into a batch of small ones would multiply the cost for nothing.
+    by_size = np.argsort([min(w.present.any(axis=0).sum(), cfg.p_max) for w in windows], kind="stable")
+    span = min(len(windows), 4 * args.batch)
+    for it in range(args.iterations):
+        start = int(rng.integers(0, len(windows) - span + 1))
+        idx = by_size[start + rng.choice(span, size=min(args.batch, span), replace=False)]
+        b = make_batch(windows, idx, rng, cfg.p_max, OBS, cfg.horizon, cfg.dt, args.p_pedestrian_robot)
+        loss, nll, ade = batch_loss(model, b, args.ade_weight)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if it % 50 == 0 or it == args.iterations - 1:
+            log.append({"iteration": it, "nll": float(nll), "ade": float(ade), "seconds": round(time.time() - t0, 1)})
+            print(json.dumps(log[-1]), flush=True)
+    return {"model": model, "cfg": cfg, "files": [f"{f.parent.parent.name}/{f.parent.name}/{f.name}" for f in files],
+            "windows": len(windows), "log": log, "train_seconds": round(time.time() - t0, 1)}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, type=Path, help="ETH/UCY root (scene/split/*.txt)")
+    p.add_argument("--out", default=Path("models"), type=Path, help="output folder for .onnx + .json")
+    p.add_argument("--name", default=None, help="file stem (default world_model or world_model_loo_<scene>)")
+    p.add_argument("--holdout", default="", choices=("",) + SCENES, help="scene excluded from training")
+    p.add_argument("--seed", default=0, type=int)
+    p.add_argument("--iterations", default=600, type=int)
+    p.add_argument("--batch", default=32, type=int)
+    p.add_argument("--lr", default=3e-3, type=float)
+    p.add_argument("--ade-weight", default=1.0, type=float)
+    p.add_argument("--p-pedestrian-robot", default=0.5, type=float)
+    p.add_argument("--threads", default=1, type=int, help="torch CPU threads (1-2: the machine is shared)")
+    p.add_argument("--no-eval", dest="eval", action="store_false", help="skip the held-out test evaluation")
+    p.add_argument("--best-of", default=20, type=int, help="samples for the best-of-N metric (0: off)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    if not Path(args.data).is_dir():
+        parser.error(f"--data {args.data} is not a folder")
+    result = train(args)
+    from training.export_onnx import export_all
+
+    name = args.name or (f"world_model_loo_{args.holdout}" if args.holdout else "world_model")
+    training_info = {
+        "data": "ETH/UCY " + (f"leave-one-out, held-out scene {args.holdout}" if args.holdout else "train splits of all scenes"),
+        "files": result["files"], "windows": result["windows"], "seed": args.seed,
+        "iterations": args.iterations, "batch": args.batch, "lr": args.lr, "ade_weight": args.ade_weight,
+        "p_pedestrian_robot": args.p_pedestrian_robot, "threads": args.threads,
+        "train_seconds": result["train_seconds"], "final_log": result["log"][-1],
+        "command": "python -m training.train_world_model " + " ".join(argv or __import__("sys").argv[1:]),
+    }
+    paths = export_all(result["model"], Path(args.out), name, training_info)
+    # keep the weights so the graphs can be re-exported without retraining (small: ~120 kB)
+    torch.save({"config": result["cfg"].to_dict(), "state_dict": result["model"].state_dict()},
+               Path(args.out) / f"{name}.pt")
+    if args.holdout and args.eval:
+        from causal_nodes.world_model.evaluation import evaluate_scene
+        from causal_nodes.world_model.runtime import WorldModel
+        from training.export_onnx import update_metrics
+
+        scores = evaluate_scene(WorldModel(paths["step"], backend="cpu"), Path(args.data), args.holdout,
+                                best_of=args.best_of, seed=args.seed)
+        update_metrics(paths["metadata"], {f"eth_ucy_test_{args.holdout}": scores})
+        print(json.dumps(scores))
+    print(json.dumps({k: str(v) for k, v in paths.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
