@@ -126,3 +126,17 @@ def test_unknown_intervention_targets_are_rejected() -> None:
         sim.apply_intervention(Intervention("human_speed", 0.5, person=3))
     with pytest.raises(ValueError, match="nope"):
         load_scenario("scm_demo").make_simulator().apply_intervention(Intervention("nope", 0.0))
+
+
+@pytest.mark.parametrize("name", ["corridor_passing", "scm_demo"])
+def test_fork_branches_the_future(name: str) -> None:
+    sim = load_scenario(name).make_simulator()
+    for _ in range(30):
+        sim.step()
+    same, other = sim.fork(), sim.fork(noise_seed=7)
+    for _ in range(20):
+        sim.step(), same.step(), other.step()
+    state = (lambda s: s.values()) if name == "scm_demo" else (lambda s: s.positions)
+    np.testing.assert_array_equal(state(sim), state(same))
+    assert not np.array_equal(state(sim), state(other))
+    assert same.step_index == sim.step_index == 50

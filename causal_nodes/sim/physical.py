@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from .config import PhysicalConfig
+from .forking import Forkable
 from .geometry import closest_points_on_segments, ray_circle_distances, ray_segment_distances, wrap_angle
 from .interventions import PHYSICAL_INTERVENABLE, Intervention, InterventionSchedule
 
@@ -39,8 +40,10 @@ class ImuReading:
     linear_acceleration_y: float
 
 
-class PhysicalSimulator:
+class PhysicalSimulator(Forkable):
     """Deterministic (per seed) simulator of people and one robot on a fixed time grid."""
+
+    _noise_streams = ("_people_rng", "_scan_rng", "_imu_rng")
 
     def __init__(self, config: PhysicalConfig, seed: int = 0) -> None:
         self.config = config

@@ -16,6 +16,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from .forking import Forkable
 from .interventions import Intervention, InterventionSchedule
 
 FUNCTIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -123,8 +124,10 @@ class SCMSpec:
         return bool(np.max(np.abs(np.linalg.eigvals(companion))) < 1.0)
 
 
-class SCMSimulator:
+class SCMSimulator(Forkable):
     """Steps an :class:`SCMSpec`; same interface as the physical simulator where it matters."""
+
+    _noise_streams = ("_rng",)
 
     def __init__(self, spec: SCMSpec, dt: float = 0.1, seed: int = 0) -> None:
         self.spec = spec
