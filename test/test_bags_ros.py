@@ -222,3 +222,41 @@ def test_cli_record_for_a_duration(tmp_path, capsys):
         values = [int(bag.deserialize(m).data) for m in bag.messages()]
     assert len(values) >= 10 and values == list(range(values[0], values[0] + len(values)))  # none lost
     assert (tmp_path / "cli" / "cli.db3").is_file()
+
+
+def test_replay_into_the_variables_node_gives_the_offline_frames(ros, tmp_path):
+    """Live (replay → DDS → variables node) and offline (bag2csv) read the same bag into the same frames."""
+    from causal_msgs.msg import VariableFrame
+
+    from causal_nodes.bags.to_csv import bag_to_csv
+    from causal_nodes.nodes.variables_node import VariablesNode
+    from test_bags_csv import read_csv, write_scene
+
+    write_scene(tmp_path / "scene", seconds=3.0)
+    bag_to_csv(tmp_path / "scene", tmp_path / "scene.csv")
+    header, offline = read_csv(tmp_path / "scene.csv")
+    variables = ros.add(VariablesNode(context=ros.context))
+    frames = []
+    sink = ros.node("frames_sink")
+    sink.create_subscription(VariableFrame, "/causal/variables", frames.append, RELIABLE)
+    player_node = ros.add(ReplayNode(bag=str(tmp_path / "scene"), options=PlaybackOptions(rate=2.0), topics=[],
+                                     remaps=[], context=ros.context))
+    assert ros.spin_until(lambda: all(p.get_subscription_count() > 0
+                                      for p in player_node.publishers_by_topic.values()), 10)
+    assert ros.spin_until(lambda: variables.count_publishers("/causal/variables") > 0
+                          and sink.count_publishers("/causal/variables") > 0, 5)
+    player = threading.Thread(target=player_node.play)
+    player.start()
+    assert ros.spin_until(lambda: not player.is_alive() and len(frames) >= len(offline) - 2, 20), len(frames)
+    player.join()
+    ros.spin_for(0.3)
+    live = {round(f.header.stamp.sec + f.header.stamp.nanosec * 1e-9, 6): f for f in frames}
+    assert list(frames[0].names) == header[1:]
+    matched = 0
+    for row in offline:
+        frame = live.get(round(row[0], 6))
+        if frame is None:
+            continue
+        matched += 1
+        np.testing.assert_allclose(np.array(frame.values), row[1:], rtol=0, atol=1e-9, equal_nan=True)
+    assert matched >= len(offline) - 2, (matched, len(offline))

@@ -39,6 +39,18 @@ def normalize_type_name(name: str) -> str:
     raise BagError(f"malformed message type name {name!r} (expected 'package/msg/Name')")
 
 
+def type_name_of(message: object) -> str:
+    """``pkg/msg/Name`` of a message object: rclpy messages (by their generated module) and rosbags ones alike."""
+    declared = getattr(message, "__msgtype__", None)
+    if isinstance(declared, str):
+        return declared
+    cls = type(message)
+    parts = cls.__module__.split(".")  # rclpy: geometry_msgs.msg._pose_array
+    if len(parts) >= 2 and parts[1] in ("msg", "srv", "action"):
+        return f"{parts[0]}/{parts[1]}/{cls.__name__}"
+    raise BagError(f"cannot tell the ROS type of a {cls.__module__}.{cls.__name__} object")
+
+
 def _msg_search_dirs() -> List[Path]:
     """Folders that may hold ``<pkg>/msg/<Name>.msg``: the repo's interfaces, then every ament prefix's share."""
     dirs = [_REPO_INTERFACES]

@@ -25,7 +25,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from causal_nodes.bags.errors import BagError
 from causal_nodes.bags.qos_convert import qos_from_profile
 from causal_nodes.bags.stop_signals import StopOnSignals
-from causal_nodes.bags.typestore import normalize_type_name
+from causal_nodes.bags.typestore import normalize_type_name, type_name_of
 from causal_nodes.bags.writer import STORAGES, BagWriter
 from causal_nodes.nodes.common import declare
 
@@ -154,6 +154,37 @@ class RecorderNode(Node):
             raise self.fatal
         self.writer.close()
         return summary
+
+
+class MessageBagWriter:
+    """Write rclpy messages into a bag without a recorder node: topics are added on first use with the message's
+    type. For programs that hold the messages already (the demo, simulators, tests).
+
+    >>> with MessageBagWriter("demo_bag") as bag:                 # doctest: +SKIP
+    ...     bag.write("/people", people_msg, stamp_ns)
+    """
+
+    def __init__(self, path: str, storage: str = "mcap") -> None:
+        self.bag = BagWriter(path, storage=storage)
+
+    def write(self, topic: str, message: Any, stamp_ns: int) -> None:
+        from rclpy.serialization import serialize_message
+
+        if not self.bag.has_topic(topic):
+            self.bag.add_topic(topic, type_name_of(message))
+        self.bag.write(topic, stamp_ns, serialize_message(message))
+
+    def close(self) -> str:
+        return str(self.bag.close())
+
+    def __enter__(self) -> "MessageBagWriter":
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.bag.close()
+        else:
+            self.bag.abort()
 
 
 def spin_until_stopped(node: RecorderNode, duration_s: float = 0.0) -> float:
