@@ -260,3 +260,26 @@ def test_replay_into_the_variables_node_gives_the_offline_frames(ros, tmp_path):
         matched += 1
         np.testing.assert_allclose(np.array(frame.values), row[1:], rtol=0, atol=1e-9, equal_nan=True)
     assert matched >= len(offline) - 2, (matched, len(offline))
+
+
+def test_record_command_stops_cleanly_on_ctrl_c(tmp_path):
+    """SIGINT is how a recording normally ends: exit code 0 and a complete, readable bag."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "causal_nodes", "record", str(tmp_path / "sig"), "--topics", "/x"],
+                            cwd=root, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any("partial" in p.name for p in tmp_path.iterdir()):
+        time.sleep(0.05)  # the hidden temporary bag exists once the recorder runs
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "wrote" in out and "never had a publisher" in out
+    with BagReader(tmp_path / "sig") as bag:
+        assert bag.message_count == 0 and bag.topics == {}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sig"]

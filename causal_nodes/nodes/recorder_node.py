@@ -13,6 +13,7 @@ All file handling is in :mod:`causal_nodes.bags` (atomic write: the bag appears 
 from __future__ import annotations
 
 import importlib
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -233,11 +234,19 @@ def main(args: Optional[List[str]] = None) -> None:
     from rclpy.signals import SignalHandlerOptions
 
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    node = RecorderNode()
+    try:
+        node = RecorderNode()
+    except BagError as error:
+        print(f"recorder_node: error: {error}", file=sys.stderr)
+        rclpy.shutdown()
+        sys.exit(2)
     try:
         spin_until_stopped(node)
         summary = node.finish()
         node.get_logger().info(f"wrote {summary.bag}: {summary.message_count} messages {summary.counts}")
+    except BagError as error:
+        print(f"recorder_node: error: {error}", file=sys.stderr)
+        sys.exit(2)
     finally:
         node.writer.abort()
         node.destroy_node()

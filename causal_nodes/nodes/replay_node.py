@@ -13,6 +13,7 @@ Timing, rate, start offset and looping are computed by :mod:`causal_nodes.bags.p
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -79,6 +80,12 @@ class ReplayNode(Node):
         if skip_unknown is None:
             skip_unknown = declare(self, "skip_unknown", False,
                                    "Skip topics whose message type is not installed instead of failing")
+        self.delay_s = declare(self, "delay", 0.0, "Wait this long before playing (DDS discovery) [s]",
+                               float_range=(0.0, 3600.0))
+        self.wait_subscribers_s = declare(
+            self, "wait_subscribers", 0.0,
+            "Wait up to this long for every replayed topic to have a subscriber before playing [s]",
+            float_range=(0.0, 3600.0))
         self.options = options
         self.bag = BagReader(bag)
         selected = select_topics(self.bag, topics)
@@ -172,9 +179,18 @@ def main(args: Optional[List[str]] = None) -> None:
     from rclpy.signals import SignalHandlerOptions
 
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    node = ReplayNode()
+    try:
+        node = ReplayNode()
+    except BagError as error:
+        print(f"replay_node: error: {error}", file=sys.stderr)
+        rclpy.shutdown()
+        sys.exit(2)
     try:
         with StopOnSignals() as stop:
+            if node.wait_subscribers_s:
+                node.wait_for_subscribers(node.wait_subscribers_s, stop.is_set)
+            if node.delay_s:
+                stop.event.wait(node.delay_s)
             stats = node.play(stop.is_set)
         node.get_logger().info(f"replayed {stats.message_count} messages in {stats.wall_s:.2f} s")
     finally:
