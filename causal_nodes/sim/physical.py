@@ -111,6 +111,7 @@ class PhysicalSimulator(Forkable):
         self.radii = np.array(radii, dtype=float)
         self.robot_aware = np.array(aware, dtype=bool)
         sf = self.config.social_force
+        self._radius_sums = self.radii[:, None] + self.radii[None, :]
         self._max_speeds = np.minimum(sf.max_speed, np.maximum(sf.max_speed_factor * self.desired_speeds, 0.5))
 
     # ------------------------------------------------------------------ public API
@@ -178,7 +179,7 @@ class PhysicalSimulator(Forkable):
             self._robot_goal_index = (self._robot_goal_index + 1) % len(self._robot_goals)
             goal = self._robot_goals[self._robot_goal_index]
         to_goal = math.hypot(goal[0] - x, goal[1] - y)
-        heading_error = float(wrap_angle(math.atan2(goal[1] - y, goal[0] - x) - yaw))
+        heading_error = _wrap(math.atan2(goal[1] - y, goal[0] - x) - yaw)
         angular = ctrl.heading_gain * heading_error
         nearest, bearing = self._nearest_person()
         if ctrl.heading_policy == "avoid" and nearest < ctrl.avoid_distance and abs(bearing) < math.pi / 2:
@@ -198,27 +199,25 @@ class PhysicalSimulator(Forkable):
         rel = self.positions - self.robot_pose[:2]
         dist = np.hypot(rel[:, 0], rel[:, 1])
         i = int(np.argmin(dist))
-        bearing = float(wrap_angle(math.atan2(rel[i, 1], rel[i, 0]) - self.robot_pose[2]))
+        bearing = _wrap(math.atan2(rel[i, 1], rel[i, 0]) - float(self.robot_pose[2]))
         return float(dist[i]), bearing
 
     def _advance_robot(self, k: int, linear_cmd: float, angular_cmd: float) -> None:
         robot = self.config.robot
         dt = self.dt
         self._robot_prev_speed = self.robot_speed
-        v = self.robot_speed + np.clip(linear_cmd - self.robot_speed, -robot.max_linear_accel * dt,
-                                       robot.max_linear_accel * dt)
-        v = float(np.clip(v, robot.min_linear_speed, robot.max_linear_speed))
-        w = self.robot_yaw_rate + np.clip(angular_cmd - self.robot_yaw_rate, -robot.max_angular_accel * dt,
-                                          robot.max_angular_accel * dt)
-        w = float(np.clip(w, -robot.max_angular_speed, robot.max_angular_speed))
+        v = self.robot_speed + _clamp(linear_cmd - self.robot_speed, robot.max_linear_accel * dt)
+        v = min(max(v, robot.min_linear_speed), robot.max_linear_speed)
+        w = self.robot_yaw_rate + _clamp(angular_cmd - self.robot_yaw_rate, robot.max_angular_accel * dt)
+        w = _clamp(w, robot.max_angular_speed)
         forced_v = self.interventions.value("robot_linear_speed", k, dt)
         forced_w = self.interventions.value("robot_angular_speed", k, dt)
         forced_yaw = self.interventions.value("robot_heading", k, dt)
         v = float(forced_v) if forced_v is not None else v
         w = float(forced_w) if forced_w is not None else w
-        yaw = float(wrap_angle(self.robot_pose[2] + w * dt))
+        yaw = _wrap(float(self.robot_pose[2]) + w * dt)
         if forced_yaw is not None:
-            yaw, w = float(wrap_angle(forced_yaw)), 0.0
+            yaw, w = _wrap(float(forced_yaw)), 0.0
         self.robot_speed, self.robot_yaw_rate = v, w
         self.robot_pose = np.array([self.robot_pose[0] + v * math.cos(yaw) * dt,
                                     self.robot_pose[1] + v * math.sin(yaw) * dt, yaw])
@@ -253,24 +252,32 @@ class PhysicalSimulator(Forkable):
         desired = self.desired_speeds * np.minimum(1.0, goal_dist / sf.arrival_radius)
         accel = (desired[:, None] * direction - vel) / sf.relaxation_time + noise
 
-        def anisotropic(away: np.ndarray) -> np.ndarray:
-            # away: unit vectors from the other agent to the person; cos(phi) = heading . (-away)
-            cos_phi = -np.sum(direction[:, None, :] * away, axis=-1) if away.ndim == 3 else \
-                -np.sum(direction * away, axis=-1)
-            return sf.anisotropy + (1.0 - sf.anisotropy) * 0.5 * (1.0 + cos_phi)
-
+        lam = sf.anisotropy
         if n > 1:
-            diff = pos[:, None, :] - pos[None, :, :]
-            dist = np.hypot(diff[..., 0], diff[..., 1])
-            np.fill_diagonal(dist, np.inf)
-            away = diff / np.maximum(dist, 1e-9)[..., None]
-            magnitude = sf.person_strength * np.exp((self.radii[:, None] + self.radii[None, :] - dist) / sf.person_range)
-            accel += np.sum((magnitude * anisotropic(away))[..., None] * away, axis=1)
+            # Pairwise terms on (N, N) arrays of x and y separately: far less memory traffic than (N, N, 2).
+            x, y = pos[:, 0], pos[:, 1]
+            dx = x[:, None] - x[None, :]
+            dy = y[:, None] - y[None, :]
+            dist = np.sqrt(dx * dx + dy * dy)
+            np.fill_diagonal(dist, np.inf)  # no self-force: exp(-inf) = 0 and 1/inf = 0 below
+            inv = 1.0 / dist
+            scale = np.exp((self._radius_sums - dist) / sf.person_range)
+            scale *= inv
+            # anisotropy: cos(phi) between the person's heading and the direction to the other person
+            cos_phi = direction[:, 0:1] * dx
+            cos_phi += direction[:, 1:2] * dy
+            cos_phi *= -inv
+            scale *= lam + (1.0 - lam) * 0.5 * (1.0 + cos_phi)
+            scale *= sf.person_strength
+            accel[:, 0] += np.einsum("ij,ij->i", scale, dx)
+            accel[:, 1] += np.einsum("ij,ij->i", scale, dy)
         rel = pos - self.robot_pose[:2]
         rdist = np.hypot(rel[:, 0], rel[:, 1])
         raway = rel / np.maximum(rdist, 1e-9)[:, None]
         rmag = sf.robot_strength * np.exp((self.radii + self.config.robot.radius - rdist) / sf.robot_range)
-        accel += np.where(self.robot_aware, rmag * anisotropic(raway), 0.0)[:, None] * raway
+        cos_phi = -np.sum(direction * raway, axis=1)
+        rmag *= lam + (1.0 - lam) * 0.5 * (1.0 + cos_phi)
+        accel += np.where(self.robot_aware, rmag, 0.0)[:, None] * raway
         walls = self.config.walls
         if walls.shape[0]:
             wdiff = pos[:, None, :] - closest_points_on_segments(pos, walls)
@@ -371,17 +378,25 @@ class PhysicalSimulator(Forkable):
         """Light lines every metre of the world frame, so the robot's own motion shows in the image."""
         cam = self.config.camera
         reach = 0.5 * math.hypot(cam.width, cam.height) / cam.pixels_per_meter + 1.0
-        x, y = self.robot_pose[:2]
-        scale = float(1 << shift)
-        for axis in (0, 1):
-            centre = (x, y)[axis]
-            for line in np.arange(math.floor(centre - reach), math.ceil(centre + reach) + 1.0):
-                if axis == 0:
-                    ends = np.array([[line, y - reach], [line, y + reach]])
-                else:
-                    ends = np.array([[x - reach, line], [x + reach, line]])
-                (u1, v1), (u2, v2) = np.round(self.world_to_image(ends) * scale).astype(np.int64)
-                cv2.line(image, (int(u1), int(v1)), (int(u2), int(v2)), (150, 150, 150), 1, cv2.LINE_AA, shift)
+        x, y = float(self.robot_pose[0]), float(self.robot_pose[1])
+        xs = np.arange(math.floor(x - reach), math.ceil(x + reach) + 1.0)
+        ys = np.arange(math.floor(y - reach), math.ceil(y + reach) + 1.0)
+        ends = np.concatenate([
+            np.stack([xs, np.full_like(xs, y - reach), xs, np.full_like(xs, y + reach)], axis=1),
+            np.stack([np.full_like(ys, x - reach), ys, np.full_like(ys, x + reach), ys], axis=1),
+        ])
+        pixels = np.round(self.world_to_image(ends.reshape(-1, 2)) * float(1 << shift)).astype(np.int64).reshape(-1, 4)
+        for u1, v1, u2, v2 in pixels.tolist():
+            cv2.line(image, (u1, v1), (u2, v2), (150, 150, 150), 1, cv2.LINE_AA, shift)
+
+
+def _clamp(value: float, limit: float) -> float:
+    """``value`` limited to [-limit, limit] (plain floats: numpy's clip costs microseconds per scalar)."""
+    return min(max(value, -limit), limit)
+
+
+def _wrap(angle: float) -> float:
+    return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
 _PERSON_COLOURS = [(220, 60, 60), (60, 160, 60), (60, 90, 220), (220, 170, 40), (170, 60, 200), (40, 190, 190)]

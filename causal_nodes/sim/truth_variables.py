@@ -30,15 +30,38 @@ MOTION_IMAGE_SIZE = (64, 48)
 
 def grey_small(image: np.ndarray) -> np.ndarray:
     """The downscaled grey frame ``image_motion`` compares: channel mean, area-resampled, scaled to [0, 1]."""
-    grey = image[..., :3].astype(np.float32).mean(axis=2).astype(np.uint8) if image.ndim == 3 else image
+    if image.ndim == 3:
+        channels = image[..., :3].astype(np.float32)
+        # = the float32 channel mean (integer sums are exact), without numpy's slow reduction over a 3-long axis
+        grey = ((channels[..., 0] + channels[..., 1] + channels[..., 2]) / np.float32(3.0)).astype(np.uint8)
+    else:
+        grey = image
     return cv2.resize(grey.astype(np.float32), MOTION_IMAGE_SIZE, interpolation=cv2.INTER_AREA) / 255.0
+
+
+class _GreyCache:
+    """The last two downscaled frames by identity: each frame is converted once, not once per comparison."""
+
+    def __init__(self) -> None:
+        self._entries: list = []
+
+    def get(self, image: np.ndarray) -> np.ndarray:
+        for frame, small in self._entries:
+            if frame is image:
+                return small
+        small = grey_small(image)
+        self._entries = (self._entries + [(image, small)])[-2:]
+        return small
+
+
+_GREY = _GreyCache()
 
 
 def image_motion(previous: Optional[np.ndarray], current: Optional[np.ndarray]) -> float:
     """Mean absolute difference of two downscaled grey frames, in [0, 1] (NaN without two frames)."""
     if previous is None or current is None:
         return math.nan
-    return float(np.mean(np.abs(grey_small(current) - grey_small(previous))))
+    return float(np.mean(np.abs(_GREY.get(current) - _GREY.get(previous))))
 
 
 def heading_rate(velocity: np.ndarray, previous_velocity: np.ndarray, dt: float) -> float:
