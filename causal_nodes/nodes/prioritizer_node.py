@@ -36,6 +36,7 @@ from causal_nodes.nodes.common import LATCHED_QOS, STREAM_QOS, declare, run_node
 from causal_nodes.prioritization import PrioritizationResult, PrioritizerConfig, prioritize
 from causal_nodes.prioritization.prioritizer import GOALS
 from causal_nodes.prioritization.graph import UNDIRECTED_POLICIES
+from causal_nodes.prioritization.lagged_sem import LOCAL_WEIGHTINGS
 
 STATUS_NAME = "causal_prioritizer"
 
@@ -59,6 +60,14 @@ class PrioritizerNode(Node):
         declare(self, "risk_aversion", 1.0, "score = s * effect - risk_aversion * std", float_range=(0.0, 10.0))
         declare(self, "window_size", 500, "VariableFrames kept for fitting", int_range=(20, 100000))
         declare(self, "undirected", "orient", "treatment of lag-0 o-o links", choices=UNDIRECTED_POLICIES)
+        declare(
+            self,
+            "local_weighting",
+            "state",
+            "SEM fit: 'none' (global), 'state' (around the current state), 'recent' (newest samples)",
+            choices=LOCAL_WEIGHTINGS,
+        )
+        declare(self, "local_span", 0.3, "fraction of the window a local fit uses", float_range=(0.05, 1.0))
         declare(self, "max_markers", 3, "top candidates shown as RViz text markers", int_range=(0, 50))
         declare(self, "marker_frame", "base_link", "frame of the intervention text markers")
         declare(self, "seed", 0, "seed of the block bootstrap", int_range=(0, 2**31 - 1))
@@ -91,6 +100,8 @@ class PrioritizerNode(Node):
             candidate_values=int(get("candidate_values")),
             risk_aversion=float(get("risk_aversion")),
             undirected=str(get("undirected")),
+            local_weighting=str(get("local_weighting")),
+            local_span=float(get("local_span")),
             seed=int(get("seed")),
         )
 

@@ -54,9 +54,11 @@ def fit_lagged_sem(
     names: Sequence[str],
     graph: DirectedGraph,
     weights: np.ndarray | None = None,
+    row_weights: np.ndarray | None = None,
 ) -> LaggedSEM:
     """Fit the SEM of ``graph`` on ``data (T, N)``; ``weights (B, T - max_lag)`` adds bootstrap replicas.
 
+    ``row_weights (T - max_lag,)`` multiplies every replica's weights (local fits, see ``local_row_weights``).
     Returns ``B + 1`` replicas: index 0 is the ordinary fit on all rows.
     """
     data = np.asarray(data, dtype=float)
@@ -72,6 +74,11 @@ def fit_lagged_sem(
         if weights.ndim != 2 or weights.shape[1] != n_rows:
             raise ValueError(f"weights must have shape (B, {n_rows}), got {weights.shape}")
         row_w = np.vstack([row_w, weights])
+    if row_weights is not None:
+        row_weights = np.asarray(row_weights, dtype=float)
+        if row_weights.shape != (n_rows,) or np.any(row_weights < 0) or not np.all(np.isfinite(row_weights)):
+            raise ValueError(f"row_weights must be {n_rows} finite values >= 0, got shape {row_weights.shape}")
+        row_w = row_w * row_weights[None, :]
     reps = row_w.shape[0]
     coef = np.zeros((reps, max_lag + 1, n_vars, n_vars))
     intercept = np.zeros((reps, n_vars))
@@ -99,3 +106,39 @@ def fit_lagged_sem(
         dof = np.maximum(w.sum(axis=1) - z.shape[1], 1.0)
         resid_std[:, j] = np.sqrt((w * resid**2).sum(axis=1) / dof)
     return LaggedSEM(list(names), coef, intercept, resid_std, max_lag)
+
+
+LOCAL_WEIGHTINGS = ("none", "recent", "state")
+
+
+def local_row_weights(data: np.ndarray, max_lag: int, mode: str, span: float) -> np.ndarray | None:
+    """Row weights of a local (LOESS-style) fit around the current state, or None for a global fit.
+
+    Why: a global linear SEM averages mechanisms that change with the situation (e.g. driving faster
+    shortens the distance to a person ahead but lengthens it to one behind); a local fit around the
+    current situation linearises there instead.  ``"recent"`` keeps the newest ``span`` fraction of the
+    rows, ``"state"`` the ``span`` fraction whose previous state (all variables, standardised) is nearest
+    to the window's last state; both with tricube weights ``(1 - (d / d_max)^3)^3``.
+    """
+    if mode == "none":
+        return None
+    if mode not in LOCAL_WEIGHTINGS:
+        raise ValueError(f"local weighting must be one of {LOCAL_WEIGHTINGS}, got {mode!r}")
+    if not 0.0 < span <= 1.0:
+        raise ValueError(f"local span must be in (0, 1], got {span}")
+    arr = np.asarray(data, dtype=float)
+    n_rows = arr.shape[0] - max_lag
+    if mode == "recent":
+        dist = np.arange(n_rows, 0, -1, dtype=float)  # age of the row's sample in steps, newest = 1
+    else:
+        prev = arr[max_lag - 1 : arr.shape[0] - 1]  # state at t - 1 of each row
+        with np.errstate(all="ignore"):
+            sd = np.nanstd(arr, axis=0)
+        sd = np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
+        last = arr[-1]
+        diff = np.where(np.isfinite(prev) & np.isfinite(last)[None, :], (prev - last[None, :]) / sd, 0.0)
+        dist = np.sqrt(np.mean(diff**2, axis=1))
+    k = max(int(np.ceil(span * n_rows)), min(n_rows, 20))
+    radius = np.partition(dist, k - 1)[k - 1] if k < n_rows else dist.max()
+    radius = radius * (1.0 + 1e-9) + 1e-12
+    return np.clip(1.0 - (dist / radius) ** 3, 0.0, None) ** 3

@@ -34,7 +34,7 @@ import numpy as np
 from .bootstrap import block_bootstrap_weights
 from .graph import UNDIRECTED_POLICIES, DirectedGraph, ancestors, build_directed_graph
 from .interventions import simulate_clamped
-from .lagged_sem import LaggedSEM, fit_lagged_sem
+from .lagged_sem import LOCAL_WEIGHTINGS, LaggedSEM, fit_lagged_sem, local_row_weights
 
 GOALS = ("maximize", "minimize")
 EFFECT_AT = ("final", "mean")
@@ -56,6 +56,8 @@ class PrioritizerConfig:
     effect_at: str = "final"
     start: str = "last"
     undirected: str = "orient"
+    local_weighting: str = "none"
+    local_span: float = 0.3
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -77,6 +79,10 @@ class PrioritizerConfig:
             raise ValueError(f"effect_at must be one of {EFFECT_AT}, got {self.effect_at!r}")
         if self.start not in STARTS:
             raise ValueError(f"start must be one of {STARTS}, got {self.start!r}")
+        if self.local_weighting not in LOCAL_WEIGHTINGS:
+            raise ValueError(f"local_weighting must be one of {LOCAL_WEIGHTINGS}, got {self.local_weighting!r}")
+        if not 0.0 < self.local_span <= 1.0:
+            raise ValueError(f"local_span must be in (0, 1], got {self.local_span}")
         if self.undirected not in UNDIRECTED_POLICIES:
             raise ValueError(f"undirected must be one of {UNDIRECTED_POLICIES}, got {self.undirected!r}")
 
@@ -157,7 +163,14 @@ def _candidate_grid(column: np.ndarray, count: int, low: float, high: float) -> 
     finite = column[np.isfinite(column)]
     if finite.size == 0:
         return np.zeros(0)
-    return np.unique(np.quantile(finite, np.linspace(low, high, count)))
+    grid = np.quantile(finite, np.linspace(low, high, count))
+    # Values closer than 0.1 % of the grid's span are one candidate (a nearly constant variable gives one).
+    tol = 1e-3 * (grid[-1] - grid[0])
+    keep = [grid[0]]
+    for v in grid[1:]:
+        if v - keep[-1] > tol:
+            keep.append(v)
+    return np.array(keep)
 
 
 def prioritize(
@@ -201,7 +214,8 @@ def prioritize(
         raise ValueError(f"window of {arr.shape[0]} samples is too short for the graph's max lag {max_lag}")
     rng = np.random.default_rng(cfg.seed)
     boot_w = block_bootstrap_weights(n_rows, cfg.bootstrap, block_length=cfg.block_length, rng=rng)
-    sem = fit_lagged_sem(arr, names, graph, boot_w)
+    local_w = local_row_weights(arr, max_lag, cfg.local_weighting, cfg.local_span)
+    sem = fit_lagged_sem(arr, names, graph, boot_w, local_w)
     history = _start_history(arr, max_lag, cfg.start, warnings, names)
     horizon = cfg.horizon
 

@@ -42,6 +42,8 @@ class VerificationConfig:
     method: str = "pcmci"
     min_effect_fraction: float = 0.05
     use_true_graph: bool = False
+    local_weighting: str = "none"
+    local_span: float = 0.3
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -149,7 +151,8 @@ def run_episode(scenario: Any, target: str, actionable: Sequence[str], cfg: Veri
     else:
         links, disc_s = _discover_links(window, names, cfg)
     pcfg = PrioritizerConfig(
-        horizon=cfg.horizon, bootstrap=cfg.bootstrap, candidate_values=cfg.candidate_values, seed=seed, start="last"
+        horizon=cfg.horizon, bootstrap=cfg.bootstrap, candidate_values=cfg.candidate_values, seed=seed, start="last",
+        local_weighting=cfg.local_weighting, local_span=cfg.local_span,
     )
     res = prioritize(window, names, links, target, list(actionable), pcfg)
     tgt = names.index(target)
@@ -213,6 +216,8 @@ def verify_scenario(
         actionable=list(actionable),
         horizon=cfg.horizon,
         graph="true" if cfg.use_true_graph else "discovered",
+        local_weighting=cfg.local_weighting,
+        local_span=cfg.local_span,
         episodes=[
             dict(seed=e.seed, links=e.links, kendall_tau=e.kendall_tau, warnings=e.warnings,
                  discovery_seconds=e.discovery_seconds, prioritize_seconds=e.prioritize_seconds,
