@@ -79,6 +79,16 @@ def test_robot_pedestrian_becomes_odometry_and_leaves_people(tmp_path, tiny):
     assert odom[0].child_frame_id == "base_link" and odom[0].header.frame_id == "world"
 
 
+def test_crop_to_robot_keeps_only_its_lifetime(tmp_path, tiny):
+    summary = eth_ucy_to_bag(tiny, tmp_path / "bag", robot_ped=7, crop_to_robot=True, t0_s=0.0)
+    assert summary.frames == 3 and summary.counts["/odom"] == 3 and summary.duration_s == pytest.approx(0.8)
+    with BagReader(tmp_path / "bag") as bag:
+        ids = [json.loads(bag.deserialize(m).data) for m in bag.messages(["/people/ids"])]
+    assert ids == [[1, 3], [1, 3], [3]]
+    with pytest.raises(BagError, match="needs a robot pedestrian"):
+        eth_ucy_to_bag(tiny, tmp_path / "bag2", crop_to_robot=True)
+
+
 def test_tracks_speed_and_heading(tiny):
     tracks = build_tracks(read_eth_ucy(tiny))
     assert tracks[1].speed == pytest.approx([0.5, 0.5, 0.5])

@@ -152,10 +152,13 @@ def longest_track(tracks: Dict[int, Track]) -> int:
 def eth_ucy_to_bag(source: PathLike, out: PathLike, frame_id: str = "world",
                    robot_ped: Optional[Union[int, str]] = None,
                    storage: str = "mcap", t0_s: float = DEFAULT_T0_S,
-                   seconds_per_frame_id: float = SECONDS_PER_FRAME_ID) -> ConversionSummary:
+                   seconds_per_frame_id: float = SECONDS_PER_FRAME_ID,
+                   crop_to_robot: bool = False) -> ConversionSummary:
     """Convert one ETH/UCY file into a bag at ``out`` (atomically: nothing is left behind on error).
 
     ``robot_ped``: a ped_id, or ``"longest"`` for the longest-observed pedestrian, published as ``/odom``.
+    ``crop_to_robot``: keep only the frames from the robot pedestrian's first to its last observation, so that
+    every frame has a robot (the robot-relative variables are then defined throughout).
     """
     if not frame_id:
         raise BagError("the world frame id must not be empty")
@@ -169,6 +172,12 @@ def eth_ucy_to_bag(source: PathLike, out: PathLike, frame_id: str = "world",
         raise BagError(f"robot pedestrian must be an id or 'longest', got {robot_ped!r}")
     if robot_ped is not None and robot_ped not in tracks:
         raise BagError(f"--robot-ped {robot_ped} is not a pedestrian of {source} (ids {min(tracks)}..{max(tracks)})")
+    if crop_to_robot:
+        if robot_ped is None:
+            raise BagError("cropping to the robot needs a robot pedestrian (--robot-ped)")
+        robot_frames = tracks[robot_ped].frames
+        table = table[(table[:, 0] >= robot_frames[0]) & (table[:, 0] <= robot_frames[-1])]
+        tracks = build_tracks(table, seconds_per_frame_id)
     # (frame, ped) -> index into that ped's track, to assemble frames in ped order.
     frames = np.unique(table[:, 0]).astype(np.int64)
     by_frame: Dict[int, List[tuple]] = {int(f): [] for f in frames}

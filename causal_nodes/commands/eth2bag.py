@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frame", default="world", help="frame_id of the poses (default world)")
     parser.add_argument("--robot-ped", type=_robot_ped, default=None, metavar="ID|longest",
                         help="publish this pedestrian as the robot on /odom (and leave it out of /people)")
+    parser.add_argument("--crop-to-robot", action="store_true",
+                        help="keep only the frames while the robot pedestrian is observed")
     parser.add_argument("--storage", choices=sorted(STORAGES), default="mcap", help="bag storage (default mcap)")
     parser.add_argument("--t0", type=float, default=None, metavar="S",
                         help="stamp of frame id 0 in seconds (default 1700000000)")
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         args.file, args.out, frame_id=args.frame, robot_ped=args.robot_ped, storage=args.storage,
         t0_s=DEFAULT_T0_S if args.t0 is None else args.t0,
         seconds_per_frame_id=SECONDS_PER_FRAME_ID if args.dt_per_frame_id is None else args.dt_per_frame_id,
+        crop_to_robot=args.crop_to_robot,
     )
     robot = "" if summary.robot_ped is None else f", pedestrian {summary.robot_ped} as the robot on /odom"
     print(f"wrote {summary.bag}: {summary.frames} frames, {summary.pedestrians} pedestrians, "
