@@ -9,7 +9,7 @@ import pytest
 from causal_nodes.sim import PhysicalSimulator, load_scenario, state_variables
 from causal_nodes.sim.config import (ControllerParams, ImuParams, PersonSpec, PhysicalConfig, RobotSpec, ScanParams,
                                      SocialForceParams)
-from causal_nodes.sim.geometry import ray_circle_distances, ray_segment_distances
+from causal_nodes.sim.geometry import fan_circle_distances, ray_circle_distances, ray_segment_distances
 
 
 def _world(people, walls=(), robot_start=(-50.0, -50.0, 0.0), robot_goals=((-50.0, -50.0),), noise=0.0,
@@ -91,6 +91,19 @@ def test_ray_casting_against_walls_and_circles() -> None:
     np.testing.assert_allclose(ray_segment_distances(origin, directions, walls), [3.0, np.inf, np.inf])
     circles = ray_circle_distances(origin, directions, np.array([[0.0, 2.0]]), np.array([0.5]))
     np.testing.assert_allclose(circles, [np.inf, 1.5, np.inf])
+
+
+@pytest.mark.parametrize("first, increment, beams", [(-math.pi, 2 * math.pi / 360, 360), (-1.0, 0.01, 150)])
+def test_fan_casting_equals_casting_every_ray(first: float, increment: float, beams: int) -> None:
+    rng = np.random.default_rng(5)
+    directions = np.stack([np.cos(first + increment * np.arange(beams)), np.sin(first + increment * np.arange(beams))], 1)
+    for _ in range(50):
+        n = int(rng.integers(1, 25))
+        centers, radii, origin = rng.uniform(-6, 6, (n, 2)), rng.uniform(0.1, 0.6, n), rng.uniform(-1, 1, 2)
+        expected = ray_circle_distances(origin, directions, centers, radii)
+        got = fan_circle_distances(origin, first, increment, beams, centers, radii)
+        np.testing.assert_array_equal(np.isfinite(got), np.isfinite(expected))
+        np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], atol=1e-9)
 
 
 def test_scan_camera_imu_and_variables_observe_the_state() -> None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .config import PhysicalConfig
 from .forking import Forkable
-from .geometry import closest_points_on_segments, ray_circle_distances, ray_segment_distances, wrap_angle
+from .geometry import closest_points_on_segments, fan_circle_distances, ray_segment_distances
 from .interventions import PHYSICAL_INTERVENABLE, Intervention, InterventionSchedule
 
 _HUMAN_VARIABLES = ("human_speed", "human_goal")
@@ -333,8 +333,10 @@ class PhysicalSimulator(Forkable):
         angles = self.scan_angles() + self.robot_pose[2]
         directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
         origin = self.robot_pose[:2]
-        true = np.minimum(ray_segment_distances(origin, directions, self.config.walls),
-                          ray_circle_distances(origin, directions, self.positions, self.radii))
+        increment = (scan.angle_max - scan.angle_min) / max(scan.beams - 1, 1)
+        people = fan_circle_distances(origin, float(self.robot_pose[2]) + scan.angle_min, increment, scan.beams,
+                                      self.positions, self.radii)
+        true = np.minimum(ray_segment_distances(origin, directions, self.config.walls), people)
         ranges = np.maximum(true + noise, scan.range_min)
         return np.where(true <= scan.range_max, ranges, np.inf)
 
