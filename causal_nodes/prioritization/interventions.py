@@ -49,26 +49,36 @@ def simulate_clamped(
     keep[np.nonzero(clamped)[0], clamp_var[clamped]] = 0.0
     onehot[np.nonzero(clamped)[0], clamp_var[clamped]] = 1.0
 
-    # One solve matrix per distinct clamped variable, shared by its scenarios.
+    # One solve matrix per distinct clamped variable, shared by its scenarios (skipped without lag-0 links).
     a0 = sem.coef[:, 0]
+    contemporaneous = bool(np.any(a0 != 0.0))
     eye = np.eye(n_vars)
-    solve = np.empty((reps, n_scen, n_vars, n_vars))
-    for v in np.unique(clamp_var):
-        mask = eye.copy()
-        if v >= 0:
-            mask[v, v] = 0.0
-        inv = np.linalg.inv(eye[None] - mask[None] @ a0)
-        solve[:, clamp_var == v] = inv[:, None]
+    groups: list[tuple[np.ndarray, np.ndarray]] = []
+    if contemporaneous:
+        for v in np.unique(clamp_var):
+            mask = eye.copy()
+            if v >= 0:
+                mask[v, v] = 0.0
+            inv_t = np.linalg.inv(eye[None] - mask[None] @ a0).transpose(0, 2, 1)
+            groups.append((np.flatnonzero(clamp_var == v), inv_t))
 
     base = sem.intercept[:, None, :] if with_intercept else np.zeros((reps, 1, n_vars))
-    window = [hist[:, :, i, :] for i in range(max_lag)]  # oldest first
+    # All lags in one batched product per step: [x_{t-1}, ..., x_{t-K}] @ [A_1^T; ...; A_K^T].
+    stacked_t = np.concatenate([sem.coef[:, k].transpose(0, 2, 1) for k in range(1, max_lag + 1)], axis=1)
+    # state[:, :, (k-1)*N : k*N] holds x_{t-k}; newest first.
+    state = np.concatenate([hist[:, :, max_lag - k, :] for k in range(1, max_lag + 1)], axis=2)
     out = np.empty((reps, n_scen, horizon, n_vars))
     for h in range(horizon):
-        drive = np.broadcast_to(base, (reps, n_scen, n_vars)).copy()
-        for k in range(1, max_lag + 1):
-            drive += np.einsum("rji,rsi->rsj", sem.coef[:, k], window[-k])
-        rhs = keep[None] * drive + onehot[None] * values[:, :, h, None]
-        x = np.einsum("rsji,rsi->rsj", solve, rhs)
+        drive = base + state @ stacked_t
+        x = keep[None] * drive + onehot[None] * values[:, :, h, None]
+        if contemporaneous:
+            solved = np.empty_like(x)
+            for idx, inv_t in groups:
+                solved[:, idx] = x[:, idx] @ inv_t
+            x = solved
         out[:, :, h] = x
-        window = window[1:] + [x] if max_lag > 0 else window
+        if max_lag > 1:
+            state = np.concatenate([x, state[:, :, : (max_lag - 1) * n_vars]], axis=2)
+        else:
+            state = x
     return out

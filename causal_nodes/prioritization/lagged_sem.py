@@ -93,11 +93,13 @@ def fit_lagged_sem(
         z = np.where(ok[:, None], z, 0.0)
         y = np.where(ok, y, 0.0)
         w = row_w * ok[None, :]  # (R, n)
-        wz = w[:, :, None] * z[None]  # (R, n, p)
-        gram = np.einsum("rnp,nq->rpq", wz, z)
-        rhs = np.einsum("rnp,n->rp", wz, y)
-        scale = np.maximum(np.einsum("rpp->rp", gram).max(axis=1), 1.0)
-        gram = gram + (_RIDGE * scale)[:, None, None] * np.eye(z.shape[1])[None]
+        p_dim = z.shape[1]
+        # All replicas' Gram matrices in one BLAS product: (R, n) @ (n, p*p) of the rows' outer products.
+        outer = (z[:, :, None] * z[:, None, :]).reshape(n_rows, p_dim * p_dim)
+        gram = (w @ outer).reshape(-1, p_dim, p_dim)
+        rhs = w @ (z * y[:, None])
+        scale = np.maximum(np.diagonal(gram, axis1=1, axis2=2).max(axis=1), 1.0)
+        gram = gram + (_RIDGE * scale)[:, None, None] * np.eye(p_dim)[None]
         beta = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]  # (R, p)
         intercept[:, j] = beta[:, 0]
         for col, (p, k) in enumerate(parents, start=1):
