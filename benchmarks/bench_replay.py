@@ -197,6 +197,10 @@ def main() -> int:
               "| rate | messages | publisher mean abs err ms | publisher max abs err ms | "
               "subscriber mean abs err ms | received |", "|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {t[0]:g} | {t[1]} | {t[2]:.3f} | {t[3]:.3f} | {t[4]:.3f} | {t[5]} |" for t in timing]
+    load = os.getloadavg()
+    lines += ["", f"Machine: {os.cpu_count()} CPU cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+              "(1/5/15 min) at the end of the run; Python "
+              f"{sys.version.split()[0]}, RMW {os.environ.get('RMW_IMPLEMENTATION', 'default')}."]
     text = "\n".join(lines)
     print(text)
     if args.out:
