@@ -102,6 +102,16 @@ def test_loop_repeats_until_stopped(tmp_path):
     assert stats.passes == 3
 
 
+def test_loop_over_topics_without_messages_ends(tmp_path):
+    path = tmp_path / "quiet"
+    with BagWriter(path) as bag:
+        bag.add_topic("/a", "std_msgs/msg/String")
+        bag.add_topic("/silent", "std_msgs/msg/String")
+        bag.write_message("/a", T0, bag.typestore.types["std_msgs/msg/String"](data="x"))
+    stats, published, _ = _replay(path, PlaybackOptions(rate=0.0, loop=True), topics=["/silent"])
+    assert published == [] and stats.passes == 1
+
+
 def test_bad_options_are_rejected():
     with pytest.raises(BagError, match="rate must be >= 0"):
         PlaybackOptions(rate=-1.0)

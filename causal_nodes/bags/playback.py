@@ -156,6 +156,7 @@ def play(bag: BagReader, topics: Sequence[str], options: PlaybackOptions,
     while not should_stop():
         pacer = PlaybackClock(origin_ns, now(), options.rate)
         next_tick = pacer.wall_origin
+        published_before = stats.message_count
         for message in bag.messages(topics, start_ns=origin_ns):
             due = pacer.due(message.timestamp_ns)
             while True:
@@ -181,8 +182,8 @@ def play(bag: BagReader, topics: Sequence[str], options: PlaybackOptions,
             stats.max_abs_error_s = max(stats.max_abs_error_s, error)
             stats.published[message.topic] += 1
         stats.passes += 1
-        if not options.loop:
-            break
+        if not options.loop or stats.message_count == published_before:
+            break  # a pass that published nothing (no messages of these topics after the offset) would spin forever
     stats.wall_s = now() - started
     return stats
 

@@ -65,6 +65,7 @@ class BagReader:
         for name, info in sorted(self._reader.topics.items()):
             if info.msgtype is None:
                 types = sorted({c.msgtype for c in info.connections})
+                self.close()
                 raise BagError(f"bag {self.path}: topic {name!r} is recorded with several types {types}")
             qos: List[Qos] = []
             for connection in info.connections:
