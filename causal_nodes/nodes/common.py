@@ -3,8 +3,9 @@
 QoS, chosen per kind of topic:
 - ``SENSOR_QOS`` (best effort, keep last 10) for sensor inputs: a best-effort subscription matches both
   best-effort and reliable publishers, and a late sensor sample is worth less than the next one.
-- ``STREAM_QOS`` (reliable, keep last 100) for the derived ``VariableFrame`` stream: every sample matters to
-  the window, and frames are small.
+- ``STREAM_QOS`` (reliable, keep last 1000) for the derived ``VariableFrame`` stream: every sample matters to
+  the window, frames are small (~200 B), and a deep queue absorbs bursts (a simulator or a bag replayed faster
+  than real time) while a discovery holds the CPU.
 - ``LATCHED_QOS`` (reliable, transient local, depth 1) for graphs, priorities, ground truth and their markers:
   a subscriber that joins late (RViz, a prioritizer) gets the last result at once.
 """
@@ -22,7 +23,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from causal_nodes.core.msg_adapters import seconds_to_sec_nanosec, stamp_seconds
 
 SENSOR_QOS = qos_profile_sensor_data
-STREAM_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE)
+STREAM_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
     depth=1,
