@@ -195,10 +195,9 @@ def _choose_engine(config: DiscoveryConfig) -> Tuple[Runner, str, str]:
     return run_tigramite, "tigramite", f"fast engine not applicable: {reason}"
 
 
-def _fast_options(config: DiscoveryConfig) -> Dict[str, Any]:
+def _pcmci_options(config: DiscoveryConfig) -> Dict[str, Any]:
+    """The options run_pcmci takes (PCMCI+ takes the same but alpha_level: it tests at pc_alpha)."""
     return dict(
-        method=config.method,
-        test=config.test,
         tau_min=config.tau_min,
         tau_max=config.tau_max,
         pc_alpha=config.pc_alpha,
@@ -207,6 +206,10 @@ def _fast_options(config: DiscoveryConfig) -> Dict[str, Any]:
         max_combinations=config.max_combinations,
         fdr_method=config.fdr_method,
     )
+
+
+def _fast_options(config: DiscoveryConfig) -> Dict[str, Any]:
+    return dict(method=config.method, test=config.test, **_pcmci_options(config))
 
 
 def _fast_unsupported_reason(config: DiscoveryConfig) -> Optional[str]:
@@ -250,24 +253,11 @@ def run_tigramite(array: np.ndarray, config: DiscoveryConfig) -> Dict[str, Any]:
     from tigramite.pcmci import PCMCI
 
     pcmci = PCMCI(dataframe=DataFrame(array), cond_ind_test=make_independence_test(config), verbosity=0)
+    options = _pcmci_options(config)
     if config.method == "pcmciplus":
-        return pcmci.run_pcmciplus(
-            tau_min=config.tau_min,
-            tau_max=config.tau_max,
-            pc_alpha=config.pc_alpha,
-            max_conds_dim=config.max_conds_dim,
-            max_combinations=config.max_combinations,
-            fdr_method=config.fdr_method,
-        )
-    return pcmci.run_pcmci(
-        tau_min=config.tau_min,
-        tau_max=config.tau_max,
-        pc_alpha=config.pc_alpha,
-        alpha_level=config.alpha_level,
-        max_conds_dim=config.max_conds_dim,
-        max_combinations=config.max_combinations,
-        fdr_method=config.fdr_method,
-    )
+        del options["alpha_level"]
+        return pcmci.run_pcmciplus(**options)
+    return pcmci.run_pcmci(**options)
 
 
 def _json_floats(matrix: np.ndarray) -> Any:
