@@ -10,7 +10,8 @@ import yaml
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from causal_nodes.bags import BagError, BagReader, BagWriter
-from causal_nodes.bags.typestore import default_typestore, ensure_type, normalize_type_name
+from causal_nodes.bags.typestore import (default_typestore, ensure_type, find_msg_file, installed_first_typestore,
+                                          normalize_type_name)
 
 # RIHS01 of causal_msgs/msg/VariableFrame as rosidl computes it (read from a live publisher's endpoint info).
 VARIABLE_FRAME_RIHS01 = "RIHS01_c9b6259c2296b96d8bd46a25cfc74e7cb9ed563d5782d2dd641653f339216a71"
@@ -181,3 +182,19 @@ def test_installed_msg_files_are_found_with_nested_types(tmp_path, monkeypatch):
     with BagReader(tmp_path / "bag") as bag:
         decoded = bag.deserialize(next(bag.messages()))
     assert decoded.centre.y == 2.0 and decoded.parts[0].id == 7
+
+
+@pytest.mark.skipif(find_msg_file("geometry_msgs/msg/PoseArray") is None,
+                    reason="no installed ROS message definitions on AMENT_PREFIX_PATH (source scripts/env.sh)")
+def test_installed_definitions_agree_with_the_kilted_store():
+    """The recorder writes the running install's definitions; on Kilted they must equal rosbags' Kilted store."""
+    kilted = default_typestore()
+    installed = installed_first_typestore()
+    for msgtype in ("geometry_msgs/msg/PoseArray", "nav_msgs/msg/Odometry", "sensor_msgs/msg/LaserScan",
+                    "sensor_msgs/msg/Image", "rosgraph_msgs/msg/Clock", "causal_msgs/msg/CausalGraph",
+                    "visualization_msgs/msg/MarkerArray"):
+        ensure_type(installed, msgtype, fallback=kilted)
+        assert installed.generate_msgdef(msgtype, ros_version=2) == kilted.generate_msgdef(msgtype, ros_version=2)
+        assert installed.hash_rihs01(msgtype) == kilted.hash_rihs01(msgtype)
+    with pytest.raises(BagError, match="unknown message type 'nobody_msgs/msg/X'"):
+        ensure_type(installed, "nobody_msgs/msg/X", fallback=kilted)

@@ -79,10 +79,13 @@ def _referenced_types(fielddef: Tuple[list, list]) -> Iterator[str]:
             yield str(args)
 
 
-def ensure_type(store: Typestore, msgtype: str) -> None:
-    """Make ``msgtype`` and every type it nests known to ``store``, loading installed ``.msg`` files as needed.
+def ensure_type(store: Typestore, msgtype: str, fallback: Optional[Typestore] = None) -> None:
+    """Make ``msgtype`` and every type it nests known to ``store``.
 
-    Raises BagError naming the first type whose definition cannot be found.
+    A type missing from ``store`` is loaded from its installed ``.msg`` file, else taken from ``fallback``.
+    With an empty ``store`` and the Kilted store as ``fallback`` (what the recorder does), the definitions written
+    are those of the ROS install that is running, whatever its distribution. Raises BagError naming the first
+    type whose definition cannot be found.
     """
     pending = [normalize_type_name(msgtype)]
     found: Dict[str, tuple] = {}
@@ -91,12 +94,15 @@ def ensure_type(store: Typestore, msgtype: str) -> None:
         if name in store.fielddefs or name in found:
             continue
         path = find_msg_file(name)
-        if path is None:
+        if path is not None:
+            parsed = get_types_from_msg(path.read_text(encoding="utf-8"), name)
+        elif fallback is not None and name in fallback.fielddefs:
+            parsed = {name: fallback.fielddefs[name]}
+        else:
             raise BagError(
                 f"unknown message type {name!r}: not a ROS 2 standard type and no {name.split('/')[-1]}.msg found "
                 f"under the repo's interfaces/ or AMENT_PREFIX_PATH"
             )
-        parsed = get_types_from_msg(path.read_text(encoding="utf-8"), name)
         found.update(parsed)
         for parsed_def in parsed.values():
             pending.extend(_referenced_types(parsed_def))
@@ -119,6 +125,12 @@ def default_typestore(extra_types: Iterable[str] = ("causal_msgs/msg/VariableFra
         except BagError:
             continue
     return store
+
+
+def installed_first_typestore() -> Typestore:
+    """An empty store to be filled by :func:`ensure_type` with ``fallback=default_typestore()``: definitions of the
+    running ROS install first (its ``share/<pkg>/msg``), the Kilted ones only for types that are not installed."""
+    return get_typestore(Stores.EMPTY)
 
 
 def _types_from_definition(msgtype: str, fmt: str, text: str) -> dict:

@@ -40,7 +40,7 @@ class BagWriter:
     """
 
     def __init__(self, path: PathLike, storage: str = "mcap", typestore: Optional[Typestore] = None,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, fallback_typestore: Optional[Typestore] = None) -> None:
         self.path = Path(path)
         if storage not in STORAGES:
             raise BagError(f"unknown bag storage {storage!r} (choose from {sorted(STORAGES)})")
@@ -48,6 +48,7 @@ class BagWriter:
             raise BagError(f"output bag {self.path} exists already (choose another name or remove it)")
         self.storage = storage
         self.typestore = typestore if typestore is not None else default_typestore()
+        self._fallback = fallback_typestore
         parent = self.path.parent if str(self.path.parent) else Path(".")
         if not parent.is_dir():
             raise BagError(f"output folder {parent} does not exist")
@@ -82,7 +83,7 @@ class BagWriter:
         if topic in self._connections:
             raise BagError(f"topic {topic!r} registered twice in bag {self.path}")
         msgtype = normalize_type_name(msgtype)
-        ensure_type(self.typestore, msgtype)
+        ensure_type(self.typestore, msgtype, self._fallback)
         msgdef, _ = self.typestore.generate_msgdef(msgtype, ros_version=2)
         digest = type_hash or self.typestore.hash_rihs01(msgtype)
         self._connections[topic] = self._writer.add_connection(

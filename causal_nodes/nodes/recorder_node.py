@@ -26,7 +26,8 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from causal_nodes.bags.errors import BagError
 from causal_nodes.bags.qos_convert import qos_from_profile
 from causal_nodes.bags.stop_signals import StopOnSignals
-from causal_nodes.bags.typestore import normalize_type_name, type_name_of
+from causal_nodes.bags.typestore import (default_typestore, installed_first_typestore, normalize_type_name,
+                                          type_name_of)
 from causal_nodes.bags.writer import STORAGES, BagWriter
 from causal_nodes.nodes.common import declare
 
@@ -79,7 +80,9 @@ class RecorderNode(Node):
         self.fatal: Optional[BagError] = None
         self._raw_subscriptions: Dict[str, Any] = {}
         try:
-            self.writer = BagWriter(self.bag_path, storage=self.storage)
+            # definitions of the ROS install that is running (its .msg files) first, Kilted's for the rest
+            self.writer = BagWriter(self.bag_path, storage=self.storage, typestore=installed_first_typestore(),
+                                    fallback_typestore=default_typestore())
         except BaseException:
             self.destroy_node()  # a node that failed to start must not linger in the context
             raise
