@@ -110,3 +110,32 @@ def update_metrics(meta_path: Path, metrics: dict) -> None:
     meta = json.loads(Path(meta_path).read_text())
     meta.setdefault("metrics", {}).update(metrics)
     Path(meta_path).write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def load_checkpoint(path: Path) -> StreamingWorldModel:
+    """Rebuild the model from a ``.pt`` written by train_world_model (weights + config)."""
+    from training.model import WorldModelConfig
+
+    ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+    model = StreamingWorldModel(WorldModelConfig(**ckpt["config"]))
+    model.load_state_dict(ckpt["state_dict"])
+    return model.eval()
+
+
+def main(argv=None) -> int:
+    """Re-export graphs from a checkpoint, keeping the training info of the existing metadata."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="re-export world-model ONNX graphs from a .pt checkpoint")
+    p.add_argument("checkpoint", type=Path, nargs="+")
+    args = p.parse_args(argv)
+    for ckpt in args.checkpoint:
+        meta_path = ckpt.with_suffix(".json")
+        old = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        paths = export_all(load_checkpoint(ckpt), ckpt.parent, ckpt.stem, old.get("training", {}), old.get("metrics", {}))
+        print(json.dumps({k: str(v) for k, v in paths.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -85,38 +85,75 @@ class Layer(nn.Module):
         large GEMMs instead of thousands of 1×dh×M products, which is what makes the rollout fast
         on CPU, and it stays plain Mul/MatMul/ReduceSum in ONNX.
         """
+        out, k_cur, v_cur, _ = self._temporal(x, blocks)
+        return out, k_cur, v_cur
+
+    def _temporal(self, x, blocks, shared_past=None):
+        """Shared implementation; ``shared_past`` = (s_past (P,h,K,C), v_past (P,h,C,dh), pre-attention
+        values) from :meth:`shared_past_scores` joins the softmax without copying the cache K times."""
         group = self.group
         q, k_cur, v_cur = self.qkv_t(self.norm_t(x)).chunk(3, dim=-1)
         q = q.unsqueeze(-2)  # (B,P,1,D)
         k0 = (k_cur + self.age_k.weight[0]).unsqueeze(-2)
         v0 = (v_cur + self.age_v.weight[0]).unsqueeze(-2)
         scores = [torch.matmul(q * k0, group) * self.scale]  # (B,P,1,h)
-        values = [(v0, False)]
+        values = [v0]
         for k, v, valid, age in blocks:
             k_eff = k + self.age_k(age)  # (Bm,P,M,D)
             v_eff = v + self.age_v(age)
-            shared = k.shape[0] == 1 and x.shape[0] > 1
-            if shared:  # rollout: K candidates read one cache → one GEMM per (person, head)
-                qs = self.split(q.squeeze(-2)).permute(1, 2, 0, 3)  # (P,h,B,dh)
-                kh = self.split(k_eff[0]).permute(0, 2, 3, 1)  # (P,h,dh,M)
-                s = torch.matmul(qs, kh).permute(2, 0, 3, 1) * self.scale  # (B,P,M,h)
-                values.append((self.split(v_eff[0]).transpose(1, 2), True))  # (P,h,M,dh)
-            else:
-                s = torch.matmul(q * k_eff, group) * self.scale  # (B,P,M,h)
-                values.append((v_eff, False))
+            s = torch.matmul(q * k_eff, group) * self.scale  # (B,P,M,h)
+            values.append(v_eff)
             scores.append(s + ((1.0 - valid) * NEG).unsqueeze(-1))
         att = torch.softmax(torch.cat(scores, dim=-2), dim=-2)  # over memory entries
         out = torch.zeros_like(x)
         start = 0
-        for v, shared in values:
+        for v in values:
             m = v.shape[-2]
-            a = att[..., start : start + m, :]  # (B,P,m,h)
-            if shared:
-                o = torch.matmul(a.permute(1, 3, 0, 2), v)  # (P,h,B,dh)
-                out = out + o.permute(2, 0, 1, 3).reshape(x.shape)
-            else:
-                out = out + (torch.matmul(a, group.t()) * v).sum(-2)
+            out = out + (torch.matmul(att[..., start : start + m, :], group.t()) * v).sum(-2)
             start += m
+        return x + self.out_t(out), k_cur, v_cur, None
+
+    def shared_past(self, k: torch.Tensor, v: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Head-split views of one stream's cache (P,C,D), computed once per rollout."""
+        return self.split(k).permute(0, 2, 3, 1), self.split(v).transpose(1, 2)  # (P,h,dh,C), (P,h,C,dh)
+
+    def temporal_shared(self, x: torch.Tensor, blocks, past: Tuple[torch.Tensor, torch.Tensor],
+                        past_valid: torch.Tensor, past_age: torch.Tensor):
+        """``temporal`` for K candidates that share one pre-rollout cache (identical math).
+
+        The shared cache is read with one GEMM per (person, head) in layout (P, h, K, C), its age
+        embedding enters as q·E[age] (a Gather of a tiny GEMM) instead of being added to K copies,
+        and the softmax over [cache, rollout keys, current] is assembled from the two layouts with
+        a common max, so nothing of size K × cache is materialised. ``past_valid``: (P, C).
+        """
+        group = self.group
+        kT, vP = past
+        kk, pp, d = x.shape
+        q, k_cur, v_cur = self.qkv_t(self.norm_t(x)).chunk(3, dim=-1)
+        qp = self.split(q).permute(1, 2, 0, 3) * self.scale  # (P,h,K,dh)
+        age_kT = self.split(self.age_k.weight).permute(1, 2, 0)  # (h,dh,W+1)
+        s_past = torch.matmul(qp, kT) + torch.index_select(torch.matmul(qp, age_kT), 3, past_age)
+        s_past = s_past + ((1.0 - past_valid) * NEG).unsqueeze(1).unsqueeze(1)  # (P,h,K,C)
+        q4 = q.unsqueeze(-2)
+        scores = [torch.matmul(q4 * (k_cur + self.age_k.weight[0]).unsqueeze(-2), group) * self.scale]
+        values = [(v_cur + self.age_v.weight[0]).unsqueeze(-2)]
+        for k, v, valid, age in blocks:
+            scores.append(torch.matmul(q4 * (k + self.age_k(age)), group) * self.scale
+                          + ((1.0 - valid) * NEG).unsqueeze(-1))
+            values.append(v + self.age_v(age))
+        s_new = torch.cat(scores, dim=-2)  # (K,P,m+1,h)
+        mx = torch.maximum(s_new.amax(dim=-2, keepdim=True), s_past.amax(dim=-1, keepdim=True).permute(2, 0, 3, 1))
+        e_new = torch.exp(s_new - mx)
+        e_past = torch.exp(s_past - mx.permute(1, 3, 0, 2))  # (P,h,K,C)
+        denom = e_new.sum(dim=-2) + e_past.sum(dim=-1).permute(2, 0, 1)  # (K,P,h)
+        age_v = self.split(self.age_v(past_age)).transpose(0, 1)  # (h,C,dh)
+        out = torch.matmul(e_past, vP + age_v).permute(2, 0, 1, 3).reshape(kk, pp, d)
+        start = 0
+        for v in values:
+            m = v.shape[-2]
+            out = out + (torch.matmul(e_new[..., start : start + m, :], group.t()) * v).sum(-2)
+            start += m
+        out = out / torch.matmul(denom, group.t())
         return x + self.out_t(out), k_cur, v_cur
 
     def social(self, x: torch.Tensor, mask: torch.Tensor, eye: torch.Tensor) -> torch.Tensor:
@@ -203,6 +240,8 @@ class StreamingWorldModel(nn.Module):
         new_k: List[List[torch.Tensor]] = [[] for _ in self.layers]
         new_v: List[List[torch.Tensor]] = [[] for _ in self.layers]
         positions, logvars = [], []
+        shared = past_k.shape[1] == 1  # inference: one live cache read by all K candidates
+        past = [layer.shared_past(past_k[i][0], past_v[i][0]) for i, layer in enumerate(self.layers)] if shared else None
         for h in range(horizon):
             rx, ry = robot_pose[:, h, 0:1], robot_pose[:, h, 1:2]
             cs, sn = robot_pose[:, h, 2:3], robot_pose[:, h, 3:4]
@@ -217,7 +256,10 @@ class StreamingWorldModel(nn.Module):
                     ages = torch.arange(h, 0, -1, dtype=torch.int64)
                     valid_new = mask_k.unsqueeze(-1).expand(-1, -1, h)
                     blocks.append((torch.stack(new_k[i], dim=2), torch.stack(new_v[i], dim=2), valid_new, ages))
-                x, k_cur, v_cur = layer.temporal(x, blocks)
+                if shared:
+                    x, k_cur, v_cur = layer.temporal_shared(x, blocks[1:], past[i], past_valid[h][0], past_age[h])
+                else:
+                    x, k_cur, v_cur = layer.temporal(x, blocks)
                 x = layer.forward_ffn(layer.social(x, mask_k, self.eye[: mask.shape[-1], : mask.shape[-1]]))
                 new_k[i].append(k_cur)
                 new_v[i].append(v_cur)
