@@ -1,0 +1,148 @@
+"""World-model node: people + odometry + commands in, predicted people trajectories out.
+
+Thin rclpy wrapper around :class:`causal_nodes.world_model.stream.WorldModelStream`.
+
+Subscribes (sensor-data QoS, best effort):
+- ``/people`` (geometry_msgs/PoseArray, world frame e.g. ``odom``; pose i is person id i),
+- ``/odom`` (nav_msgs/Odometry; the robot pose in the same frame, and the fallback action),
+- ``/cmd_vel`` (geometry_msgs/Twist; the action the robot applies, preferred over odom's twist).
+Publishes:
+- ``/world_model/markers`` (visualization_msgs/MarkerArray): one line strip per person,
+- ``/world_model/paths/p<i>`` (nav_msgs/Path): the predicted path of person i,
+- ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): backend, steps, latency, bad-message counts.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+from geometry_msgs.msg import Point, PoseArray, PoseStamped, Twist
+from nav_msgs.msg import Odometry
+from nav_msgs.msg import Path as PathMsg
+from rclpy.node import Node
+from visualization_msgs.msg import Marker, MarkerArray
+
+from causal_nodes.nodes.common import ERROR, OK, SENSOR_QOS, WARN, DiagnosticsPublisher, declare, run_node, stamp_seconds
+from causal_nodes.world_model.backends import BACKENDS
+from causal_nodes.world_model.runtime import WorldModel
+from causal_nodes.world_model.stream import WorldModelStream
+
+DEFAULT_MODEL = str(Path(__file__).resolve().parents[2] / "models" / "world_model.onnx")
+
+
+def yaw_of(q) -> float:
+    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+
+
+class WorldModelNode(Node):
+    def __init__(self, **kwargs) -> None:
+        super().__init__("world_model", **kwargs)
+        model_path = declare(self, "model_path", DEFAULT_MODEL, "step ONNX of the world model (metadata JSON beside it)")
+        backend = declare(self, "backend", "auto", "inference backend", choices=BACKENDS)
+        fp16 = declare(self, "fp16", False, "fp16 engines (TensorRT backends only)")
+        horizon = declare(self, "horizon", 12, "predicted steps per person (model dt each)", int_range=(1, 12))
+        interval = declare(self, "min_step_interval", -1.0,
+                           "min seconds between model steps; -1 = 0.9 × the model's dt (faster /people frames are skipped)",
+                           float_range=(-1.0, 10.0))
+        cache_dir = declare(self, "engine_cache_dir", "", "TensorRT engine cache folder ('' = beside the model)")
+        self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None)
+        self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval)
+        for reason in self.model.fallback_reasons:
+            self.get_logger().info(f"backend fallback: {reason}")
+        self.get_logger().info(f"world model {Path(model_path).name} on backend {self.model.backend}")
+        self.counts = {"frames": 0, "steps": 0, "bad_people": 0, "bad_odom": 0, "bad_cmd_vel": 0,
+                       "no_odom_yet": 0, "frame_mismatch": 0, "dropped_beyond_p_max": 0}
+        self.last_error = ""
+        self.latency_ms = float("nan")
+        self.odom: Optional[Odometry] = None
+        self.cmd: Optional[Twist] = None
+        self.create_subscription(PoseArray, "/people", self.on_people, SENSOR_QOS)
+        self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
+        self.create_subscription(Twist, "/cmd_vel", self.on_cmd_vel, SENSOR_QOS)
+        self.markers_pub = self.create_publisher(MarkerArray, "/world_model/markers", 10)
+        self.path_pubs: Dict[int, object] = {}
+        self.diag = DiagnosticsPublisher(self)
+        self.create_timer(1.0, self.publish_diagnostics)
+
+    # -- inputs -------------------------------------------------------------------------------
+    def on_odom(self, msg: Odometry) -> None:
+        p, v = msg.pose.pose.position, msg.twist.twist
+        if not all(math.isfinite(x) for x in (p.x, p.y, v.linear.x, v.angular.z, yaw_of(msg.pose.pose.orientation))):
+            self.counts["bad_odom"] += 1
+            return
+        self.odom = msg
+
+    def on_cmd_vel(self, msg: Twist) -> None:
+        if not (math.isfinite(msg.linear.x) and math.isfinite(msg.angular.z)):
+            self.counts["bad_cmd_vel"] += 1
+            return
+        self.cmd = msg
+
+    def on_people(self, msg: PoseArray) -> None:
+        self.counts["frames"] += 1
+        if self.odom is None:
+            self.counts["no_odom_yet"] += 1
+            return
+        if msg.header.frame_id and self.odom.header.frame_id and msg.header.frame_id != self.odom.header.frame_id:
+            self.counts["frame_mismatch"] += 1
+            self.last_error = f"/people in {msg.header.frame_id!r} but /odom in {self.odom.header.frame_id!r}"
+            return
+        o = self.odom.pose.pose
+        pose = (o.position.x, o.position.y, yaw_of(o.orientation))
+        twist = self.cmd if self.cmd is not None else self.odom.twist.twist
+        action = (twist.linear.x, twist.angular.z)
+        people = [(p.position.x, p.position.y) for p in msg.poses]
+        t0 = time.perf_counter()
+        try:
+            pred = self.stream.update(stamp_seconds(msg.header.stamp), list(range(len(people))), people, pose, action)
+        except ValueError as exc:
+            self.counts["bad_people"] += 1
+            self.last_error = str(exc)
+            return
+        if pred is None:
+            return
+        self.latency_ms = (time.perf_counter() - t0) * 1e3
+        self.counts["steps"] += 1
+        self.counts["dropped_beyond_p_max"] += pred.dropped
+        self.publish_predictions(msg.header, pred.paths_world)
+
+    # -- outputs ------------------------------------------------------------------------------
+    def publish_predictions(self, header, paths) -> None:
+        markers = MarkerArray()
+        markers.markers.append(Marker(header=header, ns="world_model", action=Marker.DELETEALL))
+        for pid, path in paths.items():
+            m = Marker(header=header, ns="world_model", id=int(pid), type=Marker.LINE_STRIP, action=Marker.ADD)
+            m.scale.x = 0.05
+            m.color.r, m.color.g, m.color.b, m.color.a = 0.9, 0.4, 0.1, 0.9
+            m.pose.orientation.w = 1.0
+            m.points = [Point(x=float(x), y=float(y), z=0.0) for x, y in path]
+            markers.markers.append(m)
+            out = PathMsg(header=header)
+            for x, y in path:
+                ps = PoseStamped(header=header)
+                ps.pose.position.x, ps.pose.position.y = float(x), float(y)
+                ps.pose.orientation.w = 1.0
+                out.poses.append(ps)
+            if pid not in self.path_pubs:
+                self.path_pubs[pid] = self.create_publisher(PathMsg, f"/world_model/paths/p{int(pid)}", 10)
+            self.path_pubs[pid].publish(out)
+        self.markers_pub.publish(markers)
+
+    def publish_diagnostics(self) -> None:
+        bad = self.counts["bad_people"] + self.counts["bad_odom"] + self.counts["bad_cmd_vel"] + self.counts["frame_mismatch"]
+        level = OK if bad == 0 else WARN
+        if self.counts["frames"] > 0 and self.counts["steps"] == 0 and bad > 0:
+            level = ERROR
+        message = "ok" if level == OK else (self.last_error or "bad messages received")
+        self.diag.publish(level, message, {"backend": self.model.backend, "latency_ms_last": self.latency_ms,
+                                           "model_steps": self.model.steps, **self.counts})
+
+
+def main(args=None) -> None:
+    run_node(WorldModelNode, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""From world-frame people detections + robot odometry to model steps and world-frame predictions.
+
+ROS-free glue used by the world-model node: it keeps per-person previous positions to estimate
+velocities, expresses everything in the robot frame (REP 103) for the model, keeps people in
+stable slots (:class:`.slots.SlotAssigner`, nearest ``p_max`` kept), decimates faster streams to
+the model's time step (the dynamics were learned per ``dt`` = 0.4 s), and maps the predicted
+trajectories back to the world frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Hashable, Optional, Sequence
+
+import numpy as np
+
+from .frames import vectors_to_robot, world_to_robot
+from .runtime import WorldModel
+from .slots import SlotAssigner
+
+
+@dataclass
+class Prediction:
+    stamp: float
+    paths_world: Dict[Hashable, np.ndarray]  # id -> (H, 2) predicted positions, world frame
+    step_mean_robot: Dict[Hashable, np.ndarray]  # id -> (2,) next displacement, robot frame
+    dropped: int  # people beyond p_max this step
+
+
+class WorldModelStream:
+    def __init__(self, model: WorldModel, horizon: int, min_step_interval: Optional[float] = None) -> None:
+        if not 1 <= horizon <= model.horizon_max:
+            raise ValueError(f"horizon must be in 1..{model.horizon_max}, got {horizon}")
+        self.model = model
+        self.horizon = int(horizon)
+        self.min_step_interval = 0.9 * model.dt if min_step_interval is None else float(min_step_interval)
+        self.slots = SlotAssigner(model.p_max)
+        self.reset()
+
+    def reset(self) -> None:
+        self.model.reset()
+        self.slots.reset()
+        self._last_stamp: Optional[float] = None
+        self._last_pos: Dict[Hashable, np.ndarray] = {}
+
+    def update(self, stamp: float, ids: Sequence[Hashable], people_world: np.ndarray, robot_pose: Sequence[float],
+               action: Sequence[float]) -> Optional[Prediction]:
+        """Consume one detection frame; returns a Prediction when the model stepped, else None.
+
+        ``people_world``: (N, 2) positions in the world (odom) frame; ``robot_pose``: (x, y, yaw) in
+        the same frame; ``action``: (linear m/s, angular rad/s). Raises ValueError on bad input
+        (non-finite values, wrong shapes, time going backwards).
+        """
+        people_world = np.asarray(people_world, dtype=np.float64).reshape(-1, 2) if len(ids) else np.zeros((0, 2))
+        pose = np.asarray(robot_pose, dtype=np.float64)
+        if people_world.shape != (len(ids), 2):
+            raise ValueError(f"people_world must be ({len(ids)}, 2), got {people_world.shape}")
+        if not (np.isfinite(people_world).all() and np.isfinite(pose).all() and pose.shape == (3,)):
+            raise ValueError("non-finite person position or robot pose")
+        if self._last_stamp is not None:
+            if stamp < self._last_stamp:
+                raise ValueError(f"time went backwards ({stamp:.3f} < {self._last_stamp:.3f})")
+            if stamp - self._last_stamp < self.min_step_interval:
+                return None  # decimate to the model's step
+        dt = None if self._last_stamp is None else stamp - self._last_stamp
+        vel_world = np.zeros_like(people_world)
+        for i, pid in enumerate(ids):
+            prev = self._last_pos.get(pid)
+            if prev is not None and dt:
+                vel_world[i] = (people_world[i] - prev) / dt
+        rel = world_to_robot(people_world, pose) if len(ids) else np.zeros((0, 2))
+        states = np.concatenate([rel, vectors_to_robot(vel_world, pose[2])], axis=1) if len(ids) else np.zeros((0, 4))
+        people, mask, slot_of = self.slots.assign(list(ids), states)
+        mean, _ = self.model.step(people, mask, action)
+        paths = self.model.rollout(self.horizon, np.asarray(action, dtype=np.float64)[None])[0]  # (P, H, 2)
+        c, s = np.cos(pose[2]), np.sin(pose[2])
+        out_paths, out_mean = {}, {}
+        for i, pid in enumerate(ids):
+            k = slot_of[i]
+            if k < 0:
+                continue
+            p = paths[k]
+            out_paths[pid] = np.stack([pose[0] + c * p[:, 0] - s * p[:, 1], pose[1] + s * p[:, 0] + c * p[:, 1]], -1)
+            out_mean[pid] = mean[k]
+        self._last_stamp = stamp
+        self._last_pos = {pid: people_world[i].copy() for i, pid in enumerate(ids)}
+        return Prediction(stamp, out_paths, out_mean, int((slot_of < 0).sum()))
