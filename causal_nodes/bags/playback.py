@@ -128,7 +128,7 @@ def select_topics(bag: BagReader, topics: Optional[Sequence[str]]) -> List[str]:
     """The bag topics to replay: all when ``topics`` is empty/None, else those named (each must be in the bag)."""
     if not topics:
         return sorted(bag.topics)
-    return bag.require_topics(topics)
+    return bag.require_topics([t if t.startswith("/") else "/" + t for t in topics])  # bag names are absolute
 
 
 def play(bag: BagReader, topics: Sequence[str], options: PlaybackOptions,

@@ -75,7 +75,7 @@ class RecorderNode(Node):
             self, "storage", "mcap", "Bag storage format", choices=sorted(STORAGES))
         period = declare(self, "discovery_period", 0.2, "How often to look for new topics [s]",
                          float_range=(0.05, 60.0))
-        self.requested = set(requested)
+        self.requested = {t if t.startswith("/") else "/" + t for t in requested}  # graph names are absolute
         self.skipped: Dict[str, str] = {}
         self.fatal: Optional[BagError] = None
         self._raw_subscriptions: Dict[str, Any] = {}
