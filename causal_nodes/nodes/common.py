@@ -1,8 +1,9 @@
 """What every causal_nodes node shares: QoS choices, parameter declaration, diagnostics, time conversion, main().
 
 QoS, chosen per kind of topic:
-- ``SENSOR_QOS`` (best effort, keep last 10) for sensor inputs: a best-effort subscription matches both
-  best-effort and reliable publishers, and a late sensor sample is worth less than the next one.
+- ``SENSOR_QOS`` (best effort, keep last 50) for sensor inputs: a best-effort subscription matches both
+  best-effort and reliable publishers, and a late sensor sample is worth less than the next one; the queue is
+  deeper than ``qos_profile_sensor_data``'s 5 so a bag replayed faster than real time is not thinned out.
 - ``STREAM_QOS`` (reliable, keep last 1000) for the derived ``VariableFrame`` stream: every sample matters to
   the window, frames are small (~200 B), and a deep queue absorbs bursts (a simulator or a bag replayed faster
   than real time) while a discovery holds the CPU.
@@ -18,11 +19,11 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from causal_nodes.core.msg_adapters import seconds_to_sec_nanosec, stamp_seconds
 
-SENSOR_QOS = qos_profile_sensor_data
+SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 STREAM_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 LATCHED_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
