@@ -11,6 +11,9 @@ dynamics only; + laser scan (360 beams ray-cast against walls and people); + cam
 steps/s divided by the 10 Hz grid rate. Rates are per CPU second of this process (``time.process_time``), so
 other jobs on a shared machine inflate them less than wall time would. The synthetic SCM simulator is timed on
 the demo scenario.
+
+With ``--f1`` it also runs PCMCI (ParCorr, tau_max 3, pc_alpha 0.2, alpha_level 0.01: the demo's settings) on
+each scenario's stream for ``--seeds`` seeds and scores it against the scenario's ground truth (a few minutes).
 """
 from __future__ import annotations
 
@@ -59,10 +62,43 @@ def steps_per_second(make, steps: int, variables: bool) -> float:
     return steps / (time.process_time() - start)
 
 
+F1_SCENARIOS = ("scm_demo", "scm_random_linear", "scm_random_nonlinear", "scm_contemporaneous", "corridor_passing",
+                "crossing")
+
+
+def f1_table(seeds: int) -> list:
+    """Markdown lines: PCMCI ParCorr on each scenario's default-length stream vs its ground truth."""
+    from causal_nodes.core.discovery import DiscoveryConfig, discover
+    from causal_nodes.core.graph_metrics import score_links
+    from causal_nodes.sim import run_scenario
+
+    config = DiscoveryConfig(method="pcmci", test="parcorr", tau_max=3, pc_alpha=0.2, alpha_level=0.01)
+    lines = [f"PCMCI (ParCorr, tau_max 3, pc_alpha 0.2, alpha_level 0.01) vs ground truth, {seeds} seeds per scenario:",
+             "", "| scenario | samples | F1 mean | F1 min | precision | recall | seconds/run |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name in F1_SCENARIOS:
+        scenario = load_scenario(name)
+        scores, samples, start = [], 0, time.perf_counter()
+        for seed in range(seeds):
+            series = run_scenario(scenario, seed=seed)
+            complete = np.all(np.isfinite(series.values), axis=1)
+            samples = int(complete.sum())
+            result = discover(series.values[complete], series.names, config)
+            scores.append(score_links(result.links(), scenario.ground_truth()))
+        f1 = np.array([s["f1"] for s in scores])
+        lines.append(f"| {name} | {samples} | {f1.mean():.3f} | {f1.min():.3f} | "
+                     f"{np.mean([s['precision'] for s in scores]):.2f} | {np.mean([s['recall'] for s in scores]):.2f} | "
+                     f"{(time.perf_counter() - start) / seeds:.2f} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="timed steps per cell (default %(default)s)")
     parser.add_argument("--out", type=Path, help="also write the markdown table to this file")
+    parser.add_argument("--f1", action="store_true", help="also score PCMCI against each scenario's ground truth")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per scenario for --f1 (default %(default)s)")
     args = parser.parse_args()
 
     rows = []
@@ -89,8 +125,11 @@ def main() -> int:
     ]
     for people, cells in rows:
         lines.append(f"| {people} | " + " | ".join(f"{c:,.0f} ({c / 10:,.0f}x)" for c in cells) + " |")
-    lines += ["", f"Synthetic SCM ({demo.name}, {len(demo.variables)} variables): {scm_rate:,.0f} steps/s.", "",
-              "Command: `python benchmarks/bench_sim.py --out benchmarks/results/sim.md`"]
+    lines += ["", f"Synthetic SCM ({demo.name}, {len(demo.variables)} variables): {scm_rate:,.0f} steps/s."]
+    if args.f1:
+        lines += ["", *f1_table(args.seeds)]
+    lines += ["", "Command: `python benchmarks/bench_sim.py --out benchmarks/results/sim.md"
+              + (f" --f1 --seeds {args.seeds}`" if args.f1 else "`")]
     table = "\n".join(lines)
     print()
     print(table)
