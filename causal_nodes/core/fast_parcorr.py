@@ -33,7 +33,7 @@ import warnings
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
-from scipy import special, stats
+from scipy import linalg, special, stats
 
 from causal_nodes.core.lagged_moments import KIND_DEGENERATE, KIND_NORMAL, KIND_ZERO
 
@@ -91,6 +91,35 @@ def rowwise_partial_correlation(array: np.ndarray) -> float:
     return float(val)
 
 
+def _partial_from_gram(gram: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Partial correlation of the last two of each stacked Gram matrix given the others.
+
+    Returns the values and a mask of rows whose Cholesky pivots (residual
+    variances, in correlation units) all reach ``PIVOT_TOLERANCE``; other rows
+    must be replayed exactly.
+    """
+    m = gram.shape[1] - 2
+    try:
+        chol = np.linalg.cholesky(gram)
+        good = np.ones(len(gram), dtype=bool)
+    except np.linalg.LinAlgError:
+        chol = np.zeros_like(gram)
+        good = np.zeros(len(gram), dtype=bool)
+        for row in range(len(gram)):
+            try:
+                chol[row] = np.linalg.cholesky(gram[row])
+                good[row] = True
+            except np.linalg.LinAlgError:
+                pass
+    pivots = np.einsum("bii->bi", chol) ** 2
+    good &= pivots.min(axis=1) >= PIVOT_TOLERANCE
+    a = chol[:, m + 1, m]
+    b = chol[:, m + 1, m + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = a / np.hypot(a, b)
+    return np.clip(r, -1.0, 1.0), good
+
+
 class LaggedParCorr:
     """Answers batches of ParCorr tests on lagged columns.
 
@@ -120,13 +149,14 @@ class LaggedParCorr:
     def __init__(self, rows: np.ndarray, corr: np.ndarray, kinds: np.ndarray,
                  n_vars: int) -> None:
         self.rows = rows
-        self.corr = corr
+        self.corr = np.ascontiguousarray(corr)
         self.kinds = kinds
         self.n_vars = n_vars
         self.n_samples = rows.shape[1]
         self.has_special = bool(np.any(kinds != KIND_NORMAL))
         self.has_degenerate = bool(np.any(kinds == KIND_DEGENERATE))
         self.n_rowwise = 0  # how many tests needed the exact replay (diagnostics)
+        self.n_tests = 0    # how many tests were answered (diagnostics)
         self._content_ids: Optional[np.ndarray] = None
         self._cache: Dict[tuple, Tuple[float, float, bool]] = {}
 
@@ -170,6 +200,7 @@ class LaggedParCorr:
         """
         idx = np.asarray(idx, dtype=np.intp)
         n_tests, width = idx.shape
+        self.n_tests += n_tests
         m = width - 2
         vals = np.zeros(n_tests)
         pvals = np.zeros(n_tests)
@@ -206,6 +237,7 @@ class LaggedParCorr:
         for k in range(n_tests):
             if self.has_special and (kinds[xs[k]] != KIND_NORMAL or kinds[ys[k]] != KIND_NORMAL
                                      or any(kinds[c] != KIND_NORMAL for c in zs[k])):
+                self.n_tests += 1
                 vals[k], pvals[k], constant[k] = self._replay(xs[k], ys[k], zs[k])
                 continue
             groups.setdefault(len(zs[k]), []).append(k)
@@ -220,30 +252,93 @@ class LaggedParCorr:
 
     def _batched(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Partial correlations of the last two columns given the others, per row of ``idx``."""
-        gram = self.corr[idx[:, :, None], idx[:, None, :]]
-        m = idx.shape[1] - 2
-        if m == 0:
+        d = self.corr.shape[0]
+        gram = np.take(self.corr.reshape(-1), (idx * d)[:, :, None] + idx[:, None, :])
+        if idx.shape[1] == 2:
             r = gram[:, 0, 1]
             return np.clip(r, -1.0, 1.0), np.ones(len(r), dtype=bool)
-        try:
-            chol = np.linalg.cholesky(gram)
-            good = np.ones(len(idx), dtype=bool)
-        except np.linalg.LinAlgError:
-            chol = np.zeros_like(gram)
-            good = np.zeros(len(idx), dtype=bool)
-            for row in range(len(idx)):
-                try:
-                    chol[row] = np.linalg.cholesky(gram[row])
-                    good[row] = True
-                except np.linalg.LinAlgError:
-                    pass
-        pivots = np.einsum("bii->bi", chol) ** 2
-        good &= pivots.min(axis=1) >= PIVOT_TOLERANCE
-        a = chol[:, m + 1, m]
-        b = chol[:, m + 1, m + 1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = a / np.hypot(a, b)
-        return np.clip(r, -1.0, 1.0), good
+        return _partial_from_gram(gram)
+
+    def test_partialled(self, bases: Sequence[Sequence[int]], owners: np.ndarray,
+                        xs: np.ndarray, ys: np.ndarray, extras: np.ndarray,
+                        counts: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tests ``xs[k] _|_ ys[k] | bases[owners[k]] + extras[k, :counts[k]]``, sharing per-base work.
+
+        Block Cholesky: conditioning on a shared base set B first turns the
+        correlation matrix into the Schur complement ``S = R - W^T W`` with
+        ``W = L_B^{-1} R[B, :]``; each test then only factorises
+        ``S[[extras, x, y]]``. The pivots of that small factor are exactly the
+        trailing pivots of the full ``[B, extras, x, y]`` factor, so the same
+        tolerance / replay rule applies. X, Y and the extras must not be in
+        their base set. Data with non-normal columns, or an ill-conditioned
+        base, goes through :meth:`test_lists` (in the given order).
+        """
+        owners = np.asarray(owners, dtype=np.intp)
+        xs = np.asarray(xs, dtype=np.intp)
+        ys = np.asarray(ys, dtype=np.intp)
+        extras = np.asarray(extras, dtype=np.intp).reshape(len(xs), -1)
+        counts = np.asarray(counts, dtype=np.intp)
+        n_tests = len(xs)
+        vals = np.zeros(n_tests)
+        pvals = np.zeros(n_tests)
+        constant = np.zeros(n_tests, dtype=bool)
+        if n_tests == 0:
+            return vals, pvals, constant
+
+        def full_z(k: int) -> list:
+            return list(bases[owners[k]]) + extras[k, :counts[k]].tolist()
+
+        if self.has_special:
+            return self.test_lists(xs.tolist(), ys.tolist(), [full_z(k) for k in range(n_tests)])
+        real = np.arange(extras.shape[1])[None, :] < counts[:, None]
+        used = np.unique(np.concatenate([extras[real], xs, ys]))
+        position = np.full(self.corr.shape[0], -1, dtype=np.intp)
+        position[used] = np.arange(len(used))
+        corr_used = self.corr[np.ix_(used, used)]
+        stack = np.empty((len(bases), len(used), len(used)))
+        base_ok = np.ones(len(bases), dtype=bool)
+        for b in np.unique(owners):
+            base = np.asarray(bases[b], dtype=np.intp)
+            if base.size == 0:
+                stack[b] = corr_used
+                continue
+            try:
+                chol = np.linalg.cholesky(self.corr[np.ix_(base, base)])
+            except np.linalg.LinAlgError:
+                base_ok[b] = False
+                continue
+            if np.min(np.diag(chol)) ** 2 < PIVOT_TOLERANCE:
+                base_ok[b] = False
+                continue
+            w = linalg.solve_triangular(chol, self.corr[np.ix_(base, used)], lower=True,
+                                        check_finite=False)
+            stack[b] = corr_used - w.T @ w
+        ok = base_ok[owners]
+        fallback = np.flatnonzero(~ok)
+        if fallback.size:
+            sub = self.test_lists(xs[fallback].tolist(), ys[fallback].tolist(),
+                                  [full_z(k) for k in fallback])
+            vals[fallback], pvals[fallback], constant[fallback] = sub
+        self.n_tests += n_tests - fallback.size
+        base_sizes = np.array([len(base) for base in bases], dtype=np.int64)
+        n_used = len(used)
+        flat_stack = stack.reshape(-1)
+        for m in np.unique(counts[ok]):
+            members = np.flatnonzero(ok & (counts == m))
+            local = np.empty((members.size, m + 2), dtype=np.intp)
+            local[:, :m] = position[extras[members, :m]]
+            local[:, m] = position[xs[members]]
+            local[:, m + 1] = position[ys[members]]
+            own = owners[members]
+            # flat-index gather: stack[own, local_a, local_b] for all pairs a, b
+            rows = (own * (n_used * n_used))[:, None] + local * n_used
+            gram = np.take(flat_stack, rows[:, :, None] + local[:, None, :])
+            r, good = _partial_from_gram(gram)
+            vals[members] = r
+            pvals[members] = analytic_pvalues(r, 2 + m + base_sizes[own], self.n_samples)
+            for k in members[~good]:
+                vals[k], pvals[k], _ = self._replay(xs[k], ys[k], full_z(k))
+        return vals, pvals, constant
 
     def model_selection_score(self, y: int, z: Sequence[int]) -> float:
         """tigramite's AIC score ``n log(RSS) + 2 p`` of ``y`` regressed on ``z``.

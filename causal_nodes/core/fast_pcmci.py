@@ -40,7 +40,7 @@ from causal_nodes.core.lagged_moments import (
     rank_gaussianize_rows,
 )
 
-__all__ = ["unsupported_reason", "run_fast", "StreamingPCMCI", "SUPPORTED_METHODS", "SUPPORTED_TESTS"]
+__all__ = ["unsupported_reason", "run_fast", "run_fast_with_diagnostics", "StreamingPCMCI", "SUPPORTED_METHODS", "SUPPORTED_TESTS"]
 
 SUPPORTED_METHODS = ("pcmci",)
 SUPPORTED_TESTS = ("parcorr", "robust_parcorr")
@@ -284,6 +284,61 @@ def _mci_tests(parents: Dict[int, List[Node]], links: LinkAssumptions, n_vars: i
             yield j, i, lag, x_col, z
 
 
+def _mci_vectorized(oracle: LaggedParCorr, parents: Dict[int, List[Node]],
+                    candidates: Tuple[np.ndarray, ...], n_vars: int, max_conds_py: int, max_conds_px: int,
+                    val_matrix: np.ndarray, p_matrix: np.ndarray) -> None:
+    """All MCI tests at once (same sets as :func:`_mci_tests`), filling the matrices in place.
+
+    Z for X=(i, -lag) -> Y=j is ``base_j \\ {X}`` (parents of j) followed by the
+    parents of i shifted by ``lag`` that are not in ``base_j``; shifting adds
+    ``lag * N`` to a column. Tests with X outside ``base_j`` share the
+    conditioning on ``base_j`` (one block factorisation per j); the few with X
+    inside it run one by one.
+    """
+    jj, ii, lags, forced = candidates
+    if jj.size == 0:
+        return
+    val_matrix[ii[forced], jj[forced], lags[forced]] = 1.0
+    p_matrix[ii[forced], jj[forced], lags[forced]] = 0.0
+    jj, ii, lags = jj[~forced], ii[~forced], lags[~forced]
+    if jj.size == 0:
+        return
+    n_cols = oracle.corr.shape[0]
+    bases = [[_col(node, n_vars) for node in parents.get(j, [])[:max_conds_py]]
+             for j in range(n_vars)]
+    px = [[_col(node, n_vars) for node in parents.get(i, [])[:max_conds_px]]
+          for i in range(n_vars)]
+    width = max(1, max(len(p) for p in px))
+    px_pad = np.zeros((n_vars, width), dtype=np.intp)
+    px_valid = np.zeros((n_vars, width), dtype=bool)
+    for i, cols in enumerate(px):
+        px_pad[i, :len(cols)] = cols
+        px_valid[i, :len(cols)] = True
+    in_base = np.zeros((n_vars, n_cols), dtype=bool)
+    for j, cols in enumerate(bases):
+        in_base[j, cols] = True
+    x_cols = lags * n_vars + ii
+    shifted = px_pad[ii] + (lags * n_vars)[:, None]
+    keep = px_valid[ii] & ~in_base[jj[:, None], shifted]
+    order = np.argsort(~keep, axis=1, kind="stable")  # kept extras first, in order
+    extras = np.take_along_axis(shifted, order, axis=1)
+    counts = keep.sum(axis=1)
+    x_in_base = in_base[jj, x_cols]
+    vals = np.zeros(jj.size)
+    pvals = np.zeros(jj.size)
+    shared = np.flatnonzero(~x_in_base)
+    vals[shared], pvals[shared], _ = oracle.test_partialled(
+        bases, jj[shared], x_cols[shared], jj[shared], extras[shared], counts[shared])
+    single = np.flatnonzero(x_in_base)
+    if single.size:
+        zs = [[c for c in bases[jj[k]] if c != x_cols[k]] + extras[k, :counts[k]].tolist()
+              for k in single]
+        vals[single], pvals[single], _ = oracle.test_lists(x_cols[single].tolist(),
+                                                           jj[single].tolist(), zs)
+    val_matrix[ii, jj, lags] = vals
+    p_matrix[ii, jj, lags] = pvals
+
+
 def _fdr_bh(p_matrix: np.ndarray, links: LinkAssumptions) -> np.ndarray:
     """Benjamini-Hochberg q-values over lagged, allowed links (tigramite's fdr_bh)."""
     n_vars, _, n_lags = p_matrix.shape
@@ -338,7 +393,7 @@ def _symmetrize(p_matrix: np.ndarray, val_matrix: np.ndarray, links: LinkAssumpt
 
 
 def _run_mci(oracle: LaggedParCorr, parents: Dict[int, List[Node]],
-             links: LinkAssumptions, n_vars: int, tau_min: int, tau_max: int,
+             links: LinkAssumptions, candidates: Tuple[np.ndarray, ...], n_vars: int, tau_min: int, tau_max: int,
              max_conds_py: Optional[int], max_conds_px: Optional[int], alpha_level: float,
              fdr_method: Optional[str]) -> Dict[str, Any]:
     default_conds = n_vars * (tau_max - tau_min + 1)
@@ -348,24 +403,26 @@ def _run_mci(oracle: LaggedParCorr, parents: Dict[int, List[Node]],
         raise ValueError("maximum condition dimension must be >= 0")
     val_matrix = np.zeros((n_vars, n_vars, tau_max + 1))
     p_matrix = np.ones((n_vars, n_vars, tau_max + 1))
-    cells: List[Tuple[int, int, int]] = []
-    xs: List[int] = []
-    ys: List[int] = []
-    zs: List[List[int]] = []
-    for j, i, lag, x_col, z in _mci_tests(parents, links, n_vars, max_conds_py, max_conds_px):
-        if links[j].get((i, -lag)) in ("-->", "o-o"):
-            val_matrix[i, j, lag] = 1.0
-            p_matrix[i, j, lag] = 0.0
-            continue
-        cells.append((i, j, lag))
-        xs.append(x_col)
-        ys.append(j)
-        zs.append(z)
-    if cells:
-        vals, pvals, _ = oracle.test_lists(xs, ys, zs)
-        ii, jj, tt = (np.array(a) for a in zip(*cells))
-        val_matrix[ii, jj, tt] = vals
-        p_matrix[ii, jj, tt] = pvals
+    if oracle.has_special:
+        # Exact replays must be submitted in tigramite's order: one list, in order.
+        cells, xs, ys, zs = [], [], [], []
+        for j, i, lag, x_col, z in _mci_tests(parents, links, n_vars, max_conds_py, max_conds_px):
+            if links[j].get((i, -lag)) in ("-->", "o-o"):
+                val_matrix[i, j, lag] = 1.0
+                p_matrix[i, j, lag] = 0.0
+                continue
+            cells.append((i, j, lag))
+            xs.append(x_col)
+            ys.append(j)
+            zs.append(z)
+        if cells:
+            vals, pvals, _ = oracle.test_lists(xs, ys, zs)
+            ii, jj, tt = (np.array(a) for a in zip(*cells))
+            val_matrix[ii, jj, tt] = vals
+            p_matrix[ii, jj, tt] = pvals
+    else:
+        _mci_vectorized(oracle, parents, candidates, n_vars, max_conds_py, max_conds_px,
+                        val_matrix, p_matrix)
     if fdr_method not in (None, "none"):
         if fdr_method != "fdr_bh":
             raise ValueError("Only FDR method fdr_bh implemented")
@@ -387,13 +444,53 @@ def _pcmci_on_oracle(oracle: LaggedParCorr, n_vars: int, *, tau_min: int, tau_ma
                      max_conds_py: Optional[int], max_conds_px: Optional[int]) -> Dict[str, Any]:
     _check_taus(tau_min, tau_max)
     pc_tau_min = max(1, tau_min)
-    pc_links = normalize_link_assumptions(link_assumptions, n_vars, pc_tau_min, tau_max,
-                                          remove_contemp=True)
+    if link_assumptions is None:  # cached, shared (read-only) defaults
+        pc_links = _default_links(n_vars, pc_tau_min, tau_max)
+        mci_links = _default_links(n_vars, tau_min, tau_max)
+        candidates = _default_mci_candidates(n_vars, tau_min, tau_max)
+    else:
+        pc_links = normalize_link_assumptions(link_assumptions, n_vars, pc_tau_min, tau_max,
+                                              remove_contemp=True)
+        mci_links = normalize_link_assumptions(link_assumptions, n_vars, tau_min, tau_max)
+        candidates = _mci_candidates(mci_links, n_vars)
     parents = _run_pc_stable(oracle, pc_links, n_vars, pc_tau_min, tau_max, pc_alpha,
                              max_conds_dim, max_combinations)
-    mci_links = normalize_link_assumptions(link_assumptions, n_vars, tau_min, tau_max)
-    return _run_mci(oracle, parents, mci_links, n_vars, tau_min, tau_max,
+    return _run_mci(oracle, parents, mci_links, candidates, n_vars, tau_min, tau_max,
                     max_conds_py, max_conds_px, alpha_level, fdr_method)
+
+
+@functools.lru_cache(maxsize=64)
+def _default_links(n_vars: int, tau_min: int, tau_max: int) -> LinkAssumptions:
+    """tigramite's default link assumptions (never mutated by this module)."""
+    return normalize_link_assumptions(None, n_vars, tau_min, tau_max)
+
+
+@functools.lru_cache(maxsize=64)
+def _default_mci_candidates(n_vars: int, tau_min: int,
+                            tau_max: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return _mci_candidates(_default_links(n_vars, tau_min, tau_max), n_vars)
+
+
+def _mci_candidates(links: LinkAssumptions,
+                    n_vars: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MCI links in tigramite's order as arrays ``(j, i, lag, forced)``.
+
+    ``forced`` marks links assumed present (``-->``/``o-o``): val=1, p=0 without a test.
+    """
+    jj, ii, lags, forced = [], [], [], []
+    for j in range(n_vars):
+        for (i, tau), link_type in links[j].items():
+            if (i == j and tau == 0) or link_type in ("<--", "<?-"):
+                continue
+            jj.append(j)
+            ii.append(i)
+            lags.append(-tau)
+            forced.append(link_type in ("-->", "o-o"))
+    arrays = tuple(np.array(a, dtype=np.intp) for a in (jj, ii, lags)) + \
+        (np.array(forced, dtype=bool),)
+    for a in arrays:
+        a.setflags(write=False)
+    return arrays
 
 
 def _check_method(method: str, test: str, fdr_method: Optional[str]) -> str:
@@ -417,16 +514,31 @@ def run_fast(data: np.ndarray, *, method: str = "pcmci", test: str = "parcorr",
     shapes and dtypes. ``pc_alpha`` may be a float, a list (AIC selection) or
     None (tigramite's default grid).
     """
-    test_l = _check_method(method, test, fdr_method)
+    return run_fast_with_diagnostics(
+        data, method=method, test=test, tau_min=tau_min, tau_max=tau_max, pc_alpha=pc_alpha,
+        alpha_level=alpha_level, max_conds_dim=max_conds_dim, max_combinations=max_combinations,
+        fdr_method=fdr_method, link_assumptions=link_assumptions, max_conds_py=max_conds_py,
+        max_conds_px=max_conds_px)[0]
+
+
+def run_fast_with_diagnostics(data: np.ndarray, *, method: str = "pcmci", test: str = "parcorr",
+                              tau_min: int = 0, tau_max: int = 1,
+                              **options: Any) -> Tuple[Dict[str, Any], Dict[str, int]]:
+    """:func:`run_fast` plus counters ``{'n_tests', 'n_rowwise'}`` (tests run, exact replays)."""
+    test_l = _check_method(method, test, options.get("fdr_method", "none"))
     arr = check_data(data)
     _check_taus(tau_min, tau_max)
     raw_rows = lagged_rows(arr, tau_max)
     oracle = _oracle_from_rows(raw_rows, test_l, arr.shape[1])
-    return _pcmci_on_oracle(oracle, arr.shape[1], tau_min=tau_min, tau_max=tau_max,
-                            pc_alpha=pc_alpha, alpha_level=alpha_level,
-                            max_conds_dim=max_conds_dim, max_combinations=max_combinations,
-                            fdr_method=fdr_method, link_assumptions=link_assumptions,
-                            max_conds_py=max_conds_py, max_conds_px=max_conds_px)
+    defaults = dict(pc_alpha=0.2, alpha_level=0.05, max_conds_dim=None, max_combinations=1,
+                    fdr_method="none", link_assumptions=None, max_conds_py=None,
+                    max_conds_px=None)
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown option(s) for the fast engine: {sorted(unknown)}")
+    defaults.update(options)
+    results = _pcmci_on_oracle(oracle, arr.shape[1], tau_min=tau_min, tau_max=tau_max, **defaults)
+    return results, {"n_tests": oracle.n_tests, "n_rowwise": oracle.n_rowwise}
 
 
 class StreamingPCMCI:
