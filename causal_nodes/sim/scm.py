@@ -11,7 +11,7 @@ step whatever the state, so intervened and baseline runs from one seed differ on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
