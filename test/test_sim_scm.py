@@ -59,6 +59,8 @@ def test_linear_scm_follows_its_equation() -> None:
     noise = np.random.default_rng(np.random.SeedSequence(1)).standard_normal((50, 2))
     np.testing.assert_allclose(residual_a, noise[1:, 0])
     np.testing.assert_allclose(residual_b, noise[2:, 1])
+    names, values = sim.frame()
+    assert names == ["a", "b"] and values == [float(v) for v in sim.values()]
 
 
 @pytest.mark.parametrize("kwargs, message", [

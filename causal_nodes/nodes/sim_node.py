@@ -158,8 +158,9 @@ class SimNode(Node):
     def _publish_state(self) -> None:
         self.clock_pub.publish(ClockMsg(clock=to_time_msg(self.time_offset_s + self.sim.time)))
         if not self.physical:
-            self.frame_pub.publish(VariableFrame(header=self._header(self.frame_id), names=self.sim.variables,
-                                                 values=[float(v) for v in self.sim.values()], subject_id=""))
+            names, values = self.sim.frame()
+            self.frame_pub.publish(VariableFrame(header=self._header(self.frame_id), names=names, values=values,
+                                                 subject_id=""))
             return
         sim: PhysicalSimulator = self.sim
         self.people_pub.publish(self.people_message())

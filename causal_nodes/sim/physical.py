@@ -143,10 +143,8 @@ class PhysicalSimulator(Forkable):
     def person_goals(self) -> np.ndarray:
         """Each person's current goal ``(N, 2)``, with goal interventions applied."""
         goals = self._goals[np.arange(self.person_count), self._goal_index].copy()
-        for i in range(self.person_count):
-            forced = self.interventions.value("human_goal", self.step_index, self.dt, person=i)
-            if forced is not None:
-                goals[i] = forced
+        for iv in self.interventions.active("human_goal", self.step_index, self.dt):
+            goals[iv.person] = iv.value
         return goals
 
     @property

@@ -187,6 +187,10 @@ class SCMSimulator(Forkable):
         """Current values in reported units (offset + scale * standardised value)."""
         return self._offsets + self._scales * self._history[0]
 
+    def frame(self) -> Tuple[List[str], List[float]]:
+        """The current sample as a VariableFrame's ``(names, values)``."""
+        return self.variables, [float(v) for v in self.values()]
+
 
 def random_scm(n_variables: int = 5, max_lag: int = 3, n_links: int = 5, *, contemporaneous_fraction: float = 0.0,
                function: str = "linear", seed: int = 0, coefficient_range: Tuple[float, float] = (0.4, 0.6),
