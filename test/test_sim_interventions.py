@@ -29,7 +29,8 @@ def _first_difference(a: np.ndarray, b: np.ndarray) -> Optional[int]:
     return None if index.size == 0 else int(index[0])
 
 
-def _check_against_graph(scenario, variable: str, value: float, start: float, end: float) -> None:
+def _check_against_graph(scenario, variable: str, value: float, start: float, end: float,
+                         every_descendant: bool = True) -> None:
     comparison = compare_intervention(scenario, Intervention(variable, value, start, end), steps=STEPS)
     k = int(round(start / scenario.dt))
     lags = shortest_lags(scenario.ground_truth(), variable)
@@ -43,7 +44,8 @@ def _check_against_graph(scenario, variable: str, value: float, start: float, en
         assert first >= k + lags[name], (f"do({variable}) at step {k} changed {name} at step {first}, earlier than "
                                          f"the graph's smallest lag {lags[name]} allows")
     descendants = {name for name in lags if name in scenario.variables}
-    assert changed == descendants, f"descendants of {variable} that did not change: {descendants - changed}"
+    if every_descendant:
+        assert changed == descendants, f"descendants of {variable} that did not change: {descendants - changed}"
 
 
 @pytest.mark.parametrize("name", sorted(WINDOWS))
@@ -51,6 +53,14 @@ def _check_against_graph(scenario, variable: str, value: float, start: float, en
 def test_do_changes_exactly_the_descendants_no_earlier_than_their_lags(name: str, variable: str) -> None:
     start, end = WINDOWS[name]
     _check_against_graph(load_scenario(name), variable, DO_VALUES[variable], start, end)
+
+
+@pytest.mark.parametrize("variable", sorted(DO_VALUES))
+@pytest.mark.parametrize("window", [(3.0, 9.0), (10.0, 16.0)])
+def test_crowd_effects_never_come_earlier_than_the_graph_allows(variable: str, window) -> None:
+    # Other people are latent here, and the robot drives straight along its line for the whole run, so some
+    # descendants (its yaw rate) need not change within the run; what must hold is the lag bound.
+    _check_against_graph(load_scenario("crowd"), variable, DO_VALUES[variable], *window, every_descendant=False)
 
 
 def test_robot_that_ignores_people_is_not_a_descendant_of_the_person() -> None:

@@ -29,6 +29,8 @@ _HUMAN = {
     ("human_heading_rate", "human_heading_rate", 1),
     ("human_heading_rate", "human_speed", 1),
     ("human_speed", "human_heading_rate", 1),
+    # the heading rate is defined as 0 while the person is slower than 0.05 m/s (direction undefined)
+    ("human_speed", "human_heading_rate", 0),
     # desired speed falls within the arrival radius and the goal switches on arrival
     ("human_goal_distance", "human_speed", 1),
     ("human_goal_distance", "human_heading_rate", 1),
