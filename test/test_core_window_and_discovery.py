@@ -66,9 +66,15 @@ def test_discovery_input_errors():
     with pytest.raises(InsufficientDataError):
         discover(scm_samples(10), NAMES, DiscoveryConfig(tau_max=3))
     bad = scm_samples(100)
-    bad[5, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    bad[5, 1] = np.inf
+    with pytest.raises(ValueError, match="inf"):
         discover(bad, NAMES, DiscoveryConfig())
+    mostly_missing = scm_samples(100)
+    mostly_missing[::3, 0] = np.nan
+    mostly_missing[1::3, 2] = np.nan
+    mostly_missing[2::3, 3] = np.nan
+    with pytest.raises(InsufficientDataError, match="complete samples"):
+        discover(mostly_missing, NAMES, DiscoveryConfig())
     with pytest.raises(ValueError, match="shape"):
         discover(scm_samples(100), NAMES[:3], DiscoveryConfig())
     with pytest.raises(ValueError, match="test must be one of"):

@@ -57,7 +57,7 @@ def test_fast_and_tigramite_engines_print_identical_graphs(scm_csv, capsys):
     ("a,b\n1,2\n3\n", "line 3: 1 fields"),
     ("a,a\n1,2\n", "duplicate column"),
     ("time,a,b\n0,1,2\n0,3,4\n", "not strictly increasing"),
-    ("a,b\n1,nan\n", "NaN or inf"),
+    ("a,b\n1,inf\n", "inf is not allowed"),
     ("a\n1\n2\n", "at least two variable columns"),
 ])
 def test_bad_csv_gives_clear_error_and_nonzero_exit(tmp_path, capsys, content, message):
@@ -74,3 +74,22 @@ def test_too_short_csv_and_missing_file(tmp_path, capsys):
     assert "too few" in capsys.readouterr().err
     assert main(["discover", str(tmp_path / "missing.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_missing_values_go_to_tigramite_with_missing_flag(scm_csv, tmp_path, capsys):
+    _, data = scm_csv
+    holey = data.copy()
+    holey[[30, 31, 200], 1] = np.nan
+    path = tmp_path / "holey.csv"
+    write_variables_csv(path, NAMES, holey)
+    out = tmp_path / "holey.json"
+    assert main(["discover", str(path), "--tau-max", "2", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["engine"] == "tigramite" and "missing" in result["engine_note"]
+    flag = -9.87654321e30
+    reference = PCMCI(DataFrame(np.where(np.isnan(holey), flag, holey), missing_flag=flag),
+                      ParCorr(significance="analytic"), verbosity=0).run_pcmci(tau_max=2, pc_alpha=0.2,
+                                                                              alpha_level=0.01)
+    assert result["graph"] == reference["graph"].tolist()
+    assert main(["discover", str(path), "--engine", "fast"]) == 2
+    assert "missing values" in capsys.readouterr().err

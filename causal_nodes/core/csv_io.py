@@ -14,7 +14,10 @@ import numpy as np
 
 
 def read_variables_csv(path: str | Path) -> Tuple[List[str], np.ndarray, Optional[np.ndarray]]:
-    """Returns (variable names, (T, N) float array, time column or None)."""
+    """Returns (variable names, (T, N) float array, time column or None).
+
+    Empty cells and ``nan`` read as NaN (a missing value, e.g. from ``bag2csv``); inf is an error.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
@@ -34,15 +37,17 @@ def read_variables_csv(path: str | Path) -> Tuple[List[str], np.ndarray, Optiona
             raise ValueError(f"{path}: line {line}: {len(row)} fields, header has {len(header)}")
         for column, cell in enumerate(row):
             try:
-                values[line - 2, column] = float(cell)
+                values[line - 2, column] = float(cell) if cell.strip() else float("nan")
             except ValueError:
                 raise ValueError(f"{path}: line {line}, column {header[column]!r}: not a number: {cell!r}") from None
-    if not np.all(np.isfinite(values)):
-        line, column = (int(v) for v in np.argwhere(~np.isfinite(values))[0])
-        raise ValueError(f"{path}: line {line + 2}, column {header[column]!r}: NaN or inf is not allowed")
+    if np.isinf(values).any():
+        line, column = (int(v) for v in np.argwhere(np.isinf(values))[0])
+        raise ValueError(f"{path}: line {line + 2}, column {header[column]!r}: inf is not allowed")
     time = None
     if header[0].lower() == "time":
         time, values, header = values[:, 0], values[:, 1:], header[1:]
+        if np.isnan(time).any():
+            raise ValueError(f"{path}: line {int(np.argmax(np.isnan(time))) + 2}: time is missing")
         if np.any(np.diff(time) <= 0):
             line = int(np.argmax(np.diff(time) <= 0)) + 3
             raise ValueError(f"{path}: line {line}: time column is not strictly increasing")

@@ -139,30 +139,42 @@ class DiscoveryResult:
         }
 
 
+MISSING_FLAG = -9.87654321e30
+"""Value standing for a missing sample in tigramite's DataFrame (never a real measurement)."""
+
+
 def discover(data: np.ndarray, names: Sequence[str], config: DiscoveryConfig) -> DiscoveryResult:
     """Runs the configured PCMCI variant on ``data`` (T samples x N variables, columns named by ``names``).
 
-    Raises ValueError on NaN/inf or a shape mismatch, and :class:`InsufficientDataError` when fewer than
-    ``config.min_samples()`` samples or fewer than two non-constant variables remain.
+    NaN marks a missing value: tigramite then leaves out every test sample whose lagged values touch a missing
+    one (its ``missing_flag``), so the time grid stays regular; the fast engine does not handle missing values,
+    so such windows go to tigramite. Raises ValueError on inf or a shape mismatch, and
+    :class:`InsufficientDataError` when fewer than ``config.min_samples()`` complete samples or fewer than two
+    non-constant variables remain.
     """
     array = np.asarray(data, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != len(names):
         raise ValueError(f"data has shape {array.shape}, expected (samples, {len(names)}) for variables {list(names)}")
-    if not np.all(np.isfinite(array)):
-        rows = sorted(set(np.argwhere(~np.isfinite(array))[:, 0].tolist()))[:5]
-        raise ValueError(f"data contains NaN or inf (first rows: {rows}); drop or fill those samples first")
-    if array.shape[0] < config.min_samples():
+    if np.isinf(array).any():
+        rows = sorted(set(np.argwhere(np.isinf(array))[:, 0].tolist()))[:5]
+        raise ValueError(f"data contains inf (first rows: {rows}); drop or fill those samples first")
+    missing = np.isnan(array)
+    complete = int((~missing.any(axis=1)).sum())
+    if complete < config.min_samples():
         raise InsufficientDataError(
-            f"{array.shape[0]} samples is too few for tau_max={config.tau_max} (need >= {config.min_samples()})"
+            f"{complete} complete samples is too few for tau_max={config.tau_max} (need >= {config.min_samples()})"
         )
-    keep = [k for k in range(array.shape[1]) if np.ptp(array[:, k]) > 0.0]
+    keep = [k for k in range(array.shape[1]) if np.nanmax(array[:, k]) > np.nanmin(array[:, k])]
     dropped = [names[k] for k in range(len(names)) if k not in keep]
     if len(keep) < 2:
         raise InsufficientDataError(f"fewer than two non-constant variables (constant: {dropped})")
     array = array[:, keep]
     variables = [names[k] for k in keep]
 
-    runner, engine, note = _choose_engine(config)
+    if missing[:, keep].any():
+        runner, engine, note = _tigramite_for_missing_values(config)
+    else:
+        runner, engine, note = _choose_engine(config)
     started = time.perf_counter()
     results = runner(array, config)
     seconds = time.perf_counter() - started
@@ -193,6 +205,12 @@ def _choose_engine(config: DiscoveryConfig) -> Tuple[Runner, str, str]:
     if config.engine == "fast":
         raise ValueError(f"engine 'fast' cannot run this configuration: {reason}")
     return run_tigramite, "tigramite", f"fast engine not applicable: {reason}"
+
+
+def _tigramite_for_missing_values(config: DiscoveryConfig) -> Tuple[Runner, str, str]:
+    if config.engine == "fast":
+        raise ValueError("engine 'fast' cannot handle missing values (NaN); use engine auto or tigramite")
+    return run_tigramite, "tigramite", "missing values (NaN): tigramite with missing_flag"
 
 
 def _pcmci_options(config: DiscoveryConfig) -> Dict[str, Any]:
@@ -252,7 +270,9 @@ def run_tigramite(array: np.ndarray, config: DiscoveryConfig) -> Dict[str, Any]:
     from tigramite.data_processing import DataFrame
     from tigramite.pcmci import PCMCI
 
-    pcmci = PCMCI(dataframe=DataFrame(array), cond_ind_test=make_independence_test(config), verbosity=0)
+    missing = np.isnan(array)
+    frame = DataFrame(np.where(missing, MISSING_FLAG, array), missing_flag=MISSING_FLAG if missing.any() else None)
+    pcmci = PCMCI(dataframe=frame, cond_ind_test=make_independence_test(config), verbosity=0)
     options = _pcmci_options(config)
     if config.method == "pcmciplus":
         del options["alpha_level"]
