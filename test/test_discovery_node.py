@@ -24,12 +24,13 @@ def _frame(t: float, values) -> VariableFrame:
     return msg
 
 
-def _publish_paced(ros, pub, node, frames) -> None:
-    """Publishes frames, letting the node take each before the next (no queue overflow in the test)."""
-    for frame in frames:
-        expected = node.frames_received + 1
-        pub.publish(frame)
-        ros.spin_until(lambda: node.frames_received >= expected, 2.0)
+def _publish_paced(ros, pub, node, frames, chunk: int = 50) -> None:
+    """Publishes frames in chunks the node's queue holds, letting it take each chunk before the next."""
+    for start in range(0, len(frames), chunk):
+        expected = node.frames_received + len(frames[start:start + chunk])
+        for frame in frames[start:start + chunk]:
+            pub.publish(frame)
+        ros.spin_until(lambda: node.frames_received >= expected, 5.0)
 
 
 def _node(ros, **params):
@@ -109,7 +110,7 @@ def test_callbacks_keep_running_while_discovery_runs(ros):
         if running.done():
             break
         before = node.frames_received
-        _publish_paced(ros, pub, node, [_frame(0.1 * k, data[k])])
+        _publish_paced(ros, pub, node, [_frame(0.1 * k, data[k])], chunk=1)
         if not running.done() and node.frames_received > before:
             taken_during_run += 1
     assert taken_during_run >= 5, "frames were not taken while the discovery was running"
