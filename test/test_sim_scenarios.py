@@ -107,6 +107,17 @@ def test_invalid_scenario_names_the_field(make, path: str, value, field: str) ->
         scenario_from_dict(data)
 
 
+def test_only_sink_variables_can_be_left_out() -> None:
+    data = _corridor()
+    data["variables"] = ["human_speed", "human_heading_rate", "human_robot_distance", "human_goal_distance",
+                         "robot_linear_speed", "robot_angular_speed", "min_scan_range", "collision_risk"]
+    scenario = scenario_from_dict(data)
+    assert all(s in scenario.variables and t in scenario.variables for s, t, _ in scenario.ground_truth())
+    data["variables"] = ["human_speed", "robot_linear_speed", "collision_risk"]
+    with pytest.raises(ValueError, match="human_robot_distance"):
+        scenario_from_dict(data)
+
+
 def test_people_entries_are_checked() -> None:
     data = _corridor()
     data["people"][0]["start"] = [1.0]

@@ -282,6 +282,13 @@ def scenario_from_dict(data: Any, default_name: str = "scenario") -> Scenario:
                  if not (v == "min_scan_range" and not config.scan.enabled)
                  and not (v == "image_motion" and not config.camera.enabled)]
     variables = _parse_variables(top, available)
+    # Leaving out a variable that causes others would hide paths (and, with its autolink, links at every lag)
+    # from the ground truth; only sinks -- variables nothing reads -- can be dropped without changing it.
+    causes = {source for source, target, _ in physical_ground_truth(config) if source != target}
+    hidden = [v for v in available if v not in variables and v in causes]
+    if hidden:
+        top.fail("variables", f"leaves out {hidden}, which cause other variables; only variables without effects "
+                              f"({[v for v in available if v not in causes]}) can be left out")
     return Scenario(str(name), kind, dt, duration, seed, variables, description, physical=config)
 
 
