@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -121,103 +122,85 @@ def _first_combinations(n_items: int, size: int, limit: int) -> np.ndarray:
     return np.array(combos, dtype=np.intp).reshape(len(combos), size)
 
 
-class _PCSearch:
-    """State of tigramite's ``_run_pc_stable_single`` for one (variable, pc_alpha).
+class _PCSearches:
+    """tigramite's ``_run_pc_stable_single`` for many (variable, pc_alpha) pairs at once.
 
-    ``order`` is the current parent list (as candidate indices); ``val_min``
-    the minimum |val| per candidate. Parents are re-sorted by ``val_min``
-    (descending), stable in first-test (= candidate) order, as tigramite's
-    ``sorted(dict, reverse=True)`` does. The k-th condition set of the parent
-    at list position ``a`` is the k-th lexicographic combination of positions
-    ``0..n-2``, each shifted by one past ``a`` (i.e. skipping the parent itself).
+    Row ``s`` is one search. ``cand[s, c]`` is the lagged column of its c-th
+    candidate parent (tigramite's candidate order), ``order[s, :n_par[s]]`` its
+    current parent list as candidate indices and ``val_min`` the minimum |val|
+    seen per candidate. After each condition dimension the surviving parents
+    are re-sorted by ``val_min`` (descending), ties kept in candidate (= first
+    test) order, exactly like ``sorted(val_min_dict, reverse=True)``.
     """
 
-    def __init__(self, n_vars: int, j: int, links_j: Dict[Node, str], pc_alpha: float) -> None:
-        if pc_alpha < 0.0 or pc_alpha > 1.0:
-            raise ValueError("Choose 0 <= pc_alpha <= 1")
-        self.j = j
-        self.pc_alpha = pc_alpha
-        self.candidates = [node for node, t in links_j.items()
-                           if node != (j, 0) and t not in ("<--", "<?-")]
-        self.cols = np.array([_col(node, n_vars) for node in self.candidates], dtype=np.intp)
-        self.forced = np.array([links_j[node] == "-->" for node in self.candidates], dtype=bool)
-        self.val_min = np.full(len(self.candidates), np.inf)
-        self.order = np.arange(len(self.candidates))
-        self.converged = False
-        self.active = self.order
-        self.nonsig = np.zeros(0, dtype=bool)
+    def __init__(self, n_vars: int, specs: List[Tuple[int, Dict[Node, str], float]]) -> None:
+        self.candidates: List[List[Node]] = []
+        for j, links_j, pc_alpha in specs:
+            if pc_alpha < 0.0 or pc_alpha > 1.0:
+                raise ValueError("Choose 0 <= pc_alpha <= 1")
+            self.candidates.append([node for node, t in links_j.items()
+                                    if node != (j, 0) and t not in ("<--", "<?-")])
+        n_search = len(specs)
+        width = max([1] + [len(c) for c in self.candidates])
+        self.cand = np.zeros((n_search, width), dtype=np.intp)
+        self.forced = np.zeros((n_search, width), dtype=bool)
+        self.n_par = np.array([len(c) for c in self.candidates], dtype=np.intp)
+        for s, (j, links_j, _) in enumerate(specs):
+            for c, node in enumerate(self.candidates[s]):
+                self.cand[s, c] = _col(node, n_vars)
+                self.forced[s, c] = links_j[node] == "-->"
+        self.target = np.array([j for j, _, _ in specs], dtype=np.intp)
+        self.alpha = np.array([a for _, _, a in specs], dtype=np.float64)
+        self.order = np.tile(np.arange(width), (n_search, 1))
+        self.val_min = np.full((n_search, width), np.inf)
+        self.alive = np.arange(width)[None, :] < self.n_par[:, None]
 
-    def start_round(self, conds_dim: int) -> bool:
-        """Begin a condition dimension; False once converged (too few parents)."""
-        if self.converged or len(self.order) - 1 < conds_dim:
-            self.converged = True
-            return False
-        self.active = np.arange(len(self.order))
-        self.nonsig = np.zeros(len(self.order), dtype=bool)
-        return True
-
-    def tests(self, comb: np.ndarray) -> np.ndarray:
-        """``[Z, x, y]`` column rows for the still-active parents with combination ``comb``."""
-        conds_dim = comb.shape[0]
-        positions = comb[None, :] + (comb[None, :] >= self.active[:, None])
-        idx = np.empty((self.active.size, conds_dim + 2), dtype=np.intp)
-        idx[:, :conds_dim] = self.cols[self.order[positions]]
-        idx[:, conds_dim] = self.cols[self.order[self.active]]
-        idx[:, conds_dim + 1] = self.j
-        return idx
-
-    def record(self, vals: np.ndarray, pvals: np.ndarray, constant: np.ndarray) -> None:
-        """Update min |val| and drop parents found independent (``pval > pc_alpha``
-        or a constant X/Y, which tigramite never calls dependent)."""
-        tested = self.order[self.active]
-        self.val_min[tested] = np.minimum(np.abs(vals), self.val_min[tested])
-        dependent = (pvals <= self.pc_alpha) & ~constant
-        self.nonsig[self.active[~dependent]] = True
-        self.active = self.active[dependent]
-
-    def end_round(self) -> None:
-        kept = np.sort(self.order[~self.nonsig])
-        self.order = kept[np.argsort(-self.val_min[kept], kind="stable")]
-
-    def parents(self) -> List[Node]:
-        return [self.candidates[k] for k in self.order]
-
-
-def _pc_lockstep(oracle: LaggedParCorr, searches: List[_PCSearch], max_conds_dim: int,
-                 max_combinations: int) -> None:
-    """Run all PC1 searches round by round, batching every round's tests into one call.
-
-    Within a condition dimension each search's parent list is frozen, so its
-    tests for a given combination index are independent of each other and of
-    other searches: one batched oracle call per (dimension, combination index).
-    """
-    for conds_dim in range(max_conds_dim + 1):
-        running = [srch for srch in searches if srch.start_round(conds_dim)]
-        if not running:
-            break
-        for comb_index in range(max_combinations):
-            blocks, owners = [], []
-            for srch in running:
-                combos = _first_combinations(len(srch.order) - 1, conds_dim, max_combinations)
-                if srch.active.size and comb_index < combos.shape[0]:
-                    blocks.append(srch.tests(combos[comb_index]))
-                    owners.append(srch)
-            if not blocks:
+    def run(self, oracle: LaggedParCorr, max_conds_dim: int, max_combinations: int) -> None:
+        """All condition dimensions; one batched oracle call per (dimension, combination)."""
+        for conds_dim in range(max_conds_dim + 1):
+            running = self.n_par - 1 >= conds_dim
+            if not running.any():
                 break
-            idx = np.concatenate(blocks)
-            forced = np.concatenate([srch.forced[srch.order[srch.active]] for srch in owners])
-            vals = np.ones(len(idx))
-            pvals = np.zeros(len(idx))
-            constant = np.zeros(len(idx), dtype=bool)
-            if not forced.all():
-                vals[~forced], pvals[~forced], constant[~forced] = oracle.test(idx[~forced])
-            start = 0
-            for srch, block in zip(owners, blocks):
-                stop = start + len(block)
-                srch.record(vals[start:stop], pvals[start:stop], constant[start:stop])
-                start = stop
-        for srch in running:
-            srch.end_round()
+            # active[s, a]: parent at list position a of search s still to be tested.
+            positions = np.arange(self.order.shape[1])[None, :]
+            active = running[:, None] & (positions < self.n_par[:, None])
+            nonsig = np.zeros_like(active)
+            n_combos = np.array([math.comb(max(n - 1, 0), conds_dim) for n in self.n_par])
+            combos = _first_combinations(int(self.n_par.max()) - 1, conds_dim, max_combinations)
+            for comb_index in range(combos.shape[0]):
+                active &= (comb_index < n_combos)[:, None]
+                s_idx, a_idx = np.nonzero(active)
+                if s_idx.size == 0:
+                    break
+                comb = combos[comb_index]
+                z_pos = comb[None, :] + (comb[None, :] >= a_idx[:, None])
+                x_cand = self.order[s_idx, a_idx]
+                idx = np.empty((s_idx.size, conds_dim + 2), dtype=np.intp)
+                idx[:, :conds_dim] = self.cand[s_idx[:, None], self.order[s_idx[:, None], z_pos]]
+                idx[:, conds_dim] = self.cand[s_idx, x_cand]
+                idx[:, conds_dim + 1] = self.target[s_idx]
+                vals = np.ones(s_idx.size)
+                pvals = np.zeros(s_idx.size)
+                constant = np.zeros(s_idx.size, dtype=bool)
+                free = ~self.forced[s_idx, x_cand]
+                if free.any():
+                    vals[free], pvals[free], constant[free] = oracle.test(idx[free])
+                self.val_min[s_idx, x_cand] = np.minimum(np.abs(vals),
+                                                         self.val_min[s_idx, x_cand])
+                dependent = (pvals <= self.alpha[s_idx]) & ~constant
+                nonsig[s_idx[~dependent], a_idx[~dependent]] = True
+                active[s_idx[~dependent], a_idx[~dependent]] = False
+            dropped = self.order[np.nonzero(nonsig)]
+            self.alive[np.nonzero(nonsig)[0], dropped] = False
+            # Re-sort: alive first, then by -val_min, ties by candidate index.
+            cand_index = np.broadcast_to(np.arange(self.order.shape[1]), self.order.shape)
+            new_order = np.lexsort((cand_index, -np.where(self.alive, self.val_min, 0.0),
+                                    ~self.alive), axis=1)
+            self.order[running] = new_order[running]
+            self.n_par = self.alive.sum(axis=1)
+
+    def parents(self, s: int) -> List[Node]:
+        return [self.candidates[s][c] for c in self.order[s, :self.n_par[s]]]
 
 
 def _run_pc_stable(oracle: LaggedParCorr, links: LinkAssumptions,
@@ -240,22 +223,27 @@ def _run_pc_stable(oracle: LaggedParCorr, links: LinkAssumptions,
     if max_conds_dim < 0:
         raise ValueError("maximum condition dimension must be >= 0")
     # A repeated pc_alpha keeps tigramite's dict semantics (same search, same result).
-    searches = {(j, alpha): _PCSearch(n_vars, j, links[j], alpha)
-                for j in range(n_vars) for alpha in alphas}
+    specs = [(j, links[j], alpha) for j in range(n_vars) for alpha in alphas]
     if oracle.has_degenerate:
         # Replayed tests must be submitted in tigramite's order (see LaggedParCorr).
-        for search in searches.values():
-            _pc_lockstep(oracle, [search], max_conds_dim, max_combinations)
+        parent_lists = []
+        for spec in specs:
+            single = _PCSearches(n_vars, [spec])
+            single.run(oracle, max_conds_dim, max_combinations)
+            parent_lists.append(single.parents(0))
     else:
-        _pc_lockstep(oracle, list(searches.values()), max_conds_dim, max_combinations)
+        searches = _PCSearches(n_vars, specs)
+        searches.run(oracle, max_conds_dim, max_combinations)
+        parent_lists = [searches.parents(s) for s in range(len(specs))]
+    found = {(j, alpha): parent_lists[s] for s, (j, _, alpha) in enumerate(specs)}
     all_parents: Dict[int, List[Node]] = {}
     for j in range(n_vars):
         scores = np.zeros_like(alphas)
         if select:
             for k, alpha in enumerate(alphas):
-                z_cols = [_col(node, n_vars) for node in searches[(j, alpha)].parents()]
+                z_cols = [_col(node, n_vars) for node in found[(j, alpha)]]
                 scores[k] = oracle.model_selection_score(j, z_cols)
-        all_parents[j] = searches[(j, alphas[int(scores.argmin())])].parents()
+        all_parents[j] = found[(j, alphas[int(scores.argmin())])]
     return all_parents
 
 
