@@ -227,3 +227,25 @@ def test_native_tensorrt_engine(model_path, tmp_path):
     np.testing.assert_allclose(mg, mc, atol=1e-3)
     again = WorldModel(model_path, backend="trt-native", engine_cache_dir=tmp_path)  # loads the cache
     assert again.backend == "trt-native"
+
+
+def test_stream_adapter_decimates_and_returns_world_frame_paths(model_path):
+    from causal_nodes.world_model.stream import WorldModelStream
+
+    stream = WorldModelStream(WorldModel(model_path, backend="cpu"), horizon=6)
+    pose = (2.0, 1.0, np.pi / 2)  # robot faces world +y
+    preds = []
+    for k in range(10):
+        t = 0.2 * k  # frames at 5 Hz: every other one is skipped (model dt 0.4 s)
+        people = np.array([[2.0 + 1.0 * t, 4.0], [0.0, 3.0 - 0.5 * t]])
+        preds.append(stream.update(t, ["a", "b"], people, pose, (0.0, 0.0)))
+    stepped = [p for p in preds if p is not None]
+    assert len(stepped) == 5 and stream.model.steps == 5
+    path_a = stepped[-1].paths_world["a"]
+    assert path_a.shape == (6, 2)
+    assert path_a[-1, 0] > path_a[0, 0] > 2.0 + 1.6  # keeps walking along world +x
+    assert abs(path_a[-1, 1] - 4.0) < 0.5
+    with pytest.raises(ValueError, match="backwards"):
+        stream.update(0.5, ["a"], np.zeros((1, 2)), pose, (0.0, 0.0))
+    with pytest.raises(ValueError, match="non-finite"):
+        stream.update(5.0, ["a"], np.array([[np.nan, 0.0]]), pose, (0.0, 0.0))

@@ -63,8 +63,54 @@ def _export(module: nn.Module, inputs: tuple, names_in, names_out, path: Path) -
     with torch.no_grad():
         torch.onnx.export(module, inputs, str(path), input_names=list(names_in), output_names=list(names_out),
                           opset_version=OPSET, do_constant_folding=True, dynamo=False)
-    model = onnx.load(str(path))
+    model = _compact_names(onnx.load(str(path)))
+    onnx.save(model, str(path))
     onnx.checker.check_model(model, full_check=True)
+
+
+def _constants_to_shared_initializers(g: "onnx.GraphProto") -> None:
+    """Turn Constant nodes into initializers, one per distinct value (the unrolled graph repeats the
+    same axes/shapes/indices thousands of times)."""
+    by_value, alias, kept = {}, {}, []
+    for n in g.node:
+        if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value":
+            t = n.attribute[0].t
+            key = (t.data_type, tuple(t.dims), t.SerializeToString(deterministic=True).replace(t.name.encode(), b""))
+            if key not in by_value:
+                init = onnx.TensorProto()
+                init.CopyFrom(t)
+                init.name = f"c{len(by_value)}"
+                g.initializer.append(init)
+                by_value[key] = init.name
+            alias[n.output[0]] = by_value[key]
+        else:
+            kept.append(n)
+    for n in kept:
+        n.input[:] = [alias.get(x, x) for x in n.input]
+    del g.node[:]
+    g.node.extend(kept)
+
+
+def _compact_names(model: "onnx.ModelProto") -> "onnx.ModelProto":
+    """Short node and intermediate-tensor names: the unrolled rollout graph has ~6000 nodes whose
+    exporter names ("/layers.0/qkv_t/MatMul_output_0") would otherwise dominate the file size."""
+    g = model.graph
+    _constants_to_shared_initializers(g)
+    keep = {i.name for i in g.input} | {o.name for o in g.output} | {i.name for i in g.initializer}
+    rename = {}
+    for n in g.node:
+        for name in n.output:
+            if name and name not in keep and name not in rename:
+                rename[name] = f"t{len(rename)}"
+    for idx, n in enumerate(g.node):
+        n.name = f"n{idx}"
+        n.doc_string = ""
+        n.input[:] = [rename.get(x, x) for x in n.input]
+        n.output[:] = [rename.get(x, x) for x in n.output]
+    kept_info = [v for v in g.value_info if v.name in rename]
+    for v in kept_info:
+        v.name = rename[v.name]
+    return model
 
 
 def _io(path: Path) -> Dict[str, list]:

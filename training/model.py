@@ -117,42 +117,45 @@ class Layer(nn.Module):
         """Head-split views of one stream's cache (P,C,D), computed once per rollout."""
         return self.split(k).permute(0, 2, 3, 1), self.split(v).transpose(1, 2)  # (P,h,dh,C), (P,h,C,dh)
 
-    def temporal_shared(self, x: torch.Tensor, blocks, past: Tuple[torch.Tensor, torch.Tensor],
-                        past_valid: torch.Tensor, past_age: torch.Tensor):
+    def temporal_shared(self, x: torch.Tensor, new_kv: List[Tuple[torch.Tensor, torch.Tensor]],
+                        past: Tuple[torch.Tensor, torch.Tensor], past_valid: torch.Tensor, past_age: torch.Tensor,
+                        mask: torch.Tensor):
         """``temporal`` for K candidates that share one pre-rollout cache (identical math).
 
-        The shared cache is read with one GEMM per (person, head) in layout (P, h, K, C), its age
-        embedding enters as q·E[age] (a Gather of a tiny GEMM) instead of being added to K copies,
-        and the softmax over [cache, rollout keys, current] is assembled from the two layouts with
-        a common max, so nothing of size K × cache is materialised. ``past_valid``: (P, C).
+        ``new_kv``: keys/values (K,P,D) written during the rollout, oldest first; ``past_valid``
+        (P,C); ``mask`` (K,P). The shared cache is read with one GEMM per (person, head) in layout
+        (P, h, K, C) and its age embeddings are added to that cache once, not to K copies. The
+        rollout's own keys are ordered newest first so their ages are 0..m, which turns the age
+        terms into one GEMM with a (D, ages × heads) block matrix plus a contiguous slice. The
+        softmax over [cache, rollout keys] is assembled from both layouts with a common max, so
+        nothing of size K × cache is materialised.
         """
         group = self.group
         kT, vP = past
         kk, pp, d = x.shape
+        ages = self.age_k.num_embeddings
         q, k_cur, v_cur = self.qkv_t(self.norm_t(x)).chunk(3, dim=-1)
         qp = self.split(q).permute(1, 2, 0, 3) * self.scale  # (P,h,K,dh)
-        age_kT = self.split(self.age_k.weight).permute(1, 2, 0)  # (h,dh,W+1)
-        s_past = torch.matmul(qp, kT) + torch.index_select(torch.matmul(qp, age_kT), 3, past_age)
-        s_past = s_past + ((1.0 - past_valid) * NEG).unsqueeze(1).unsqueeze(1)  # (P,h,K,C)
-        q4 = q.unsqueeze(-2)
-        scores = [torch.matmul(q4 * (k_cur + self.age_k.weight[0]).unsqueeze(-2), group) * self.scale]
-        values = [(v_cur + self.age_v.weight[0]).unsqueeze(-2)]
-        for k, v, valid, age in blocks:
-            scores.append(torch.matmul(q4 * (k + self.age_k(age)), group) * self.scale
-                          + ((1.0 - valid) * NEG).unsqueeze(-1))
-            values.append(v + self.age_v(age))
-        s_new = torch.cat(scores, dim=-2)  # (K,P,m+1,h)
+        kT_age = kT + self.split(self.age_k(past_age)).permute(1, 2, 0)  # (P,h,dh,C)
+        s_past = torch.matmul(qp, kT_age) + ((1.0 - past_valid) * NEG).unsqueeze(1).unsqueeze(1)  # (P,h,K,C)
+        ks = torch.stack([k_cur] + [k for k, _ in reversed(new_kv)], dim=2)  # (K,P,m+1,D), age 0..m
+        vs = torch.stack([v_cur] + [v for _, v in reversed(new_kv)], dim=2)
+        m1 = ks.shape[2]
+        age_k_blocks = (self.age_k.weight.t().unsqueeze(-1) * group.unsqueeze(1)).reshape(d, ages * self.h)
+        q_age = torch.matmul(q, age_k_blocks).reshape(kk, pp, ages, self.h)[:, :, :m1]  # (K,P,m+1,h)
+        s_new = (torch.matmul(q.unsqueeze(-2) * ks, group) + q_age) * self.scale
+        if m1 > 1:
+            invalid = (1.0 - mask).unsqueeze(-1).unsqueeze(-1) * NEG  # (K,P,1,1)
+            s_new = torch.cat([s_new[:, :, :1], s_new[:, :, 1:] + invalid], dim=2)
         mx = torch.maximum(s_new.amax(dim=-2, keepdim=True), s_past.amax(dim=-1, keepdim=True).permute(2, 0, 3, 1))
-        e_new = torch.exp(s_new - mx)
+        e_new = torch.exp(s_new - mx)  # (K,P,m+1,h)
         e_past = torch.exp(s_past - mx.permute(1, 3, 0, 2))  # (P,h,K,C)
         denom = e_new.sum(dim=-2) + e_past.sum(dim=-1).permute(2, 0, 1)  # (K,P,h)
         age_v = self.split(self.age_v(past_age)).transpose(0, 1)  # (h,C,dh)
         out = torch.matmul(e_past, vP + age_v).permute(2, 0, 1, 3).reshape(kk, pp, d)
-        start = 0
-        for v in values:
-            m = v.shape[-2]
-            out = out + (torch.matmul(e_new[..., start : start + m, :], group.t()) * v).sum(-2)
-            start += m
+        age_v_blocks = (self.age_v.weight.unsqueeze(1) * group.t().unsqueeze(0)).reshape(ages * self.h, d)
+        out = out + (torch.matmul(e_new, group.t()) * vs).sum(-2)
+        out = out + torch.matmul(e_new.reshape(kk, pp, m1 * self.h), age_v_blocks[: m1 * self.h])
         out = out / torch.matmul(denom, group.t())
         return x + self.out_t(out), k_cur, v_cur
 
@@ -251,14 +254,15 @@ class StreamingWorldModel(nn.Module):
             obs = torch.cat([rel, velr], dim=-1)
             x = self.embed(self.features(obs, actions[:, h]))
             for i, layer in enumerate(self.layers):
-                blocks = [(past_k[i], past_v[i], past_valid[h], past_age[h])]
-                if h > 0:
-                    ages = torch.arange(h, 0, -1, dtype=torch.int64)
-                    valid_new = mask_k.unsqueeze(-1).expand(-1, -1, h)
-                    blocks.append((torch.stack(new_k[i], dim=2), torch.stack(new_v[i], dim=2), valid_new, ages))
                 if shared:
-                    x, k_cur, v_cur = layer.temporal_shared(x, blocks[1:], past[i], past_valid[h][0], past_age[h])
+                    x, k_cur, v_cur = layer.temporal_shared(x, list(zip(new_k[i], new_v[i])), past[i],
+                                                            past_valid[h][0], past_age[h], mask_k)
                 else:
+                    blocks = [(past_k[i], past_v[i], past_valid[h], past_age[h])]
+                    if h > 0:
+                        ages = torch.arange(h, 0, -1, dtype=torch.int64)
+                        valid_new = mask_k.unsqueeze(-1).expand(-1, -1, h)
+                        blocks.append((torch.stack(new_k[i], dim=2), torch.stack(new_v[i], dim=2), valid_new, ages))
                     x, k_cur, v_cur = layer.temporal(x, blocks)
                 x = layer.forward_ffn(layer.social(x, mask_k, self.eye[: mask.shape[-1], : mask.shape[-1]]))
                 new_k[i].append(k_cur)

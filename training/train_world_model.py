@@ -116,7 +116,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=None, help="file stem (default world_model or world_model_loo_<scene>)")
     p.add_argument("--holdout", default="", choices=("",) + SCENES, help="scene excluded from training")
     p.add_argument("--seed", default=0, type=int)
-    p.add_argument("--iterations", default=600, type=int)
+    p.add_argument("--iterations", default=300, type=int)
     p.add_argument("--batch", default=32, type=int)
     p.add_argument("--lr", default=3e-3, type=float)
     p.add_argument("--ade-weight", default=1.0, type=float)

@@ -99,7 +99,7 @@ class TensorRTEngine:
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_bytes))
         if fp16:
-            if not builder.platform_has_fast_fp16:
+            if not getattr(builder, "platform_has_fast_fp16", True):  # deprecated in TRT 10; absent later
                 raise RuntimeError("fp16 requested but this GPU has no fast fp16")
             config.set_flag(trt.BuilderFlag.FP16)
         serialized = builder.build_serialized_network(network, config)
