@@ -168,3 +168,10 @@ def test_contemporaneous_only_and_tau_min():
 def test_signal_offsets_and_scales():
     data = random_linear_scm(4, 300, max_lag=2, seed=13) * [1e-3, 1.0, 50.0, 1e4] + [1e5, -3.0, 0.0, 7e3]
     check(data, tau_max=2, pc_alpha=0.2)
+
+
+@pytest.mark.parametrize("max_combinations", [2, 4, 10])
+def test_many_condition_combinations(max_combinations):
+    """Combination order depends on the parent-list length; exercised with dense parents."""
+    data = random_linear_scm(5, 220, max_lag=2, density=0.5, seed=31)
+    check(data, tau_max=2, pc_alpha=0.4, max_combinations=max_combinations, max_conds_dim=3)

@@ -165,15 +165,22 @@ class _PCSearches:
             positions = np.arange(self.order.shape[1])[None, :]
             active = running[:, None] & (positions < self.n_par[:, None])
             nonsig = np.zeros_like(active)
-            n_combos = np.array([math.comb(max(n - 1, 0), conds_dim) for n in self.n_par])
-            combos = _first_combinations(int(self.n_par.max()) - 1, conds_dim, max_combinations)
-            for comb_index in range(combos.shape[0]):
+            # The c-th lexicographic combination depends on the list length, so
+            # look it up per search: combos[s, c] (rows beyond n_combos[s] unused).
+            n_combos = np.array([min(math.comb(max(n - 1, 0), conds_dim), max_combinations)
+                                 for n in self.n_par])
+            combos = np.zeros((len(self.n_par), max(1, int(n_combos.max())), conds_dim),
+                              dtype=np.intp)
+            for n in np.unique(self.n_par[running]):
+                table = _first_combinations(int(n) - 1, conds_dim, max_combinations)
+                combos[self.n_par == n, :table.shape[0]] = table
+            for comb_index in range(int(n_combos.max())):
                 active &= (comb_index < n_combos)[:, None]
                 s_idx, a_idx = np.nonzero(active)
                 if s_idx.size == 0:
                     break
-                comb = combos[comb_index]
-                z_pos = comb[None, :] + (comb[None, :] >= a_idx[:, None])
+                comb = combos[s_idx, comb_index]
+                z_pos = comb + (comb >= a_idx[:, None])
                 x_cand = self.order[s_idx, a_idx]
                 idx = np.empty((s_idx.size, conds_dim + 2), dtype=np.intp)
                 idx[:, :conds_dim] = self.cand[s_idx[:, None], self.order[s_idx[:, None], z_pos]]
