@@ -1,0 +1,1 @@
+"""RL over the simulator with CIP-style causal components (weights, counterfactual augmentation)."""
