@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -122,6 +122,22 @@ def _first_combinations(n_items: int, size: int, limit: int) -> np.ndarray:
     return np.array(combos, dtype=np.intp).reshape(len(combos), size)
 
 
+class _Candidates:
+    """PC1 candidate parents of one variable: nodes in tigramite's order, columns, forced flags."""
+
+    def __init__(self, n_vars: int, j: int, links_j: Dict[Node, str]) -> None:
+        self.nodes = [node for node, t in links_j.items()
+                      if node != (j, 0) and t not in ("<--", "<?-")]
+        self.cols = np.array([_col(node, n_vars) for node in self.nodes], dtype=np.intp)
+        self.forced = np.array([links_j[node] == "-->" for node in self.nodes], dtype=bool)
+
+
+@functools.lru_cache(maxsize=64)
+def _default_pc_candidates(n_vars: int, tau_min: int, tau_max: int) -> Tuple[_Candidates, ...]:
+    links = _default_links(n_vars, tau_min, tau_max)
+    return tuple(_Candidates(n_vars, j, links[j]) for j in range(n_vars))
+
+
 class _PCSearches:
     """tigramite's ``_run_pc_stable_single`` for many (variable, pc_alpha) pairs at once.
 
@@ -133,22 +149,19 @@ class _PCSearches:
     test) order, exactly like ``sorted(val_min_dict, reverse=True)``.
     """
 
-    def __init__(self, n_vars: int, specs: List[Tuple[int, Dict[Node, str], float]]) -> None:
-        self.candidates: List[List[Node]] = []
-        for j, links_j, pc_alpha in specs:
+    def __init__(self, specs: List[Tuple[int, "_Candidates", float]]) -> None:
+        for _, _, pc_alpha in specs:
             if pc_alpha < 0.0 or pc_alpha > 1.0:
                 raise ValueError("Choose 0 <= pc_alpha <= 1")
-            self.candidates.append([node for node, t in links_j.items()
-                                    if node != (j, 0) and t not in ("<--", "<?-")])
+        self.candidates = [cands.nodes for _, cands, _ in specs]
         n_search = len(specs)
         width = max([1] + [len(c) for c in self.candidates])
         self.cand = np.zeros((n_search, width), dtype=np.intp)
         self.forced = np.zeros((n_search, width), dtype=bool)
         self.n_par = np.array([len(c) for c in self.candidates], dtype=np.intp)
-        for s, (j, links_j, _) in enumerate(specs):
-            for c, node in enumerate(self.candidates[s]):
-                self.cand[s, c] = _col(node, n_vars)
-                self.forced[s, c] = links_j[node] == "-->"
+        for s, (_, cands, _) in enumerate(specs):
+            self.cand[s, :len(cands.nodes)] = cands.cols
+            self.forced[s, :len(cands.nodes)] = cands.forced
         self.target = np.array([j for j, _, _ in specs], dtype=np.intp)
         self.alpha = np.array([a for _, _, a in specs], dtype=np.float64)
         self.order = np.tile(np.arange(width), (n_search, 1))
@@ -210,7 +223,7 @@ class _PCSearches:
         return [self.candidates[s][c] for c in self.order[s, :self.n_par[s]]]
 
 
-def _run_pc_stable(oracle: LaggedParCorr, links: LinkAssumptions,
+def _run_pc_stable(oracle: LaggedParCorr, candidates: Sequence[_Candidates],
                    n_vars: int, tau_min: int, tau_max: int, pc_alpha: Any,
                    max_conds_dim: Optional[int], max_combinations: int) -> Dict[int, List[Node]]:
     """PC1 for every variable, with tigramite's pc_alpha list / AIC selection."""
@@ -230,16 +243,16 @@ def _run_pc_stable(oracle: LaggedParCorr, links: LinkAssumptions,
     if max_conds_dim < 0:
         raise ValueError("maximum condition dimension must be >= 0")
     # A repeated pc_alpha keeps tigramite's dict semantics (same search, same result).
-    specs = [(j, links[j], alpha) for j in range(n_vars) for alpha in alphas]
+    specs = [(j, candidates[j], alpha) for j in range(n_vars) for alpha in alphas]
     if oracle.has_degenerate:
         # Replayed tests must be submitted in tigramite's order (see LaggedParCorr).
         parent_lists = []
         for spec in specs:
-            single = _PCSearches(n_vars, [spec])
+            single = _PCSearches([spec])
             single.run(oracle, max_conds_dim, max_combinations)
             parent_lists.append(single.parents(0))
     else:
-        searches = _PCSearches(n_vars, specs)
+        searches = _PCSearches(specs)
         searches.run(oracle, max_conds_dim, max_combinations)
         parent_lists = [searches.parents(s) for s in range(len(specs))]
     found = {(j, alpha): parent_lists[s] for s, (j, _, alpha) in enumerate(specs)}
@@ -440,15 +453,16 @@ def _pcmci_on_oracle(oracle: LaggedParCorr, n_vars: int, *, tau_min: int, tau_ma
     _check_taus(tau_min, tau_max)
     pc_tau_min = max(1, tau_min)
     if link_assumptions is None:  # cached, shared (read-only) defaults
-        pc_links = _default_links(n_vars, pc_tau_min, tau_max)
+        pc_candidates = _default_pc_candidates(n_vars, pc_tau_min, tau_max)
         mci_links = _default_links(n_vars, tau_min, tau_max)
         candidates = _default_mci_candidates(n_vars, tau_min, tau_max)
     else:
         pc_links = normalize_link_assumptions(link_assumptions, n_vars, pc_tau_min, tau_max,
                                               remove_contemp=True)
+        pc_candidates = tuple(_Candidates(n_vars, j, pc_links[j]) for j in range(n_vars))
         mci_links = normalize_link_assumptions(link_assumptions, n_vars, tau_min, tau_max)
         candidates = _mci_candidates(mci_links, n_vars)
-    parents = _run_pc_stable(oracle, pc_links, n_vars, pc_tau_min, tau_max, pc_alpha,
+    parents = _run_pc_stable(oracle, pc_candidates, n_vars, pc_tau_min, tau_max, pc_alpha,
                              max_conds_dim, max_combinations)
     return _run_mci(oracle, parents, mci_links, candidates, n_vars, tau_min, tau_max,
                     max_conds_py, max_conds_px, alpha_level, fdr_method)
