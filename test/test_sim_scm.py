@@ -73,3 +73,27 @@ def test_linear_scm_follows_its_equation() -> None:
 def test_random_scm_rejects_bad_settings(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         random_scm(**kwargs)
+
+
+def test_expected_do_effect_matches_the_average_simulated_effect() -> None:
+    from causal_nodes.sim import Intervention, compare_intervention, expected_do_effect
+
+    demo = default_demo_scenario()
+    expected = expected_do_effect(demo.scm, "robot_linear_speed", 0.9, 8)
+    assert expected["robot_linear_speed"] == pytest.approx([0.3] * 8)  # value - offset (the stationary mean)
+    assert np.all(expected["robot_angular_speed"] == 0.0), "not a descendant"
+    assert expected["human_robot_distance"][1] == pytest.approx(0.3 / 0.15 * -0.6 * 0.5)  # one lag, scales applied
+    diffs = np.array([compare_intervention(demo, Intervention("robot_linear_speed", 0.9, 0.1, 0.9), seed=seed,
+                                           steps=8).effect_matrix()[1:] for seed in range(200)])
+    mean, se = diffs.mean(axis=0), diffs.std(axis=0) / np.sqrt(len(diffs))
+    table = np.stack([expected[name] for name in demo.variables], axis=1)
+    assert np.all(np.abs(mean - table) <= 5 * se + 1e-9)
+
+
+def test_expected_do_effect_rejects_what_it_cannot_compute() -> None:
+    from causal_nodes.sim import expected_do_effect, load_scenario
+
+    with pytest.raises(ValueError, match="linear"):
+        expected_do_effect(load_scenario("scm_random_nonlinear").scm, "x0", 1.0, 5)
+    with pytest.raises(ValueError, match="unknown variable"):
+        expected_do_effect(default_demo_scenario().scm, "mood", 1.0, 5)

@@ -55,6 +55,10 @@ class InterventionComparison:
         """Per-step difference intervened - baseline of one variable."""
         return self.intervened.column(name) - self.baseline.column(name)
 
+    def effect_matrix(self) -> np.ndarray:
+        """``(T, N)`` differences intervened - baseline, columns in ``baseline.names`` order."""
+        return self.intervened.values - self.baseline.values
+
     def mean_effect(self, name: str, start: Optional[float] = None, end: Optional[float] = None) -> float:
         """Mean effect over ``start <= t < end`` (default: from the first intervention's start to the end)."""
         start = min(iv.start for iv in self.interventions) if start is None else start
