@@ -102,3 +102,14 @@ def test_scm_scenario_publishes_variable_frames_and_its_truth(ros) -> None:
     assert ros.spin_until(lambda: len(frames) >= 20, timeout=10.0)
     assert max(stamps + [frames[-1].header.stamp.sec + frames[-1].header.stamp.nanosec * 1e-9]) <= 1.0 + 2.0 + 1e-6, \
         "duration_s stops the run"
+
+
+def test_parameters_shape_the_simulation(ros) -> None:
+    node = _sim_node(ros, scenario="crossing", rate_hz=20.0, publish_camera=False, seed=4)
+    assert node.sim.dt == pytest.approx(0.05)
+    assert node.sim.image is None and node.image_pub is None
+    expected = [v for v in load_scenario("crossing").variables if v != "image_motion"]
+    assert node.ground_truth_message().variables == expected
+    assert all("image_motion" not in (link.source, link.target) for link in node.ground_truth_message().links)
+    with pytest.raises(ValueError, match="unknown scenario"):
+        _sim_node(ros, scenario="no_such_scenario")

@@ -75,6 +75,8 @@ class SimNode(Node):
                 self.scenario.physical.dt = self.scenario.dt
         if self.scenario.physical is not None:
             self.scenario.physical.camera.enabled = bool(self.publish_camera)
+            if not self.publish_camera:  # no frames, no image_motion (a sink: the ground truth stays exact)
+                self.scenario.variables = [v for v in self.scenario.variables if v != "image_motion"]
         self.sim = self.scenario.make_simulator(None if seed < 0 else seed)
         self.physical = isinstance(self.sim, PhysicalSimulator)
 
