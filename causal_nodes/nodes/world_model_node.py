@@ -29,7 +29,19 @@ from causal_nodes.world_model.backends import BACKENDS
 from causal_nodes.world_model.runtime import WorldModel
 from causal_nodes.world_model.stream import WorldModelStream
 
-DEFAULT_MODEL = str(Path(__file__).resolve().parents[2] / "models" / "world_model.onnx")
+
+
+def default_model_path() -> str:
+    """The source tree's ``models/world_model.onnx``, else the installed share folder's copy."""
+    source = Path(__file__).resolve().parents[2] / "models" / "world_model.onnx"
+    if source.is_file():
+        return str(source)
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return str(Path(get_package_share_directory("causal_nodes")) / "models" / "world_model.onnx")
+    except Exception:  # not installed with ament: report the source path in the start-up error
+        return str(source)
 
 
 def yaw_of(q) -> float:
@@ -39,7 +51,7 @@ def yaw_of(q) -> float:
 class WorldModelNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("world_model", **kwargs)
-        model_path = declare(self, "model_path", DEFAULT_MODEL, "step ONNX of the world model (metadata JSON beside it)")
+        model_path = declare(self, "model_path", default_model_path(), "step ONNX of the world model (metadata JSON beside it)")
         backend = declare(self, "backend", "auto", "inference backend", choices=BACKENDS)
         fp16 = declare(self, "fp16", False, "fp16 engines (TensorRT backends only)")
         horizon = declare(self, "horizon", 12, "predicted steps per person (model dt each)", int_range=(1, 12))
