@@ -175,3 +175,17 @@ def test_many_condition_combinations(max_combinations):
     """Combination order depends on the parent-list length; exercised with dense parents."""
     data = random_linear_scm(5, 220, max_lag=2, density=0.5, seed=31)
     check(data, tau_max=2, pc_alpha=0.4, max_combinations=max_combinations, max_conds_dim=3)
+
+
+@pytest.mark.parametrize("n_time,tau_max,n_vars", [(14, 3, 4), (9, 1, 5)])
+def test_tiny_samples_with_nan_pvalues(n_time, tau_max, n_vars):
+    """Fewer samples than conditions: tigramite's NaN p-values (dof < 1) must match."""
+    data = random_linear_scm(n_vars, n_time, max_lag=2, density=0.5, seed=2)
+    check(data, tau_max=tau_max, pc_alpha=0.5, fdr_method="fdr_bh")
+    check(data, tau_max=tau_max, pc_alpha=None)
+
+
+def test_robust_parcorr_with_pc_alpha_selection():
+    data = random_linear_scm(4, 200, max_lag=2, density=0.5, seed=2)
+    data[:, 1] = np.exp(data[:, 1])  # non-Gaussian marginal
+    check(data, test="robust_parcorr", tau_max=2, pc_alpha=None)
