@@ -2,8 +2,9 @@
 
 Variants (same SAC hyper-parameters, same env-step budget, same evaluation episodes):
   * ``sac``: stable-baselines3 SAC;
-  * ``cip``: SAC + causal analysis of ``--analysis-steps`` random-policy steps (extra env steps, reported) →
-    per-action-dimension entropy weights and the counterfactual swap replay buffer (causal_nodes/rl/cip.py).
+  * ``cip_swap``: SAC + causal analysis of ``--analysis-steps`` random-policy steps (extra env steps, reported) →
+    the counterfactual swap replay buffer only (causal_nodes/rl/cip.py);
+  * ``cip``: as ``cip_swap`` plus per-action-dimension entropy weights from the causal action weights.
 Every ``--eval-every`` steps the deterministic policy is evaluated on ``--eval-episodes`` fixed episodes.
 Writes benchmarks/results/rl_cip.{md,json,png}. Torch and BLAS are pinned to one thread (shared machine).
 
@@ -65,11 +66,11 @@ def run_variant(variant: str, seed: int, args: argparse.Namespace) -> dict:
     env.reset(seed=seed)
     kwargs: dict = {}
     analysis_info: dict = {}
-    if variant == "cip":
+    if variant.startswith("cip"):
         t0 = time.perf_counter()
         s, a, r = collect_random_transitions(SocialNavEnv(), args.analysis_steps, seed=50_000 + seed)
         ca = causal_analysis(s, a, r, OBS_NAMES, ACTION_NAMES, seed=seed)
-        weights = entropy_weights([ca.action_weights[n] for n in ACTION_NAMES])
+        weights = entropy_weights([ca.action_weights[n] for n in ACTION_NAMES], floor=args.entropy_floor)
         swap_cols = [OBS_NAMES.index(n) for n in ca.swappable]
         kwargs = dict(replay_buffer_class=make_swap_buffer_class(),
                       replay_buffer_kwargs=dict(swap_columns=swap_cols, swap_prob=args.swap_prob, swap_seed=seed))
@@ -80,6 +81,7 @@ def run_variant(variant: str, seed: int, args: argparse.Namespace) -> dict:
                 gradient_steps=1, policy_kwargs=dict(net_arch=[64, 64]), seed=seed, verbose=0, **kwargs)
     if variant == "cip":
         apply_action_weights(model, weights)
+        analysis_info["entropy_weighting"] = True
     curve: list[dict] = []
 
     class EvalCallback(BaseCallback):
@@ -92,13 +94,16 @@ def run_variant(variant: str, seed: int, args: argparse.Namespace) -> dict:
     model.learn(args.steps, callback=EvalCallback())
     out = {"variant": variant, "seed": seed, "curve": curve, "train_seconds": time.perf_counter() - t0,
            **analysis_info}
-    if variant == "cip":
+    if variant.startswith("cip"):
         out["swapped_samples"] = int(getattr(model.replay_buffer, "swapped", 0))
     print(f"{variant} seed {seed}: final return {curve[-1]['return']:.2f} success {curve[-1]['success']:.2f} "
           f"({out['train_seconds']:.0f} s)" + (f" swappable {out.get('swappable')} action w "
-                                               f"{out.get('entropy_weights')}" if variant == "cip" else ""),
+                                               f"{out.get('entropy_weights')}" if variant.startswith("cip") else ""),
           flush=True)
     return out
+
+
+VARIANT_COLORS = (("sac", "tab:blue"), ("cip_swap", "tab:green"), ("cip", "tab:orange"))
 
 
 def plot(runs: list[dict], path: Path) -> None:
@@ -108,7 +113,7 @@ def plot(runs: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for variant, color in (("sac", "tab:blue"), ("cip", "tab:orange")):
+    for variant, color in VARIANT_COLORS:
         rs = [r for r in runs if r["variant"] == variant]
         if not rs:
             continue
@@ -136,13 +141,17 @@ def main() -> int:
     parser.add_argument("--eval-episodes", type=int, default=5)
     parser.add_argument("--analysis-steps", type=int, default=2000)
     parser.add_argument("--swap-prob", type=float, default=0.5)
+    parser.add_argument("--variants", nargs="+", default=[v for v, _ in VARIANT_COLORS],
+                        choices=[v for v, _ in VARIANT_COLORS])
+    parser.add_argument("--entropy-floor", type=float, default=0.2,
+                        help="share of uniform weight mixed into the causal entropy weights")
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test of the pipeline)")
     parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
     if args.quick:
         args.steps, args.seeds, args.learning_starts, args.eval_every, args.eval_episodes = 600, [0], 200, 300, 2
         args.analysis_steps = 800
-    runs = [run_variant(v, s, args) for s in args.seeds for v in ("sac", "cip")]
+    runs = [run_variant(v, s, args) for s in args.seeds for v in args.variants]
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = "rl_cip_quick" if args.quick else "rl_cip"
     (args.out_dir / f"{stem}.json").write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v)
@@ -166,8 +175,8 @@ def main() -> int:
         lines.append(f"| {r['variant']} | {r['seed']} | {last['return']:.2f} | {best:.2f} | {last['success']:.2f} "
                      f"| {last['collisions']:.2f} | {last['discomfort']:.2f} | {r['train_seconds']:.0f} "
                      f"| {', '.join(r.get('swappable', [])) or '-'} "
-                     f"| {', '.join(f'{w:.2f}' for w in r.get('entropy_weights', [])) or '-'} |")
-    for variant in ("sac", "cip"):
+                     f"| {', '.join(f'{w:.2f}' for w in r.get('entropy_weights', [])) if r.get('entropy_weighting') else '-'} |")
+    for variant, _ in VARIANT_COLORS:
         finals = [r["curve"][-1]["return"] for r in runs if r["variant"] == variant]
         aucs = [np.mean([p["return"] for p in r["curve"]]) for r in runs if r["variant"] == variant]
         if finals:
