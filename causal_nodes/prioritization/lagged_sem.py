@@ -113,14 +113,16 @@ def fit_lagged_sem(
 LOCAL_WEIGHTINGS = ("none", "recent", "state")
 
 
-def local_row_weights(data: np.ndarray, max_lag: int, mode: str, span: float) -> np.ndarray | None:
+def local_row_weights(
+    data: np.ndarray, max_lag: int, mode: str, span: float, columns: Sequence[int] | None = None
+) -> np.ndarray | None:
     """Row weights of a local (LOESS-style) fit around the current state, or None for a global fit.
 
     Why: a global linear SEM averages mechanisms that change with the situation (e.g. driving faster
     shortens the distance to a person ahead but lengthens it to one behind); a local fit around the
     current situation linearises there instead.  ``"recent"`` keeps the newest ``span`` fraction of the
-    rows, ``"state"`` the ``span`` fraction whose previous state (all variables, standardised) is nearest
-    to the window's last state; both with tricube weights ``(1 - (d / d_max)^3)^3``.
+    rows, ``"state"`` the ``span`` fraction whose previous state (the variables ``columns``, default all,
+    standardised) is nearest to the window's last state; both with tricube weights ``(1 - (d / d_max)^3)^3``.
     """
     if mode == "none":
         return None
@@ -130,6 +132,10 @@ def local_row_weights(data: np.ndarray, max_lag: int, mode: str, span: float) ->
         raise ValueError(f"local span must be in (0, 1], got {span}")
     arr = np.asarray(data, dtype=float)
     n_rows = arr.shape[0] - max_lag
+    if columns is not None:
+        if len(columns) == 0:
+            raise ValueError("local weighting needs at least one state column")
+        arr = arr[:, list(columns)]
     if mode == "recent":
         dist = np.arange(n_rows, 0, -1, dtype=float)  # age of the row's sample in steps, newest = 1
     else:

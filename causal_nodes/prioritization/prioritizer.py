@@ -214,7 +214,10 @@ def prioritize(
         raise ValueError(f"window of {arr.shape[0]} samples is too short for the graph's max lag {max_lag}")
     rng = np.random.default_rng(cfg.seed)
     boot_w = block_bootstrap_weights(n_rows, cfg.bootstrap, block_length=cfg.block_length, rng=rng)
-    local_w = local_row_weights(arr, max_lag, cfg.local_weighting, cfg.local_span)
+    # The situation a local fit is centred on: the target and its possible ancestors (the causally relevant
+    # state), so unrelated variables do not dilute the neighbourhood.
+    relevant_cols = sorted(idx[n] for n in possible | {target})
+    local_w = local_row_weights(arr, max_lag, cfg.local_weighting, cfg.local_span, relevant_cols)
     sem = fit_lagged_sem(arr, names, graph, boot_w, local_w)
     history = _start_history(arr, max_lag, cfg.start, warnings, names)
     horizon = cfg.horizon
