@@ -40,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=d.seed, help="first seed (episodes use seed, seed+1, ...)")
     parser.add_argument("--true-graph", action="store_true",
                         help="use the scenario's ground-truth graph instead of discovery (isolates the SEM's error)")
-    parser.add_argument("--local", choices=("none", "recent", "state"), default=d.local_weighting,
-                        help="local SEM fit around the current situation (default %(default)s)")
+    parser.add_argument("--local", choices=("auto", "none", "recent", "state"), default="auto",
+                        help="local SEM fit around the current situation; auto: state for physical scenarios, "
+                        "none (global) for SCM ones (default %(default)s)")
     parser.add_argument("--local-span", type=float, default=d.local_span,
                         help="fraction of the window used by a local fit (default %(default)s)")
     parser.add_argument("--json", type=Path, help="write the full result (with every candidate) to this file")
@@ -63,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         horizon=args.horizon, episodes=args.episodes, futures=args.futures, observe_steps=args.observe_steps,
         warmup_steps=args.warmup_steps, bootstrap=args.bootstrap, candidate_values=args.candidate_values,
         tau_max=args.tau_max, alpha_level=args.alpha_level, seed=args.seed, use_true_graph=args.true_graph,
-        local_weighting=args.local, local_span=args.local_span,
+        local_weighting=("state" if physical else "none") if args.local == "auto" else args.local,
+        local_span=args.local_span,
     )
     result = verify_scenario(scenario, target, actionable, cfg)
     print(f"scenario {scenario.name} ({scenario.kind}), target {target}, actionable {actionable}, "
