@@ -189,3 +189,18 @@ def test_robust_parcorr_with_pc_alpha_selection():
     data = random_linear_scm(4, 200, max_lag=2, density=0.5, seed=2)
     data[:, 1] = np.exp(data[:, 1])  # non-Gaussian marginal
     check(data, test="robust_parcorr", tau_max=2, pc_alpha=None)
+
+
+@pytest.mark.parametrize("a1,a2", [(1.9, -0.905), (1.98, -0.9801)])
+def test_smooth_near_unit_root_signals(a1, a2):
+    """Very smooth signals make lagged columns nearly collinear: most tests are replayed
+    row-wise, in tigramite's order, so both directions of a lag-0 pair share one result."""
+    from scipy.signal import lfilter
+
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(500, 4))
+    data = np.column_stack([lfilter([1.0], [1.0, -a1, -a2], noise[:, k]) for k in range(4)])
+    data[1:, 1] += 0.3 * data[:-1, 0]
+    data[2:, 2] += 0.2 * data[:-2, 1]
+    data = data[100:]
+    check(data, tau_max=3, pc_alpha=0.2)

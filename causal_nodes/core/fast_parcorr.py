@@ -193,11 +193,23 @@ class LaggedParCorr:
         """Values, p-values and "constant X/Y" flags of the tests ``idx[k] = [z.., x, y]``.
 
         All rows share ``m = |Z|``; Z must already exclude x, y and duplicates
-        (in tigramite's order, which matters for the row-wise replay). Tests
-        touching non-normal columns are answered in row order. A flagged test
-        (X or Y has std 0) has val=0, p=1 and counts as independent whatever
-        the significance level, as in tigramite's ``run_test``.
+        (in tigramite's order, which matters for the row-wise replay). Rows are
+        taken to be in tigramite's test order: replays happen in row order. A
+        flagged test (X or Y has std 0) has val=0, p=1 and counts as
+        independent whatever the significance level, as in tigramite's ``run_test``.
         """
+        vals, pvals, constant, bad = self._evaluate(idx)
+        self._replay_rows(bad, vals, pvals, lambda row: (idx[row, -2], idx[row, -1], idx[row, :-2]))
+        return vals, pvals, constant
+
+    def _replay_rows(self, rows, vals: np.ndarray, pvals: np.ndarray, test_of) -> None:
+        """Replay ill-conditioned tests in ascending (= tigramite's) order, in place."""
+        for row in sorted(rows):
+            x, y, z = test_of(row)
+            vals[row], pvals[row], _ = self._replay(x, y, z)
+
+    def _evaluate(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Like :meth:`test` but returns the ill-conditioned rows instead of replaying them."""
         idx = np.asarray(idx, dtype=np.intp)
         n_tests, width = idx.shape
         self.n_tests += n_tests
@@ -212,21 +224,22 @@ class LaggedParCorr:
                 vals[row], pvals[row], constant[row] = self._replay(
                     idx[row, m], idx[row, m + 1], idx[row, :m])
         normal_rows = np.flatnonzero(~special)
+        bad = normal_rows[:0]
         if normal_rows.size:
             sub = idx[normal_rows] if special.any() else idx
             r, good = self._batched(sub)
             vals[normal_rows] = r
             pvals[normal_rows] = analytic_pvalues(r, np.full(len(r), width), self.n_samples)
-            for row in normal_rows[~good]:
-                vals[row], pvals[row], _ = self._replay(idx[row, m], idx[row, m + 1], idx[row, :m])
-        return vals, pvals, constant
+            bad = normal_rows[~good]
+        return vals, pvals, constant, bad
 
     def test_lists(self, xs: Sequence[int], ys: Sequence[int],
                    zs: Sequence[Sequence[int]]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Like :meth:`test` for condition sets of mixed sizes.
+        """Like :meth:`test` for condition sets of mixed sizes (given in tigramite's order).
 
         Tests touching non-normal columns are answered first, in the given
-        order; the rest are grouped by ``|Z|`` and batched.
+        order; the rest are grouped by ``|Z|`` and batched; ill-conditioned
+        ones are replayed last, again in the given order.
         """
         n_tests = len(xs)
         vals = np.zeros(n_tests)
@@ -241,13 +254,17 @@ class LaggedParCorr:
                 vals[k], pvals[k], constant[k] = self._replay(xs[k], ys[k], zs[k])
                 continue
             groups.setdefault(len(zs[k]), []).append(k)
+        bad: list = []
         for m, members in groups.items():
             idx = np.empty((len(members), m + 2), dtype=np.intp)
             if m:
                 idx[:, :m] = [zs[k] for k in members]
             idx[:, m] = [xs[k] for k in members]
             idx[:, m + 1] = [ys[k] for k in members]
-            vals[members], pvals[members], constant[members] = self.test(idx)
+            sub_vals, sub_pvals, sub_constant, sub_bad = self._evaluate(idx)
+            vals[members], pvals[members], constant[members] = sub_vals, sub_pvals, sub_constant
+            bad.extend(members[row] for row in sub_bad)
+        self._replay_rows(bad, vals, pvals, lambda k: (xs[k], ys[k], zs[k]))
         return vals, pvals, constant
 
     def _batched(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -270,8 +287,11 @@ class LaggedParCorr:
         ``S[[extras, x, y]]``. The pivots of that small factor are exactly the
         trailing pivots of the full ``[B, extras, x, y]`` factor, so the same
         tolerance / replay rule applies. X, Y and the extras must not be in
-        their base set. Data with non-normal columns, or an ill-conditioned
-        base, goes through :meth:`test_lists` (in the given order).
+        their base set. Data with non-normal columns goes through
+        :meth:`test_lists` (in the given order). Tests are
+        taken to be in tigramite's order: ill-conditioned ones are replayed in
+        that order, so a repeated test (e.g. both directions of a lag-0 pair
+        share X/Y/Z) reuses the first replay exactly as tigramite's cache does.
         """
         owners = np.asarray(owners, dtype=np.intp)
         xs = np.asarray(xs, dtype=np.intp)
@@ -314,13 +334,10 @@ class LaggedParCorr:
                                         check_finite=False)
             stack[b] = corr_used - w.T @ w
         ok = base_ok[owners]
-        fallback = np.flatnonzero(~ok)
-        if fallback.size:
-            sub = self.test_lists(xs[fallback].tolist(), ys[fallback].tolist(),
-                                  [full_z(k) for k in fallback])
-            vals[fallback], pvals[fallback], constant[fallback] = sub
-        self.n_tests += n_tests - fallback.size
+        self.n_tests += n_tests
         base_sizes = np.array([len(base) for base in bases], dtype=np.int64)
+        # An ill-conditioned base makes every test on it ill-conditioned: replay them all.
+        bad: list = np.flatnonzero(~ok).tolist()
         n_used = len(used)
         flat_stack = stack.reshape(-1)
         for m in np.unique(counts[ok]):
@@ -336,8 +353,8 @@ class LaggedParCorr:
             r, good = _partial_from_gram(gram)
             vals[members] = r
             pvals[members] = analytic_pvalues(r, 2 + m + base_sizes[own], self.n_samples)
-            for k in members[~good]:
-                vals[k], pvals[k], _ = self._replay(xs[k], ys[k], full_z(k))
+            bad.extend(members[~good].tolist())
+        self._replay_rows(bad, vals, pvals, lambda k: (xs[k], ys[k], full_z(k)))
         return vals, pvals, constant
 
     def model_selection_score(self, y: int, z: Sequence[int]) -> float:

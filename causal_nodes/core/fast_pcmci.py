@@ -331,18 +331,23 @@ def _mci_vectorized(oracle: LaggedParCorr, parents: Dict[int, List[Node]],
     order = np.argsort(~keep, axis=1, kind="stable")  # kept extras first, in order
     extras = np.take_along_axis(shifted, order, axis=1)
     counts = keep.sum(axis=1)
-    x_in_base = in_base[jj, x_cols]
-    vals = np.zeros(jj.size)
-    pvals = np.zeros(jj.size)
-    shared = np.flatnonzero(~x_in_base)
-    vals[shared], pvals[shared], _ = oracle.test_partialled(
-        bases, jj[shared], x_cols[shared], jj[shared], extras[shared], counts[shared])
-    single = np.flatnonzero(x_in_base)
-    if single.size:
-        zs = [[c for c in bases[jj[k]] if c != x_cols[k]] + extras[k, :counts[k]].tolist()
-              for k in single]
-        vals[single], pvals[single], _ = oracle.test_lists(x_cols[single].tolist(),
-                                                           jj[single].tolist(), zs)
+    # X inside base_j: no shared factorisation; whole Z (base_j without X, then the
+    # shifted extras) goes against the empty base (index n_vars). One call keeps
+    # every test in tigramite's order (matters for exact replays, see LaggedParCorr).
+    x_in_base = np.flatnonzero(in_base[jj, x_cols])
+    owners = jj.copy()
+    if x_in_base.size:
+        owners[x_in_base] = n_vars
+        full = [[c for c in bases[jj[k]] if c != x_cols[k]] + extras[k, :counts[k]].tolist()
+                for k in x_in_base]
+        wide = max(extras.shape[1], max(len(z) for z in full))
+        padded = np.zeros((jj.size, wide), dtype=np.intp)
+        padded[:, :extras.shape[1]] = extras
+        for k, z in zip(x_in_base, full):
+            padded[k, :len(z)] = z
+            counts[k] = len(z)
+        extras = padded
+    vals, pvals, _ = oracle.test_partialled(bases + [[]], owners, x_cols, jj, extras, counts)
     val_matrix[ii, jj, lags] = vals
     p_matrix[ii, jj, lags] = pvals
 
