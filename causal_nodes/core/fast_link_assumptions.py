@@ -9,6 +9,7 @@ links added, and the same validity / acyclicity checks (raised as ValueError).
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Dict, Optional, Tuple
 
 Link = Tuple[int, int]
@@ -100,3 +101,9 @@ def normalize_link_assumptions(link_assumptions: Optional[LinkAssumptions], n_va
     if has_contemporaneous_cycle(links):
         raise ValueError("link_assumptions has contemporaneous cycle(s).")
     return links
+
+
+@functools.lru_cache(maxsize=64)
+def default_link_assumptions(n_vars: int, tau_min: int, tau_max: int) -> LinkAssumptions:
+    """tigramite's default (all links) assumptions, cached and shared: never mutate the result."""
+    return normalize_link_assumptions(None, n_vars, tau_min, tau_max)

@@ -17,7 +17,7 @@ Pure numpy/scipy, no ROS.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 from scipy import stats
@@ -41,6 +41,11 @@ def n_lagged_columns(n_vars: int, tau_max: int) -> int:
 def column_index(var: int, lag: int, n_vars: int) -> int:
     """Column of ``x_var[t - lag]`` (``lag >= 0``) in the lagged layout."""
     return lag * n_vars + var
+
+
+def node_column(node: Tuple[int, int], n_vars: int) -> int:
+    """Column of tigramite node ``(var, -lag)``."""
+    return -node[1] * n_vars + node[0]
 
 
 def check_data(data: np.ndarray) -> np.ndarray:
