@@ -150,6 +150,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         grid = [(5, 300, 1), (5, 500, 5), (20, 300, 1), (20, 500, 5)]
     else:
         grid = [(n, t, tau) for n in (5, 10, 20, 40) for t in (300, 1000, 3000) for tau in (1, 3, 5)]
+        grid.insert(grid.index((20, 1000, 1)), (20, 500, 5))  # the streaming/target size
     model = TigramiteCostModel()
     for n_time in (300, 3000):  # calibration runs for the skip rule (cheap: N=5, tau_max=1)
         data = bench_data(5, n_time, 1, seed=1)
