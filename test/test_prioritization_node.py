@@ -156,3 +156,67 @@ def test_invalid_goal_parameter_is_rejected(ros) -> None:
     result = h.node.set_parameters([Parameter("goal", value="best")])[0]
     assert not result.successful and "goal" in result.reason
     assert h.node.get_parameter("goal").value == "maximize"
+
+
+def _world_model_file():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "models"
+    for p in [root / "world_model.onnx", *sorted(root.glob("world_model*.onnx"))]:
+        if p.is_file() and not p.stem.endswith("_rollout") and p.with_suffix(".json").is_file():
+            return p
+    return None
+
+
+def test_world_model_fills_predicted_paths_for_robot_action_candidates(ros) -> None:
+    model = _world_model_file()
+    if model is None:
+        pytest.skip("no trained world model under models/")
+    from geometry_msgs.msg import Pose, PoseArray
+    from nav_msgs.msg import Odometry
+
+    from causal_nodes.nodes.common import SENSOR_QOS
+
+    h = ros(target=TARGET, bootstrap=10, world_model_path=str(model), world_model_horizon=5)
+    assert h.node._world is not None, h.node._world_error
+    pub_odom = h.peer.create_publisher(Odometry, "/odom", SENSOR_QOS)
+    pub_people = h.peer.create_publisher(PoseArray, "/people", SENSOR_QOS)
+    assert h.spin_until(lambda: pub_people.get_subscription_count() > 0 and pub_odom.get_subscription_count() > 0)
+    odom = Odometry()
+    odom.header.frame_id = "odom"
+    odom.pose.pose.orientation.w = 1.0
+    odom.twist.twist.linear.x = 0.5
+    for k in range(6):  # two people walking, one frame per 0.4 s (the model's step)
+        pub_odom.publish(odom)
+        h.executor.spin_once(timeout_sec=0.01)
+        msg = PoseArray()
+        msg.header.frame_id = "odom"
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(k * 400_000_000, 1_000_000_000)
+        for x0, y0, vy in ((3.0, -2.0, 1.0), (5.0, 1.0, -0.5)):
+            pose = Pose()
+            pose.position.x, pose.position.y = x0, y0 + vy * 0.4 * k
+            pose.orientation.w = 1.0
+            msg.poses.append(pose)
+        pub_people.publish(msg)
+        h.spin_until(lambda: False, timeout=0.05)
+    assert h.spin_until(lambda: h.node._world_pose is not None), h.node._world_error
+    h.send_frames(make_data(120))
+    h.send_graph(LINKS)
+    assert h.spin_until(lambda: bool(h.got["interventions"]))
+    cands = h.got["interventions"][-1].candidates
+    speed = [c for c in cands if c.variable == "robot_linear_speed"]
+    assert speed and all(len(c.predicted_paths) == 2 for c in speed)
+    path = speed[0].predicted_paths[0]
+    assert path.header.frame_id == "odom" and len(path.poses) == 5
+    assert all(np.isfinite(p.pose.position.x) for p in path.poses)
+
+
+def test_missing_world_model_is_reported_not_fatal(ros) -> None:
+    h = ros(target=TARGET, bootstrap=10, world_model_path="/nonexistent/world_model.onnx")
+    assert h.node._world is None and "not loaded" in h.node._world_error
+    h.send_frames(make_data(60))
+    h.send_graph(LINKS)
+    assert h.spin_until(lambda: bool(h.got["interventions"]))
+    assert all(len(c.predicted_paths) == 0 for c in h.got["interventions"][-1].candidates)
+    assert h.spin_until(lambda: h.last_status() is not None
+                        and any(kv.key == "world_model_error" for kv in h.last_status().values))

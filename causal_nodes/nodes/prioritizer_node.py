@@ -8,6 +8,11 @@ local so late subscribers get the latest, text markers of the top candidates on
 ``/causal/intervention_markers`` and a status on ``/diagnostics`` (unknown target → ERROR listing the known
 variables, empty graph → WARN, latency from graph arrival to publication).
 
+With ``world_model_path`` set it also subscribes ``/people`` and ``/odom``, streams them into the world model
+(:mod:`causal_nodes.world_model.stream`) and fills each candidate's ``predicted_paths`` (one nav_msgs/Path
+per person, world frame) for candidates on ``robot_linear_speed`` / ``robot_angular_speed`` with one batched
+``rollout``.
+
 The node only converts messages; all computation is in the ROS-free core.
 """
 
@@ -20,6 +25,9 @@ from typing import Any, Optional
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseArray, PoseStamped
+from nav_msgs.msg import Odometry
+from nav_msgs.msg import Path as PathMsg
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from visualization_msgs.msg import Marker, MarkerArray
@@ -32,11 +40,12 @@ from causal_msgs.msg import (
     VariableFrame,
     VariablePriority,
 )
-from causal_nodes.nodes.common import LATCHED_QOS, STREAM_QOS, declare, run_node
+from causal_nodes.nodes.common import LATCHED_QOS, SENSOR_QOS, STREAM_QOS, declare, run_node, stamp_seconds
 from causal_nodes.prioritization import PrioritizationResult, PrioritizerConfig, prioritize
 from causal_nodes.prioritization.prioritizer import GOALS
 from causal_nodes.prioritization.graph import UNDIRECTED_POLICIES
 from causal_nodes.prioritization.lagged_sem import LOCAL_WEIGHTINGS
+from causal_nodes.prioritization.world_paths import candidate_actions, predicted_world_paths
 
 STATUS_NAME = "causal_prioritizer"
 
@@ -71,6 +80,13 @@ class PrioritizerNode(Node):
         declare(self, "max_markers", 3, "top candidates shown as RViz text markers", int_range=(0, 50))
         declare(self, "marker_frame", "base_link", "frame of the intervention text markers")
         declare(self, "seed", 0, "seed of the block bootstrap", int_range=(0, 2**31 - 1))
+        declare(
+            self,
+            "world_model_path",
+            "",
+            "world-model step ONNX (metadata JSON beside it) for predicted_paths; '' = no world model",
+        )
+        declare(self, "world_model_horizon", 12, "world-model steps of the predicted paths", int_range=(1, 100))
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._frames: deque = deque(maxlen=int(self.get_parameter("window_size").value))
@@ -81,6 +97,12 @@ class PrioritizerNode(Node):
         self._bad_messages = 0
         self._latencies: deque = deque(maxlen=100)
         self._status = (DiagnosticStatus.WARN, "waiting for a causal graph", {})
+        self._world: Optional[Any] = None  # WorldModelStream when a world model is configured
+        self._world_error = ""
+        self._world_pose: Optional[tuple] = None  # robot pose (x, y, yaw) at the model's last step
+        self._world_frame = ""
+        self._odom: Optional[Odometry] = None
+        self._init_world_model()
 
         self._pub_priorities = self.create_publisher(CausalPriorities, "/causal/priorities", LATCHED_QOS)
         self._pub_interventions = self.create_publisher(InterventionArray, "/causal/interventions", LATCHED_QOS)
@@ -89,6 +111,80 @@ class PrioritizerNode(Node):
         self.create_subscription(CausalGraph, "/causal/graph", self._on_graph, LATCHED_QOS)
         self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
         self.create_timer(1.0, self._publish_status)
+
+    # ------------------------------------------------------------------ optional world model
+    def _init_world_model(self) -> None:
+        """Load the world model if ``world_model_path`` is set; a failure is reported, never fatal."""
+        path = str(self.get_parameter("world_model_path").value)
+        if not path:
+            return
+        try:
+            from causal_nodes.world_model.runtime import WorldModel
+            from causal_nodes.world_model.stream import WorldModelStream
+
+            model = WorldModel(path)
+            horizon = min(int(self.get_parameter("world_model_horizon").value), model.horizon_max)
+            self._world = WorldModelStream(model, horizon)
+        except Exception as exc:  # missing file, bad metadata, no onnxruntime: run without paths
+            self._world_error = f"world model {path!r} not loaded: {type(exc).__name__}: {exc}"
+            self.get_logger().warning(self._world_error)
+            return
+        self.create_subscription(PoseArray, "/people", self._on_people, SENSOR_QOS)
+        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
+
+    def _on_odom(self, msg: Odometry) -> None:
+        p, v = msg.pose.pose.position, msg.twist.twist
+        if all(math.isfinite(x) for x in (p.x, p.y, v.linear.x, v.angular.z)):
+            self._odom = msg
+        else:
+            self._bad_messages += 1
+
+    def _on_people(self, msg: PoseArray) -> None:
+        if self._world is None or self._odom is None:
+            return
+        o = self._odom.pose.pose
+        q = o.orientation
+        yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+        pose = (o.position.x, o.position.y, yaw)
+        twist = self._odom.twist.twist
+        people = [(p.position.x, p.position.y) for p in msg.poses]
+        try:
+            stepped = self._world.update(
+                stamp_seconds(msg.header.stamp), list(range(len(people))), people, pose,
+                (twist.linear.x, twist.angular.z),
+            )
+        except ValueError as exc:
+            self._bad_messages += 1
+            self._world_error = f"world model input rejected: {exc}"
+            return
+        if stepped is not None:
+            self._world_pose = pose
+            self._world_frame = msg.header.frame_id or self._odom.header.frame_id
+
+    def _predicted_paths(self, result: PrioritizationResult, header: Any) -> list:
+        """nav_msgs/Path lists per candidate (empty lists without a world model or for non-action variables)."""
+        paths: list = [[] for _ in result.candidates]
+        if self._world is None or self._world_pose is None or self._odom is None:
+            return paths
+        twist = self._odom.twist.twist
+        try:
+            actions, index = candidate_actions(result.candidates, (twist.linear.x, twist.angular.z))
+            predicted = predicted_world_paths(self._world.model, self._world.horizon, actions, self._world_pose)
+        except Exception as exc:  # never raise in a callback
+            self._world_error = f"world-model rollout failed: {type(exc).__name__}: {exc}"
+            return paths
+        for i, people in zip(index, predicted):
+            for xy in people:
+                path = PathMsg()
+                path.header.stamp = header.stamp
+                path.header.frame_id = self._world_frame
+                for x, y in xy:
+                    ps = PoseStamped(header=path.header)
+                    ps.pose.position.x, ps.pose.position.y = float(x), float(y)
+                    ps.pose.orientation.w = 1.0
+                    path.poses.append(ps)
+                paths[i].append(path)
+        return paths
 
     # ------------------------------------------------------------------ parameters
     def _config(self, overrides: Optional[dict] = None) -> PrioritizerConfig:
@@ -214,8 +310,9 @@ class PrioritizerNode(Node):
                 predicted_effect=c.predicted_effect,
                 predicted_effect_std=c.predicted_effect_std,
                 rank=c.rank,
+                predicted_paths=paths,
             )
-            for c in result.candidates
+            for c, paths in zip(result.candidates, self._predicted_paths(result, header))
         ]
         self._pub_priorities.publish(pri)
         self._pub_interventions.publish(arr)
@@ -261,6 +358,10 @@ class PrioritizerNode(Node):
                 latency_ms_last=f"{lat[-1]:.2f}", latency_ms_mean=f"{lat.mean():.2f}", latency_ms_max=f"{lat.max():.2f}"
             )
         values.update(extra)
+        if self._world is not None or self._world_error:
+            values["world_model"] = "loaded" if self._world is not None else "off"
+        if self._world_error:
+            values["world_model_error"] = self._world_error
         status = DiagnosticStatus(level=level, name=STATUS_NAME, message=message, hardware_id="causal_nodes")
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         diag = DiagnosticArray(status=[status])
