@@ -57,9 +57,12 @@ class Harness:
         self.executor.add_node(self.node)
         self.executor.add_node(self.peer)
         self.got: dict[str, list] = {"priorities": [], "interventions": [], "markers": [], "diag": []}
-        self.peer.create_subscription(CausalPriorities, "/causal/priorities", self.got["priorities"].append, LATCHED_QOS)
-        self.peer.create_subscription(InterventionArray, "/causal/interventions", self.got["interventions"].append, LATCHED_QOS)
-        self.peer.create_subscription(MarkerArray, "/causal/intervention_markers", self.got["markers"].append, LATCHED_QOS)
+        for msg_type, topic, key in (
+            (CausalPriorities, "/causal/priorities", "priorities"),
+            (InterventionArray, "/causal/interventions", "interventions"),
+            (MarkerArray, "/causal/intervention_markers", "markers"),
+        ):
+            self.peer.create_subscription(msg_type, topic, self.got[key].append, LATCHED_QOS)
         self.peer.create_subscription(DiagnosticArray, "/diagnostics", self.got["diag"].append, 50)
         self.pub_graph = self.peer.create_publisher(CausalGraph, "/causal/graph", LATCHED_QOS)
         self.pub_frames = self.peer.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)

@@ -9,7 +9,7 @@ gym = pytest.importorskip("gymnasium")
 pytest.importorskip("causal_nodes.sim.scenario")
 
 from causal_nodes.rl.cip import REWARD, causal_analysis, entropy_weights  # noqa: E402
-from causal_nodes.rl.env import ACTION_NAMES, OBS_NAMES, SocialNavEnv  # noqa: E402
+from causal_nodes.rl.env import OBS_NAMES, SocialNavEnv  # noqa: E402
 
 
 def test_env_follows_the_gymnasium_api_and_rewards_progress() -> None:

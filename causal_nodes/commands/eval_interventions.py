@@ -31,8 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, default=d.episodes, help="seeds to run (default %(default)s)")
     parser.add_argument("--futures", type=int, default=d.futures,
                         help="noise futures averaged per real effect (default %(default)s)")
-    parser.add_argument("--observe-steps", type=int, default=d.observe_steps, help="window length (default %(default)s)")
-    parser.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="steps skipped first (default %(default)s)")
+    parser.add_argument("--observe-steps", type=int, default=d.observe_steps,
+                        help="window length (default %(default)s)")
+    parser.add_argument("--warmup-steps", type=int, default=d.warmup_steps,
+                        help="steps skipped first (default %(default)s)")
     parser.add_argument("--bootstrap", type=int, default=d.bootstrap, help="bootstrap replicas (default %(default)s)")
     parser.add_argument("--candidate-values", type=int, default=d.candidate_values)
     parser.add_argument("--tau-max", type=int, default=d.tau_max)

@@ -173,6 +173,35 @@ def _candidate_grid(column: np.ndarray, count: int, low: float, high: float) -> 
     return np.array(keep)
 
 
+def _cip_weights(
+    arr: np.ndarray, columns: list[int], target_col: int, effects: np.ndarray, warnings: list[str], target: str
+) -> np.ndarray:
+    """``|effect| * std(X) / std(target)`` normalised to sum 1 (uniform, with a warning, when all are zero)."""
+    with np.errstate(all="ignore"):
+        sd = np.nanstd(arr, axis=0)
+    sd = np.where(np.isfinite(sd), sd, 0.0)
+    scale = sd[target_col] if sd[target_col] > 0 else 1.0
+    standardized = np.abs(effects) * sd[columns] / scale
+    total = standardized.sum()
+    if total > 0:
+        return standardized / total
+    warnings.append(f"no variable has a nonzero effect on {target!r}; weights are uniform")
+    return np.full(len(columns), 1.0 / len(columns)) if columns else standardized
+
+
+def _rank_candidates(
+    specs: list[tuple[str, float]], effects: np.ndarray, spread: np.ndarray, cfg: PrioritizerConfig
+) -> list[Candidate]:
+    """Rank by the lower confidence bound ``s * effect - risk_aversion * std`` (rank 1 = best)."""
+    sign = 1.0 if cfg.goal == "maximize" else -1.0
+    rows = [
+        (float(sign * e - cfg.risk_aversion * sd), a, v, float(e), float(sd))
+        for (a, v), e, sd in zip(specs, effects, spread)
+    ]
+    scored = sorted(rows, key=lambda c: (-c[0], c[1], c[2]))
+    return [Candidate(a, v, e, sd, score, rank) for rank, (score, a, v, e, sd) in enumerate(scored, start=1)]
+
+
 def prioritize(
     data: np.ndarray,
     names: Sequence[str],
@@ -245,30 +274,14 @@ def prioritize(
     point = effects[0]
     spread = effects[1:].std(axis=0, ddof=1) if reps > 2 else np.zeros_like(point)
 
-    with np.errstate(all="ignore"):
-        sd = np.nanstd(arr, axis=0)
-    sd = np.where(np.isfinite(sd), sd, 0.0)
     n_o = len(others)
-    std_effect = np.abs(point[:n_o]) * np.array([sd[idx[n]] for n in others]) / (sd[tgt] if sd[tgt] > 0 else 1.0)
-    total = std_effect.sum()
-    if total > 0:
-        weights = std_effect / total
-    else:
-        warnings.append(f"no variable has a nonzero effect on {target!r}; weights are uniform")
-        weights = np.full(n_o, 1.0 / n_o) if n_o else std_effect
+    weights = _cip_weights(arr, [idx[n] for n in others], tgt, point[:n_o], warnings, target)
     prios = [
         Priority(n, n in actionable, float(point[i]), float(spread[i]), float(weights[i]), n in anc)
         for i, n in enumerate(others)
     ]
     prios.sort(key=lambda p: (-p.weight, p.variable))
-
-    sign = 1.0 if cfg.goal == "maximize" else -1.0
-    scored = []
-    for s, (a, v) in enumerate(cand_specs, start=n_o):
-        score = sign * point[s] - cfg.risk_aversion * spread[s]
-        scored.append((float(score), a, v, float(point[s]), float(spread[s])))
-    scored.sort(key=lambda c: (-c[0], c[1], c[2]))
-    cands = [Candidate(a, v, e, sd_, sc, r) for r, (sc, a, v, e, sd_) in enumerate(scored, start=1)]
+    cands = _rank_candidates(cand_specs, point[n_o:], spread[n_o:], cfg)
     return PrioritizationResult(
         target, horizon, cfg.goal, prios, cands, warnings, graph, sem, time.perf_counter() - t0
     )

@@ -7,7 +7,8 @@ that moment, apply each candidate for the next ``horizon`` steps and measure the
 minus the target of a copy without intervention.  The simulators draw their random numbers independently of
 the state, so the two copies share every random draw (common random numbers) and differ only by the
 intervention's effect; this is repeated for ``futures`` reseeded noise futures and averaged, which measures
-the expected effect (what the model predicts) rather than one noisy realisation.  Predicted and real effects are compared with Kendall's tau and sign agreement.
+the expected effect (what the model predicts) rather than one noisy realisation.  Predicted and real effects
+are compared with Kendall's tau and sign agreement.
 
 Sign accuracy is computed over pairs whose real effect is not negligible: ``|real| >= min_effect_fraction *
 max |real|`` of the episode (a sign of a zero effect is noise, not a prediction to check).
@@ -130,13 +131,16 @@ def _measure(
     _reseed(twin, future)
     if variable is not None:
         k0 = twin.step_index
-        twin.apply_intervention(Intervention(variable, value, start=(k0 + 1) * twin.dt, end=(k0 + horizon + 1) * twin.dt))
+        window = dict(start=(k0 + 1) * twin.dt, end=(k0 + horizon + 1) * twin.dt)  # steps k0+1 .. k0+horizon
+        twin.apply_intervention(Intervention(variable, value, **window))
     for _ in range(horizon):
         twin.step()
     return float(read_sample(twin, names)[target_index])
 
 
-def run_episode(scenario: Any, target: str, actionable: Sequence[str], cfg: VerificationConfig, seed: int) -> EpisodeOutcome:
+def run_episode(
+    scenario: Any, target: str, actionable: Sequence[str], cfg: VerificationConfig, seed: int
+) -> EpisodeOutcome:
     names = list(scenario.variables)
     sim = scenario.make_simulator(seed)
     for _ in range(cfg.warmup_steps):
