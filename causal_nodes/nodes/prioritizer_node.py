@@ -85,8 +85,12 @@ class PrioritizerNode(Node):
             "world_model_path",
             "",
             "world-model step ONNX (metadata JSON beside it) for predicted_paths; '' = no world model",
+            read_only=True,
         )
-        declare(self, "world_model_horizon", 12, "world-model steps of the predicted paths", int_range=(1, 100))
+        declare(
+            self, "world_model_horizon", 12, "world-model steps of the predicted paths", int_range=(1, 100),
+            read_only=True,
+        )
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._frames: deque = deque(maxlen=int(self.get_parameter("window_size").value))
