@@ -198,3 +198,13 @@ def test_block_bootstrap_weights_keep_total_and_blocks() -> None:
     assert np.all(w >= 0) and not np.all(w == 1)
     with pytest.raises(ValueError):
         block_bootstrap_weights(0, 3, rng=np.random.default_rng(0))
+
+
+def test_robust_std_ignores_a_few_explosive_replicas() -> None:
+    from causal_nodes.prioritization.prioritizer import robust_std
+
+    rng = np.random.default_rng(1)
+    reps = rng.normal(scale=0.5, size=(400, 3))
+    assert np.allclose(robust_std(reps), 0.5, atol=0.06)
+    reps[:5] = 1e4  # a few diverging refits
+    assert np.all(robust_std(reps) < 0.6) and np.all(reps.std(axis=0) > 100)
