@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 from typing import Dict
 
-import numpy as np
 import onnx
 import torch
 from torch import nn
