@@ -204,3 +204,18 @@ def test_smooth_near_unit_root_signals(a1, a2):
     data[2:, 2] += 0.2 * data[:-2, 1]
     data = data[100:]
     check(data, tau_max=3, pc_alpha=0.2)
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_tigramite_toy_model_parity(seed):
+    """Processes from tigramite's own generator (cast to float64: tigramite computes float32
+    input in float32, the fast engine always in float64)."""
+    from tigramite.toymodels import structural_causal_processes as toys
+
+    links, noises = toys.generate_structural_causal_process(
+        N=5, L=6, max_lag=3, contemp_fraction=0.3, seed=seed, noise_seed=seed)
+    data, nonstationary = toys.structural_causal_process(links, T=300, noises=noises, seed=seed)
+    assert not nonstationary
+    data = data.astype(np.float64)
+    check(data, tau_max=3, pc_alpha=0.1)
+    check(data, tau_max=3, pc_alpha=0.1, test="robust_parcorr")

@@ -154,10 +154,15 @@ def run_fast(data: np.ndarray, *, method: str = "pcmci", test: str = "parcorr",
     """Drop-in for tigramite's ``PCMCI(...).run_pcmci(...)`` with (Robust)ParCorr, analytic p-values.
 
     Same as ``PCMCI(DataFrame(data), ParCorr(significance='analytic'), verbosity=0)
-    .run_pcmci(...)`` (``test='robust_parcorr'``: RobustParCorr). ``data`` is ``(T, N)`` without NaN/inf (ValueError otherwise). Returns
+    .run_pcmci(...)`` (``test='robust_parcorr'``: RobustParCorr).
+
+    ``data`` is ``(T, N)`` without NaN/inf (ValueError otherwise); it is used as
+    float64 (other real dtypes are upcast -- note that tigramite computes
+    float32 input in float32, so compare on float64 data). Returns
     ``{'graph', 'val_matrix', 'p_matrix', 'conf_matrix': None}`` with tigramite's
     shapes and dtypes. ``pc_alpha`` may be a float, a list (AIC selection) or
-    None (tigramite's default grid).
+    None (tigramite's default grid). ``max_conds_py``/``max_conds_px`` are
+    ``run_pcmci``'s MCI options.
     """
     return run_fast_with_diagnostics(
         data, method=method, test=test, tau_min=tau_min, tau_max=tau_max, pc_alpha=pc_alpha,
