@@ -77,3 +77,15 @@ def test_streaming_loss_trains_and_export_runs_in_onnxruntime(tmp_path):
     for t in range(8):
         mean, _ = wm.step(b.people[0, t], b.mask[0, t], b.action[0, t])
     assert np.isfinite(mean[b.mask[0, 7]]).all()
+
+
+def test_simulator_windows_have_a_real_robot():
+    pytest.importorskip("causal_nodes.sim", reason="simulator package not available")
+    from training.sim_data import sim_windows
+
+    wins = sim_windows(["crossing"], [0], length=20, dt=0.4, duration_s=12.0, stride=5)
+    assert len(wins) >= 2 and wins[0].robot_pose.shape == (20, 3) and wins[0].robot_action.shape == (20, 2)
+    b = make_batch(wins, np.arange(len(wins)), np.random.default_rng(0), 32, 8, 12, 0.4, p_pedestrian_robot=1.0)
+    # the sim robot is used as is (never replaced by a pedestrian): people count is unchanged
+    assert b.mask[:, 7].sum(axis=1).tolist() == [wins[0].positions.shape[1]] * len(wins)
+    np.testing.assert_allclose(b.action, np.stack([w.robot_action for w in wins]), atol=1e-5)

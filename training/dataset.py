@@ -46,7 +46,9 @@ def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, hor
     pos, present = win.positions, win.present
     T = pos.shape[0]
     targets = win.targets
-    if len(targets) > 1 and rng.random() < p_pedestrian_robot:
+    if win.robot_pose is not None:  # simulator data: the robot is real
+        poses, actions = win.robot_pose.astype(np.float64), win.robot_action.astype(np.float64)
+    elif len(targets) > 1 and rng.random() < p_pedestrian_robot:
         r = int(rng.choice(targets))
         poses, actions = actions_from_track(pos[:, r], dt)
         keep = np.ones(pos.shape[1], dtype=bool)

@@ -82,6 +82,10 @@ def train(args: argparse.Namespace) -> dict:
     cfg = WorldModelConfig()
     files = training_files(Path(args.data), args.holdout)
     windows = load_windows(files, OBS + PRED, stride=1)
+    if args.sim_seeds > 0:
+        from training.sim_data import SCENARIOS, sim_windows
+
+        windows += sim_windows(SCENARIOS, range(args.sim_seeds), OBS + PRED, cfg.dt)
     windows = [w for w in windows if w.present[OBS - 1].any()]
     if not windows:
         raise ValueError(f"no training windows of {OBS + PRED} frames in {args.data}")
@@ -122,6 +126,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ade-weight", default=1.0, type=float)
     p.add_argument("--p-pedestrian-robot", default=0.5, type=float)
     p.add_argument("--threads", default=1, type=int, help="torch CPU threads (1-2: the machine is shared)")
+    p.add_argument("--sim-seeds", default=0, type=int,
+                   help="add simulator episodes (5 robot-interaction scenarios × this many seeds, 60 s each)")
     p.add_argument("--no-eval", dest="eval", action="store_false", help="skip the held-out test evaluation")
     p.add_argument("--best-of", default=20, type=int, help="samples for the best-of-N metric (0: off)")
 
@@ -137,10 +143,11 @@ def main(argv=None) -> int:
 
     name = args.name or (f"world_model_loo_{args.holdout}" if args.holdout else "world_model")
     training_info = {
-        "data": "ETH/UCY " + (f"leave-one-out, held-out scene {args.holdout}" if args.holdout else "train splits of all scenes"),
+        "data": "ETH/UCY " + (f"leave-one-out, held-out scene {args.holdout}" if args.holdout else "train splits of all scenes")
+        + (f" + simulator ({args.sim_seeds} seeds × 5 scenarios × 60 s)" if args.sim_seeds else ""),
         "files": result["files"], "windows": result["windows"], "seed": args.seed,
         "iterations": args.iterations, "batch": args.batch, "lr": args.lr, "ade_weight": args.ade_weight,
-        "p_pedestrian_robot": args.p_pedestrian_robot, "threads": args.threads,
+        "p_pedestrian_robot": args.p_pedestrian_robot, "threads": args.threads, "sim_seeds": args.sim_seeds,
         "train_seconds": result["train_seconds"], "final_log": result["log"][-1],
         "command": "python -m training.train_world_model " + " ".join(argv or __import__("sys").argv[1:]),
     }

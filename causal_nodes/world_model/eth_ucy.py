@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 import numpy as np
 
@@ -24,6 +24,8 @@ class Window:
     present: np.ndarray  # (T, N) bool
     source: str
     start_frame: float
+    robot_pose: Optional[np.ndarray] = None  # (T, 3) world [x, y, yaw] when the data has a real robot (sim)
+    robot_action: Optional[np.ndarray] = None  # (T, 2) [linear, angular] applied from t to t+1
 
     @property
     def targets(self) -> np.ndarray:
