@@ -143,8 +143,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="fast-engine repetitions (median)")
     parser.add_argument("--stream-windows", type=int, default=100,
                         help="windows for the streaming latency measurement")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "pcmci.md")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="markdown output (default benchmarks/results/pcmci.md, "
+                             "pcmci_quick.md with --quick)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = REPO / "benchmarks" / "results" / ("pcmci_quick.md" if args.quick else "pcmci.md")
 
     if args.quick:
         grid = [(5, 300, 1), (5, 500, 5), (20, 300, 1), (20, 500, 5)]
