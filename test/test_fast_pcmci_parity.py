@@ -219,3 +219,9 @@ def test_tigramite_toy_model_parity(seed):
     data = data.astype(np.float64)
     check(data, tau_max=3, pc_alpha=0.1)
     check(data, tau_max=3, pc_alpha=0.1, test="robust_parcorr")
+
+
+def test_single_variable():
+    data = random_linear_scm(1, 200, max_lag=2, seed=1)
+    check(data, tau_max=2, pc_alpha=None, fdr_method="fdr_bh")
+    check(data, tau_max=0)
