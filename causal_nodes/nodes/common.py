@@ -84,7 +84,7 @@ class DiagnosticsPublisher:
 
     def publish(self, level: int, message: str, values: Dict[str, Any]) -> DiagnosticStatus:
         status = DiagnosticStatus(
-            level=bytes([int(level)]),
+            level=level if isinstance(level, bytes) else bytes([int(level)]),
             name=f"{self._node.get_name()}",
             message=message,
             hardware_id=self._hardware_id,
