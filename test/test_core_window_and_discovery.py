@@ -112,3 +112,25 @@ def test_score_links_counts_undirected_contemporaneous_once():
     scores = score_links([("y", "x", 0, "o-o"), ("x", "x", 1, "-->"), ("y", "y", 2, "-->")], truth)
     assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 1, 0)
     assert scores["precision"] == pytest.approx(2 / 3) and scores["recall"] == 1.0
+
+
+def test_streaming_statistics_give_the_batch_result_on_every_window():
+    config = DiscoveryConfig(tau_max=2)
+    online = OnlineDiscovery(WindowConfig(length=120, time_jump_reset_s=1.0), config, min_samples=60)
+    assert online.streaming
+    data = scm_samples(400, seed=11)
+    stamps = list(0.1 * np.arange(250)) + list(0.1 * np.arange(150))  # the stream jumps back: a looping bag
+    checked = 0
+    for k, (stamp, row) in enumerate(zip(stamps, data)):
+        online.add(stamp, NAMES, row)
+        if k % 29 == 0 and online.ready():
+            job = online.take_job()
+            assert job.statistics is not None
+            streamed = online.run(job).result
+            batch = discover(job.data, job.names, config)
+            assert streamed.engine_note == "streaming statistics"
+            assert (streamed.graph == batch.graph).all()
+            np.testing.assert_allclose(streamed.val_matrix, batch.val_matrix, atol=1e-10)
+            np.testing.assert_allclose(streamed.p_matrix, batch.p_matrix, atol=1e-10)
+            checked += 1
+    assert checked >= 8 and online.window.resets["time_jumped_back"] == 1

@@ -143,7 +143,8 @@ MISSING_FLAG = -9.87654321e30
 """Value standing for a missing sample in tigramite's DataFrame (never a real measurement)."""
 
 
-def discover(data: np.ndarray, names: Sequence[str], config: DiscoveryConfig) -> DiscoveryResult:
+def discover(data: np.ndarray, names: Sequence[str], config: DiscoveryConfig,
+             statistics: Optional[Any] = None) -> DiscoveryResult:
     """Runs the configured PCMCI variant on ``data`` (T samples x N variables, columns named by ``names``).
 
     NaN marks a missing value: tigramite then leaves out every test sample whose lagged values touch a missing
@@ -151,6 +152,9 @@ def discover(data: np.ndarray, names: Sequence[str], config: DiscoveryConfig) ->
     so such windows go to tigramite. Raises ValueError on inf or a shape mismatch, and
     :class:`InsufficientDataError` when fewer than ``config.min_samples()`` complete samples or fewer than two
     non-constant variables remain.
+
+    ``statistics``: the same window's :class:`~causal_nodes.core.fast_pcmci.WindowStatistics` kept up to date
+    sample by sample (streaming); used instead of rebuilding them when the fast engine runs on all columns.
     """
     array = np.asarray(data, dtype=np.float64)
     if array.ndim != 2 or array.shape[1] != len(names):
@@ -175,6 +179,8 @@ def discover(data: np.ndarray, names: Sequence[str], config: DiscoveryConfig) ->
         runner, engine, note = _tigramite_for_missing_values(config)
     else:
         runner, engine, note = _choose_engine(config)
+        if engine == "fast" and statistics is not None and not dropped:
+            runner, note = (lambda _array, cfg: statistics.run(**_fast_options(cfg))), "streaming statistics"
     started = time.perf_counter()
     results = runner(array, config)
     seconds = time.perf_counter() - started
@@ -199,7 +205,7 @@ def _choose_engine(config: DiscoveryConfig) -> Tuple[Runner, str, str]:
     """Picks the fast engine where it computes exactly the same result, tigramite otherwise."""
     if config.engine == "tigramite":
         return run_tigramite, "tigramite", "requested"
-    reason = _fast_unsupported_reason(config)
+    reason = fast_unsupported_reason(config)
     if reason is None:
         return run_fast_engine, "fast", "exact streaming ParCorr engine"
     if config.engine == "fast":
@@ -230,7 +236,7 @@ def _fast_options(config: DiscoveryConfig) -> Dict[str, Any]:
     return dict(method=config.method, test=config.test, **_pcmci_options(config))
 
 
-def _fast_unsupported_reason(config: DiscoveryConfig) -> Optional[str]:
+def fast_unsupported_reason(config: DiscoveryConfig) -> Optional[str]:
     try:
         from causal_nodes.core import fast_pcmci
     except ImportError as error:  # the engine is optional: tigramite is always the reference

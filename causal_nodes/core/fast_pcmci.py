@@ -245,6 +245,34 @@ class StreamingPCMCI:
         """Rebuild the statistics exactly from the held samples now."""
         self._moments.recompute()
 
+    def snapshot(self, test: str = "parcorr") -> "WindowStatistics":
+        """The current window's lagged rows and covariance, copied: cheap (O(T d + d^2)) and safe to run
+        on another thread while this object keeps taking samples."""
+        moments = self._moments
+        if moments.n_ref < 1:
+            raise ValueError(f"need more than 2*tau_max={2 * self.tau_max} samples, "
+                             f"held {moments.held}")
+        raw_rows = lagged_rows(moments.samples(), self.tau_max)
+        cov = moments.covariance() if str(test).lower() == "parcorr" else None
+        return WindowStatistics(raw_rows, cov, self.n_vars, self.tau_max, str(test).lower())
+
+    def run(self, *, method: str = "pcmci", test: str = "parcorr", tau_min: int = 0,
+            tau_max: Optional[int] = None, **options: Any) -> Dict[str, Any]:
+        """PCMCI on the current window; same options and result as :func:`run_fast`."""
+        return self.snapshot(test).run(method=method, test=test, tau_min=tau_min, tau_max=tau_max, **options)
+
+
+class WindowStatistics:
+    """A frozen copy of one window's ParCorr statistics (from :meth:`StreamingPCMCI.snapshot`)."""
+
+    def __init__(self, raw_rows: np.ndarray, cov: Optional[np.ndarray], n_vars: int, tau_max: int,
+                 test: str) -> None:
+        self.raw_rows = raw_rows
+        self.cov = cov
+        self.n_vars = n_vars
+        self.tau_max = tau_max
+        self.test = test
+
     def run(self, *, method: str = "pcmci", test: str = "parcorr", tau_min: int = 0,
             tau_max: Optional[int] = None, pc_alpha: Any = 0.2, alpha_level: float = 0.05,
             max_conds_dim: Optional[int] = None, max_combinations: int = 1,
@@ -252,18 +280,14 @@ class StreamingPCMCI:
             link_assumptions: Optional[LinkAssumptions] = None,
             max_conds_py: Optional[int] = None,
             max_conds_px: Optional[int] = None) -> Dict[str, Any]:
-        """PCMCI on the current window; same options and result as :func:`run_fast`."""
+        """PCMCI on the snapshot's window; same options and result as :func:`run_fast`."""
         if tau_max is not None and tau_max != self.tau_max:
             raise ValueError(f"this StreamingPCMCI was built for tau_max={self.tau_max}, "
                              f"got tau_max={tau_max}")
         test_l = _check_method(method, test, fdr_method)
-        moments = self._moments
-        if moments.n_ref < 1:
-            raise ValueError(f"need more than 2*tau_max={2 * self.tau_max} samples, "
-                             f"held {moments.held}")
-        raw_rows = lagged_rows(moments.samples(), self.tau_max)
-        cov = moments.covariance() if test_l == "parcorr" else None
-        oracle = _oracle_from_rows(raw_rows, test_l, self.n_vars, cov)
+        if test_l != self.test:
+            raise ValueError(f"the snapshot was taken for test {self.test!r}, not {test_l!r}")
+        oracle = _oracle_from_rows(self.raw_rows, test_l, self.n_vars, self.cov)
         return _pcmci_on_oracle(oracle, self.n_vars, tau_min=tau_min, tau_max=self.tau_max,
                                 pc_alpha=pc_alpha, alpha_level=alpha_level,
                                 max_conds_dim=max_conds_dim, max_combinations=max_combinations,

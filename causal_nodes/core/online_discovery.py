@@ -9,11 +9,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from causal_nodes.core.discovery import DiscoveryConfig, DiscoveryResult, InsufficientDataError, discover
+from causal_nodes.core.discovery import (DiscoveryConfig, DiscoveryResult, InsufficientDataError, discover,
+                                         fast_unsupported_reason)
 from causal_nodes.core.window import SampleWindow, WindowConfig
 
 
@@ -25,6 +26,8 @@ class WindowJob:
     stamps: np.ndarray
     data: np.ndarray
     taken_at: float
+    statistics: Optional[Any] = None
+    """The fast engine's streaming statistics of this window, when kept (see :class:`OnlineDiscovery`)."""
 
 
 @dataclass
@@ -48,6 +51,10 @@ class OnlineDiscovery:
 
     ``variables``: the names to use, in this order; empty = every name of the incoming frames, in their order.
     A frame lacking one of the configured names is rejected and counted (``missing_<name>``).
+
+    Where the fast engine applies, the window's lagged second moments are also kept up to date sample by sample
+    (:class:`~causal_nodes.core.fast_pcmci.StreamingPCMCI`, O(d^2) per sample), so a run costs only its tests;
+    a job carries a copy of them. The result is the same as a batch run on the window (tested).
     """
 
     def __init__(self, window: WindowConfig, config: DiscoveryConfig, variables: Sequence[str] = (),
@@ -60,6 +67,9 @@ class OnlineDiscovery:
             raise ValueError(f"window length {window.length} is shorter than the {self.min_samples} samples a run needs")
         self.rejected: Counter = Counter()
         self._samples_at_last_job = -1
+        self.streaming = config.engine != "tigramite" and fast_unsupported_reason(config) is None
+        self._stream: Optional[Any] = None
+        self._stream_resets = -1
 
     def add(self, stamp: float, names: Sequence[str], values: Sequence[float]) -> Optional[str]:
         if self.variables:
@@ -71,7 +81,22 @@ class OnlineDiscovery:
                 return reason
             values = [values[index[v]] for v in self.variables]
             names = self.variables
-        return self.window.add(stamp, names, values)
+        verdict = self.window.add(stamp, names, values)
+        if verdict is None and self.streaming:
+            self._follow_window(values)
+        return verdict
+
+    def _follow_window(self, values: Sequence[float]) -> None:
+        """Keeps the streaming statistics equal to the window: push, or rebuild after a window reset."""
+        from causal_nodes.core.fast_pcmci import StreamingPCMCI
+
+        resets = sum(self.window.resets.values())
+        if self._stream is None or resets != self._stream_resets:
+            self._stream = StreamingPCMCI(len(self.window.names), self.window.config.length, self.config.tau_max)
+            self._stream.extend(self.window.array())
+            self._stream_resets = resets
+        else:
+            self._stream.push(np.asarray(values, dtype=np.float64))
 
     def ready(self) -> bool:
         """A run is due: enough samples, and new ones since the last job."""
@@ -80,12 +105,15 @@ class OnlineDiscovery:
     def take_job(self) -> WindowJob:
         names, stamps, data = self.window.snapshot()
         self._samples_at_last_job = self.window.accepted
-        return WindowJob(names=names, stamps=stamps, data=data, taken_at=time.monotonic())
+        statistics = None
+        if self._stream is not None and self._stream.n_samples > 2 * self.config.tau_max:
+            statistics = self._stream.snapshot(self.config.test)
+        return WindowJob(names=names, stamps=stamps, data=data, taken_at=time.monotonic(), statistics=statistics)
 
     def run(self, job: WindowJob) -> DiscoveryOutcome:
         """Runs the discovery on a job; errors become an outcome, not an exception."""
         try:
-            return DiscoveryOutcome(job, discover(job.data, job.names, self.config))
+            return DiscoveryOutcome(job, discover(job.data, job.names, self.config, job.statistics))
         except InsufficientDataError as error:
             return DiscoveryOutcome(job, None, str(error), insufficient=True)
         except Exception as error:  # a failed run must not take the node down; it is reported instead
