@@ -24,6 +24,7 @@ from nav_msgs.msg import Path as PathMsg
 from rclpy.node import Node
 from visualization_msgs.msg import Marker, MarkerArray
 
+from causal_nodes.core.msg_adapters import yaw_of
 from causal_nodes.nodes.common import ERROR, OK, SENSOR_QOS, WARN, DiagnosticsPublisher, declare, run_node, stamp_seconds
 from causal_nodes.world_model.backends import BACKENDS
 from causal_nodes.world_model.runtime import WorldModel
@@ -44,14 +45,11 @@ def default_model_path() -> str:
         return str(source)
 
 
-def yaw_of(q) -> float:
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
-
-
 class WorldModelNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("world_model", **kwargs)
-        model_path = declare(self, "model_path", default_model_path(), "step ONNX of the world model (metadata JSON beside it)")
+        model_path = declare(self, "model_path", "", "step ONNX of the world model (metadata JSON beside it); "
+                             "'' = the model shipped with the package") or default_model_path()
         backend = declare(self, "backend", "auto", "inference backend", choices=BACKENDS)
         fp16 = declare(self, "fp16", False, "fp16 engines (TensorRT backends only)")
         horizon = declare(self, "horizon", 12, "predicted steps per person (model dt each)", int_range=(1, 12))
