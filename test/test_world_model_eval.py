@@ -77,3 +77,14 @@ def test_cli_errors_return_nonzero(tmp_path, capsys):
     assert "not a folder" in capsys.readouterr().err
     assert eval_trajectories.run(_args(data=tmp_path, scene="eth", model=tmp_path / "none.onnx")) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_robot_response_probe_reports_both_actions(model):
+    from causal_nodes.world_model.evaluation import robot_response_probe
+
+    probe = robot_response_probe(model)
+    assert set(probe) == {"lateral_offset_stand_m", "lateral_offset_drive_m", "min_distance_stand_m",
+                          "min_distance_drive_m", "path_difference_m"}
+    assert all(np.isfinite(v) and v >= 0 for v in probe.values())
+    # the person walks straight at a standing robot: the predicted path passes it closely, on its side
+    assert probe["min_distance_stand_m"] < 1.0 and probe["lateral_offset_stand_m"] < 1.0
