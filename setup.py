@@ -32,7 +32,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
-        (f"share/{PACKAGE}/models", glob("models/*")),
+        (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.json")),
         (f"share/{PACKAGE}/sim/scenarios", glob("sim/scenarios/*")),
     ],
     install_requires=[

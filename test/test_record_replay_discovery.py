@@ -7,11 +7,11 @@ import pytest
 
 pytest.importorskip("causal_msgs")
 
-from causal_msgs.msg import CausalGraph  # noqa: E402
+from causal_msgs.msg import CausalGraph, VariableFrame  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
 from causal_nodes.bags.playback import PlaybackOptions  # noqa: E402
-from causal_nodes.nodes.common import LATCHED_QOS  # noqa: E402
+from causal_nodes.nodes.common import LATCHED_QOS, STREAM_QOS  # noqa: E402
 from causal_nodes.nodes.discovery_node import DiscoveryNode  # noqa: E402
 from causal_nodes.nodes.recorder_node import RecorderNode  # noqa: E402
 from causal_nodes.nodes.replay_node import ReplayNode  # noqa: E402
@@ -58,9 +58,12 @@ def test_replayed_bag_gives_the_live_graph(ros, tmp_path):
     sink = ros.node("graph_sink")
     sink.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
     bag = tmp_path / "scm_bag"
+    # the topic exists before the simulator starts, so the recorder subscribes before the first frame
+    sink.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
     recorder = ros.add(RecorderNode(bag=str(bag), topics=["/causal/variables", "/clock"], storage="mcap",
                                     context=ros.context))
     live_discovery = _discovery(ros)
+    assert ros.spin_until(lambda: "/causal/variables" in recorder._raw_subscriptions, 10)
     ros.spin_for(0.5)
     sim = ros.add(SimNode(context=ros.context, parameter_overrides=_params(
         scenario="scm_demo", duration_s=1.0 + SAMPLES * 0.1, real_time_factor=20.0)))
