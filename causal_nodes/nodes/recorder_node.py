@@ -33,7 +33,7 @@ from causal_nodes.nodes.common import declare
 
 #: Recorded only when asked for by name: ROS-internal chatter that no replay consumer needs.
 EXCLUDED_BY_DEFAULT = frozenset({"/rosout", "/parameter_events"})
-RECORD_DEPTH = 100
+RECORD_DEPTH = 1000
 
 
 def message_class(msgtype: str) -> Any:
