@@ -18,9 +18,15 @@ os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
 
 class RosHarness:
-    """An rclpy context with its own executor; nodes added here are spun by :meth:`spin_until`."""
+    """An rclpy context whose multi-threaded executor spins on a background thread.
+
+    Nodes added here run at once; tests wait for results with :meth:`spin_until` (a poll, the executor does the
+    work), so a test thread that is busy asserting never starves a subscription queue.
+    """
 
     def __init__(self) -> None:
+        import threading
+
         import rclpy
         from rclpy.executors import MultiThreadedExecutor
 
@@ -29,6 +35,16 @@ class RosHarness:
         rclpy.init(context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         self.nodes: List[object] = []
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+
+        try:
+            self.executor.spin()
+        except (ExternalShutdownException, RuntimeError):
+            pass  # shut down by close()
 
     def add(self, node):
         self.nodes.append(node)
@@ -43,14 +59,15 @@ class RosHarness:
         while time.monotonic() < deadline:
             if predicate():
                 return True
-            self.executor.spin_once(timeout_sec=0.05)
+            time.sleep(0.02)
         return predicate()
 
     def spin_for(self, seconds: float) -> None:
-        self.spin_until(lambda: False, timeout=seconds)
+        time.sleep(seconds)
 
     def close(self) -> None:
         self.executor.shutdown()
+        self._thread.join(5)
         for node in self.nodes:
             node.destroy_node()
         self.rclpy.shutdown(context=self.context)

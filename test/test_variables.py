@@ -98,3 +98,19 @@ def test_tracker_keeps_ids_when_order_changes():
         assert np.hypot(*(second[track_id] - position)) < 0.2
     third = tracker.update(0.2, np.array([[9.0, 9.0]]))
     assert set(third).isdisjoint(first)  # a new person gets a new id
+
+
+def test_a_goal_published_once_does_not_delay_the_grid():
+    extractor = VariableExtractor(VariableConfig(rate_hz=10.0, max_input_age_s=5.0))
+    extractor.add_goal(0.0, 3.0, 0.0)
+    emitted = []
+    for k in range(20):
+        t = 0.05 + k / 10
+        extractor.add_odometry(t, 0, 0, 0, 0.2, 0)
+        extractor.add_people(t, np.array([[1.0 + 0.1 * k, 0.0]]))
+        extractor.add_scan(t, [2.0], 0.1, 10)
+        emitted += extractor.poll()
+        if k:
+            assert emitted[-1].stamp >= t - 0.1 - 1e-9  # frames follow the sampled inputs at once
+    v = dict(zip(emitted[-1].names, emitted[-1].values))
+    assert v["human_goal_distance"] == pytest.approx(3.0 - (1.0 + 0.1 * 19), abs=0.11)

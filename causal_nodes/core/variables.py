@@ -6,8 +6,9 @@ at grid times ``k / rate_hz`` (linear interpolation between the two bracketing s
 ``max_input_age_s`` past the newest one). Only message stamps are used, never the wall clock, so a replayed bag
 with ``use_sim_time`` gives the same frames as the live run.
 
-A grid time is emitted once every stream that feeds a configured variable has data at or after it, or once any
-stream is ``max_input_age_s`` past it (then the late streams' variables are NaN). Variables, units (REP 103):
+A grid time is emitted once every sampled stream that feeds a configured variable has data at or after it, or
+once any stream is ``max_input_age_s`` past it (then the late streams' variables are NaN). The goal is held (it
+is an event, published once), so it never delays the grid. Variables, units (REP 103):
 
 =====================  ======  ==========================================================================
 human_speed            m/s     speed of the selected person (finite difference of tracked grid positions)
@@ -60,6 +61,7 @@ _STREAMS_OF: Dict[str, Tuple[str, ...]] = {
     "image_motion": ("image",),
     "imu_yaw_rate": ("imu",),
 }
+_HELD_STREAMS = frozenset({"goal"})
 _HEADING_MIN_SPEED = 0.05  # m/s: below this the direction of motion is noise
 _RISK_MIN_DISTANCE = 0.1  # m
 
@@ -213,7 +215,8 @@ class VariableExtractor:
     # ---- output -------------------------------------------------------------------------------------------
     def poll(self) -> List[VariableSample]:
         """Frames for every grid time that is complete (all needed streams reached it, or it timed out)."""
-        needed = [self._streams[s] for s in self.config.streams()]
+        # A goal is an event (published once, held until replaced), not a sampled signal: it does not gate the grid.
+        needed = [self._streams[s] for s in self.config.streams() if s not in _HELD_STREAMS]
         if self._next_k is None:
             firsts = [s.stamps[0] for s in needed if s.stamps]
             if not firsts:
