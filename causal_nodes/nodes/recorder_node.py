@@ -119,7 +119,9 @@ class RecorderNode(Node):
         msgtype = types[0]
         cls = message_class(msgtype)
         offered = [qos_from_profile(p.qos_profile) for p in publishers]
-        hashes = {str(p.topic_type_hash) for p in publishers if str(p.topic_type_hash).startswith("RIHS01_")}
+        # type hashes exist from Iron on; Humble's endpoint info has none (the bag then stores no hash)
+        hashes = {str(getattr(p, "topic_type_hash", "")) for p in publishers}
+        hashes = {h for h in hashes if h.startswith("RIHS01_")}
         self.writer.add_topic(topic, msgtype, offered_qos=offered, type_hash=hashes.pop() if len(hashes) == 1 else None)
         best_effort = any(p.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for p in publishers)
         latched = all(p.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in publishers)
