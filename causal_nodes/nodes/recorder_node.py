@@ -13,7 +13,6 @@ All file handling is in :mod:`causal_nodes.bags` (atomic write: the bag appears 
 from __future__ import annotations
 
 import importlib
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +28,7 @@ from causal_nodes.bags.stop_signals import StopOnSignals
 from causal_nodes.bags.typestore import (default_typestore, installed_first_typestore, normalize_type_name,
                                           type_name_of)
 from causal_nodes.bags.writer import STORAGES, BagWriter
+from causal_nodes.nodes.bag_session import bag_context, run_bag_node
 from causal_nodes.nodes.common import declare
 
 #: Recorded only when asked for by name: ROS-internal chatter that no replay consumer needs.
@@ -149,6 +149,13 @@ class RecorderNode(Node):
     def missing_requested(self) -> List[str]:
         return sorted(self.requested - set(self._raw_subscriptions))
 
+    def destroy_node(self) -> None:
+        """Drops a bag that was not finished (a no-op after :meth:`finish`), so no partial bag is left."""
+        writer = getattr(self, "writer", None)
+        if writer is not None:
+            writer.abort()
+        super().destroy_node()
+
     def finish(self) -> RecordSummary:
         """Stop recording and move the finished bag into place (or drop it after a fatal error)."""
         self._timer.cancel()
@@ -213,50 +220,31 @@ def record(bag: str, topics: Sequence[str] = (), duration_s: float = 0.0, storag
     """
     if duration_s < 0:
         raise BagError(f"duration must be >= 0 s (0 = until Ctrl-C), got {duration_s}")
-    from rclpy.signals import SignalHandlerOptions
-
-    rclpy.init(args=node_args, signal_handler_options=SignalHandlerOptions.NO)
-    node = None
-    try:
-        node = RecorderNode(bag=bag, topics=list(topics), storage=storage)
-        seconds = spin_until_stopped(node, duration_s)
-        missing = node.missing_requested()
-        summary = node.finish()
-        summary.seconds = seconds
-        if missing:
-            log(f"warning: requested topic(s) {missing} never had a publisher; not in the bag")
-        return summary
-    finally:
-        if node is not None:
-            node.writer.abort()  # no-op once finished; drops the partial bag after any error
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    with bag_context(node_args):
+        node = None
+        try:
+            node = RecorderNode(bag=bag, topics=list(topics), storage=storage)
+            seconds = spin_until_stopped(node, duration_s)
+            missing = node.missing_requested()
+            summary = node.finish()
+            summary.seconds = seconds
+            if missing:
+                log(f"warning: requested topic(s) {missing} never had a publisher; not in the bag")
+            return summary
+        finally:
+            if node is not None:
+                node.destroy_node()
 
 
 def main(args: Optional[List[str]] = None) -> None:
     """``ros2 run causal_nodes recorder_node --ros-args -p bag:=run1 -p topics:="['/people','/odom']"``."""
-    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    try:
-        node = RecorderNode()
-    except BagError as error:
-        print(f"recorder_node: error: {error}", file=sys.stderr)
-        rclpy.shutdown()
-        sys.exit(2)
-    try:
+    def record_until_stopped(node: RecorderNode) -> None:
         spin_until_stopped(node)
         summary = node.finish()
         node.get_logger().info(f"wrote {summary.bag}: {summary.message_count} messages {summary.counts}")
-    except BagError as error:
-        print(f"recorder_node: error: {error}", file=sys.stderr)
-        sys.exit(2)
-    finally:
-        node.writer.abort()
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+
+    run_bag_node("recorder_node", args, RecorderNode, record_until_stopped)
 
 
 if __name__ == "__main__":

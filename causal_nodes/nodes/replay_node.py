@@ -13,11 +13,9 @@ Timing, rate, start offset and looping are computed by :mod:`causal_nodes.bags.p
 """
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-import rclpy
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
@@ -27,6 +25,7 @@ from causal_nodes.bags.playback import (PlaybackOptions, PlaybackStats, ReplayQo
                                         replay_qos, select_topics)
 from causal_nodes.bags.reader import BagMessage, BagReader
 from causal_nodes.bags.stop_signals import StopOnSignals
+from causal_nodes.nodes.bag_session import bag_context, run_bag_node
 from causal_nodes.nodes.common import declare
 from causal_nodes.nodes.recorder_node import message_class
 
@@ -136,6 +135,15 @@ class ReplayNode(Node):
         msg.clock.sec, msg.clock.nanosec = sec, nanosec
         self.clock_publisher.publish(msg)
 
+    def play_when_ready(self, wait_subscribers_s: float = 0.0, delay_s: float = 0.0) -> PlaybackStats:
+        """Waits for subscribers and/or a fixed delay (DDS matching), then plays; Ctrl-C/SIGTERM stop it cleanly."""
+        with StopOnSignals() as stop:
+            if wait_subscribers_s:
+                self.wait_for_subscribers(wait_subscribers_s, stop.is_set)
+            if delay_s:
+                stop.event.wait(delay_s)
+            return self.play(stop.is_set)
+
     def play(self, should_stop: Callable[[], bool] = lambda: False) -> PlaybackStats:
         """Replay the bag once (or until stopped when looping); returns counts and timing error."""
         return play(self.bag, self.topics, self.options, self._publish,
@@ -152,51 +160,27 @@ def replay(bag: str, options: PlaybackOptions, topics: Sequence[str] = (), remap
            skip_unknown: bool = False, wait_subscribers_s: float = 0.0, delay_s: float = 0.0,
            node_args: Optional[List[str]] = None) -> PlaybackStats:
     """Replay ``bag`` in a fresh rclpy context until it ends (or Ctrl-C/SIGTERM); returns the playback stats."""
-    from rclpy.signals import SignalHandlerOptions
-
     if delay_s < 0 or wait_subscribers_s < 0:
         raise BagError("--delay and --wait-subscribers must be >= 0 s")
-    rclpy.init(args=node_args, signal_handler_options=SignalHandlerOptions.NO)
-    node = None
-    try:
-        node = ReplayNode(bag=bag, options=options, topics=list(topics), remaps=list(remaps),
-                          skip_unknown=skip_unknown)
-        with StopOnSignals() as stop:
-            if wait_subscribers_s:
-                node.wait_for_subscribers(wait_subscribers_s, stop.is_set)
-            if delay_s:
-                stop.event.wait(delay_s)
-            return node.play(stop.is_set)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    with bag_context(node_args):
+        node = None
+        try:
+            node = ReplayNode(bag=bag, options=options, topics=list(topics), remaps=list(remaps),
+                              skip_unknown=skip_unknown)
+            return node.play_when_ready(wait_subscribers_s, delay_s)
+        finally:
+            if node is not None:
+                node.destroy_node()
 
 
 def main(args: Optional[List[str]] = None) -> None:
     """``ros2 run causal_nodes replay_node --ros-args -p bag:=run1 -p rate:=2.0 -p loop:=true``."""
-    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    try:
-        node = ReplayNode()
-    except BagError as error:
-        print(f"replay_node: error: {error}", file=sys.stderr)
-        rclpy.shutdown()
-        sys.exit(2)
-    try:
-        with StopOnSignals() as stop:
-            if node.wait_subscribers_s:
-                node.wait_for_subscribers(node.wait_subscribers_s, stop.is_set)
-            if node.delay_s:
-                stop.event.wait(node.delay_s)
-            stats = node.play(stop.is_set)
+    def play(node: ReplayNode) -> None:
+        stats = node.play_when_ready(node.wait_subscribers_s, node.delay_s)
         node.get_logger().info(f"replayed {stats.message_count} messages in {stats.wall_s:.2f} s")
-    finally:
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+
+    run_bag_node("replay_node", args, ReplayNode, play)
 
 
 if __name__ == "__main__":
