@@ -1,11 +1,12 @@
 """Benchmark: prioritizer latency (vectorised bootstrap vs a per-replica loop) and accuracy against the simulator.
 
 Part 1 (latency): on a seeded random stable VAR with ~2N cross links, lags 1..3, times ``prioritize`` for a grid of
-(N, T, H, bootstrap, local fit) and, side by side, the same SEM fit done naively (one ``np.linalg.lstsq`` per
+(N, T, H, bootstrap, effect model / local fit; the kinematic rows rename three variables to the robot's commands
+and the distance and start from a person 3 m ahead) and, side by side, the same SEM fit done naively (one ``np.linalg.lstsq`` per
 replica and variable), checking both give the same coefficients. Median of ``--repeats`` runs, single BLAS thread.
 
 Part 2 (accuracy, skipped with --quick): ``verify_scenario`` on every scenario of sim/scenarios (SCM: global fit;
-physical: global and state-local fit), Kendall tau and sign accuracy of predicted vs. simulated do() effects.
+physical: linear and kinematic effect model, each with global and state-local fit), Kendall tau and sign accuracy of predicted vs. simulated do() effects.
 
 Writes a markdown report to benchmarks/results/prioritizer.md.
 
@@ -32,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from causal_nodes.prioritization import PrioritizerConfig, build_directed_graph, fit_lagged_sem, prioritize  # noqa: E402
+from causal_nodes.prioritization.kinematics import PlanarScene  # noqa: E402
 from causal_nodes.prioritization.bootstrap import block_bootstrap_weights  # noqa: E402
 
 
@@ -92,6 +94,8 @@ def latency_table(repeats: int, quick: bool) -> list[str]:
         (10, 500, 10, 50, "none"),
         (10, 500, 10, 200, "none"),
         (10, 500, 10, 100, "state"),
+        (10, 500, 10, 100, "kinematic"),
+        (10, 500, 10, 100, "kinematic+state"),
         (10, 500, 50, 100, "none"),
         (5, 500, 10, 100, "none"),
         (20, 500, 10, 100, "none"),
@@ -100,15 +104,25 @@ def latency_table(repeats: int, quick: bool) -> list[str]:
     if quick:
         grid = grid[:5]
     rows = [
-        "| N | T | H | bootstrap | local fit | links | prioritize ms (median) | SEM fit vectorised ms | SEM fit naive loop ms | speed-up | same coefficients |",
+        "| N | T | H | bootstrap | effect model / local fit | links | prioritize ms (median) | SEM fit vectorised ms | SEM fit naive loop ms | speed-up | same coefficients |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for n, t_len, horizon, boot, local in grid:
+    for n, t_len, horizon, boot, model in grid:
         data, names, links = random_var(n, t_len, seed=n * 7 + t_len)
+        local = "state" if model.endswith("state") else "none"
+        scene = None
+        if model.startswith("kinematic"):
+            # The same data under the pipeline's names, so the commands move a robot towards a person 3 m ahead.
+            rename = {names[0]: "robot_linear_speed", names[1]: "robot_angular_speed", names[-1]: "human_robot_distance"}
+            names = [rename.get(v, v) for v in names]
+            links = [(rename.get(a, a), rename.get(b, b), lag) for a, b, lag in links]
+            scene = PlanarScene((0.0, 0.0, 0.0), (3.0, 0.0), (0.0, 0.0), 0.1)
         actionable = names[:3]
-        cfg = PrioritizerConfig(horizon=horizon, bootstrap=boot, local_weighting=local)
-        prioritize(data, names, links, names[-1], actionable, cfg)  # warm-up
-        total = median_ms(lambda: prioritize(data, names, links, names[-1], actionable, cfg), repeats)
+        cfg = PrioritizerConfig(horizon=horizon, bootstrap=boot, local_weighting=local,
+                                effect_model="kinematic" if scene else "linear")
+        run = lambda: prioritize(data, names, links, names[-1], actionable, cfg, scene=scene)  # noqa: E731
+        run()  # warm-up
+        total = median_ms(run, repeats)
         graph = build_directed_graph(links, names, target=names[-1])
         n_rows = t_len - max(graph.max_lag, 1)
         w = block_bootstrap_weights(n_rows, boot, rng=np.random.default_rng(0))
@@ -117,7 +131,7 @@ def latency_table(repeats: int, quick: bool) -> list[str]:
         naive = median_ms(lambda: naive_fit(data, names, links, w), naive_repeats)
         same = np.allclose(fit_lagged_sem(data, names, graph, w).coef, naive_fit(data, names, links, w), atol=1e-6)
         rows.append(
-            f"| {n} | {t_len} | {horizon} | {boot} | {local} | {len(links)} | {total:.1f} | {fast:.1f} | {naive:.1f} "
+            f"| {n} | {t_len} | {horizon} | {boot} | {model} | {len(links)} | {total:.1f} | {fast:.1f} | {naive:.1f} "
             f"| {naive / fast:.1f}x | {same} |"
         )
         print(rows[-1], flush=True)
@@ -129,22 +143,24 @@ def accuracy_table() -> list[str]:
     from causal_nodes.sim.scenario import list_scenarios, load_scenario
 
     rows = [
-        "| scenario | kind | target | actionable | local fit | Kendall tau | sign accuracy (n) | n | mean abs error | seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | kind | target | actionable | effect model | local fit | Kendall tau | sign accuracy (n) | n | mean abs error | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in list_scenarios():
         sc = load_scenario(name)
         if sc.kind == "physical":
-            target, actionable, locals_ = "human_robot_distance", ["robot_linear_speed", "robot_angular_speed"], ["none", "state"]
+            target, actionable = "human_robot_distance", ["robot_linear_speed", "robot_angular_speed"]
+            variants = [(m, loc) for m in ("linear", "kinematic") for loc in ("none", "state")]
         else:
             truth = sc.ground_truth()
             target = max(reversed(sc.variables), key=lambda v: len(ancestors_of(truth, v)))
-            actionable, locals_ = [v for v in sc.variables if v != target], ["none"]
-        for local in locals_:
+            actionable, variants = [v for v in sc.variables if v != target], [("linear", "none")]
+        for model, local in variants:
             t0 = time.perf_counter()
-            r = verify_scenario(sc, target, actionable, VerificationConfig(episodes=5, futures=10, local_weighting=local))
+            cfg = VerificationConfig(episodes=5, futures=10, local_weighting=local, effect_model=model)
+            r = verify_scenario(sc, target, actionable, cfg)
             rows.append(
-                f"| {name} | {sc.kind} | {target} | {', '.join(actionable)} | {local} | {r['kendall_tau']:.2f} "
+                f"| {name} | {sc.kind} | {target} | {', '.join(actionable)} | {model} | {local} | {r['kendall_tau']:.2f} "
                 f"| {r['sign_accuracy']:.2f} ({r['sign_n']}) | {r['n']} | {r['mean_abs_error']:.3f} "
                 f"| {time.perf_counter() - t0:.0f} |"
             )

@@ -111,7 +111,8 @@ def ros():
 
 
 def test_priorities_and_interventions_rank_the_known_driver_first(ros) -> None:
-    h = ros(target=TARGET, actionable=["robot_linear_speed", "robot_angular_speed"], bootstrap=30, horizon=5)
+    h = ros(target=TARGET, actionable=["robot_linear_speed", "robot_angular_speed"], bootstrap=30, horizon=5,
+            effect_model="linear")
     h.send_frames(make_data())
     h.send_graph(LINKS)
     assert h.spin_until(lambda: h.got["priorities"] and h.got["interventions"] and h.got["markers"])
@@ -132,6 +133,58 @@ def test_priorities_and_interventions_rank_the_known_driver_first(ros) -> None:
     assert h.spin_until(lambda: h.last_status() is not None and h.last_status().level == DiagnosticStatus.OK)
     keys = {kv.key for kv in h.last_status().values}
     assert "latency_ms_last" in keys
+
+
+def _publish_scene(h: Harness, person_x: float) -> None:
+    """Odometry at the origin facing +x and one person standing at (person_x, 0), two detection messages."""
+    from geometry_msgs.msg import Pose, PoseArray
+    from nav_msgs.msg import Odometry
+
+    from causal_nodes.nodes.common import SENSOR_QOS
+
+    pub_odom = h.peer.create_publisher(Odometry, "/odom", SENSOR_QOS)
+    pub_people = h.peer.create_publisher(PoseArray, "/people", SENSOR_QOS)
+    assert h.spin_until(lambda: pub_people.get_subscription_count() > 0 and pub_odom.get_subscription_count() > 0)
+    odom = Odometry()
+    odom.header.frame_id = "odom"
+    odom.pose.pose.orientation.w = 1.0
+    for k in range(2):
+        pub_odom.publish(odom)
+        msg = PoseArray()
+        msg.header.frame_id = "odom"
+        msg.header.stamp.nanosec = k * 100_000_000
+        pose = Pose()
+        pose.position.x = person_x
+        pose.orientation.w = 1.0
+        msg.poses.append(pose)
+        pub_people.publish(msg)
+        h.spin_until(lambda: False, timeout=0.05)
+    assert h.spin_until(lambda: h.node._scene.scene(0.1) is not None)
+
+
+def test_kinematic_effects_use_the_robot_pose_and_the_person_from_odom_and_people(ros) -> None:
+    h = ros(target=TARGET, bootstrap=10, horizon=10)
+    assert h.node.get_parameter("effect_model").value == "kinematic"
+    _publish_scene(h, person_x=3.0)  # the person stands 3 m ahead
+    h.send_frames(make_data(200))
+    h.send_graph(LINKS)
+    assert h.spin_until(lambda: bool(h.got["interventions"]))
+    speed = sorted((c for c in h.got["interventions"][-1].candidates if c.variable == "robot_linear_speed"),
+                   key=lambda c: c.value)
+    effects = [c.predicted_effect for c in speed]
+    assert len(effects) >= 3 and effects == sorted(effects, reverse=True)  # driving faster = closer
+    assert h.got["interventions"][-1].candidates[0].variable == "robot_linear_speed"
+    assert h.got["interventions"][-1].candidates[0].value == speed[0].value  # maximize distance: slowest
+    assert h.spin_until(lambda: h.last_status() is not None and h.last_status().level == DiagnosticStatus.OK)
+
+
+def test_kinematic_without_odometry_warns_and_uses_the_linear_sem(ros) -> None:
+    h = ros(target=TARGET, bootstrap=10)
+    h.send_frames(make_data(60))
+    h.send_graph(LINKS)
+    assert h.spin_until(lambda: bool(h.got["interventions"]) and h.got["interventions"][-1].candidates)
+    assert h.spin_until(lambda: h.last_status() is not None and h.last_status().level == DiagnosticStatus.WARN)
+    assert "linear SEM used" in h.last_status().message
 
 
 def test_unknown_target_is_an_error_diagnostic_listing_known_variables(ros) -> None:

@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "none (global) for SCM ones (default %(default)s)")
     parser.add_argument("--local-span", type=float, default=d.local_span,
                         help="fraction of the window used by a local fit (default %(default)s)")
+    parser.add_argument("--effect-model", choices=("auto", "linear", "kinematic"), default="auto",
+                        help="how robot commands act on geometric variables: kinematic (unicycle + geometry "
+                        "inside the learned SEM), linear (SEM only); auto: kinematic for physical scenarios, "
+                        "linear for SCM ones (default %(default)s)")
     parser.add_argument("--json", type=Path, help="write the full result (with every candidate) to this file")
 
 
@@ -68,10 +72,12 @@ def run(args: argparse.Namespace) -> int:
         tau_max=args.tau_max, alpha_level=args.alpha_level, seed=args.seed, use_true_graph=args.true_graph,
         local_weighting=("state" if physical else "none") if args.local == "auto" else args.local,
         local_span=args.local_span,
+        effect_model=("kinematic" if physical else "linear") if args.effect_model == "auto" else args.effect_model,
     )
     result = verify_scenario(scenario, target, actionable, cfg)
     print(f"scenario {scenario.name} ({scenario.kind}), target {target}, actionable {actionable}, "
-          f"horizon {cfg.horizon}, graph {result['graph']}, local fit {cfg.local_weighting}")
+          f"horizon {cfg.horizon}, graph {result['graph']}, local fit {cfg.local_weighting}, "
+          f"effect model {cfg.effect_model}")
     for ep in result["episodes"]:
         print(f"  seed {ep['seed']}: {ep['links']} links, {len(ep['candidates'])} candidates, "
               f"tau {ep['kendall_tau']:.3f}" + (f"  warnings: {ep['warnings']}" if ep["warnings"] else ""))

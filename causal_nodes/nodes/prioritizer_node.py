@@ -8,7 +8,10 @@ local so late subscribers get the latest, text markers of the top candidates on
 ``/causal/intervention_markers`` and a status on ``/diagnostics`` (unknown target → ERROR listing the known
 variables, empty graph → WARN, latency from graph arrival to publication).
 
-With ``world_model_path`` set it also subscribes ``/people`` and ``/odom``, streams them into the world model
+It also subscribes ``/odom`` and ``/people`` (sensor-data QoS): with ``effect_model: kinematic`` (default) the
+robot pose and the nearest person start the hybrid model in which commands move the robot by its kinematics
+(:mod:`causal_nodes.prioritization.kinematics`); without them it falls back to the linear SEM with a WARN.
+With ``world_model_path`` set it also streams them into the world model
 (:mod:`causal_nodes.world_model.stream`) and fills each candidate's ``predicted_paths`` (one nav_msgs/Path
 per person, world frame) for candidates on ``robot_linear_speed`` / ``robot_angular_speed`` with one batched
 ``rollout``.
@@ -42,7 +45,9 @@ from causal_msgs.msg import (
 )
 from causal_nodes.nodes.common import LATCHED_QOS, SENSOR_QOS, STREAM_QOS, declare, run_node, stamp_seconds
 from causal_nodes.prioritization import PrioritizationResult, PrioritizerConfig, prioritize
-from causal_nodes.prioritization.prioritizer import GOALS
+from causal_nodes.prioritization.kinematics import EFFECT_MODELS, PERSON_MOTIONS
+from causal_nodes.prioritization.prioritizer import GOALS, SPACINGS
+from causal_nodes.prioritization.scene_tracker import SceneTracker
 from causal_nodes.prioritization.graph import UNDIRECTED_POLICIES
 from causal_nodes.prioritization.lagged_sem import LOCAL_WEIGHTINGS
 from causal_nodes.prioritization.world_paths import candidate_actions, predicted_world_paths
@@ -77,6 +82,24 @@ class PrioritizerNode(Node):
             choices=LOCAL_WEIGHTINGS,
         )
         declare(self, "local_span", 0.3, "fraction of the window a local fit uses", float_range=(0.05, 1.0))
+        declare(
+            self,
+            "effect_model",
+            "kinematic",
+            "how robot commands act on the distance and collision risk: 'kinematic' (unicycle + geometry inside "
+            "the learned SEM; needs /odom and /people) or 'linear' (SEM only)",
+            choices=EFFECT_MODELS,
+        )
+        declare(
+            self, "person_motion", "constant_velocity",
+            "the person in the kinematic model: 'constant_velocity' or 'sem' (speed and turning from the SEM)",
+            choices=PERSON_MOTIONS,
+        )
+        declare(
+            self, "candidate_spacing", "even",
+            "candidate values: 'even' over the 5..95 % range of the window, or the window's 'quantile's",
+            choices=SPACINGS,
+        )
         declare(self, "max_markers", 3, "top candidates shown as RViz text markers", int_range=(0, 50))
         declare(self, "marker_frame", "base_link", "frame of the intervention text markers")
         declare(self, "seed", 0, "seed of the block bootstrap", int_range=(0, 2**31 - 1))
@@ -106,6 +129,8 @@ class PrioritizerNode(Node):
         self._world_pose: Optional[tuple] = None  # robot pose (x, y, yaw) at the model's last step
         self._world_frame = ""
         self._odom: Optional[Odometry] = None
+        self._scene = SceneTracker()
+        self._frame_stamps: deque = deque(maxlen=50)
         self._init_world_model()
 
         self._pub_priorities = self.create_publisher(CausalPriorities, "/causal/priorities", LATCHED_QOS)
@@ -114,6 +139,9 @@ class PrioritizerNode(Node):
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_subscription(CausalGraph, "/causal/graph", self._on_graph, LATCHED_QOS)
         self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
+        # The robot pose and the people now: start of the kinematic effect model and of world-model rollouts.
+        self.create_subscription(PoseArray, "/people", self._on_people, SENSOR_QOS)
+        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
         self.create_timer(1.0, self._publish_status)
 
     # ------------------------------------------------------------------ optional world model
@@ -132,26 +160,30 @@ class PrioritizerNode(Node):
         except Exception as exc:  # missing file, bad metadata, no onnxruntime: run without paths
             self._world_error = f"world model {path!r} not loaded: {type(exc).__name__}: {exc}"
             self.get_logger().warning(self._world_error)
-            return
-        self.create_subscription(PoseArray, "/people", self._on_people, SENSOR_QOS)
-        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
 
     def _on_odom(self, msg: Odometry) -> None:
         p, v = msg.pose.pose.position, msg.twist.twist
-        if all(math.isfinite(x) for x in (p.x, p.y, v.linear.x, v.angular.z)):
-            self._odom = msg
-        else:
+        try:
+            if not all(math.isfinite(x) for x in (p.x, p.y, v.linear.x, v.angular.z)):
+                raise ValueError("non-finite odometry")
+            self._scene.update_odometry(p.x, p.y, _yaw(msg.pose.pose.orientation))
+        except ValueError:
             self._bad_messages += 1
+            return
+        self._odom = msg
 
     def _on_people(self, msg: PoseArray) -> None:
+        people = [(p.position.x, p.position.y) for p in msg.poses]
+        try:
+            self._scene.update_people(stamp_seconds(msg.header.stamp), people)
+        except ValueError:
+            self._bad_messages += 1
+            return
         if self._world is None or self._odom is None:
             return
         o = self._odom.pose.pose
-        q = o.orientation
-        yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
-        pose = (o.position.x, o.position.y, yaw)
+        pose = (o.position.x, o.position.y, _yaw(o.orientation))
         twist = self._odom.twist.twist
-        people = [(p.position.x, p.position.y) for p in msg.poses]
         try:
             stepped = self._world.update(
                 stamp_seconds(msg.header.stamp), list(range(len(people))), people, pose,
@@ -202,6 +234,9 @@ class PrioritizerNode(Node):
             undirected=str(get("undirected")),
             local_weighting=str(get("local_weighting")),
             local_span=float(get("local_span")),
+            effect_model=str(get("effect_model")),
+            person_motion=str(get("person_motion")),
+            candidate_spacing=str(get("candidate_spacing")),
             seed=int(get("seed")),
         )
 
@@ -224,6 +259,7 @@ class PrioritizerNode(Node):
         if names != self._frame_names:
             self._frame_names = names if not self._frame_names else self._merge_names(names)
         self._frames.append(dict(zip(names, msg.values)))
+        self._frame_stamps.append(stamp_seconds(msg.header.stamp))
         if self._graph_pending and self._graph is not None and len(self._frames) >= self._min_samples(self._graph):
             self._compute()
 
@@ -241,6 +277,12 @@ class PrioritizerNode(Node):
                 DiagnosticStatus.WARN,
                 f"graph received, waiting for {self._min_samples(msg)} variable frames (have {len(self._frames)})",
             )
+
+    def _grid_period(self) -> float:
+        """Period of the variable grid from the frames' stamps (median step; 0.1 s until two are seen)."""
+        steps = np.diff(np.array(self._frame_stamps))
+        steps = steps[steps > 0]
+        return float(np.median(steps)) if steps.size else 0.1
 
     @staticmethod
     def _min_samples(graph: CausalGraph) -> int:
@@ -262,7 +304,9 @@ class PrioritizerNode(Node):
         actionable = [str(a) for a in self.get_parameter("actionable").value]
         try:
             data, names = self._window(graph)
-            result = prioritize(data, names, list(graph.links), target, actionable, self._config())
+            config = self._config()
+            scene = self._scene.scene(self._grid_period()) if config.effect_model == "kinematic" else None
+            result = prioritize(data, names, list(graph.links), target, actionable, config, scene=scene)
         except ValueError as exc:  # unknown target/actionable/variable, too short window: say why
             self._set_status(DiagnosticStatus.ERROR, str(exc))
             self._publish_status()
@@ -371,6 +415,11 @@ class PrioritizerNode(Node):
         diag = DiagnosticArray(status=[status])
         diag.header.stamp = self.get_clock().now().to_msg()
         self._pub_diag.publish(diag)
+
+
+def _yaw(q: Any) -> float:
+    """Yaw of a quaternion (rotation about z, REP 103)."""
+    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
 
 
 def main(args: Optional[list] = None) -> None:

@@ -12,6 +12,8 @@ which is the graph-surgery definition of do() (the clamped variable's own equati
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .lagged_sem import LaggedSEM
@@ -25,6 +27,7 @@ def simulate_clamped(
     horizon: int,
     *,
     with_intercept: bool = True,
+    post_step: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Expected paths ``(R, S, H, N)`` of ``S`` scenarios for every SEM replica.
 
@@ -32,6 +35,8 @@ def simulate_clamped(
     clamp_var: ``(S,)`` index of the clamped variable per scenario, ``-1`` for none.
     clamp_values: ``(R, S, H)`` or ``(S, H)`` values the clamped variable is set to at each step.
     with_intercept: ``False`` propagates *differences* from a baseline (linear model), where intercepts cancel.
+    post_step: called with each solved step ``(R, S, N)``; returns it with some columns replaced by known
+        mechanisms (see :mod:`.kinematics`); later steps read the replaced values.
     """
     reps, n_lag_plus, n_vars, _ = sem.coef.shape
     max_lag = n_lag_plus - 1
@@ -76,6 +81,8 @@ def simulate_clamped(
             for idx, inv_t in groups:
                 solved[:, idx] = x[:, idx] @ inv_t
             x = solved
+        if post_step is not None:
+            x = post_step(x)
         out[:, :, h] = x
         if max_lag > 1:
             state = np.concatenate([x, state[:, :, : (max_lag - 1) * n_vars]], axis=2)

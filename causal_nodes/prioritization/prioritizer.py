@@ -35,11 +35,13 @@ import numpy as np
 from .bootstrap import block_bootstrap_weights
 from .graph import UNDIRECTED_POLICIES, DirectedGraph, ancestors, build_directed_graph
 from .interventions import simulate_clamped
+from .kinematics import COMMANDS, EFFECT_MODELS, GEOMETRIC, PERSON_MOTIONS, KinematicCoupling, PlanarScene, kinematic_columns
 from .lagged_sem import LOCAL_WEIGHTINGS, LaggedSEM, fit_lagged_sem, local_row_weights
 
 GOALS = ("maximize", "minimize")
 EFFECT_AT = ("final", "mean")
 STARTS = ("last", "mean")
+SPACINGS = ("even", "quantile")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class PrioritizerConfig:
     undirected: str = "orient"
     local_weighting: str = "none"
     local_span: float = 0.3
+    effect_model: str = "linear"
+    person_motion: str = "constant_velocity"
+    candidate_spacing: str = "even"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -84,6 +89,12 @@ class PrioritizerConfig:
             raise ValueError(f"local_weighting must be one of {LOCAL_WEIGHTINGS}, got {self.local_weighting!r}")
         if not 0.0 < self.local_span <= 1.0:
             raise ValueError(f"local_span must be in (0, 1], got {self.local_span}")
+        if self.candidate_spacing not in SPACINGS:
+            raise ValueError(f"candidate_spacing must be one of {SPACINGS}, got {self.candidate_spacing!r}")
+        if self.person_motion not in PERSON_MOTIONS:
+            raise ValueError(f"person_motion must be one of {PERSON_MOTIONS}, got {self.person_motion!r}")
+        if self.effect_model not in EFFECT_MODELS:
+            raise ValueError(f"effect_model must be one of {EFFECT_MODELS}, got {self.effect_model!r}")
         if self.undirected not in UNDIRECTED_POLICIES:
             raise ValueError(f"undirected must be one of {UNDIRECTED_POLICIES}, got {self.undirected!r}")
 
@@ -160,11 +171,20 @@ def _start_history(data: np.ndarray, max_lag: int, start: str, warnings: list[st
     return np.where(np.isfinite(last), last, means[None, :])
 
 
-def _candidate_grid(column: np.ndarray, count: int, low: float, high: float) -> np.ndarray:
+def _candidate_grid(column: np.ndarray, count: int, low: float, high: float, spacing: str = "even") -> np.ndarray:
+    """Candidate values of one actionable variable within its ``[low, high]`` quantile range of the window.
+
+    ``even``: equally spaced over the range (a robot chooses among actions it can take; quantiles bunch up where
+    it spends its time, e.g. three candidates at a turn rate of ~0 that all do the same); ``quantile``: the
+    window's quantiles.
+    """
     finite = column[np.isfinite(column)]
     if finite.size == 0:
         return np.zeros(0)
-    grid = np.quantile(finite, np.linspace(low, high, count))
+    if spacing == "even":
+        grid = np.linspace(*np.quantile(finite, [low, high]), count)
+    else:
+        grid = np.quantile(finite, np.linspace(low, high, count))
     # Values closer than 0.1 % of the grid's span are one candidate (a nearly constant variable gives one).
     tol = 1e-3 * (grid[-1] - grid[0])
     keep = [grid[0]]
@@ -221,11 +241,13 @@ def prioritize(
     target: str,
     actionable: Sequence[str] = (),
     config: PrioritizerConfig | None = None,
+    scene: PlanarScene | None = None,
 ) -> PrioritizationResult:
     """Rank variables and candidate interventions by their causal effect on ``target``.
 
     data: window ``(T, N)`` of the variables ``names`` (NaN = unknown); links: lagged links of the
     discovered graph (tuples ``(source, target, lag[, link_type])`` or Link/CausalLink objects).
+    scene: robot pose and person position at the newest sample, for ``effect_model="kinematic"``.
     Raises ValueError on unknown target/actionable names (listing the known variables).
     """
     t0 = time.perf_counter()
@@ -237,6 +259,10 @@ def prioritize(
     graph = build_directed_graph(links, names, target=target, actionable=actionable, undirected=cfg.undirected)
     anc = ancestors(graph, target)
     possible = ancestors(graph, target, include_undirected=True)
+    kinematic = cfg.effect_model == "kinematic" and _kinematics_usable(scene, names, warnings)
+    if kinematic and (possible | anc | {target}) & set(GEOMETRIC):
+        # Known mechanism, whatever discovery found: the commands move the robot, which changes the geometry.
+        anc, possible = anc | set(COMMANDS), possible | set(COMMANDS)
     others = [n for n in names if n != target]
     idx = {n: i for i, n in enumerate(names)}
     tgt = idx[target]
@@ -263,25 +289,29 @@ def prioritize(
     history = _start_history(arr, max_lag, cfg.start, warnings, names)
     horizon = cfg.horizon
 
-    baseline = simulate_clamped(sem, history, np.array([-1]), np.zeros((1, horizon)), horizon)[:, 0]  # (R, H, N)
+    reps = sem.replicas
+    limits = np.array([[np.nanmin(arr[:, idx[c]]), np.nanmax(arr[:, idx[c]])] for c in COMMANDS]) if kinematic else None
+    coupling = (lambda s: KinematicCoupling(scene, names, reps, s, limits, cfg.person_motion)) if kinematic else None  # type: ignore
+    baseline = simulate_clamped(
+        sem, history, np.array([-1]), np.zeros((1, horizon)), horizon,
+        post_step=coupling(1) if coupling else None,
+    )[:, 0]  # (R, H, N)
 
-    # Difference scenarios: unit steps for every non-target variable, then the candidate grid.
+    # Scenarios: a shift of every non-target variable (total effects), then the candidate grid.
     cand_specs: list[tuple[str, float]] = []
     for a in actionable:
         if a not in possible:
             continue
-        for v in _candidate_grid(arr[:, idx[a]], cfg.candidate_values, cfg.quantile_low, cfg.quantile_high):
+        for v in _candidate_grid(arr[:, idx[a]], cfg.candidate_values, cfg.quantile_low, cfg.quantile_high,
+                                   cfg.candidate_spacing):
             cand_specs.append((a, float(v)))
     if actionable and not cand_specs:
         warnings.append(f"no actionable variable is a (possible) ancestor of {target!r}: no interventions proposed")
-    reps = sem.replicas
     clamp_var = np.array([idx[n] for n in others] + [idx[a] for a, _ in cand_specs], dtype=int)
-    values = np.ones((reps, clamp_var.size, horizon))
-    for s, (a, v) in enumerate(cand_specs, start=len(others)):
-        values[:, s] = v - baseline[:, :, idx[a]]
-    diffs = simulate_clamped(
-        sem, np.zeros((max_lag, len(names))), clamp_var, values, horizon, with_intercept=False
-    )[..., tgt]  # (R, S, H)
+    if kinematic:
+        diffs = _kinematic_differences(sem, history, baseline, clamp_var, cand_specs, arr, tgt, horizon, coupling)
+    else:
+        diffs = _linear_differences(sem, baseline, clamp_var, cand_specs, len(names), idx, tgt, horizon)
     effects = diffs[:, :, -1] if cfg.effect_at == "final" else diffs.mean(axis=2)
     point = effects[0]
     spread = robust_std(effects[1:]) if reps > 2 else np.zeros_like(point)
@@ -297,3 +327,53 @@ def prioritize(
     return PrioritizationResult(
         target, horizon, cfg.goal, prios, cands, warnings, graph, sem, time.perf_counter() - t0
     )
+
+
+def _kinematics_usable(scene: PlanarScene | None, names: Sequence[str], warnings: list[str]) -> bool:
+    """Whether the kinematic effect model can run; if not, say why (the linear SEM is used instead)."""
+    missing = kinematic_columns(names)
+    if missing:
+        warnings.append(f"kinematic effect model needs {missing}: linear SEM used")
+        return False
+    if scene is None:
+        warnings.append("kinematic effect model without a scene (robot pose, person position): linear SEM used")
+        return False
+    return True
+
+
+def _linear_differences(
+    sem: LaggedSEM, baseline: np.ndarray, clamp_var: np.ndarray, cand_specs: list[tuple[str, float]],
+    n_vars: int, idx: dict[str, int], tgt: int, horizon: int,
+) -> np.ndarray:
+    """Target differences ``(R, S, H)`` from the baseline: unit steps, then candidates (linear: exact)."""
+    n_units = clamp_var.size - len(cand_specs)
+    values = np.ones((sem.replicas, clamp_var.size, horizon))
+    for s, (a, v) in enumerate(cand_specs, start=n_units):
+        values[:, s] = v - baseline[:, :, idx[a]]
+    return simulate_clamped(
+        sem, np.zeros((max(sem.max_lag, 1), n_vars)), clamp_var, values, horizon, with_intercept=False
+    )[..., tgt]
+
+
+def _kinematic_differences(
+    sem: LaggedSEM, history: np.ndarray, baseline: np.ndarray, clamp_var: np.ndarray,
+    cand_specs: list[tuple[str, float]], arr: np.ndarray, tgt: int, horizon: int, coupling: Any,
+) -> np.ndarray:
+    """Target differences ``(R, S, H)`` in the hybrid (nonlinear) model, simulated in absolute terms.
+
+    Total effects are finite differences per unit: the shift is a tenth of the variable's window std (a local
+    slope; 1 unit for a constant variable), so the nonlinear geometry is probed near the current situation.
+    """
+    n_units = clamp_var.size - len(cand_specs)
+    with np.errstate(all="ignore"):
+        sd = np.nanstd(arr, axis=0)
+    shift = np.where(np.isfinite(sd) & (sd > 0), 0.1 * sd, 1.0)[clamp_var[:n_units]]
+    values = np.empty((sem.replicas, clamp_var.size, horizon))
+    values[:, :n_units] = np.moveaxis(baseline[:, :, clamp_var[:n_units]], 2, 1) + shift[None, :, None]
+    values[:, n_units:] = np.array([v for _, v in cand_specs])[None, :, None]
+    step = coupling(clamp_var.size)
+    step.protect(clamp_var)
+    paths = simulate_clamped(sem, history, clamp_var, values, horizon, post_step=step)[..., tgt]
+    diffs = paths - baseline[:, None, :, tgt]
+    diffs[:, :n_units] /= shift[None, :, None]
+    return diffs

@@ -24,6 +24,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from scipy.stats import kendalltau
 
+from .kinematics import PlanarScene
 from .prioritizer import PrioritizerConfig, prioritize
 
 
@@ -45,6 +46,7 @@ class VerificationConfig:
     use_true_graph: bool = False
     local_weighting: str = "none"
     local_span: float = 0.3
+    effect_model: str = "linear"
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -78,6 +80,14 @@ def read_sample(sim: Any, variables: Sequence[str]) -> np.ndarray:
 
     state = state_variables(sim)
     return np.array([state[v] for v in variables], dtype=float)
+
+
+def scene_of(sim: Any) -> Optional[PlanarScene]:
+    """The robot pose and subject person of a physical simulator now (None for an SCM simulator)."""
+    if not hasattr(sim, "robot_pose"):
+        return None
+    i = sim.subject
+    return PlanarScene(tuple(sim.robot_pose), tuple(sim.positions[i]), tuple(sim.velocities[i]), sim.dt)
 
 
 def _fill_gaps(window: np.ndarray) -> np.ndarray:
@@ -156,9 +166,9 @@ def run_episode(
         links, disc_s = _discover_links(window, names, cfg)
     pcfg = PrioritizerConfig(
         horizon=cfg.horizon, bootstrap=cfg.bootstrap, candidate_values=cfg.candidate_values, seed=seed, start="last",
-        local_weighting=cfg.local_weighting, local_span=cfg.local_span,
+        local_weighting=cfg.local_weighting, local_span=cfg.local_span, effect_model=cfg.effect_model,
     )
-    res = prioritize(window, names, links, target, list(actionable), pcfg)
+    res = prioritize(window, names, links, target, list(actionable), pcfg, scene=scene_of(sim))
     tgt = names.index(target)
     futures = [seed * 1000 + f for f in range(cfg.futures)]
     baseline = [_measure(sim, None, 0.0, cfg.horizon, tgt, names, f) for f in futures]
@@ -222,6 +232,7 @@ def verify_scenario(
         graph="true" if cfg.use_true_graph else "discovered",
         local_weighting=cfg.local_weighting,
         local_span=cfg.local_span,
+        effect_model=cfg.effect_model,
         episodes=[
             dict(seed=e.seed, links=e.links, kendall_tau=e.kendall_tau, warnings=e.warnings,
                  discovery_seconds=e.discovery_seconds, prioritize_seconds=e.prioritize_seconds,
