@@ -87,6 +87,23 @@ class Harness:
         msg.links = [CausalLink(source=s, target=t, lag=lag, link_type="-->") for s, t, lag in links]
         self.pub_graph.publish(msg)
 
+    def scene_publishers(self) -> tuple:
+        """Publishers of /odom and /people (matched to the node) and an odometry message at the origin, facing +x."""
+        from geometry_msgs.msg import PoseArray
+        from nav_msgs.msg import Odometry
+
+        from causal_nodes.nodes.common import SENSOR_QOS
+
+        pub_odom = self.peer.create_publisher(Odometry, "/odom", SENSOR_QOS)
+        pub_people = self.peer.create_publisher(PoseArray, "/people", SENSOR_QOS)
+        assert self.spin_until(
+            lambda: pub_people.get_subscription_count() > 0 and pub_odom.get_subscription_count() > 0
+        )
+        odom = Odometry()
+        odom.header.frame_id = "odom"
+        odom.pose.pose.orientation.w = 1.0
+        return pub_odom, pub_people, odom
+
     def last_status(self) -> DiagnosticStatus | None:
         for arr in reversed(self.got["diag"]):
             for st in arr.status:
@@ -138,16 +155,8 @@ def test_priorities_and_interventions_rank_the_known_driver_first(ros) -> None:
 def _publish_scene(h: Harness, person_x: float) -> None:
     """Odometry at the origin facing +x and one person standing at (person_x, 0), two detection messages."""
     from geometry_msgs.msg import Pose, PoseArray
-    from nav_msgs.msg import Odometry
 
-    from causal_nodes.nodes.common import SENSOR_QOS
-
-    pub_odom = h.peer.create_publisher(Odometry, "/odom", SENSOR_QOS)
-    pub_people = h.peer.create_publisher(PoseArray, "/people", SENSOR_QOS)
-    assert h.spin_until(lambda: pub_people.get_subscription_count() > 0 and pub_odom.get_subscription_count() > 0)
-    odom = Odometry()
-    odom.header.frame_id = "odom"
-    odom.pose.pose.orientation.w = 1.0
+    pub_odom, pub_people, odom = h.scene_publishers()
     for k in range(2):
         pub_odom.publish(odom)
         msg = PoseArray()
@@ -229,18 +238,10 @@ def test_world_model_fills_predicted_paths_for_robot_action_candidates(ros) -> N
     if model is None:
         pytest.skip("no trained world model under models/")
     from geometry_msgs.msg import Pose, PoseArray
-    from nav_msgs.msg import Odometry
-
-    from causal_nodes.nodes.common import SENSOR_QOS
 
     h = ros(target=TARGET, bootstrap=10, world_model_path=str(model), world_model_horizon=5)
     assert h.node._world is not None, h.node._world_error
-    pub_odom = h.peer.create_publisher(Odometry, "/odom", SENSOR_QOS)
-    pub_people = h.peer.create_publisher(PoseArray, "/people", SENSOR_QOS)
-    assert h.spin_until(lambda: pub_people.get_subscription_count() > 0 and pub_odom.get_subscription_count() > 0)
-    odom = Odometry()
-    odom.header.frame_id = "odom"
-    odom.pose.pose.orientation.w = 1.0
+    pub_odom, pub_people, odom = h.scene_publishers()
     odom.twist.twist.linear.x = 0.5
     for k in range(6):  # two people walking, one frame per 0.4 s (the model's step)
         pub_odom.publish(odom)

@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
             variables=list(scenario.variables)))
         if actionable and target in scenario.variables:
             ros.add(factories["prioritizer"], parameter_overrides=p(
-                target=target, actionable=actionable, goal="minimize", window_size=steps, bootstrap=50))
+                target=target, actionable=actionable, goal="minimize", window_size=steps, bootstrap=50,
+                # SCM variables are abstract (no poses on /odom, /people): their effects come from the SEM alone.
+                effect_model="kinematic" if scenario.kind == "physical" else "linear"))
         if scenario.kind == "physical":
             ros.add(factories["variables"], parameter_overrides=p(variables=list(scenario.variables)))
         ros.spin_until(lambda: False, 1.0)  # let discovery match publishers and subscribers before data flows
