@@ -107,17 +107,34 @@ def test_kinematic_needs_both_commands() -> None:
 
 
 def test_scene_tracker_picks_the_nearest_person_and_its_velocity_from_stamps() -> None:
-    tracker = SceneTracker()
+    tracker = SceneTracker(velocity_window_s=0.3)
     assert tracker.scene(0.1) is None
-    tracker.update_odometry(0.0, 0.0, 0.3)
-    tracker.update_people(10.0, [[2.0, 0.0], [8.0, 0.0]])
-    tracker.update_people(10.5, [[8.0, 0.5], [2.5, 0.0]])  # order changes; ids follow positions
+    tracker.update_odometry(10.0, 0.0, 0.0, 0.3)
+    for k in range(6):  # person A walks +x at 1 m/s from (2, 0); person B stands at (8, 0); order alternates
+        t = 10.0 + 0.1 * k
+        a, b = [2.0 + 0.1 * k, 0.0], [8.0, 0.0]
+        tracker.update_people(t, [a, b] if k % 2 else [b, a])
     scene = tracker.scene(0.1)
     assert scene is not None
-    assert scene.robot_pose == (0.0, 0.0, 0.3) and scene.person_xy == (2.5, 0.0)
+    assert scene.robot_pose == (0.0, 0.0, 0.3) and scene.person_xy == pytest.approx((2.5, 0.0))
     assert scene.person_velocity == pytest.approx((1.0, 0.0))
     with pytest.raises(ValueError):
         tracker.update_people(11.0, [[math.nan, 0.0]])
+
+
+def test_scene_tracker_looks_the_scene_up_at_the_window_stamp() -> None:
+    tracker = SceneTracker()
+    for k in range(10):
+        t = 0.1 * k
+        tracker.update_odometry(t, 0.5 * t, 0.0, 0.0)
+        tracker.update_people(t, [[3.0 - t, 0.0]])
+    at = tracker.scene(0.1, at=0.45)  # the variable window ends before the newest messages
+    assert at is not None
+    assert at.robot_pose[0] == pytest.approx(0.2) and at.person_xy[0] == pytest.approx(2.6)
+    assert at.person_velocity == pytest.approx((-1.0, 0.0))
+    assert tracker.scene(0.1, at=-1.0) is None  # nothing that old: no scene (the linear SEM is used)
+    tracker.update_odometry(0.0, 9.0, 9.0, 0.0)  # time jumped back (looping bag): history restarts
+    assert tracker.scene(0.1).robot_pose[:2] == (9.0, 9.0)
 
 
 def test_kinematic_effects_rank_like_the_simulator_on_a_physical_scenario() -> None:

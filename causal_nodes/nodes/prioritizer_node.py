@@ -166,7 +166,7 @@ class PrioritizerNode(Node):
         try:
             if not all(math.isfinite(x) for x in (p.x, p.y, v.linear.x, v.angular.z)):
                 raise ValueError("non-finite odometry")
-            self._scene.update_odometry(p.x, p.y, _yaw(msg.pose.pose.orientation))
+            self._scene.update_odometry(stamp_seconds(msg.header.stamp), p.x, p.y, _yaw(msg.pose.pose.orientation))
         except ValueError:
             self._bad_messages += 1
             return
@@ -305,7 +305,8 @@ class PrioritizerNode(Node):
         try:
             data, names = self._window(graph)
             config = self._config()
-            scene = self._scene.scene(self._grid_period()) if config.effect_model == "kinematic" else None
+            newest = self._frame_stamps[-1] if self._frame_stamps else None
+            scene = self._scene.scene(self._grid_period(), at=newest) if config.effect_model == "kinematic" else None
             result = prioritize(data, names, list(graph.links), target, actionable, config, scene=scene)
         except ValueError as exc:  # unknown target/actionable/variable, too short window: say why
             self._set_status(DiagnosticStatus.ERROR, str(exc))
