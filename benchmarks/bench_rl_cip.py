@@ -147,13 +147,23 @@ def main() -> int:
                         help="share of uniform weight mixed into the causal entropy weights")
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test of the pipeline)")
     parser.add_argument("--out-dir", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--stem", default=None, help="output file name stem (default rl_cip, or rl_cip_quick)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs in parallel processes (each single-threaded; results do not depend on it)")
     args = parser.parse_args()
     if args.quick:
         args.steps, args.seeds, args.learning_starts, args.eval_every, args.eval_episodes = 600, [0], 200, 300, 2
         args.analysis_steps = 800
-    runs = [run_variant(v, s, args) for s in args.seeds for v in args.variants]
+    jobs = [(v, s) for s in args.seeds for v in args.variants]
+    if args.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs) as pool:
+            runs = list(pool.map(run_variant, *zip(*jobs), [args] * len(jobs)))
+    else:
+        runs = [run_variant(v, s, args) for v, s in jobs]
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "rl_cip_quick" if args.quick else "rl_cip"
+    stem = args.stem or ("rl_cip_quick" if args.quick else "rl_cip")
     (args.out_dir / f"{stem}.json").write_text(json.dumps({"args": {k: (str(v) if isinstance(v, Path) else v)
                                                                    for k, v in vars(args).items()},
                                                           "runs": runs}, indent=1))
@@ -161,7 +171,8 @@ def main() -> int:
     lines = [
         "# SAC vs SAC + CIP components (SocialNavEnv)",
         "",
-        f"`benchmarks/bench_rl_cip.py --steps {args.steps} --seeds {' '.join(map(str, args.seeds))}`: SAC (sb3, MLP 64x64,"
+        f"`benchmarks/bench_rl_cip.py --steps {args.steps} --seeds {' '.join(map(str, args.seeds))}"
+        f"{' --stem ' + args.stem if args.stem else ''}`: SAC (sb3, MLP 64x64,"
         f" batch 128, train_freq {args.train_freq}, learning_starts {args.learning_starts}), evaluation every"
         f" {args.eval_every} steps on {args.eval_episodes} fixed episodes (deterministic policy). CIP additionally used"
         f" {args.analysis_steps} random-policy env steps for its causal analysis (not counted on the x axis).",

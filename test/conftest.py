@@ -18,7 +18,7 @@ os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 
 
 class RosHarness:
-    """An rclpy context whose multi-threaded executor spins on a background thread.
+    """An rclpy context whose executor spins on a background thread.
 
     Nodes added here run at once; tests wait for results with :meth:`spin_until` (a poll, the executor does the
     work), so a test thread that is busy asserting never starves a subscription queue.
@@ -28,13 +28,16 @@ class RosHarness:
         import threading
 
         import rclpy
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
 
         self.rclpy = rclpy
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        # One executor thread: a multi-threaded executor here stalled the simulator node's timer now and then
+        # (1 run in 4 of test_sim_node, callbacks stuck for > 10 s with nothing else running).
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.nodes: List[object] = []
+        self.spin_error: BaseException | None = None
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
@@ -43,8 +46,8 @@ class RosHarness:
 
         try:
             self.executor.spin()
-        except (ExternalShutdownException, RuntimeError):
-            pass  # shut down by close()
+        except (ExternalShutdownException, RuntimeError) as error:
+            self.spin_error = error  # shut down by close(), or a real failure that spin_until reports
 
     def add(self, node):
         self.nodes.append(node)
@@ -59,6 +62,8 @@ class RosHarness:
         while time.monotonic() < deadline:
             if predicate():
                 return True
+            if self.spin_error is not None or not self._thread.is_alive():
+                raise RuntimeError(f"the test executor stopped spinning: {self.spin_error!r}")
             time.sleep(0.02)
         return predicate()
 

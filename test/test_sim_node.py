@@ -80,17 +80,22 @@ def test_physical_scenario_publishes_every_topic_on_sim_time(ros) -> None:
 
     assert ros.spin_until(stopped, timeout=10.0), "do(robot_linear_speed = 0) holds"
     bad = InterventionMsg(variable="collision_risk", value=1.0)
-    do.publish(bad)
-    assert ros.spin_until(lambda: node.counters["bad_do"] >= 1, timeout=5.0)
+
+    def rejected() -> bool:  # published until seen, as above: one message can miss a busy executor's window
+        do.publish(bad)
+        return node.counters["bad_do"] >= 1
+
+    assert ros.spin_until(rejected, timeout=10.0), node.counters
 
 
 def test_scm_scenario_publishes_variable_frames_and_its_truth(ros) -> None:
-    _sim_node(ros, scenario="scm_demo", real_time_factor=0.0, duration_s=2.0)
+    # Subscribers first: at real_time_factor 0 the whole run can be over before a late subscriber matches.
     peer, got, truth = _collect(ros, {"/clock": Clock})
     frames = []
     peer.create_subscription(VariableFrame, "/causal/variables", frames.append, 100)
     diagnostics = []
     peer.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    node = _sim_node(ros, scenario="scm_demo", real_time_factor=0.0, duration_s=2.0)
     assert ros.spin_until(lambda: truth and len(frames) >= 10 and diagnostics, timeout=20.0)
     demo = load_scenario("scm_demo")
     assert list(frames[-1].names) == demo.variables
@@ -99,7 +104,8 @@ def test_scm_scenario_publishes_variable_frames_and_its_truth(ros) -> None:
     assert strengths[("robot_linear_speed", "human_speed", 1)] == pytest.approx(-0.5)
     stamps = [f.header.stamp.sec + f.header.stamp.nanosec * 1e-9 for f in frames]
     assert all(b > a for a, b in zip(stamps, stamps[1:])), "frames are in sim-time order"
-    assert ros.spin_until(lambda: len(frames) >= 20, timeout=10.0)
+    assert ros.spin_until(lambda: node.finished, timeout=10.0)
+    ros.spin_until(lambda: False, timeout=0.3)  # let the last frames arrive
     assert max(stamps + [frames[-1].header.stamp.sec + frames[-1].header.stamp.nanosec * 1e-9]) <= 1.0 + 2.0 + 1e-6, \
         "duration_s stops the run"
 
