@@ -19,6 +19,10 @@ Definitions (also in docs/prioritization.md):
 * **Objective** for ranking candidates: lower confidence bound
   ``score = s * predicted_effect - risk_aversion * predicted_effect_std`` with ``s = +1`` for
   ``goal="maximize"`` and ``s = -1`` for ``goal="minimize"``; rank 1 = highest score.
+* **Effect model**: ``"linear"`` propagates the SEM alone (differences, exact for a linear model);
+  ``"kinematic"`` (with a :class:`~.kinematics.PlanarScene`) simulates the SEM with intercepts and lets the
+  robot's commands move a unicycle, recomputing distance and collision risk from the geometry every step
+  (:mod:`.kinematics`); total effects are then finite-difference slopes (shift 0.1 window-std).
 * **Candidate set** (recall first, as in causal bandits: a missed edge can hide the best arm, an extra
   one only costs samples): actionable variables that are *possible* ancestors of the target (undirected
   lag-0 links counted both ways), each at ``candidate_values`` quantiles of its observed window range.
@@ -290,7 +294,7 @@ def prioritize(
     horizon = cfg.horizon
 
     reps = sem.replicas
-    limits = np.array([[np.nanmin(arr[:, idx[c]]), np.nanmax(arr[:, idx[c]])] for c in COMMANDS]) if kinematic else None
+    limits = _command_limits(arr, [idx[c] for c in COMMANDS]) if kinematic else None
     coupling = (lambda s: KinematicCoupling(scene, names, reps, s, limits, cfg.person_motion)) if kinematic else None  # type: ignore
     baseline = simulate_clamped(
         sem, history, np.array([-1]), np.zeros((1, horizon)), horizon,
@@ -327,6 +331,14 @@ def prioritize(
     return PrioritizationResult(
         target, horizon, cfg.goal, prios, cands, warnings, graph, sem, time.perf_counter() - t0
     )
+
+
+def _command_limits(arr: np.ndarray, columns: list[int]) -> np.ndarray | None:
+    """``[[min, max], ...]`` of the command columns in the window; None (no clipping) if one was never observed."""
+    finite = [arr[np.isfinite(arr[:, c]), c] for c in columns]
+    if any(col.size == 0 for col in finite):
+        return None
+    return np.array([[col.min(), col.max()] for col in finite])
 
 
 def _kinematics_usable(scene: PlanarScene | None, names: Sequence[str], warnings: list[str]) -> bool:
