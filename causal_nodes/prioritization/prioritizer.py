@@ -39,7 +39,9 @@ import numpy as np
 from .bootstrap import block_bootstrap_weights
 from .graph import UNDIRECTED_POLICIES, DirectedGraph, ancestors, build_directed_graph
 from .interventions import simulate_clamped
-from .kinematics import COMMANDS, EFFECT_MODELS, GEOMETRIC, PERSON_MOTIONS, KinematicCoupling, PlanarScene, kinematic_columns
+from .kinematics import (
+    COMMANDS, EFFECT_MODELS, GEOMETRIC, PERSON_MOTIONS, KinematicCoupling, PlanarScene, kinematic_columns,
+)
 from .lagged_sem import LOCAL_WEIGHTINGS, LaggedSEM, fit_lagged_sem, local_row_weights
 
 GOALS = ("maximize", "minimize")
@@ -295,10 +297,14 @@ def prioritize(
 
     reps = sem.replicas
     limits = _command_limits(arr, [idx[c] for c in COMMANDS]) if kinematic else None
-    coupling = (lambda s: KinematicCoupling(scene, names, reps, s, limits, cfg.person_motion)) if kinematic else None  # type: ignore
+
+    def coupling(scenarios: int) -> KinematicCoupling:
+        assert scene is not None  # kinematic implies a scene (_kinematics_usable)
+        return KinematicCoupling(scene, names, reps, scenarios, limits, cfg.person_motion)
+
     baseline = simulate_clamped(
         sem, history, np.array([-1]), np.zeros((1, horizon)), horizon,
-        post_step=coupling(1) if coupling else None,
+        post_step=coupling(1) if kinematic else None,
     )[:, 0]  # (R, H, N)
 
     # Scenarios: a shift of every non-target variable (total effects), then the candidate grid.
