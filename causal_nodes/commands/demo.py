@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         ros.spin_until(lambda: False, 1.0)  # let discovery match publishers and subscribers before data flows
         sim = ros.add(factories["sim"], parameter_overrides=p(
             scenario=str(scenario.source or scenario.name), duration_s=duration + sim_offset(),
-            real_time_factor=args.speed, seed=args.seed, publish_camera="image_motion" in scenario.variables))
+            real_time_factor=args.speed, seed=args.seed, publish_camera="image_motion" in scenario.variables,
+            start_delay_s=1.0))  # the recorder subscribes once it sees the sim's publishers: the first frames too
         ros.spin_until(lambda: sim.finished, duration / args.speed * 3 + 60)
         final_stamp = sim.sim.time + sim_offset() - scenario.dt
         ros.spin_until(lambda: _covers(graphs, final_stamp, scenario.dt), 120)

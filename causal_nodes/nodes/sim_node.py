@@ -67,6 +67,9 @@ class SimNode(Node):
                                                "How long a /sim/do intervention holds [s] (0 = until the end)",
                                                float_range=(0.0, 1e9))
         self.frame_id = declare(self, "frame_id", "odom", "World frame of /people, /odom and /goal_pose")
+        self.start_delay_s = declare(self, "start_delay_s", 0.0,
+                                     "Wall-clock seconds to wait before the first state is published, so that "
+                                     "recorders and other late subscribers match first", float_range=(0.0, 60.0))
 
         self.scenario = load_scenario(name)
         if rate_hz > 0.0:
@@ -82,6 +85,7 @@ class SimNode(Node):
 
         self.counters: Dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0}
         self.finished = False
+        self.started = False
         self._wall_start = time.monotonic()
 
         self.clock_pub = self.create_publisher(ClockMsg, "/clock", OUTPUT_QOS)
@@ -101,7 +105,6 @@ class SimNode(Node):
         self.diagnostics = DiagnosticsPublisher(self)
 
         self.truth_pub.publish(self.ground_truth_message())
-        self._publish_state()
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         period = FASTEST_PERIOD_S if self.real_time_factor == 0.0 else self.sim.dt / self.real_time_factor
         self.create_timer(period, self._on_tick, clock=steady)
@@ -112,6 +115,13 @@ class SimNode(Node):
     # ---- callbacks ------------------------------------------------------------------------------------------
     def _on_tick(self) -> None:
         if self.finished:
+            return
+        if not self.started:  # the initial state goes out on the first tick after the start delay
+            if time.monotonic() - self._wall_start < self.start_delay_s:
+                return
+            self.started = True
+            self._wall_start = time.monotonic()
+            self._publish_state()
             return
         if self.duration_s > 0.0 and self.sim.time + 1e-9 >= self.duration_s:
             self.finished = True
