@@ -18,7 +18,6 @@ benchmarks/results/effect_error_sources.md.
 from __future__ import annotations
 
 import argparse
-import copy
 import math
 import sys
 from pathlib import Path
@@ -31,9 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from causal_nodes.prioritization import PrioritizerConfig, prioritize  # noqa: E402
 from causal_nodes.prioritization.verification import (  # noqa: E402
-    VerificationConfig, _discover_links, _fill_gaps, _reseed, read_sample, scene_of,
+    VerificationConfig, _discover_links, _fill_gaps, intervened_twin, read_sample, scene_of,
 )
-from causal_nodes.sim.interventions import Intervention  # noqa: E402
 from causal_nodes.sim.scenario import list_scenarios, load_scenario  # noqa: E402
 
 TARGET = "human_robot_distance"
@@ -42,17 +40,14 @@ ACTIONS = ["robot_linear_speed", "robot_angular_speed"]
 
 def rollout(sim, variable, value, horizon):
     """Commands executed, the subject's path and the final distance in a copy of ``sim`` (noise future 0)."""
-    twin = copy.deepcopy(sim)
-    _reseed(twin, 0)
-    if variable is not None:
-        k0 = twin.step_index
-        twin.apply_intervention(Intervention(variable, value, start=(k0 + 1) * twin.dt, end=(k0 + horizon + 1) * twin.dt))
     v, w, person = [], [], []
-    for _ in range(horizon):
-        twin.step()
+
+    def record(twin) -> None:
         v.append(twin.robot_speed)
         w.append(twin.robot_yaw_rate)
         person.append(twin.positions[twin.subject].copy())
+
+    twin = intervened_twin(sim, variable, value, horizon, 0, on_step=record)
     return np.array(v), np.array(w), np.array(person), float(np.hypot(*(twin.positions[twin.subject] - twin.robot_pose[:2])))
 
 

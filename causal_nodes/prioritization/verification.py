@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from scipy.stats import kendalltau
@@ -132,9 +132,12 @@ def _reseed(sim: Any, seed: int) -> None:
         setattr(sim, name, np.random.default_rng(child))
 
 
-def _measure(
-    sim: Any, variable: Optional[str], value: float, horizon: int, target_index: int, names: list[str], future: int
-) -> float:
+def intervened_twin(
+    sim: Any, variable: Optional[str], value: float, horizon: int, future: int,
+    on_step: Optional[Callable[[Any], None]] = None,
+) -> Any:
+    """A copy of ``sim`` on noise future ``future``, stepped ``horizon`` times under ``do(variable := value)``
+    (``variable=None``: no intervention); ``on_step`` sees the copy after every step."""
     from causal_nodes.sim.interventions import Intervention
 
     twin = copy.deepcopy(sim)
@@ -145,7 +148,15 @@ def _measure(
         twin.apply_intervention(Intervention(variable, value, **window))
     for _ in range(horizon):
         twin.step()
-    return float(read_sample(twin, names)[target_index])
+        if on_step is not None:
+            on_step(twin)
+    return twin
+
+
+def _measure(
+    sim: Any, variable: Optional[str], value: float, horizon: int, target_index: int, names: list[str], future: int
+) -> float:
+    return float(read_sample(intervened_twin(sim, variable, value, horizon, future), names)[target_index])
 
 
 def run_episode(
