@@ -18,7 +18,6 @@ benchmarks/results/effect_error_sources.md.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -30,8 +29,9 @@ sys.path.insert(0, str(REPO))
 
 from causal_nodes.prioritization import PrioritizerConfig, prioritize  # noqa: E402
 from causal_nodes.prioritization.verification import (  # noqa: E402
-    VerificationConfig, _discover_links, _fill_gaps, intervened_twin, read_sample, scene_of,
+    VerificationConfig, intervened_twin, observe_episode, scene_of,
 )
+from causal_nodes.prioritization.kinematics import KinematicCoupling, PlanarScene  # noqa: E402
 from causal_nodes.sim.scenario import list_scenarios, load_scenario  # noqa: E402
 
 TARGET = "human_robot_distance"
@@ -52,11 +52,15 @@ def rollout(sim, variable, value, horizon):
 
 
 def distance_after(pose, v, w, person_end, dt) -> float:
-    """Unicycle (the model's integration) from ``pose`` with commands ``v, w``; distance to ``person_end``."""
-    yaw = pose[2] + np.cumsum(w) * dt
-    x = pose[0] + np.sum(v * np.cos(yaw)) * dt
-    y = pose[1] + np.sum(v * np.sin(yaw)) * dt
-    return math.hypot(person_end[0] - x, person_end[1] - y)
+    """The model's own unicycle (:class:`KinematicCoupling`) from ``pose`` with commands ``v, w``; distance to
+    ``person_end`` (a person standing there, so only the robot moves)."""
+    names = ["robot_linear_speed", "robot_angular_speed", TARGET]
+    step = KinematicCoupling(PlanarScene(tuple(pose), tuple(person_end), (0.0, 0.0), dt), names, 1, 1)
+    x = np.zeros((1, 1, 3))
+    for vk, wk in zip(v, w):
+        x[..., 0], x[..., 1] = vk, wk
+        out = step(x)
+    return float(out[0, 0, 2])
 
 
 def scenario_rows(name: str, episodes: int, horizon: int) -> dict:
@@ -65,15 +69,7 @@ def scenario_rows(name: str, episodes: int, horizon: int) -> dict:
     preds: dict[str, list] = {"model": [], "true commands, CV person": [], "true commands, true person": []}
     real, cv_error = [], []
     for seed in range(episodes):
-        sim = sc.make_simulator(seed)
-        for _ in range(50):
-            sim.step()
-        rows = []
-        for _ in range(500):
-            sim.step()
-            rows.append(read_sample(sim, names))
-        window = _fill_gaps(np.array(rows))
-        links, _ = _discover_links(window, names, VerificationConfig())
+        sim, window, links, _ = observe_episode(sc, VerificationConfig(), seed)
         cfg = PrioritizerConfig(horizon=horizon, bootstrap=0, local_weighting="state", effect_model="kinematic")
         result = prioritize(window, names, links, TARGET, ACTIONS, cfg, scene=scene_of(sim))
         p0, pv = sim.positions[sim.subject].copy(), sim.velocities[sim.subject].copy()

@@ -159,9 +159,12 @@ def _measure(
     return float(read_sample(intervened_twin(sim, variable, value, horizon, future), names)[target_index])
 
 
-def run_episode(
-    scenario: Any, target: str, actionable: Sequence[str], cfg: VerificationConfig, seed: int
-) -> EpisodeOutcome:
+def observe_episode(scenario: Any, cfg: VerificationConfig, seed: int) -> tuple[Any, np.ndarray, list, float]:
+    """Run the scenario observationally (warm-up, then the window) and get its graph.
+
+    Returns the simulator at the end of the window, the window ``(observe_steps, N)`` (gaps forward-filled), the
+    links (discovered, or the truth with ``use_true_graph``) and the discovery time in seconds.
+    """
     names = list(scenario.variables)
     sim = scenario.make_simulator(seed)
     for _ in range(cfg.warmup_steps):
@@ -172,9 +175,16 @@ def run_episode(
         rows.append(read_sample(sim, names))
     window = _fill_gaps(np.array(rows))
     if cfg.use_true_graph:
-        links, disc_s = [(s, t, lag) for s, t, lag in scenario.ground_truth()], 0.0
-    else:
-        links, disc_s = _discover_links(window, names, cfg)
+        return sim, window, [(s, t, lag) for s, t, lag in scenario.ground_truth()], 0.0
+    links, seconds = _discover_links(window, names, cfg)
+    return sim, window, links, seconds
+
+
+def run_episode(
+    scenario: Any, target: str, actionable: Sequence[str], cfg: VerificationConfig, seed: int
+) -> EpisodeOutcome:
+    names = list(scenario.variables)
+    sim, window, links, disc_s = observe_episode(scenario, cfg, seed)
     pcfg = PrioritizerConfig(
         horizon=cfg.horizon, bootstrap=cfg.bootstrap, candidate_values=cfg.candidate_values, seed=seed, start="last",
         local_weighting=cfg.local_weighting, local_span=cfg.local_span, effect_model=cfg.effect_model,
