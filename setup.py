@@ -22,7 +22,9 @@ NODE_EXECUTABLES = {
 setup(
     name=PACKAGE,
     version="0.1.0",
-    description="Online causal perception for ROS 2: PCMCI causal graphs, causal prioritization, streaming world model.",
+    description=(
+        "Online causal perception for ROS 2: PCMCI causal graphs, causal prioritization, streaming world model."
+    ),
     license="GPL-3.0-or-later",
     python_requires=">=3.10",
     packages=find_packages(exclude=["test", "test.*", "training", "training.*", "benchmarks", "benchmarks.*"]),
@@ -49,7 +51,7 @@ setup(
         "dcor",  # tigramite GPDC (distance correlation of residuals)
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "ruff>=0.5", "mypy>=1.8"],
         "train": ["torch>=2.0", "onnx>=1.14"],
         "rl": ["gymnasium>=0.29", "stable-baselines3>=2.0", "matplotlib"],
         "gpu": ["onnxruntime-gpu", "tensorrt"],

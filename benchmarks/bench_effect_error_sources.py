@@ -27,10 +27,13 @@ from scipy.stats import kendalltau
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from causal_nodes.prioritization import PrioritizerConfig, prioritize  # noqa: E402
-from causal_nodes.prioritization.verification import (  # noqa: E402
-    VerificationConfig, intervened_twin, observe_episode, scene_of,
+from causal_nodes.evaluation.interventions import (  # noqa: E402
+    VerificationConfig,
+    intervened_twin,
+    observe_episode,
+    scene_of,
 )
+from causal_nodes.prioritization import PrioritizerConfig, prioritize  # noqa: E402
 from causal_nodes.prioritization.kinematics import KinematicCoupling, PlanarScene  # noqa: E402
 from causal_nodes.sim.scenario import list_scenarios, load_scenario  # noqa: E402
 
@@ -48,7 +51,12 @@ def rollout(sim, variable, value, horizon):
         person.append(twin.positions[twin.subject].copy())
 
     twin = intervened_twin(sim, variable, value, horizon, 0, on_step=record)
-    return np.array(v), np.array(w), np.array(person), float(np.hypot(*(twin.positions[twin.subject] - twin.robot_pose[:2])))
+    return (
+        np.array(v),
+        np.array(w),
+        np.array(person),
+        float(np.hypot(*(twin.positions[twin.subject] - twin.robot_pose[:2]))),
+    )
 
 
 def distance_after(pose, v, w, person_end, dt) -> float:
@@ -81,7 +89,9 @@ def scenario_rows(name: str, episodes: int, horizon: int) -> dict:
             real.append(dist - bdist)
             preds["model"].append(c.predicted_effect)
             preds["true commands, CV person"].append(
-                distance_after(sim.robot_pose, v, w, cv_end, sim.dt) - distance_after(sim.robot_pose, bv, bw, cv_end, sim.dt))
+                distance_after(sim.robot_pose, v, w, cv_end, sim.dt)
+                - distance_after(sim.robot_pose, bv, bw, cv_end, sim.dt)
+            )
             preds["true commands, true person"].append(
                 distance_after(sim.robot_pose, v, w, person[-1], sim.dt)
                 - distance_after(sim.robot_pose, bv, bw, bperson[-1], sim.dt))

@@ -1,4 +1,4 @@
-"""Benchmark: tigramite PCMCI vs the exact fast engine (causal_nodes.core.fast_pcmci), side by side.
+"""Benchmark: tigramite PCMCI vs the exact fast engine (causal_nodes.discovery.fast.pcmci), side by side.
 
 Both run in this process on the same seeded linear SCM data with ParCorr
 (analytic significance), pc_alpha=0.2, alpha_level=0.05. Prints a markdown
@@ -32,15 +32,14 @@ import time  # noqa: E402
 import tracemalloc  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Dict, List, Optional, Tuple  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from causal_nodes.core.fast_pcmci import StreamingPCMCI, run_fast_with_diagnostics  # noqa: E402
-from causal_nodes.core.lagged_scm import random_linear_scm  # noqa: E402
+from causal_nodes.discovery.fast.pcmci import StreamingPCMCI, run_fast_with_diagnostics  # noqa: E402
+from causal_nodes.sim.lagged_scm import random_linear_scm  # noqa: E402
 
 OPTIONS = dict(pc_alpha=0.2, alpha_level=0.05)
 TOL = 1e-8
@@ -65,7 +64,7 @@ def tigramite_run(data: np.ndarray, tau_max: int) -> dict:
         return pcmci.run_pcmci(tau_max=tau_max, **OPTIONS)
 
 
-def compare(expected: dict, got: dict) -> Tuple[bool, float, float]:
+def compare(expected: dict, got: dict) -> tuple[bool, float, float]:
     dval = float(np.nanmax(np.abs(expected["val_matrix"] - got["val_matrix"])))
     dp = float(np.nanmax(np.abs(expected["p_matrix"] - got["p_matrix"])))
     nan_same = np.array_equal(np.isnan(expected["p_matrix"]), np.isnan(got["p_matrix"]))
@@ -74,7 +73,7 @@ def compare(expected: dict, got: dict) -> Tuple[bool, float, float]:
     return same, dval, dp
 
 
-def time_fast(data: np.ndarray, tau_max: int, repeats: int) -> Tuple[float, dict, Dict[str, int]]:
+def time_fast(data: np.ndarray, tau_max: int, repeats: int) -> tuple[float, dict, dict[str, int]]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -87,7 +86,7 @@ class TigramiteCostModel:
     """seconds per CI test ~ a + b*T, fitted on the calibration runs."""
 
     def __init__(self) -> None:
-        self.points: List[Tuple[int, float]] = []
+        self.points: list[tuple[int, float]] = []
 
     def add(self, n_time: int, seconds: float, n_tests: int) -> None:
         self.points.append((n_time, seconds / max(1, n_tests)))
@@ -110,7 +109,7 @@ def peak_memory_mib(fn) -> float:
     return peak / 2 ** 20
 
 
-def streaming_latency(n_vars: int, window: int, tau_max: int, n_windows: int) -> Dict[str, float]:
+def streaming_latency(n_vars: int, window: int, tau_max: int, n_windows: int) -> dict[str, float]:
     data = bench_data(n_vars, window + n_windows, tau_max, seed=123)
     stream = StreamingPCMCI(n_vars, window=window, tau_max=tau_max)
     for row in data[:window]:
@@ -133,7 +132,7 @@ def streaming_latency(n_vars: int, window: int, tau_max: int, n_windows: int) ->
             "n_windows": n_windows}
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="small subset (N in {5, 20}, T in {300, 500}, tau_max in {1, 5})")
@@ -220,7 +219,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               f"1-min load average at the end {load:.1f} -- the machine is shared, so wall times "
               "of both engines are inflated alike; the speed-up compares them in the same run).",
               "ParCorr(significance='analytic'), pc_alpha=0.2, alpha_level=0.05, seeded linear SCM "
-              "(causal_nodes.core.lagged_scm, true lags <= min(tau_max, 3), ~2 cross-parents per "
+              "(causal_nodes.sim.lagged_scm, true lags <= min(tau_max, 3), ~2 cross-parents per "
               "variable); 'tests' = CI tests the fast engine answered; "
               "tigramite timed once, fast engine median of "
               f"{args.repeats}; 'identical' = same graph strings and |d val|, |d p| <= 1e-8.", "",

@@ -21,6 +21,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -33,8 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from causal_nodes.prioritization import PrioritizerConfig, build_directed_graph, fit_lagged_sem, prioritize  # noqa: E402
-from causal_nodes.prioritization.kinematics import PlanarScene  # noqa: E402
 from causal_nodes.prioritization.bootstrap import block_bootstrap_weights  # noqa: E402
+from causal_nodes.prioritization.kinematics import PlanarScene  # noqa: E402
 
 
 def random_var(n: int, t_len: int, seed: int) -> tuple[np.ndarray, list[str], list[tuple[str, str, int]]]:
@@ -113,22 +114,26 @@ def latency_table(repeats: int, quick: bool) -> list[str]:
         scene = None
         if model.startswith("kinematic"):
             # The same data under the pipeline's names, so the commands move a robot towards a person 3 m ahead.
-            rename = {names[0]: "robot_linear_speed", names[1]: "robot_angular_speed", names[-1]: "human_robot_distance"}
+            rename = {
+                names[0]: "robot_linear_speed",
+                names[1]: "robot_angular_speed",
+                names[-1]: "human_robot_distance",
+            }
             names = [rename.get(v, v) for v in names]
             links = [(rename.get(a, a), rename.get(b, b), lag) for a, b, lag in links]
             scene = PlanarScene((0.0, 0.0, 0.0), (3.0, 0.0), (0.0, 0.0), 0.1)
         actionable = names[:3]
         cfg = PrioritizerConfig(horizon=horizon, bootstrap=boot, local_weighting=local,
                                 effect_model="kinematic" if scene else "linear")
-        run = lambda: prioritize(data, names, links, names[-1], actionable, cfg, scene=scene)  # noqa: E731
+        run = functools.partial(prioritize, data, names, links, names[-1], actionable, cfg, scene=scene)
         run()  # warm-up
         total = median_ms(run, repeats)
         graph = build_directed_graph(links, names, target=names[-1])
         n_rows = t_len - max(graph.max_lag, 1)
         w = block_bootstrap_weights(n_rows, boot, rng=np.random.default_rng(0))
-        fast = median_ms(lambda: fit_lagged_sem(data, names, graph, w), repeats)
+        fast = median_ms(functools.partial(fit_lagged_sem, data, names, graph, w), repeats)
         naive_repeats = max(1, repeats // 5)
-        naive = median_ms(lambda: naive_fit(data, names, links, w), naive_repeats)
+        naive = median_ms(functools.partial(naive_fit, data, names, links, w), naive_repeats)
         same = np.allclose(fit_lagged_sem(data, names, graph, w).coef, naive_fit(data, names, links, w), atol=1e-6)
         rows.append(
             f"| {n} | {t_len} | {horizon} | {boot} | {model} | {len(links)} | {total:.1f} | {fast:.1f} | {naive:.1f} "
@@ -139,7 +144,7 @@ def latency_table(repeats: int, quick: bool) -> list[str]:
 
 
 def accuracy_table() -> list[str]:
-    from causal_nodes.prioritization.verification import VerificationConfig, ancestors_of, verify_scenario
+    from causal_nodes.evaluation.interventions import VerificationConfig, ancestors_of, verify_scenario
     from causal_nodes.sim.scenario import list_scenarios, load_scenario
 
     rows = [
@@ -190,7 +195,7 @@ def main() -> int:
             "## Predicted vs. simulated do() effects (5 episodes, 10 noise futures each, discovered graphs)",
             "",
             "Horizon 10 steps (1 s), window 500 samples, PCMCI ParCorr tau_max 3; sign accuracy over candidates whose real",
-            "effect is at least 5 % of the episode's largest (see causal_nodes/prioritization/verification.py).",
+            "effect is at least 5 % of the episode's largest (see causal_nodes/evaluation/interventions.py).",
             "",
         ]
         lines += accuracy_table()

@@ -3,7 +3,7 @@
 Variants (same SAC hyper-parameters, same env-step budget, same evaluation episodes):
   * ``sac``: stable-baselines3 SAC;
   * ``cip_swap``: SAC + causal analysis of ``--analysis-steps`` random-policy steps (extra env steps, reported) →
-    the counterfactual swap replay buffer only (causal_nodes/rl/cip.py);
+    the counterfactual swap replay buffer only (causal_nodes/evaluation/rl/cip.py);
   * ``cip``: as ``cip_swap`` plus per-action-dimension entropy weights from the causal action weights.
 Every ``--eval-every`` steps the deterministic policy is evaluated on ``--eval-episodes`` fixed episodes.
 Writes benchmarks/results/rl_cip.{md,json,png}. Torch and BLAS are pinned to one thread (shared machine).
@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 
 def evaluate(model, episodes: int) -> dict:
-    from causal_nodes.rl.env import SocialNavEnv
+    from causal_nodes.evaluation.rl.env import SocialNavEnv
 
     env = SocialNavEnv()
     returns, success, collisions, discomfort = [], 0, 0, []
@@ -57,9 +57,14 @@ def run_variant(variant: str, seed: int, args: argparse.Namespace) -> dict:
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from causal_nodes.rl.cip import apply_action_weights, causal_analysis, collect_random_transitions, entropy_weights
-    from causal_nodes.rl.cip import make_swap_buffer_class
-    from causal_nodes.rl.env import ACTION_NAMES, OBS_NAMES, SocialNavEnv
+    from causal_nodes.evaluation.rl.cip import (
+        apply_action_weights,
+        causal_analysis,
+        collect_random_transitions,
+        entropy_weights,
+        make_swap_buffer_class,
+    )
+    from causal_nodes.evaluation.rl.env import ACTION_NAMES, OBS_NAMES, SocialNavEnv
 
     torch.set_num_threads(1)
     env = SocialNavEnv()
@@ -183,10 +188,12 @@ def main() -> int:
     for r in runs:
         last = r["curve"][-1]
         best = max(p["return"] for p in r["curve"])
-        lines.append(f"| {r['variant']} | {r['seed']} | {last['return']:.2f} | {best:.2f} | {last['success']:.2f} "
-                     f"| {last['collisions']:.2f} | {last['discomfort']:.2f} | {r['train_seconds']:.0f} "
-                     f"| {', '.join(r.get('swappable', [])) or '-'} "
-                     f"| {', '.join(f'{w:.2f}' for w in r.get('entropy_weights', [])) if r.get('entropy_weighting') else '-'} |")
+        lines.append(
+            f"| {r['variant']} | {r['seed']} | {last['return']:.2f} | {best:.2f} | {last['success']:.2f} "
+            f"| {last['collisions']:.2f} | {last['discomfort']:.2f} | {r['train_seconds']:.0f} "
+            f"| {', '.join(r.get('swappable', [])) or '-'} "
+            f"| {', '.join(f'{w:.2f}' for w in r.get('entropy_weights', [])) if r.get('entropy_weighting') else '-'} |"
+        )
     for variant, _ in VARIANT_COLORS:
         finals = [r["curve"][-1]["return"] for r in runs if r["variant"] == variant]
         aucs = [np.mean([p["return"] for p in r["curve"]]) for r in runs if r["variant"] == variant]

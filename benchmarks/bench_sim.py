@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import math
 import platform
 import sys
@@ -68,8 +69,8 @@ F1_SCENARIOS = ("scm_demo", "scm_random_linear", "scm_random_nonlinear", "scm_co
 
 def f1_table(seeds: int) -> list:
     """Markdown lines: PCMCI ParCorr on each scenario's default-length stream vs its ground truth."""
-    from causal_nodes.core.discovery import DiscoveryConfig, discover
-    from causal_nodes.core.graph_metrics import score_links
+    from causal_nodes.discovery.discover import DiscoveryConfig, discover
+    from causal_nodes.evaluation.graph_metrics import score_links
     from causal_nodes.sim import run_scenario
 
     config = DiscoveryConfig(method="pcmci", test="parcorr", tau_max=3, pc_alpha=0.2, alpha_level=0.01)
@@ -86,9 +87,11 @@ def f1_table(seeds: int) -> list:
             result = discover(series.values[complete], series.names, config)
             scores.append(score_links(result.links(), scenario.ground_truth()))
         f1 = np.array([s["f1"] for s in scores])
-        lines.append(f"| {name} | {samples} | {f1.mean():.3f} | {f1.min():.3f} | "
-                     f"{np.mean([s['precision'] for s in scores]):.2f} | {np.mean([s['recall'] for s in scores]):.2f} | "
-                     f"{(time.perf_counter() - start) / seeds:.2f} |")
+        lines.append(
+            f"| {name} | {samples} | {f1.mean():.3f} | {f1.min():.3f} | "
+            f"{np.mean([s['precision'] for s in scores]):.2f} | {np.mean([s['recall'] for s in scores]):.2f} | "
+            f"{(time.perf_counter() - start) / seeds:.2f} |"
+        )
         print(lines[-1], flush=True)
     return lines
 
@@ -108,7 +111,9 @@ def main() -> int:
             scan = variant != "dynamics"
             camera = "camera" in variant
             config = crowd_config(people, scan, camera)
-            rate = steps_per_second(lambda: PhysicalSimulator(config, seed=0), args.steps, "variables" in variant)
+            rate = steps_per_second(
+                functools.partial(PhysicalSimulator, config, seed=0), args.steps, "variables" in variant
+            )
             cells.append(rate)
         rows.append((people, cells))
         print(f"{people:4d} people: " + "  ".join(f"{v}: {c:8.0f}/s" for v, c in zip(VARIANTS, cells)), flush=True)

@@ -113,8 +113,11 @@ def main(argv=None) -> int:
              f"{platform.processor() or platform.machine()}, Python {platform.python_version()}", "",
              "| case | wall median ms | wall p90 ms | CPU median ms |", "|---|---:|---:|---:|"]
     lines += [f"| {name} | {m:.3f} | {p:.3f} | {c:.3f} |" for name, m, p, c in rows]
-    lines += ["", f"Endless stream: CPU per step at step {args.stream_steps} / step 100 = {b[2] / a[2]:.3f}; "
-              f"RSS {a[3]:.1f} MB → {b[3]:.1f} MB ({100 * (b[3] - a[3]) / a[3]:+.2f} %); cache shape {wm.cache_shape} fixed."]
+    lines += [
+        "",
+        f"Endless stream: CPU per step at step {args.stream_steps} / step 100 = {b[2] / a[2]:.3f}; "
+        f"RSS {a[3]:.1f} MB → {b[3]:.1f} MB ({100 * (b[3] - a[3]) / a[3]:+.2f} %); cache shape {wm.cache_shape} fixed.",
+    ]
     text = "\n".join(lines)
     print(text)
     if args.out:

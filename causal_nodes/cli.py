@@ -12,7 +12,6 @@ import os
 import pkgutil
 import sys
 from types import ModuleType
-from typing import Dict, List, Optional
 
 import causal_nodes.commands as commands_pkg
 
@@ -21,8 +20,8 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line without a traceback, exit code 2."""
 
 
-def _command_modules() -> Dict[str, ModuleType]:
-    found: Dict[str, ModuleType] = {}
+def _command_modules() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
     for info in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
@@ -50,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from typing import Callable, Iterator, List
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -36,7 +36,7 @@ class RosHarness:
         # One executor thread: a multi-threaded executor here stalled the simulator node's timer now and then
         # (1 run in 4 of test_sim_node, callbacks stuck for > 10 s with nothing else running).
         self.executor = SingleThreadedExecutor(context=self.context)
-        self.nodes: List[object] = []
+        self.nodes: list[object] = []
         self.spin_error: BaseException | None = None
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()

@@ -13,7 +13,6 @@ are kept (the same rule the runtime documents).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
 
 import numpy as np
 
@@ -93,7 +92,7 @@ def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, hor
     return people, mask, actions, target, target_valid, future, future_valid, robot_pose
 
 
-def make_batch(windows: List[Window], idx: np.ndarray, rng: np.random.Generator, p_max: int, obs: int,
+def make_batch(windows: list[Window], idx: np.ndarray, rng: np.random.Generator, p_max: int, obs: int,
                horizon: int, dt: float, p_pedestrian_robot: float) -> Batch:
     parts = [make_sample(windows[i], rng, p_max, obs, horizon, dt, p_pedestrian_robot) for i in idx]
     arrays = [np.stack(a) for a in zip(*parts)]

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict
 
 import onnx
 import torch
 from torch import nn
 
-from causal_nodes.world_model.metadata import FORMAT, ROLLOUT_INPUTS, ROLLOUT_OUTPUTS, STEP_INPUTS, STEP_OUTPUTS, sha256_file
+from causal_nodes.world_model.metadata import (
+    FORMAT,
+    ROLLOUT_INPUTS,
+    ROLLOUT_OUTPUTS,
+    STEP_INPUTS,
+    STEP_OUTPUTS,
+    sha256_file,
+)
 from training.model import StreamingWorldModel
 
 OPSET = 17
@@ -67,7 +73,7 @@ def _export(module: nn.Module, inputs: tuple, names_in, names_out, path: Path) -
     onnx.checker.check_model(model, full_check=True)
 
 
-def _constants_to_shared_initializers(g: "onnx.GraphProto") -> None:
+def _constants_to_shared_initializers(g: onnx.GraphProto) -> None:
     """Turn Constant nodes into initializers, one per distinct value (the unrolled graph repeats the
     same axes/shapes/indices thousands of times)."""
     by_value, alias, kept = {}, {}, []
@@ -90,7 +96,7 @@ def _constants_to_shared_initializers(g: "onnx.GraphProto") -> None:
     g.node.extend(kept)
 
 
-def _compact_names(model: "onnx.ModelProto") -> "onnx.ModelProto":
+def _compact_names(model: onnx.ModelProto) -> onnx.ModelProto:
     """Short node and intermediate-tensor names: the unrolled rollout graph has ~6000 nodes whose
     exporter names ("/layers.0/qkv_t/MatMul_output_0") would otherwise dominate the file size."""
     g = model.graph
@@ -112,7 +118,7 @@ def _compact_names(model: "onnx.ModelProto") -> "onnx.ModelProto":
     return model
 
 
-def _io(path: Path) -> Dict[str, list]:
+def _io(path: Path) -> dict[str, list]:
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -121,7 +127,9 @@ def _io(path: Path) -> Dict[str, list]:
     return {"inputs": io_spec(sess.get_inputs()), "outputs": io_spec(sess.get_outputs())}
 
 
-def export_all(model: StreamingWorldModel, out: Path, name: str, training: dict, metrics: dict = None) -> Dict[str, Path]:
+def export_all(
+    model: StreamingWorldModel, out: Path, name: str, training: dict, metrics: dict = None
+) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     step_path, roll_path = out / f"{name}.onnx", out / f"{name}_rollout.onnx"
     _export(_Step(model), example_step_inputs(model), STEP_INPUTS, STEP_OUTPUTS, step_path)
@@ -177,7 +185,9 @@ def main(argv=None) -> int:
     for ckpt in args.checkpoint:
         meta_path = ckpt.with_suffix(".json")
         old = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        paths = export_all(load_checkpoint(ckpt), ckpt.parent, ckpt.stem, old.get("training", {}), old.get("metrics", {}))
+        paths = export_all(
+            load_checkpoint(ckpt), ckpt.parent, ckpt.stem, old.get("training", {}), old.get("metrics", {})
+        )
         print(json.dumps({k: str(v) for k, v in paths.items()}))
     return 0
 

@@ -15,7 +15,6 @@ rollout ONNX graph, so training and inference share one cache policy.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -74,7 +73,7 @@ class Layer(nn.Module):
         """(..., D) -> (..., heads, dh)."""
         return t.reshape(t.shape[:-1] + (self.h, self.dh))
 
-    def temporal(self, x: torch.Tensor, blocks: List[Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]):
+    def temporal(self, x: torch.Tensor, blocks: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]):
         """Attend over memory blocks plus the current token.
 
         ``blocks``: (k (Bm,P,M,D), v (Bm,P,M,D), valid (Bv,P,M), age (M,) int64); Bm may be 1 while x
@@ -113,12 +112,12 @@ class Layer(nn.Module):
             start += m
         return x + self.out_t(out), k_cur, v_cur, None
 
-    def shared_past(self, k: torch.Tensor, v: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def shared_past(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Head-split views of one stream's cache (P,C,D), computed once per rollout."""
         return self.split(k).permute(0, 2, 3, 1), self.split(v).transpose(1, 2)  # (P,h,dh,C), (P,h,C,dh)
 
-    def temporal_shared(self, x: torch.Tensor, new_kv: List[Tuple[torch.Tensor, torch.Tensor]],
-                        past: Tuple[torch.Tensor, torch.Tensor], past_valid: torch.Tensor, past_age: torch.Tensor,
+    def temporal_shared(self, x: torch.Tensor, new_kv: list[tuple[torch.Tensor, torch.Tensor]],
+                        past: tuple[torch.Tensor, torch.Tensor], past_valid: torch.Tensor, past_age: torch.Tensor,
                         mask: torch.Tensor):
         """``temporal`` for K candidates that share one pre-rollout cache (identical math).
 
@@ -197,7 +196,7 @@ class StreamingWorldModel(nn.Module):
         scale_a = torch.tensor([c.lin_scale, c.ang_scale], dtype=people.dtype)
         return torch.cat([xy / c.pos_scale, r / c.pos_scale, vel / c.vel_scale, act / scale_a], dim=-1)
 
-    def head_out(self, x: torch.Tensor, vel: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def head_out(self, x: torch.Tensor, vel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.cfg
         out = self.head(self.norm_out(x))
         mean = vel * c.dt + out[..., :2] * c.disp_scale
@@ -224,7 +223,7 @@ class StreamingWorldModel(nn.Module):
 
     # -- unrolled rollout (the batched rollout ONNX graph) -------------------------------------
     def rollout(self, people, mask, past_k, past_v, past_valid, past_age, robot_pose, actions, noise,
-                horizon: Optional[int] = None):
+                horizon: int | None = None):
         """Predict ``horizon`` steps for K candidate action sequences in one pass.
 
         people (Bp,P,4) and mask (Bp,P): the latest observation (robot frame at rollout start);
@@ -240,11 +239,13 @@ class StreamingWorldModel(nn.Module):
         pos = people[..., :2].expand(k_count, -1, -1)
         vel = people[..., 2:4].expand(k_count, -1, -1)
         mask_k = mask.expand(k_count, -1)
-        new_k: List[List[torch.Tensor]] = [[] for _ in self.layers]
-        new_v: List[List[torch.Tensor]] = [[] for _ in self.layers]
+        new_k: list[list[torch.Tensor]] = [[] for _ in self.layers]
+        new_v: list[list[torch.Tensor]] = [[] for _ in self.layers]
         positions, logvars = [], []
         shared = past_k.shape[1] == 1  # inference: one live cache read by all K candidates
-        past = [layer.shared_past(past_k[i][0], past_v[i][0]) for i, layer in enumerate(self.layers)] if shared else None
+        past = (
+            [layer.shared_past(past_k[i][0], past_v[i][0]) for i, layer in enumerate(self.layers)] if shared else None
+        )
         for h in range(horizon):
             rx, ry = robot_pose[:, h, 0:1], robot_pose[:, h, 1:2]
             cs, sn = robot_pose[:, h, 2:3], robot_pose[:, h, 3:4]

@@ -8,7 +8,7 @@ the model sees people react to many different actions. Sampled at the model's dt
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -50,8 +50,8 @@ def simulate_episode(scenario: str, seed: int, duration_s: float, dt: float) -> 
 
 
 def sim_windows(scenarios: Sequence[str], seeds: Sequence[int], length: int, dt: float,
-                duration_s: float = 60.0, stride: int = 2) -> List[Window]:
-    out: List[Window] = []
+                duration_s: float = 60.0, stride: int = 2) -> list[Window]:
+    out: list[Window] = []
     for name in scenarios:
         for seed in seeds:
             pos, poses, actions = simulate_episode(name, int(seed), duration_s, dt)

@@ -12,7 +12,6 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import List
 
 import numpy as np
 import torch
@@ -25,7 +24,7 @@ from training.model import StreamingWorldModel, WorldModelConfig, empty_cache
 OBS, PRED = 8, 12
 
 
-def training_files(data: Path, holdout: str) -> List[Path]:
+def training_files(data: Path, holdout: str) -> list[Path]:
     if holdout:
         return scene_files(data, holdout, "train") + scene_files(data, holdout, "val")
     # every scene folder's train split holds the *other* scenes' train rows: their union covers all
@@ -143,12 +142,21 @@ def main(argv=None) -> int:
 
     name = args.name or (f"world_model_loo_{args.holdout}" if args.holdout else "world_model")
     training_info = {
-        "data": "ETH/UCY " + (f"leave-one-out, held-out scene {args.holdout}" if args.holdout else "train splits of all scenes")
+        "data": "ETH/UCY "
+        + (f"leave-one-out, held-out scene {args.holdout}" if args.holdout else "train splits of all scenes")
         + (f" + simulator ({args.sim_seeds} seeds × 5 scenarios × 60 s)" if args.sim_seeds else ""),
-        "files": result["files"], "windows": result["windows"], "seed": args.seed,
-        "iterations": args.iterations, "batch": args.batch, "lr": args.lr, "ade_weight": args.ade_weight,
-        "p_pedestrian_robot": args.p_pedestrian_robot, "threads": args.threads, "sim_seeds": args.sim_seeds,
-        "train_seconds": result["train_seconds"], "final_log": result["log"][-1],
+        "files": result["files"],
+        "windows": result["windows"],
+        "seed": args.seed,
+        "iterations": args.iterations,
+        "batch": args.batch,
+        "lr": args.lr,
+        "ade_weight": args.ade_weight,
+        "p_pedestrian_robot": args.p_pedestrian_robot,
+        "threads": args.threads,
+        "sim_seeds": args.sim_seeds,
+        "train_seconds": result["train_seconds"],
+        "final_log": result["log"][-1],
         "command": "python -m training.train_world_model " + " ".join(argv or __import__("sys").argv[1:]),
     }
     paths = export_all(result["model"], Path(args.out), name, training_info)
@@ -156,7 +164,7 @@ def main(argv=None) -> int:
     torch.save({"config": result["cfg"].to_dict(), "state_dict": result["model"].state_dict()},
                Path(args.out) / f"{name}.pt")
     if args.holdout and args.eval:
-        from causal_nodes.world_model.evaluation import evaluate_scene
+        from causal_nodes.evaluation.trajectories import evaluate_scene
         from causal_nodes.world_model.runtime import WorldModel
         from training.export_onnx import update_metrics
 

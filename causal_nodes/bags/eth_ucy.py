@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Union
 
 import numpy as np
 
 from causal_nodes.bags.errors import BagError
 from causal_nodes.bags.writer import BagWriter
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 #: Seconds per frame-id unit in ETH/UCY: ids step by 10 per 0.4 s.
 SECONDS_PER_FRAME_ID = 0.04
@@ -55,7 +55,7 @@ def read_eth_ucy(path: PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise BagError(f"ETH/UCY file not found: {path}")
-    rows: List[List[float]] = []
+    rows: list[list[float]] = []
     with path.open("r", encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             text = line.strip()
@@ -86,12 +86,12 @@ def _wrap(angle: np.ndarray) -> np.ndarray:
     return (angle + np.pi) % (2.0 * np.pi) - np.pi
 
 
-def build_tracks(table: np.ndarray, seconds_per_frame_id: float = SECONDS_PER_FRAME_ID) -> Dict[int, Track]:
+def build_tracks(table: np.ndarray, seconds_per_frame_id: float = SECONDS_PER_FRAME_ID) -> dict[int, Track]:
     """Per-pedestrian tracks with heading of motion (central differences in time), speed and yaw rate.
 
     A pedestrian standing still has no direction of motion: its last known heading is kept (0 if it never moved).
     """
-    tracks: Dict[int, Track] = {}
+    tracks: dict[int, Track] = {}
     for ped in np.unique(table[:, 1]).astype(int):
         rows = table[table[:, 1] == ped]
         rows = rows[np.argsort(rows[:, 0])]
@@ -139,18 +139,18 @@ class ConversionSummary:
     bag: Path
     frames: int
     pedestrians: int
-    robot_ped: Optional[int]
+    robot_ped: int | None
     duration_s: float
-    counts: Dict[str, int]
+    counts: dict[str, int]
 
 
-def longest_track(tracks: Dict[int, Track]) -> int:
+def longest_track(tracks: dict[int, Track]) -> int:
     """The pedestrian observed in the most frames (ties: lowest id) — a sensible stand-in robot."""
     return max(sorted(tracks), key=lambda ped: len(tracks[ped].frames))
 
 
 def eth_ucy_to_bag(source: PathLike, out: PathLike, frame_id: str = "world",
-                   robot_ped: Optional[Union[int, str]] = None,
+                   robot_ped: int | str | None = None,
                    storage: str = "mcap", t0_s: float = DEFAULT_T0_S,
                    seconds_per_frame_id: float = SECONDS_PER_FRAME_ID,
                    crop_to_robot: bool = False) -> ConversionSummary:
@@ -180,7 +180,7 @@ def eth_ucy_to_bag(source: PathLike, out: PathLike, frame_id: str = "world",
         tracks = build_tracks(table, seconds_per_frame_id)
     # (frame, ped) -> index into that ped's track, to assemble frames in ped order.
     frames = np.unique(table[:, 0]).astype(np.int64)
-    by_frame: Dict[int, List[tuple]] = {int(f): [] for f in frames}
+    by_frame: dict[int, list[tuple]] = {int(f): [] for f in frames}
     for ped in sorted(tracks):
         track = tracks[ped]
         for i, f in enumerate(track.frames):
@@ -210,7 +210,9 @@ def eth_ucy_to_bag(source: PathLike, out: PathLike, frame_id: str = "world",
                     continue
                 poses.append(_pose(store, track.xy[i, 0], track.xy[i, 1], track.yaw[i]))
                 ids.append(ped)
-            bag.write_message(PEOPLE_TOPIC, t_ns, store.types["geometry_msgs/msg/PoseArray"](header=header, poses=poses))
+            bag.write_message(
+                PEOPLE_TOPIC, t_ns, store.types["geometry_msgs/msg/PoseArray"](header=header, poses=poses)
+            )
             bag.write_message(PEOPLE_IDS_TOPIC, t_ns, store.types["std_msgs/msg/String"](data=json.dumps(ids)))
         counts = dict(bag.counts)
     duration = float((frames[-1] - frames[0]) * seconds_per_frame_id)

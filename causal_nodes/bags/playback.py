@@ -7,8 +7,8 @@ node only supplies "publish these bytes" and "publish this clock time" callbacks
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from rosbags.interfaces import Qos, QosDurability, QosReliability
 
@@ -50,9 +50,9 @@ def recorded_reliability_is_best_effort(offered: Sequence[Qos]) -> bool:
     return any(q.reliability == QosReliability.BEST_EFFORT for q in offered)
 
 
-def parse_remaps(remaps: Iterable[str]) -> Dict[str, str]:
+def parse_remaps(remaps: Iterable[str]) -> dict[str, str]:
     """``["/a:=/b", ...]`` → ``{"/a": "/b"}``; raises BagError on a malformed rule."""
-    result: Dict[str, str] = {}
+    result: dict[str, str] = {}
     for rule in remaps:
         source, sep, target = rule.partition(":=")
         if not sep or not source.strip() or not target.strip():
@@ -107,7 +107,7 @@ class PlaybackClock:
 class PlaybackStats:
     """What a replay did: messages per topic, passes, wall seconds, and timing error of publication."""
 
-    published: Dict[str, int] = field(default_factory=dict)
+    published: dict[str, int] = field(default_factory=dict)
     clock_ticks: int = 0
     passes: int = 0
     wall_s: float = 0.0
@@ -124,7 +124,7 @@ class PlaybackStats:
         return self.abs_error_sum_s / self.message_count if self.message_count else 0.0
 
 
-def select_topics(bag: BagReader, topics: Optional[Sequence[str]]) -> List[str]:
+def select_topics(bag: BagReader, topics: Sequence[str] | None) -> list[str]:
     """The bag topics to replay: all when ``topics`` is empty/None, else those named (each must be in the bag)."""
     if not topics:
         return sorted(bag.topics)
@@ -132,7 +132,7 @@ def select_topics(bag: BagReader, topics: Optional[Sequence[str]]) -> List[str]:
 
 
 def play(bag: BagReader, topics: Sequence[str], options: PlaybackOptions,
-         publish: Callable[[BagMessage], None], publish_clock: Optional[Callable[[int], None]] = None,
+         publish: Callable[[BagMessage], None], publish_clock: Callable[[int], None] | None = None,
          should_stop: Callable[[], bool] = lambda: False,
          now: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> PlaybackStats:
     """Replay ``topics`` of ``bag`` through ``publish`` with the bag's timing scaled by ``options.rate``.
@@ -188,7 +188,7 @@ def play(bag: BagReader, topics: Sequence[str], options: PlaybackOptions,
     return stats
 
 
-def remapped(topics: Sequence[str], remaps: Dict[str, str]) -> List[Tuple[str, str]]:
+def remapped(topics: Sequence[str], remaps: dict[str, str]) -> list[tuple[str, str]]:
     """``(bag topic, published topic)`` pairs; a remap of a topic that is not replayed is an error naming it."""
     unknown = sorted(set(remaps) - set(topics))
     if unknown:

@@ -6,9 +6,10 @@ a missing, truncated or corrupt bag, a topic that is not in it or a type that ca
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Union
+from typing import NamedTuple
 
 from rosbags.interfaces import ConnectionExtRosbag2, MessageDefinitionFormat, Qos
 from rosbags.rosbag2 import Reader
@@ -17,7 +18,7 @@ from rosbags.typesys.store import Typestore
 from causal_nodes.bags.errors import BagError
 from causal_nodes.bags.typestore import typestore_for_definitions
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 _FORMAT_NAMES = {MessageDefinitionFormat.MSG: "ros2msg", MessageDefinitionFormat.IDL: "ros2idl"}
 
@@ -38,7 +39,7 @@ class TopicInfo:
     name: str
     msgtype: str
     count: int
-    offered_qos: List[Qos] = field(default_factory=list)
+    offered_qos: list[Qos] = field(default_factory=list)
 
 
 class BagReader:
@@ -60,21 +61,21 @@ class BagReader:
             raise
         except Exception as error:  # rosbags raises ReaderError, KeyError, struct/zstd errors … on broken files
             raise BagError(f"cannot open bag {self.path}: {error or type(error).__name__}") from None
-        self._typestore: Optional[Typestore] = None
-        self.topics: Dict[str, TopicInfo] = {}
+        self._typestore: Typestore | None = None
+        self.topics: dict[str, TopicInfo] = {}
         for name, info in sorted(self._reader.topics.items()):
             if info.msgtype is None:
                 types = sorted({c.msgtype for c in info.connections})
                 self.close()
                 raise BagError(f"bag {self.path}: topic {name!r} is recorded with several types {types}")
-            qos: List[Qos] = []
+            qos: list[Qos] = []
             for connection in info.connections:
                 if isinstance(connection.ext, ConnectionExtRosbag2):
                     qos.extend(connection.ext.offered_qos_profiles)
             self.topics[name] = TopicInfo(name, info.msgtype, info.msgcount, qos)
 
     # -- context manager -------------------------------------------------------------------------------------------
-    def __enter__(self) -> "BagReader":
+    def __enter__(self) -> BagReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -100,11 +101,11 @@ class BagReader:
         return int(self._reader.end_time) - 1 if self.message_count else 0
 
     @property
-    def custom_data(self) -> Dict[str, str]:
+    def custom_data(self) -> dict[str, str]:
         """The ``custom_data`` of metadata.yaml (e.g. the ETH/UCY source and id order)."""
         return dict(self._reader.storage.metadata.custom or {}) if hasattr(self._reader.storage, "metadata") else {}
 
-    def require_topics(self, topics: Iterable[str]) -> List[str]:
+    def require_topics(self, topics: Iterable[str]) -> list[str]:
         """Return ``topics`` as a list; raise BagError naming those the bag does not contain."""
         wanted = list(topics)
         missing = [t for t in wanted if t not in self.topics]
@@ -113,8 +114,8 @@ class BagReader:
         return wanted
 
     # -- messages ----------------------------------------------------------------------------------------------------
-    def messages(self, topics: Optional[Sequence[str]] = None, start_ns: Optional[int] = None,
-                 stop_ns: Optional[int] = None) -> Iterator[BagMessage]:
+    def messages(self, topics: Sequence[str] | None = None, start_ns: int | None = None,
+                 stop_ns: int | None = None) -> Iterator[BagMessage]:
         """Messages of ``topics`` (all when None) in bag-time order, from ``start_ns`` (inclusive) to ``stop_ns``.
 
         A read failure part-way (truncated chunk, bad compression) raises BagError naming the bag, so callers that

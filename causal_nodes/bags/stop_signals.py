@@ -8,7 +8,7 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
-from typing import Any, Dict, Optional
+from typing import Any
 
 
 class StopOnSignals:
@@ -21,14 +21,14 @@ class StopOnSignals:
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.received: Optional[int] = None
-        self._previous: Dict[int, Any] = {}
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
 
-    def _handle(self, signum: int, _frame: Optional[FrameType]) -> None:
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
         self.received = signum
         self.event.set()
 
-    def __enter__(self) -> "StopOnSignals":
+    def __enter__(self) -> StopOnSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)

@@ -1,31 +1,31 @@
 """Bag → variable table, offline: the same extraction as the variables node, without DDS.
 
 Why the same code path: the node and this tool both read messages through
-:mod:`causal_nodes.core.msg_adapters` (attribute access only, so rclpy and rosbags messages both work) into one
-:class:`~causal_nodes.core.variables.VariableExtractor`, fed in bag (receive) order — so a CSV made from a bag holds
-the frames the live node would have published, and discovery results can be compared between the two.
+:mod:`causal_nodes.variables.msg_adapters` (attribute access only, so rclpy and rosbags messages both work) into one
+:class:`~causal_nodes.variables.extractor.VariableExtractor`, fed in bag (receive) order — so a CSV made from a bag
+holds the frames the live node would have published, and discovery results can be compared between the two.
 """
 from __future__ import annotations
 
 import math
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from causal_nodes.bags.errors import BagError
 from causal_nodes.bags.reader import BagReader
-from causal_nodes.core.csv_io import write_variables_csv
-from causal_nodes.core.msg_adapters import feed, stamp_seconds
-from causal_nodes.core.variables import DEFAULT_VARIABLES, VariableConfig, VariableExtractor, VariableSample
+from causal_nodes.variables.csv_io import write_variables_csv
+from causal_nodes.variables.extractor import DEFAULT_VARIABLES, VariableConfig, VariableExtractor, VariableSample
+from causal_nodes.variables.msg_adapters import feed, stamp_seconds
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 #: Default topic of each input kind (interfaces spec).
-DEFAULT_TOPICS: Dict[str, str] = {
+DEFAULT_TOPICS: dict[str, str] = {
     "odom": "/odom",
     "people": "/people",
     "scan": "/scan",
@@ -34,7 +34,7 @@ DEFAULT_TOPICS: Dict[str, str] = {
     "imu": "/imu",
 }
 #: Message type each input kind must have.
-EXPECTED_TYPES: Dict[str, str] = {
+EXPECTED_TYPES: dict[str, str] = {
     "odom": "nav_msgs/msg/Odometry",
     "people": "geometry_msgs/msg/PoseArray",
     "scan": "sensor_msgs/msg/LaserScan",
@@ -46,7 +46,7 @@ FRAMES_TOPIC = "/causal/variables"
 FRAMES_TYPE = "causal_msgs/msg/VariableFrame"
 
 
-def parse_topic_overrides(rules: Sequence[str]) -> Dict[str, str]:
+def parse_topic_overrides(rules: Sequence[str]) -> dict[str, str]:
     """``["people=/crowd", ...]`` → ``{"people": "/crowd"}`` over the defaults; BagError on an unknown kind."""
     topics = dict(DEFAULT_TOPICS)
     for rule in rules:
@@ -60,7 +60,7 @@ def parse_topic_overrides(rules: Sequence[str]) -> Dict[str, str]:
     return topics
 
 
-def _streams_of(variable: str) -> Tuple[str, ...]:
+def _streams_of(variable: str) -> tuple[str, ...]:
     return VariableConfig(variables=(variable,)).streams()
 
 
@@ -68,15 +68,15 @@ def _streams_of(variable: str) -> Tuple[str, ...]:
 class Extraction:
     """Frames extracted from a bag, plus what was left out and why (for the user, never silent)."""
 
-    frames: List[VariableSample]
-    names: List[str]
-    skipped_variables: Dict[str, str] = field(default_factory=dict)
-    bad_messages: Dict[str, int] = field(default_factory=dict)
-    dropped: Dict[str, int] = field(default_factory=dict)
+    frames: list[VariableSample]
+    names: list[str]
+    skipped_variables: dict[str, str] = field(default_factory=dict)
+    bad_messages: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
 
 
 def choose_variables(bag: BagReader, topics: Mapping[str, str],
-                     variables: Optional[Sequence[str]]) -> Tuple[Tuple[str, ...], Dict[str, str]]:
+                     variables: Sequence[str] | None) -> tuple[tuple[str, ...], dict[str, str]]:
     """Variables to compute and those skipped (with the reason).
 
     Explicit ``variables``: every topic they need must be in the bag (BagError naming the missing topics).
@@ -84,8 +84,8 @@ def choose_variables(bag: BagReader, topics: Mapping[str, str],
     """
     wanted = tuple(variables) if variables else DEFAULT_VARIABLES
     VariableConfig(variables=wanted)  # validates the names
-    chosen: List[str] = []
-    skipped: Dict[str, str] = {}
+    chosen: list[str] = []
+    skipped: dict[str, str] = {}
     for name in wanted:
         missing = [topics[k] for k in _streams_of(name) if topics[k] not in bag.topics]
         if not missing:
@@ -115,8 +115,8 @@ def extract_variables(bag: BagReader, config: VariableConfig,
             raise BagError(f"topic {topic!r} in bag {bag.path} has type {have!r}, "
                            f"but {kind} input must be {EXPECTED_TYPES[kind]!r}")
     extractor = VariableExtractor(config)
-    frames: List[VariableSample] = []
-    bad: Dict[str, int] = {}
+    frames: list[VariableSample] = []
+    bad: dict[str, int] = {}
     for message in bag.messages(sorted(kinds)):
         msg = bag.deserialize(message)
         try:
@@ -135,8 +135,8 @@ def read_variable_frames(bag: BagReader, topic: str = FRAMES_TOPIC) -> Extractio
     if bag.topics[topic].msgtype != FRAMES_TYPE:
         raise BagError(f"topic {topic!r} in bag {bag.path} has type {bag.topics[topic].msgtype!r}, "
                        f"expected {FRAMES_TYPE!r}")
-    frames: List[VariableSample] = []
-    names: List[str] = []
+    frames: list[VariableSample] = []
+    names: list[str] = []
     for message in bag.messages([topic]):
         msg = bag.deserialize(message)
         frame_names = [str(n) for n in msg.names]
@@ -149,7 +149,7 @@ def read_variable_frames(bag: BagReader, topic: str = FRAMES_TOPIC) -> Extractio
     return Extraction(frames, names)
 
 
-def frames_to_table(extraction: Extraction, drop_incomplete: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+def frames_to_table(extraction: Extraction, drop_incomplete: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(time (T,), values (T, N)) in ``extraction.names`` order; NaN where a frame lacks a value."""
     index = {name: i for i, name in enumerate(extraction.names)}
     values = np.full((len(extraction.frames), len(index)), np.nan)
@@ -182,7 +182,7 @@ def write_csv_atomically(path: PathLike, names: Sequence[str], times: np.ndarray
 
 
 def bag_to_csv(bag_path: PathLike, out: PathLike, rate_hz: float = 10.0, person: str = "nearest",
-               variables: Optional[Sequence[str]] = None, topics: Mapping[str, str] = DEFAULT_TOPICS,
+               variables: Sequence[str] | None = None, topics: Mapping[str, str] = DEFAULT_TOPICS,
                from_frames: bool = False, drop_incomplete: bool = False) -> Extraction:
     """Extract the pipeline variables of ``bag_path`` (or dump its VariableFrames) into the CSV ``out``."""
     if not (person == "nearest" or person.lstrip("-").isdigit()):
@@ -196,8 +196,10 @@ def bag_to_csv(bag_path: PathLike, out: PathLike, rate_hz: float = 10.0, person:
             extraction = extract_variables(bag, config, topics)
             extraction.skipped_variables = skipped
     if not extraction.frames:
-        raise BagError(f"bag {bag_path}: no variable frames could be produced "
-                       f"(dropped inputs: {extraction.dropped or 'none'}, unreadable: {extraction.bad_messages or 'none'})")
+        raise BagError(
+            f"bag {bag_path}: no variable frames could be produced "
+            f"(dropped inputs: {extraction.dropped or 'none'}, unreadable: {extraction.bad_messages or 'none'})"
+        )
     times, values = frames_to_table(extraction, drop_incomplete)
     if len(times) == 0:
         raise BagError(f"bag {bag_path}: every frame has a NaN value, nothing left after --drop-incomplete")

@@ -12,9 +12,8 @@ we can deserialize types that our ROS install may not know (another robot's cust
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.base import Nodetype
@@ -51,7 +50,7 @@ def type_name_of(message: object) -> str:
     raise BagError(f"cannot tell the ROS type of a {cls.__module__}.{cls.__name__} object")
 
 
-def _msg_search_dirs() -> List[Path]:
+def _msg_search_dirs() -> list[Path]:
     """Folders that may hold ``<pkg>/msg/<Name>.msg``: the repo's interfaces, then every ament prefix's share."""
     dirs = [_REPO_INTERFACES]
     for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
@@ -60,7 +59,7 @@ def _msg_search_dirs() -> List[Path]:
     return dirs
 
 
-def find_msg_file(msgtype: str) -> Optional[Path]:
+def find_msg_file(msgtype: str) -> Path | None:
     """The installed ``.msg`` file of ``msgtype``, or None when no search folder has it."""
     pkg, _, name = normalize_type_name(msgtype).split("/")
     for base in _msg_search_dirs():
@@ -70,7 +69,7 @@ def find_msg_file(msgtype: str) -> Optional[Path]:
     return None
 
 
-def _referenced_types(fielddef: Tuple[list, list]) -> Iterator[str]:
+def _referenced_types(fielddef: tuple[list, list]) -> Iterator[str]:
     """Names of the message types a parsed definition refers to (through arrays and sequences too)."""
     for _name, (nodetype, args) in fielddef[1]:
         while nodetype in (Nodetype.ARRAY, Nodetype.SEQUENCE):
@@ -79,7 +78,7 @@ def _referenced_types(fielddef: Tuple[list, list]) -> Iterator[str]:
             yield str(args)
 
 
-def ensure_type(store: Typestore, msgtype: str, fallback: Optional[Typestore] = None) -> None:
+def ensure_type(store: Typestore, msgtype: str, fallback: Typestore | None = None) -> None:
     """Make ``msgtype`` and every type it nests known to ``store``.
 
     A type missing from ``store`` is loaded from its installed ``.msg`` file, else taken from ``fallback``.
@@ -88,7 +87,7 @@ def ensure_type(store: Typestore, msgtype: str, fallback: Optional[Typestore] = 
     type whose definition cannot be found.
     """
     pending = [normalize_type_name(msgtype)]
-    found: Dict[str, tuple] = {}
+    found: dict[str, tuple] = {}
     while pending:
         name = pending.pop()
         if name in store.fielddefs or name in found:
@@ -146,7 +145,7 @@ def _types_from_definition(msgtype: str, fmt: str, text: str) -> dict:
     return types
 
 
-def typestore_for_definitions(definitions: Iterable[Tuple[str, str, str]]) -> Typestore:
+def typestore_for_definitions(definitions: Iterable[tuple[str, str, str]]) -> Typestore:
     """A store in which the given ``(msgtype, format, text)`` definitions override the Kilted defaults.
 
     A bag recorded on another distribution (or with a custom type) is decoded by what it says about itself; types it

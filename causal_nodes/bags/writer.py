@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Union
 
 from rosbags.interfaces import Connection, Qos
 from rosbags.rosbag2 import StoragePlugin, Writer
@@ -23,7 +23,7 @@ from rosbags.typesys.store import Typestore
 from causal_nodes.bags.errors import BagError
 from causal_nodes.bags.typestore import default_typestore, ensure_type, normalize_type_name
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 
@@ -39,8 +39,8 @@ class BagWriter:
     ...     bag.write("/people", stamp_ns, cdr_bytes)            # bytes from rclpy or typestore.serialize_cdr
     """
 
-    def __init__(self, path: PathLike, storage: str = "mcap", typestore: Optional[Typestore] = None,
-                 overwrite: bool = False, fallback_typestore: Optional[Typestore] = None) -> None:
+    def __init__(self, path: PathLike, storage: str = "mcap", typestore: Typestore | None = None,
+                 overwrite: bool = False, fallback_typestore: Typestore | None = None) -> None:
         self.path = Path(path)
         if storage not in STORAGES:
             raise BagError(f"unknown bag storage {storage!r} (choose from {sorted(STORAGES)})")
@@ -56,12 +56,12 @@ class BagWriter:
         self._tmpdir = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.partial-", dir=parent))
         self._writer = Writer(self._tmpdir / self.path.name, version=BAG_VERSION, storage_plugin=STORAGES[storage])
         self._writer.open()
-        self._connections: Dict[str, Connection] = {}
-        self.counts: Dict[str, int] = {}
+        self._connections: dict[str, Connection] = {}
+        self.counts: dict[str, int] = {}
         self._closed = False
 
     # -- context manager -------------------------------------------------------------------------------------------
-    def __enter__(self) -> "BagWriter":
+    def __enter__(self) -> BagWriter:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
@@ -75,7 +75,7 @@ class BagWriter:
         return topic in self._connections
 
     def add_topic(self, topic: str, msgtype: str, offered_qos: Iterable[Qos] = (),
-                  type_hash: Optional[str] = None) -> None:
+                  type_hash: str | None = None) -> None:
         """Register ``topic`` with its type; ``type_hash`` (RIHS01 from the ROS graph) overrides the computed one.
 
         Raises BagError when the type is unknown (naming it) or the topic was registered before.

@@ -13,9 +13,8 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
 
-from causal_nodes.core.graph_metrics import score_links
+from causal_nodes.evaluation.graph_metrics import score_links
 
 RECORDED_TOPICS = ["/clock", "/causal/variables", "/causal/graph", "/sim/ground_truth", "/causal/priorities",
                    "/causal/interventions", "/people", "/odom", "/scan", "/goal_pose"]
@@ -52,13 +51,13 @@ def run(args: argparse.Namespace) -> int:
     if bag_dir.exists():
         shutil.rmtree(bag_dir)
 
-    def p(**values) -> List[Parameter]:
+    def p(**values) -> list[Parameter]:
         return [Parameter(k, value=v) for k, v in values.items()]
 
     factories = node_factories()
-    graphs: List[CausalGraph] = []
-    priorities: List[CausalPriorities] = []
-    interventions: List[InterventionArray] = []
+    graphs: list[CausalGraph] = []
+    priorities: list[CausalPriorities] = []
+    interventions: list[InterventionArray] = []
     started = time.monotonic()
     print(f"scenario {scenario.name} ({scenario.kind}): {len(scenario.variables)} variables, {steps} steps of "
           f"{scenario.dt} s, {len(truth)} ground-truth links")
@@ -92,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if not graphs:
         raise RuntimeError("no causal graph was published; see the discovery node's diagnostics")
     graph = graphs[-1]
-    links = [(l.source, l.target, l.lag, l.link_type) for l in graph.links]
+    links = [(link.source, link.target, link.lag, link.link_type) for link in graph.links]
     scores = score_links(links, truth)
     _print_comparison(graph, truth)
     print(f"\nprecision {scores['precision']:.3f}  recall {scores['recall']:.3f}  F1 {scores['f1']:.3f}  "
@@ -113,41 +112,48 @@ def _stamp(msg) -> float:
     return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
-def _covers(graphs: List, final_stamp: float, dt: float) -> bool:
+def _covers(graphs: list, final_stamp: float, dt: float) -> bool:
     return bool(graphs) and _stamp(graphs[-1]) >= final_stamp - dt / 2
 
 
 def _print_comparison(graph, truth) -> None:
-    found = {(l.source, l.target, l.lag): l for l in graph.links}
+    found = {(link.source, link.target, link.lag): link for link in graph.links}
     keys = sorted(set(found) | set(truth), key=lambda k: (k[1], k[2], k[0]))
     print(f"\n{'link':<58}{'truth':>7}{'found':>7}{'strength':>10}")
     for key in keys:
         link = found.get(key)
         mark = link.link_type if link else ""
         strength = f"{link.strength:+.3f}" if link else ""
-        print(f"{key[0]}(t-{key[2]}) -> {key[1]}(t)".ljust(58) + f"{'yes' if key in truth else '':>7}{mark:>7}{strength:>10}")
+        print(
+            f"{key[0]}(t-{key[2]}) -> {key[1]}(t)".ljust(58)
+            + f"{'yes' if key in truth else '':>7}{mark:>7}{strength:>10}"
+        )
 
 
 def _print_priorities(priorities, interventions) -> None:
     print(f"\ncausal drivers of {priorities.target} (total effect over {priorities.horizon} steps):")
     for p in priorities.priorities[:5]:
         flag = " (actionable)" if p.actionable else ""
-        print(f"  {p.variable:<24} effect {p.total_effect:+.4f} ± {p.total_effect_std:.4f}  weight {p.weight:.2f}{flag}")
+        print(
+            f"  {p.variable:<24} effect {p.total_effect:+.4f} ± {p.total_effect_std:.4f}  weight {p.weight:.2f}{flag}"
+        )
     if interventions and interventions.candidates:
         best = interventions.candidates[0]
         print(f"best intervention: do({best.variable} = {best.value:.3f}) -> predicted change of "
               f"{interventions.target} {best.predicted_effect:+.4f} ± {best.predicted_effect_std:.4f}")
 
 
-def _write_outputs(out: Path, graph, truth, scores: Dict, scenario, bag, diagnostics: Dict, seconds: float) -> None:
-    from causal_nodes.core.discovery import Link
-    from causal_nodes.core.graph_layout import render_graph_image
+def _write_outputs(out: Path, graph, truth, scores: dict, scenario, bag, diagnostics: dict, seconds: float) -> None:
+    from causal_nodes.discovery.discover import Link
+    from causal_nodes.discovery.graph_layout import render_graph_image
 
-    links = [Link(l.source, l.target, l.lag, l.link_type, l.strength, l.p_value) for l in graph.links]
+    links = [
+        Link(link.source, link.target, link.lag, link.link_type, link.strength, link.p_value) for link in graph.links
+    ]
     (out / "graph.json").write_text(json.dumps({
         "variables": list(graph.variables),
-        "links": [{"source": l.source, "target": l.target, "lag": l.lag, "link_type": l.link_type,
-                   "strength": l.strength, "p_value": l.p_value} for l in links],
+        "links": [{"source": link.source, "target": link.target, "lag": link.lag, "link_type": link.link_type,
+                   "strength": link.strength, "p_value": link.p_value} for link in links],
         "ground_truth": [list(k) for k in sorted(truth)],
         "method": graph.method, "test": graph.test, "engine": graph.engine, "tau_max": graph.tau_max,
         "pc_alpha": graph.pc_alpha, "alpha_level": graph.alpha_level, "sample_count": graph.sample_count,

@@ -9,8 +9,16 @@ import argparse
 import json
 from pathlib import Path
 
-from causal_nodes.core.csv_io import read_variables_csv
-from causal_nodes.core.discovery import ENGINES, FDR_METHODS, METHODS, TESTS, DiscoveryConfig, DiscoveryResult, discover
+from causal_nodes.discovery.discover import (
+    ENGINES,
+    FDR_METHODS,
+    METHODS,
+    TESTS,
+    DiscoveryConfig,
+    DiscoveryResult,
+    discover,
+)
+from causal_nodes.variables.csv_io import read_variables_csv
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,10 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_discovery_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that runs a discovery."""
     defaults = DiscoveryConfig()
-    parser.add_argument("--tau-max", type=int, default=defaults.tau_max, help="largest lag in samples (default %(default)s)")
+    parser.add_argument(
+        "--tau-max", type=int, default=defaults.tau_max, help="largest lag in samples (default %(default)s)"
+    )
     parser.add_argument("--tau-min", type=int, default=defaults.tau_min, help="smallest lag (default %(default)s)")
-    parser.add_argument("--pc-alpha", type=float, default=defaults.pc_alpha, help="PC-stage significance (default %(default)s)")
-    parser.add_argument("--alpha-level", type=float, default=defaults.alpha_level, help="MCI significance (default %(default)s)")
+    parser.add_argument(
+        "--pc-alpha", type=float, default=defaults.pc_alpha, help="PC-stage significance (default %(default)s)"
+    )
+    parser.add_argument(
+        "--alpha-level", type=float, default=defaults.alpha_level, help="MCI significance (default %(default)s)"
+    )
     parser.add_argument("--method", choices=METHODS, default=defaults.method)
     parser.add_argument("--test", choices=TESTS, default=defaults.test)
     parser.add_argument("--engine", choices=ENGINES, default=defaults.engine,
@@ -51,7 +65,7 @@ def format_links(result: DiscoveryResult) -> str:
     links = result.links()
     if not links:
         lines.append("no significant links")
-    for link in sorted(links, key=lambda l: (l.target, l.lag, l.source)):
+    for link in sorted(links, key=lambda lk: (lk.target, lk.lag, lk.source)):
         lines.append(f"  {link.source}(t-{link.lag}) {link.link_type} {link.target}(t)   "
                      f"strength {link.strength:+.3f}  p {link.p_value:.2g}")
     return "\n".join(lines)

@@ -19,7 +19,7 @@ DEFAULT_PHYSICAL_ACTIONABLE = ("robot_linear_speed", "robot_angular_speed")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from causal_nodes.prioritization.verification import VerificationConfig
+    from causal_nodes.evaluation.interventions import VerificationConfig
 
     d = VerificationConfig()
     parser.add_argument("--scenario", required=True, help="scenario name (sim/scenarios) or YAML path")
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from causal_nodes.prioritization.verification import VerificationConfig, verify_scenario
+    from causal_nodes.evaluation.interventions import VerificationConfig, verify_scenario
     from causal_nodes.sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 def _most_caused(scenario: object) -> str:
     """SCM default target: the variable with the most ancestors in the scenario's true graph (the most
     interesting one to intervene for; the choice uses the truth only to set the task, not to predict)."""
-    from causal_nodes.prioritization.verification import ancestors_of
+    from causal_nodes.evaluation.interventions import ancestors_of
 
     truth = scenario.ground_truth()  # type: ignore[attr-defined]
     names = list(scenario.variables)  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from causal_nodes.world_model.evaluation import evaluate_scene
+    from causal_nodes.evaluation.trajectories import evaluate_scene
     from causal_nodes.world_model.runtime import WorldModel
 
     if not Path(args.data).is_dir():

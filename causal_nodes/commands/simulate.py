@@ -16,13 +16,12 @@ import csv
 import re
 import sys
 from pathlib import Path
-from typing import List
 
 import numpy as np
 
 from causal_nodes.commands.discover import add_discovery_options, config_from_args
-from causal_nodes.core.csv_io import write_variables_csv
 from causal_nodes.sim import Intervention, list_scenarios, load_scenario, run_scenario
+from causal_nodes.variables.csv_io import write_variables_csv
 
 _DO_PATTERN = re.compile(r"^(?P<var>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>[^@]+)(@(?P<start>[^:]*)(:(?P<end>.*))?)?$")
 
@@ -103,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score(scenario, names: List[str], values: np.ndarray, config) -> int:
-    from causal_nodes.core.discovery import discover
-    from causal_nodes.core.graph_metrics import score_links
+def _score(scenario, names: list[str], values: np.ndarray, config) -> int:
+    from causal_nodes.discovery.discover import discover
+    from causal_nodes.evaluation.graph_metrics import score_links
 
     try:
         result = discover(values, names, config)

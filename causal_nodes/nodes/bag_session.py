@@ -8,8 +8,9 @@ command line (``causal-nodes record/replay``) or from ``ros2 run``.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, List, Optional, TypeVar
+from typing import TypeVar
 
 import rclpy
 from rclpy.node import Node
@@ -20,7 +21,7 @@ N = TypeVar("N", bound=Node)
 
 
 @contextmanager
-def bag_context(args: Optional[List[str]] = None) -> Iterator[None]:
+def bag_context(args: list[str] | None = None) -> Iterator[None]:
     """rclpy initialised without its signal handlers, shut down on exit."""
     from rclpy.signals import SignalHandlerOptions
 
@@ -32,7 +33,7 @@ def bag_context(args: Optional[List[str]] = None) -> Iterator[None]:
             rclpy.shutdown()
 
 
-def run_bag_node(label: str, args: Optional[List[str]], make_node: Callable[[], N], work: Callable[[N], None]) -> None:
+def run_bag_node(label: str, args: list[str] | None, make_node: Callable[[], N], work: Callable[[N], None]) -> None:
     """``main()`` of a bag node: make it, run ``work`` on it, destroy it; a BagError exits with code 2."""
     failed = False
     with bag_context(args):

@@ -12,7 +12,8 @@ QoS, chosen per kind of topic:
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional, Sequence, Type
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import rclpy
 from builtin_interfaces.msg import Time
@@ -21,7 +22,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from causal_nodes.core.msg_adapters import seconds_to_sec_nanosec, stamp_seconds
+from causal_nodes.variables.msg_adapters import seconds_to_sec_nanosec, stamp_seconds
 
 SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 STREAM_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=ReliabilityPolicy.RELIABLE)
@@ -41,9 +42,9 @@ def declare(
     default: Any,
     description: str,
     *,
-    int_range: Optional[Sequence[int]] = None,
-    float_range: Optional[Sequence[float]] = None,
-    choices: Optional[Iterable[str]] = None,
+    int_range: Sequence[int] | None = None,
+    float_range: Sequence[float] | None = None,
+    choices: Iterable[str] | None = None,
     read_only: bool = False,
 ) -> Any:
     """Declares a parameter with a descriptor (description, range, allowed values) and returns its value."""
@@ -82,7 +83,7 @@ class DiagnosticsPublisher:
         self._hardware_id = hardware_id
         self._publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
-    def publish(self, level: int, message: str, values: Dict[str, Any]) -> DiagnosticStatus:
+    def publish(self, level: int, message: str, values: dict[str, Any]) -> DiagnosticStatus:
         status = DiagnosticStatus(
             level=level if isinstance(level, bytes) else bytes([int(level)]),
             name=f"{self._node.get_name()}",
@@ -100,7 +101,7 @@ def _fmt(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def run_node(node_class: Type[Node], args: Optional[Sequence[str]] = None) -> None:
+def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> None:
     """``main()`` of a single node: init, spin on a multi-threaded executor, clean shutdown on Ctrl-C."""
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 

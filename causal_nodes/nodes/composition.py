@@ -6,7 +6,7 @@ classes in one process gives the same topic graph over DDS with one command.
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import rclpy
 from rclpy.executors import MultiThreadedExecutor
@@ -15,7 +15,7 @@ from rclpy.node import Node
 NodeFactory = Callable[..., Node]
 
 
-def node_factories() -> Dict[str, NodeFactory]:
+def node_factories() -> dict[str, NodeFactory]:
     """Node name -> class, imported lazily so a missing optional dependency only disables its node."""
 
     def lazy(module: str, cls: str) -> NodeFactory:
@@ -38,11 +38,11 @@ def node_factories() -> Dict[str, NodeFactory]:
 class Composition:
     """An rclpy context, its executor and the nodes added to it; closes everything on exit."""
 
-    def __init__(self, ros_args: Optional[Sequence[str]] = None, threads: int = 4) -> None:
+    def __init__(self, ros_args: Sequence[str] | None = None, threads: int = 4) -> None:
         self.context = rclpy.Context()
         rclpy.init(args=list(ros_args) if ros_args else None, context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=threads, context=self.context)
-        self.nodes: List[Node] = []
+        self.nodes: list[Node] = []
 
     def add(self, factory: NodeFactory, **kwargs) -> Node:
         node = factory(context=self.context, **kwargs)
@@ -65,7 +65,7 @@ class Composition:
         except KeyboardInterrupt:
             pass
 
-    def __enter__(self) -> "Composition":
+    def __enter__(self) -> Composition:
         return self
 
     def __exit__(self, *exc) -> None:

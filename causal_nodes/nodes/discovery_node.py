@@ -12,21 +12,29 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import List, Optional
 
-from causal_msgs.msg import CausalGraph, CausalLink, VariableFrame
 from geometry_msgs.msg import Point
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from causal_nodes.core.discovery import ENGINES, METHODS, TESTS, DiscoveryConfig
-from causal_nodes.core.graph_layout import circle_layout, link_style, render_graph_image
-from causal_nodes.core.online_discovery import DiscoveryOutcome, OnlineDiscovery
-from causal_nodes.core.window import WindowConfig
+from causal_msgs.msg import CausalGraph, CausalLink, VariableFrame
+from causal_nodes.discovery.discover import ENGINES, METHODS, TESTS, DiscoveryConfig
+from causal_nodes.discovery.graph_layout import circle_layout, link_style, render_graph_image
+from causal_nodes.discovery.online import DiscoveryOutcome, OnlineDiscovery
+from causal_nodes.discovery.window import WindowConfig
 from causal_nodes.nodes.common import (
-    ERROR, LATCHED_QOS, OK, STREAM_QOS, WARN, DiagnosticsPublisher, declare, run_node, stamp_seconds, to_time_msg,
+    ERROR,
+    LATCHED_QOS,
+    OK,
+    STREAM_QOS,
+    WARN,
+    DiagnosticsPublisher,
+    declare,
+    run_node,
+    stamp_seconds,
+    to_time_msg,
 )
 
 MARKER_NAMESPACE = "causal_graph"
@@ -59,10 +67,16 @@ class DiscoveryNode(Node):
                                       float_range=(0.001, 3600.0)),
         )
         self.online = OnlineDiscovery(
-            window, config,
-            variables=[v for v in declare(self, "variables", [""], "Variables to use, in order ([''] = all in the frames)") if v],
-            min_samples=declare(self, "min_samples", 50, "Fewest samples before a graph is computed",
-                                int_range=(10, 100000)),
+            window,
+            config,
+            variables=[
+                v
+                for v in declare(self, "variables", [""], "Variables to use, in order ([''] = all in the frames)")
+                if v
+            ],
+            min_samples=declare(
+                self, "min_samples", 50, "Fewest samples before a graph is computed", int_range=(10, 100000)
+            ),
         )
         self.marker_frame = declare(self, "marker_frame", "base_link", "Frame the graph markers are drawn in")
         self.marker_height = declare(self, "marker_height", 2.0, "Height of the graph above the frame origin [m]",
@@ -75,11 +89,11 @@ class DiscoveryNode(Node):
 
         self._lock = threading.Lock()  # guards the window between the frame callback and the timer
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcmci")
-        self._running: Optional[Future] = None
+        self._running: Future | None = None
         self.skipped_updates = 0
         self.graphs_published = 0
         self.frames_received = 0
-        self._last_outcome: Optional[DiscoveryOutcome] = None
+        self._last_outcome: DiscoveryOutcome | None = None
         self._last_latency_s = float("nan")
 
         self.graph_pub = self.create_publisher(CausalGraph, "/causal/graph", LATCHED_QOS)
@@ -149,8 +163,8 @@ class DiscoveryNode(Node):
             alpha_level=config.alpha_level, window_start=to_time_msg(outcome.window_start),
             window_end=to_time_msg(outcome.window_end), sample_count=result.sample_count,
             compute_time=result.seconds,
-            links=[CausalLink(source=l.source, target=l.target, lag=l.lag, link_type=l.link_type,
-                              strength=l.strength, p_value=l.p_value) for l in result.links()],
+            links=[CausalLink(source=link.source, target=link.target, lag=link.lag, link_type=link.link_type,
+                              strength=link.strength, p_value=link.p_value) for link in result.links()],
         )
         msg.header.stamp = to_time_msg(outcome.window_end)
         msg.header.frame_id = self.marker_frame
@@ -160,7 +174,7 @@ class DiscoveryNode(Node):
         result = outcome.result
         stamp = to_time_msg(outcome.window_end)
         layout = circle_layout(result.variables, self.marker_radius)
-        markers: List[Marker] = [Marker(action=Marker.DELETEALL, ns=MARKER_NAMESPACE)]
+        markers: list[Marker] = [Marker(action=Marker.DELETEALL, ns=MARKER_NAMESPACE)]
 
         def marker(kind: int, marker_id: int) -> Marker:
             m = Marker(type=kind, action=Marker.ADD, ns=MARKER_NAMESPACE, id=marker_id)
@@ -224,7 +238,7 @@ class DiscoveryNode(Node):
         super().destroy_node()
 
 
-def _none_if_negative(value: int) -> Optional[int]:
+def _none_if_negative(value: int) -> int | None:
     return None if value < 0 else value
 
 

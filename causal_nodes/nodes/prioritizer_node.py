@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -45,11 +45,11 @@ from causal_msgs.msg import (
 )
 from causal_nodes.nodes.common import LATCHED_QOS, SENSOR_QOS, STREAM_QOS, declare, run_node, stamp_seconds
 from causal_nodes.prioritization import PrioritizationResult, PrioritizerConfig, prioritize
+from causal_nodes.prioritization.graph import UNDIRECTED_POLICIES
 from causal_nodes.prioritization.kinematics import EFFECT_MODELS, PERSON_MOTIONS
+from causal_nodes.prioritization.lagged_sem import LOCAL_WEIGHTINGS
 from causal_nodes.prioritization.prioritizer import GOALS, SPACINGS
 from causal_nodes.prioritization.scene_tracker import SceneTracker
-from causal_nodes.prioritization.graph import UNDIRECTED_POLICIES
-from causal_nodes.prioritization.lagged_sem import LOCAL_WEIGHTINGS
 from causal_nodes.prioritization.world_paths import candidate_actions, predicted_world_paths
 
 STATUS_NAME = "causal_prioritizer"
@@ -118,17 +118,17 @@ class PrioritizerNode(Node):
 
         self._frames: deque = deque(maxlen=int(self.get_parameter("window_size").value))
         self._frame_names: list[str] = []
-        self._graph: Optional[CausalGraph] = None
+        self._graph: CausalGraph | None = None
         self._graph_received = 0.0
         self._graph_pending = False
         self._bad_messages = 0
         self._latencies: deque = deque(maxlen=100)
         self._status = (DiagnosticStatus.WARN, "waiting for a causal graph", {})
-        self._world: Optional[Any] = None  # WorldModelStream when a world model is configured
+        self._world: Any | None = None  # WorldModelStream when a world model is configured
         self._world_error = ""
-        self._world_pose: Optional[tuple] = None  # robot pose (x, y, yaw) at the model's last step
+        self._world_pose: tuple | None = None  # robot pose (x, y, yaw) at the model's last step
         self._world_frame = ""
-        self._odom: Optional[Odometry] = None
+        self._odom: Odometry | None = None
         self._scene = SceneTracker()
         self._frame_stamps: deque = deque(maxlen=50)
         self._init_world_model()
@@ -223,7 +223,7 @@ class PrioritizerNode(Node):
         return paths
 
     # ------------------------------------------------------------------ parameters
-    def _config(self, overrides: Optional[dict] = None) -> PrioritizerConfig:
+    def _config(self, overrides: dict | None = None) -> PrioritizerConfig:
         get = lambda name: (overrides or {}).get(name, self.get_parameter(name).value)  # noqa: E731
         return PrioritizerConfig(
             horizon=int(get("horizon")),
@@ -286,7 +286,7 @@ class PrioritizerNode(Node):
 
     @staticmethod
     def _min_samples(graph: CausalGraph) -> int:
-        max_lag = max([int(l.lag) for l in graph.links] + [int(graph.tau_max), 1])
+        max_lag = max([int(link.lag) for link in graph.links] + [int(graph.tau_max), 1])
         return 2 * max_lag + 10
 
     # ------------------------------------------------------------------ computation
@@ -331,7 +331,7 @@ class PrioritizerNode(Node):
             "window_samples": str(data.shape[0]),
             "graph_links": str(len(graph.links)),
             "oriented_links": ", ".join(f"{s}->{t}" for s, t, _, _ in result.graph.oriented),
-            "ignored_links": ", ".join(f"{s} {k} {t} (lag {l})" for s, t, l, k in result.graph.ignored),
+            "ignored_links": ", ".join(f"{s} {k} {t} (lag {lag})" for s, t, lag, k in result.graph.ignored),
             "compute_ms": f"{1e3 * result.seconds:.2f}",
         }
         self._set_status(level, message, extra)
@@ -391,7 +391,7 @@ class PrioritizerNode(Node):
         return out
 
     # ------------------------------------------------------------------ diagnostics
-    def _set_status(self, level: int, message: str, extra: Optional[dict] = None) -> None:
+    def _set_status(self, level: int, message: str, extra: dict | None = None) -> None:
         self._status = (level, message, extra or {})
 
     def _publish_status(self) -> None:
@@ -423,7 +423,7 @@ def _yaw(q: Any) -> float:
     return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
 
 
-def main(args: Optional[list] = None) -> None:
+def main(args: list | None = None) -> None:
     run_node(PrioritizerNode, args)
 
 

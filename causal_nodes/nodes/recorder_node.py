@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import rclpy
 from rclpy.node import Node
@@ -25,8 +26,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from causal_nodes.bags.errors import BagError
 from causal_nodes.bags.qos_convert import qos_from_profile
 from causal_nodes.bags.stop_signals import StopOnSignals
-from causal_nodes.bags.typestore import (default_typestore, installed_first_typestore, normalize_type_name,
-                                          type_name_of)
+from causal_nodes.bags.typestore import default_typestore, installed_first_typestore, normalize_type_name, type_name_of
 from causal_nodes.bags.writer import STORAGES, BagWriter
 from causal_nodes.nodes.bag_session import bag_context, run_bag_node
 from causal_nodes.nodes.common import declare
@@ -51,8 +51,8 @@ class RecordSummary:
     """What a recording produced."""
 
     bag: str
-    counts: Dict[str, int] = field(default_factory=dict)
-    skipped: Dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -63,8 +63,8 @@ class RecordSummary:
 class RecorderNode(Node):
     """Records ``topics`` (all but ROS-internal ones when empty) into ``bag``; call :meth:`finish` to close it."""
 
-    def __init__(self, bag: Optional[str] = None, topics: Optional[Sequence[str]] = None,
-                 storage: Optional[str] = None, **kwargs: Any) -> None:
+    def __init__(self, bag: str | None = None, topics: Sequence[str] | None = None,
+                 storage: str | None = None, **kwargs: Any) -> None:
         super().__init__("recorder_node", **kwargs)
         default_bag = datetime.now().strftime("causal_bag_%Y%m%d_%H%M%S")
         self.bag_path = bag if bag is not None else declare(
@@ -76,9 +76,9 @@ class RecorderNode(Node):
         period = declare(self, "discovery_period", 0.2, "How often to look for new topics [s]",
                          float_range=(0.05, 60.0))
         self.requested = {t if t.startswith("/") else "/" + t for t in requested}  # graph names are absolute
-        self.skipped: Dict[str, str] = {}
-        self.fatal: Optional[BagError] = None
-        self._raw_subscriptions: Dict[str, Any] = {}
+        self.skipped: dict[str, str] = {}
+        self.fatal: BagError | None = None
+        self._raw_subscriptions: dict[str, Any] = {}
         try:
             # definitions of the ROS install that is running (its .msg files) first, Kilted's for the rest
             self.writer = BagWriter(self.bag_path, storage=self.storage, typestore=installed_first_typestore(),
@@ -113,7 +113,7 @@ class RecorderNode(Node):
                     self.skipped[topic] = str(error)
                     self.get_logger().warning(f"not recording {topic}: {error}")
 
-    def _subscribe(self, topic: str, types: List[str], publishers: List[Any]) -> None:
+    def _subscribe(self, topic: str, types: list[str], publishers: list[Any]) -> None:
         if len(types) != 1:
             raise BagError(f"topic {topic!r} has several types {types}; cannot record it into one connection")
         msgtype = types[0]
@@ -143,10 +143,10 @@ class RecorderNode(Node):
 
     # -- end ---------------------------------------------------------------------------------------------------------
     @property
-    def recorded_topics(self) -> List[str]:
+    def recorded_topics(self) -> list[str]:
         return sorted(self._raw_subscriptions)
 
-    def missing_requested(self) -> List[str]:
+    def missing_requested(self) -> list[str]:
         return sorted(self.requested - set(self._raw_subscriptions))
 
     def destroy_node(self) -> None:
@@ -190,7 +190,7 @@ class MessageBagWriter:
     def close(self) -> str:
         return str(self.bag.close())
 
-    def __enter__(self) -> "MessageBagWriter":
+    def __enter__(self) -> MessageBagWriter:
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
@@ -212,7 +212,7 @@ def spin_until_stopped(node: RecorderNode, duration_s: float = 0.0) -> float:
 
 
 def record(bag: str, topics: Sequence[str] = (), duration_s: float = 0.0, storage: str = "mcap",
-           node_args: Optional[List[str]] = None, log: Any = print) -> RecordSummary:
+           node_args: list[str] | None = None, log: Any = print) -> RecordSummary:
     """Record until Ctrl-C/SIGTERM or ``duration_s`` (> 0) wall seconds; returns what was written.
 
     Requested topics that never appeared are reported (not an error: the bag is still valid, but the user should
@@ -236,7 +236,7 @@ def record(bag: str, topics: Sequence[str] = (), duration_s: float = 0.0, storag
                 node.destroy_node()
 
 
-def main(args: Optional[List[str]] = None) -> None:
+def main(args: list[str] | None = None) -> None:
     """``ros2 run causal_nodes recorder_node --ros-args -p bag:=run1 -p topics:="['/people','/odom']"``."""
 
     def record_until_stopped(node: RecorderNode) -> None:

@@ -14,15 +14,24 @@ Timing, rate, start offset and looping are computed by :mod:`causal_nodes.bags.p
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 
 from causal_nodes.bags.errors import BagError
-from causal_nodes.bags.playback import (PlaybackOptions, PlaybackStats, ReplayQos, parse_remaps, play, remapped,
-                                        replay_qos, select_topics)
+from causal_nodes.bags.playback import (
+    PlaybackOptions,
+    PlaybackStats,
+    ReplayQos,
+    parse_remaps,
+    play,
+    remapped,
+    replay_qos,
+    select_topics,
+)
 from causal_nodes.bags.reader import BagMessage, BagReader
 from causal_nodes.bags.stop_signals import StopOnSignals
 from causal_nodes.nodes.bag_session import bag_context, run_bag_node
@@ -44,32 +53,43 @@ def to_profile(qos: ReplayQos) -> QoSProfile:
 class ReplayNode(Node):
     """Publishers for the selected bag topics; :meth:`play` replays them. Explicit arguments override parameters."""
 
-    def __init__(self, bag: Optional[str] = None, options: Optional[PlaybackOptions] = None,
-                 topics: Optional[Sequence[str]] = None, remaps: Optional[Sequence[str]] = None,
-                 skip_unknown: Optional[bool] = None, **kwargs: Any) -> None:
+    def __init__(self, bag: str | None = None, options: PlaybackOptions | None = None,
+                 topics: Sequence[str] | None = None, remaps: Sequence[str] | None = None,
+                 skip_unknown: bool | None = None, **kwargs: Any) -> None:
         super().__init__("replay_node", **kwargs)
-        self.bag: Optional[BagReader] = None
+        self.bag: BagReader | None = None
         try:
             self._setup(bag, options, topics, remaps, skip_unknown)
         except BaseException:
             self.destroy_node()  # a node that failed to start must not linger in the context
             raise
 
-    def _setup(self, bag: Optional[str], options: Optional[PlaybackOptions], topics: Optional[Sequence[str]],
-               remaps: Optional[Sequence[str]], skip_unknown: Optional[bool]) -> None:
+    def _setup(self, bag: str | None, options: PlaybackOptions | None, topics: Sequence[str] | None,
+               remaps: Sequence[str] | None, skip_unknown: bool | None) -> None:
         if bag is None:
             bag = declare(self, "bag", "", "Bag folder (or .mcap/.db3 file) to replay")
             if not bag:
                 raise BagError("parameter 'bag' is required (the bag to replay)")
         if options is None:
             options = PlaybackOptions(
-                rate=declare(self, "rate", 1.0, "Playback rate (1 = real time, 0 = as fast as possible)",
-                             float_range=(0.0, 1000.0)),
-                start_s=declare(self, "start", 0.0, "Skip this many seconds at the start of the bag [s]",
-                                float_range=(0.0, 1e9)),
+                rate=declare(
+                    self,
+                    "rate",
+                    1.0,
+                    "Playback rate (1 = real time, 0 = as fast as possible)",
+                    float_range=(0.0, 1000.0),
+                ),
+                start_s=declare(
+                    self, "start", 0.0, "Skip this many seconds at the start of the bag [s]", float_range=(0.0, 1e9)
+                ),
                 loop=declare(self, "loop", False, "Replay again from the start when the bag ends"),
-                clock_hz=declare(self, "clock_hz", 100.0, "Rate of /clock between messages [Hz] (0 = only with messages)",
-                                 float_range=(0.0, 10000.0)),
+                clock_hz=declare(
+                    self,
+                    "clock_hz",
+                    100.0,
+                    "Rate of /clock between messages [Hz] (0 = only with messages)",
+                    float_range=(0.0, 10000.0),
+                ),
                 publish_clock=declare(self, "clock", True, "Publish /clock (bag time) for use_sim_time nodes"),
             )
         if topics is None:
@@ -89,9 +109,9 @@ class ReplayNode(Node):
         self.bag = BagReader(bag)
         selected = select_topics(self.bag, topics)
         pairs = remapped(selected, parse_remaps(remaps))
-        self.skipped: Dict[str, str] = {}
-        self.publishers_by_topic: Dict[str, Any] = {}
-        unknown: List[str] = []
+        self.skipped: dict[str, str] = {}
+        self.publishers_by_topic: dict[str, Any] = {}
+        unknown: list[str] = []
         for source, target in pairs:
             msgtype = self.bag.topics[source].msgtype
             try:
@@ -111,7 +131,7 @@ class ReplayNode(Node):
         self.clock_publisher = self.create_publisher(Clock, "/clock", CLOCK_QOS) if options.publish_clock else None
 
     @property
-    def topics(self) -> List[str]:
+    def topics(self) -> list[str]:
         return sorted(self.publishers_by_topic)
 
     def wait_for_subscribers(self, timeout_s: float, should_stop: Callable[[], bool] = lambda: False) -> bool:
@@ -158,7 +178,7 @@ class ReplayNode(Node):
 
 def replay(bag: str, options: PlaybackOptions, topics: Sequence[str] = (), remaps: Sequence[str] = (),
            skip_unknown: bool = False, wait_subscribers_s: float = 0.0, delay_s: float = 0.0,
-           node_args: Optional[List[str]] = None) -> PlaybackStats:
+           node_args: list[str] | None = None) -> PlaybackStats:
     """Replay ``bag`` in a fresh rclpy context until it ends (or Ctrl-C/SIGTERM); returns the playback stats."""
     if delay_s < 0 or wait_subscribers_s < 0:
         raise BagError("--delay and --wait-subscribers must be >= 0 s")
@@ -173,7 +193,7 @@ def replay(bag: str, options: PlaybackOptions, topics: Sequence[str] = (), remap
                 node.destroy_node()
 
 
-def main(args: Optional[List[str]] = None) -> None:
+def main(args: list[str] | None = None) -> None:
     """``ros2 run causal_nodes replay_node --ros-args -p bag:=run1 -p rate:=2.0 -p loop:=true``."""
 
     def play(node: ReplayNode) -> None:

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Dict, Optional
 
 import numpy as np
-from causal_msgs.msg import CausalGraph, CausalLink, Intervention as InterventionMsg, VariableFrame
 from geometry_msgs.msg import Pose, PoseArray, PoseStamped, Twist
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
@@ -32,10 +30,21 @@ from rosgraph_msgs.msg import Clock as ClockMsg
 from sensor_msgs.msg import Image, Imu, LaserScan
 from std_msgs.msg import Header
 
-from causal_nodes.core.msg_adapters import yaw_to_quaternion
-from causal_nodes.nodes.common import (LATCHED_QOS, OK, SENSOR_QOS, STREAM_QOS, WARN, DiagnosticsPublisher,
-                                       declare, run_node, to_time_msg)
+from causal_msgs.msg import CausalGraph, CausalLink, VariableFrame
+from causal_msgs.msg import Intervention as InterventionMsg
+from causal_nodes.nodes.common import (
+    LATCHED_QOS,
+    OK,
+    SENSOR_QOS,
+    STREAM_QOS,
+    WARN,
+    DiagnosticsPublisher,
+    declare,
+    run_node,
+    to_time_msg,
+)
 from causal_nodes.sim import Intervention, PhysicalSimulator, list_scenarios, load_scenario, state_variables
+from causal_nodes.variables.msg_adapters import yaw_to_quaternion
 
 # Sensor outputs: reliable publishers match both reliable and best-effort subscribers; small depth, since a
 # stale sample is worth less than the next one.
@@ -83,7 +92,7 @@ class SimNode(Node):
         self.sim = self.scenario.make_simulator(None if seed < 0 else seed)
         self.physical = isinstance(self.sim, PhysicalSimulator)
 
-        self.counters: Dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0}
+        self.counters: dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0}
         self.finished = False
         self.started = False
         self._wall_start = time.monotonic()
@@ -96,7 +105,9 @@ class SimNode(Node):
             self.scan_pub = self.create_publisher(LaserScan, "/scan", OUTPUT_QOS)
             self.imu_pub = self.create_publisher(Imu, "/imu", OUTPUT_QOS)
             self.goal_pub = self.create_publisher(PoseStamped, "/goal_pose", OUTPUT_QOS)
-            self.image_pub = self.create_publisher(Image, "/camera/image_raw", OUTPUT_QOS) if self.publish_camera else None
+            self.image_pub = (
+                self.create_publisher(Image, "/camera/image_raw", OUTPUT_QOS) if self.publish_camera else None
+            )
             self.true_pub = self.create_publisher(VariableFrame, "/sim/true_variables", STREAM_QOS)
         else:
             self.frame_pub = self.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
@@ -230,10 +241,10 @@ class SimNode(Node):
                      step=width * 3, data=image.tobytes())
 
     def ground_truth_message(self) -> CausalGraph:
-        links = sorted(self.scenario.ground_truth(), key=lambda l: (l[1], l[0], l[2]))
+        links = sorted(self.scenario.ground_truth(), key=lambda link: (link[1], link[0], link[2]))
         strengths = {}
         if self.scenario.scm is not None:
-            strengths = {(l.source, l.target, l.lag): l.coefficient for l in self.scenario.scm.links}
+            strengths = {(link.source, link.target, link.lag): link.coefficient for link in self.scenario.scm.links}
         return CausalGraph(
             header=self._header(self.frame_id), variables=list(self.scenario.variables), tau_min=0,
             tau_max=max((lag for _, _, lag in links), default=0), method="ground_truth", test="",
@@ -251,7 +262,7 @@ def _pose(x: float, y: float, yaw: float) -> Pose:
     return pose
 
 
-def main(args: Optional[list] = None) -> None:
+def main(args: list | None = None) -> None:
     run_node(SimNode, args)
 
 

@@ -3,23 +3,30 @@
 Subscribes (best-effort, so reliable and best-effort publishers both match): ``/people``
 (geometry_msgs/PoseArray) or per-person ``nav_msgs/Odometry`` topics (``person_odom_topics``), ``/odom``,
 ``/scan``, ``/goal_pose``, and, when their variables are configured, ``/camera/image_raw`` and ``/imu``.
-All computation is in :class:`causal_nodes.core.variables.VariableExtractor`; this node converts messages,
+All computation is in :class:`causal_nodes.variables.extractor.VariableExtractor`; this node converts messages,
 publishes ``/causal/variables`` and reports dropped inputs on ``/diagnostics``.
 """
 from __future__ import annotations
 
-from typing import Dict, Tuple
-
 import numpy as np
-from causal_msgs.msg import VariableFrame
 from geometry_msgs.msg import PoseArray, PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import Image, Imu, LaserScan
 
-from causal_nodes.core import msg_adapters
-from causal_nodes.core.variables import ALL_VARIABLES, DEFAULT_VARIABLES, VariableConfig, VariableExtractor
-from causal_nodes.nodes.common import OK, SENSOR_QOS, STREAM_QOS, WARN, DiagnosticsPublisher, declare, run_node, to_time_msg
+from causal_msgs.msg import VariableFrame
+from causal_nodes.nodes.common import (
+    OK,
+    SENSOR_QOS,
+    STREAM_QOS,
+    WARN,
+    DiagnosticsPublisher,
+    declare,
+    run_node,
+    to_time_msg,
+)
+from causal_nodes.variables import msg_adapters
+from causal_nodes.variables.extractor import ALL_VARIABLES, DEFAULT_VARIABLES, VariableConfig, VariableExtractor
 
 
 class VariablesNode(Node):
@@ -42,12 +49,19 @@ class VariablesNode(Node):
                                    float_range=(0.01, 100.0)),
         )
         self.frame_id = declare(self, "frame_id", "odom", "World frame of the geometric variables")
-        person_topics = [t for t in declare(self, "person_odom_topics", [""],
-                                            "Per-person nav_msgs/Odometry topics instead of /people ([''] = use /people)")
-                         if t]
+        person_topics = [
+            t
+            for t in declare(
+                self,
+                "person_odom_topics",
+                [""],
+                "Per-person nav_msgs/Odometry topics instead of /people ([''] = use /people)",
+            )
+            if t
+        ]
         self.extractor = VariableExtractor(self.config)
-        self.malformed: Dict[str, int] = {}
-        self._person_latest: Dict[str, Tuple[float, np.ndarray]] = {}
+        self.malformed: dict[str, int] = {}
+        self._person_latest: dict[str, tuple[float, np.ndarray]] = {}
         self.frames_published = 0
 
         self.publisher = self.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)

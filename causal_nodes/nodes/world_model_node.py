@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Dict, Optional
 
 from geometry_msgs.msg import Point, PoseArray, PoseStamped, Twist
 from nav_msgs.msg import Odometry
@@ -24,12 +23,20 @@ from nav_msgs.msg import Path as PathMsg
 from rclpy.node import Node
 from visualization_msgs.msg import Marker, MarkerArray
 
-from causal_nodes.core.msg_adapters import yaw_of
-from causal_nodes.nodes.common import ERROR, OK, SENSOR_QOS, WARN, DiagnosticsPublisher, declare, run_node, stamp_seconds
+from causal_nodes.nodes.common import (
+    ERROR,
+    OK,
+    SENSOR_QOS,
+    WARN,
+    DiagnosticsPublisher,
+    declare,
+    run_node,
+    stamp_seconds,
+)
+from causal_nodes.variables.msg_adapters import yaw_of
 from causal_nodes.world_model.backends import BACKENDS
 from causal_nodes.world_model.runtime import WorldModel
 from causal_nodes.world_model.stream import WorldModelStream
-
 
 
 def default_model_path() -> str:
@@ -53,9 +60,13 @@ class WorldModelNode(Node):
         backend = declare(self, "backend", "auto", "inference backend", choices=BACKENDS)
         fp16 = declare(self, "fp16", False, "fp16 engines (TensorRT backends only)")
         horizon = declare(self, "horizon", 12, "predicted steps per person (model dt each)", int_range=(1, 12))
-        interval = declare(self, "min_step_interval", -1.0,
-                           "min seconds between model steps; -1 = 0.9 × the model's dt (faster /people frames are skipped)",
-                           float_range=(-1.0, 10.0))
+        interval = declare(
+            self,
+            "min_step_interval",
+            -1.0,
+            "min seconds between model steps; -1 = 0.9 × the model's dt (faster /people frames are skipped)",
+            float_range=(-1.0, 10.0),
+        )
         cache_dir = declare(self, "engine_cache_dir", "", "TensorRT engine cache folder ('' = beside the model)")
         self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None)
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval)
@@ -66,13 +77,13 @@ class WorldModelNode(Node):
                        "no_odom_yet": 0, "frame_mismatch": 0, "dropped_beyond_p_max": 0}
         self.last_error = ""
         self.latency_ms = float("nan")
-        self.odom: Optional[Odometry] = None
-        self.cmd: Optional[Twist] = None
+        self.odom: Odometry | None = None
+        self.cmd: Twist | None = None
         self.create_subscription(PoseArray, "/people", self.on_people, SENSOR_QOS)
         self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
         self.create_subscription(Twist, "/cmd_vel", self.on_cmd_vel, SENSOR_QOS)
         self.markers_pub = self.create_publisher(MarkerArray, "/world_model/markers", 10)
-        self.path_pubs: Dict[int, object] = {}
+        self.path_pubs: dict[int, object] = {}
         self.diag = DiagnosticsPublisher(self)
         self.create_timer(1.0, self.publish_diagnostics)
 
@@ -141,7 +152,12 @@ class WorldModelNode(Node):
         self.markers_pub.publish(markers)
 
     def publish_diagnostics(self) -> None:
-        bad = self.counts["bad_people"] + self.counts["bad_odom"] + self.counts["bad_cmd_vel"] + self.counts["frame_mismatch"]
+        bad = (
+            self.counts["bad_people"]
+            + self.counts["bad_odom"]
+            + self.counts["bad_cmd_vel"]
+            + self.counts["frame_mismatch"]
+        )
         level = OK if bad == 0 else WARN
         if self.counts["frames"] > 0 and self.counts["steps"] == 0 and bad > 0:
             level = ERROR

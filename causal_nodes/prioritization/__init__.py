@@ -2,8 +2,8 @@
 do()-interventions predicted by a lagged linear SEM fitted on the discovered graph (see prioritizer.py)."""
 
 from .graph import DirectedGraph, Edge, ancestors, build_directed_graph, normalize_link
-from .lagged_sem import LaggedSEM, fit_lagged_sem
 from .interventions import simulate_clamped
+from .lagged_sem import LaggedSEM, fit_lagged_sem
 from .prioritizer import Candidate, PrioritizationResult, PrioritizerConfig, Priority, prioritize
 
 __all__ = [

@@ -25,8 +25,9 @@ Orientation rule for undirected lag-0 links (first that applies):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 DIRECTED_FORWARD = {"-->", "o->", ""}
 DIRECTED_BACKWARD = {"<--", "<-o"}
@@ -68,7 +69,7 @@ class DirectedGraph:
 def normalize_link(link: Any) -> tuple[str, str, int, str]:
     """Accept ``(s, t, lag)``, ``(s, t, lag, type)`` or an object with ``source/target/lag[/link_type]``.
 
-    Objects cover both ``causal_nodes.core.discovery.Link`` and ``causal_msgs/CausalLink`` messages.
+    Objects cover both ``causal_nodes.discovery.discover.Link`` and ``causal_msgs/CausalLink`` messages.
     """
     if hasattr(link, "source") and hasattr(link, "target") and hasattr(link, "lag"):
         s, t, lag = link.source, link.target, link.lag

@@ -12,7 +12,7 @@ which is the graph-surgery definition of do() (the clamped variable's own equati
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

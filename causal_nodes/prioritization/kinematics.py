@@ -17,7 +17,7 @@ mechanisms themselves are known exactly:
 * the robot's commands themselves: the learned SEM (the robot's controller as it reacts to the scene), clipped
   to the range observed in the window (a linear forecast must not drive the robot faster than it ever went);
 * geometric variables, recomputed from the two positions every step: ``human_robot_distance`` and
-  ``collision_risk`` (definitions of :mod:`causal_nodes.core.variables`).
+  ``collision_risk`` (definitions of :mod:`causal_nodes.variables.extractor`).
 
 So the hybrid model keeps the learned, discovered SEM for behaviour (the robot's controller as it reacts to the
 scene, the person's speed and turning) and replaces the equations of the geometric variables by their physics.
@@ -28,8 +28,8 @@ from the next step on they read the kinematic one.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ COMMANDS = ("robot_linear_speed", "robot_angular_speed")
 GEOMETRIC = ("human_robot_distance", "collision_risk")
 EFFECT_MODELS = ("linear", "kinematic")
 PERSON_MOTIONS = ("constant_velocity", "sem")
-_RISK_MIN_DISTANCE = 0.1  # m, as in causal_nodes.core.variables.collision_risk
+_RISK_MIN_DISTANCE = 0.1  # m, as in causal_nodes.variables.extractor.collision_risk
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ regression uses get weight 0 (NaN marks an unknown value in ``VariableFrame``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -31,8 +31,9 @@ Definitions (also in docs/prioritization.md):
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,13 @@ from .bootstrap import block_bootstrap_weights
 from .graph import UNDIRECTED_POLICIES, DirectedGraph, ancestors, build_directed_graph
 from .interventions import simulate_clamped
 from .kinematics import (
-    COMMANDS, EFFECT_MODELS, GEOMETRIC, PERSON_MOTIONS, KinematicCoupling, PlanarScene, kinematic_columns,
+    COMMANDS,
+    EFFECT_MODELS,
+    GEOMETRIC,
+    PERSON_MOTIONS,
+    KinematicCoupling,
+    PlanarScene,
+    kinematic_columns,
 )
 from .lagged_sem import LOCAL_WEIGHTINGS, LaggedSEM, fit_lagged_sem, local_row_weights
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
-from typing import Deque, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from causal_nodes.core.tracking import NearestNeighbourTracker
+from causal_nodes.variables.tracking import NearestNeighbourTracker
 
 from .kinematics import PlanarScene
 
@@ -32,8 +32,8 @@ class SceneTracker:
         self._tracker = NearestNeighbourTracker(gate_m, timeout_s)
         self._velocity_window = velocity_window_s
         self._history = history_s
-        self._odom: Deque[tuple[float, tuple[float, float, float]]] = deque()
-        self._people: Deque[tuple[float, dict[int, np.ndarray]]] = deque()  # (stamp, {track id: position})
+        self._odom: deque[tuple[float, tuple[float, float, float]]] = deque()
+        self._people: deque[tuple[float, dict[int, np.ndarray]]] = deque()  # (stamp, {track id: position})
 
     def update_odometry(self, stamp: float, x: float, y: float, yaw: float) -> None:
         values = (float(x), float(y), float(yaw))
@@ -48,7 +48,7 @@ class SceneTracker:
         tracks = {k: v.copy() for k, v in self._tracker.update(float(stamp), xy).items()}
         self._append(self._people, float(stamp), tracks)
 
-    def scene(self, dt: float, at: Optional[float] = None) -> Optional[PlanarScene]:
+    def scene(self, dt: float, at: float | None = None) -> PlanarScene | None:
         """The scene at stamp ``at`` (newest messages at or before it; None = the newest), or None before
         odometry and a person are seen. ``dt`` is the variable grid period."""
         pose = _latest(self._odom, at)
@@ -71,7 +71,7 @@ class SceneTracker:
         then_s, then_p = older[-1] if older else samples[0]
         return (now_p - then_p) / (now_s - then_s) if now_s > then_s else np.zeros(2)
 
-    def _append(self, buffer: Deque, stamp: float, value: object) -> None:
+    def _append(self, buffer: deque, stamp: float, value: object) -> None:
         if buffer and stamp < buffer[-1][0]:
             buffer.clear()  # time jumped back (a looping bag): start over
         buffer.append((stamp, value))
@@ -79,7 +79,7 @@ class SceneTracker:
             buffer.popleft()
 
 
-def _latest(buffer: Deque, at: Optional[float]) -> Optional[tuple]:
+def _latest(buffer: deque, at: float | None) -> tuple | None:
     if not buffer:
         return None
     if at is None:

@@ -8,7 +8,8 @@ variables get no paths (the world model only takes robot commands).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -11,14 +11,38 @@ from .experiments import InterventionComparison, VariableSeries, compare_interve
 from .interventions import PHYSICAL_INTERVENABLE, Intervention
 from .mechanism_graph import physical_ground_truth, shortest_lags
 from .physical import PhysicalSimulator
-from .scenario import (Scenario, default_demo_scenario, list_scenarios, load_scenario, make_scm_scenario,
-                       scenario_from_dict)
+from .scenario import (
+                       Scenario,
+                       default_demo_scenario,
+                       list_scenarios,
+                       load_scenario,
+                       make_scm_scenario,
+                       scenario_from_dict,
+)
 from .scm import SCMLink, SCMSimulator, SCMSpec, expected_do_effect, random_scm
 from .truth_variables import PIPELINE_VARIABLES, state_variables
 
 __all__ = [
-    "Intervention", "InterventionComparison", "PHYSICAL_INTERVENABLE", "PIPELINE_VARIABLES", "PhysicalSimulator",
-    "SCMLink", "SCMSimulator", "SCMSpec", "Scenario", "VariableSeries", "compare_intervention",
-    "default_demo_scenario", "expected_do_effect", "list_scenarios", "load_scenario", "make_scm_scenario", "physical_ground_truth",
-    "random_scm", "run_scenario", "scenario_from_dict", "shortest_lags", "state_variables",
+    "Intervention",
+    "InterventionComparison",
+    "PHYSICAL_INTERVENABLE",
+    "PIPELINE_VARIABLES",
+    "PhysicalSimulator",
+    "SCMLink",
+    "SCMSimulator",
+    "SCMSpec",
+    "Scenario",
+    "VariableSeries",
+    "compare_intervention",
+    "default_demo_scenario",
+    "expected_do_effect",
+    "list_scenarios",
+    "load_scenario",
+    "make_scm_scenario",
+    "physical_ground_truth",
+    "random_scm",
+    "run_scenario",
+    "scenario_from_dict",
+    "shortest_lags",
+    "state_variables",
 ]

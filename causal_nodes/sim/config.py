@@ -7,7 +7,6 @@ only reads them. Defaults follow the social force literature (Helbing & Molnar 1
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -40,8 +39,8 @@ class SocialForceParams:
 
 @dataclass
 class PersonSpec:
-    start: Tuple[float, float]
-    goals: List[Tuple[float, float]]
+    start: tuple[float, float]
+    goals: list[tuple[float, float]]
     desired_speed: float = 1.2
     radius: float = 0.3
     robot_aware: bool = True
@@ -53,9 +52,9 @@ class CrowdSpec:
     """A seeded random crowd: ``count`` people starting and cycling between goals inside ``region``."""
 
     count: int
-    region: Tuple[float, float, float, float]
+    region: tuple[float, float, float, float]
     goals_per_person: int = 3
-    desired_speed: Tuple[float, float] = (1.0, 1.4)
+    desired_speed: tuple[float, float] = (1.0, 1.4)
     radius: float = 0.3
     robot_aware: bool = True
 
@@ -78,8 +77,8 @@ class ControllerParams:
 
 @dataclass
 class RobotSpec:
-    start: Tuple[float, float, float]
-    goals: List[Tuple[float, float]]
+    start: tuple[float, float, float]
+    goals: list[tuple[float, float]]
     radius: float = 0.3
     max_linear_speed: float = 1.0
     min_linear_speed: float = 0.0
@@ -124,8 +123,8 @@ class PhysicalConfig:
     dt: float
     walls: np.ndarray
     robot: RobotSpec
-    people: List[PersonSpec]
-    crowd: Optional[CrowdSpec] = None
+    people: list[PersonSpec]
+    crowd: CrowdSpec | None = None
     social_force: SocialForceParams = field(default_factory=SocialForceParams)
     scan: ScanParams = field(default_factory=ScanParams)
     camera: CameraParams = field(default_factory=CameraParams)

@@ -10,12 +10,12 @@ This is the interventional ground truth other modules score against::
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Union
 
 import numpy as np
 
-from causal_nodes.core.variables import VariableConfig, VariableExtractor
+from causal_nodes.variables.extractor import VariableConfig, VariableExtractor
 
 from .interventions import Intervention
 from .physical import PhysicalSimulator
@@ -30,7 +30,7 @@ DEFINITIONS = ("state", "pipeline")
 class VariableSeries:
     """Samples of a run: ``values[k]`` holds ``names`` at time ``times[k]`` (k = 0 is the initial state)."""
 
-    names: List[str]
+    names: list[str]
     times: np.ndarray
     values: np.ndarray
 
@@ -39,7 +39,7 @@ class VariableSeries:
             raise ValueError(f"unknown variable {name!r}; the run has {self.names}")
         return self.values[:, self.names.index(name)]
 
-    def as_dict(self) -> Dict[str, np.ndarray]:
+    def as_dict(self) -> dict[str, np.ndarray]:
         return {name: self.values[:, i] for i, name in enumerate(self.names)}
 
 
@@ -49,7 +49,7 @@ class InterventionComparison:
 
     baseline: VariableSeries
     intervened: VariableSeries
-    interventions: List[Intervention]
+    interventions: list[Intervention]
 
     def effect(self, name: str) -> np.ndarray:
         """Per-step difference intervened - baseline of one variable."""
@@ -59,7 +59,7 @@ class InterventionComparison:
         """``(T, N)`` differences intervened - baseline, columns in ``baseline.names`` order."""
         return self.intervened.values - self.baseline.values
 
-    def mean_effect(self, name: str, start: Optional[float] = None, end: Optional[float] = None) -> float:
+    def mean_effect(self, name: str, start: float | None = None, end: float | None = None) -> float:
         """Mean effect over ``start <= t < end`` (default: from the first intervention's start to the end)."""
         start = min(iv.start for iv in self.interventions) if start is None else start
         times = self.baseline.times
@@ -67,7 +67,7 @@ class InterventionComparison:
         return float(np.nanmean(self.effect(name)[mask]))
 
 
-def current_values(sim: Union[PhysicalSimulator, SCMSimulator], names: List[str]) -> np.ndarray:
+def current_values(sim: PhysicalSimulator | SCMSimulator, names: list[str]) -> np.ndarray:
     """The variables ``names`` of the simulator's current step (pipeline definitions for physical scenarios)."""
     if isinstance(sim, SCMSimulator):
         values = dict(zip(sim.variables, sim.values()))
@@ -83,7 +83,7 @@ class PipelineVariables:
     selection, resampling included), without ROS in between.
     """
 
-    def __init__(self, sim: PhysicalSimulator, names: List[str]) -> None:
+    def __init__(self, sim: PhysicalSimulator, names: list[str]) -> None:
         self.sim = sim
         person = "nearest" if sim.person_count == 1 else str(sim.subject)  # tracks get ids 0.. in row order
         self.extractor = VariableExtractor(VariableConfig(rate_hz=1.0 / sim.dt, variables=tuple(names), person=person))
@@ -112,7 +112,7 @@ class PipelineVariables:
         return row
 
 
-def run_scenario(scenario: Union[Scenario, str], *, seed: Optional[int] = None, steps: Optional[int] = None,
+def run_scenario(scenario: Scenario | str, *, seed: int | None = None, steps: int | None = None,
                  interventions: Iterable[Intervention] = (), definitions: str = "state") -> VariableSeries:
     """Simulate ``steps`` grid steps (default: the scenario's duration) and return the variables per step.
 
@@ -142,8 +142,8 @@ def run_scenario(scenario: Union[Scenario, str], *, seed: Optional[int] = None, 
     return VariableSeries(names, np.arange(steps + 1) * scenario.dt, values)
 
 
-def compare_intervention(scenario: Union[Scenario, str], intervention: Union[Intervention, Iterable[Intervention]],
-                         *, seed: Optional[int] = None, steps: Optional[int] = None) -> InterventionComparison:
+def compare_intervention(scenario: Scenario | str, intervention: Intervention | Iterable[Intervention],
+                         *, seed: int | None = None, steps: int | None = None) -> InterventionComparison:
     """Run the scenario twice from the same seed, without and with the intervention(s)."""
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)

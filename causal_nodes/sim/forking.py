@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Optional, Tuple, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -12,9 +12,9 @@ T = TypeVar("T", bound="Forkable")
 class Forkable:
     """Adds :meth:`fork`; subclasses list their random generators in ``_noise_streams``."""
 
-    _noise_streams: Tuple[str, ...] = ()
+    _noise_streams: tuple[str, ...] = ()
 
-    def fork(self: T, noise_seed: Optional[int] = None) -> T:
+    def fork(self: T, noise_seed: int | None = None) -> T:
         """An independent copy at the current state (interventions included).
 
         Without ``noise_seed`` the copy draws the same noise as the original would, so copy and original stay

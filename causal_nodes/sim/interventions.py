@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
 
-Value = Union[float, Tuple[float, float]]
+Value = float | tuple[float, float]
 
 PHYSICAL_INTERVENABLE = {
     "robot_linear_speed": "robot forward speed [m/s], bypasses controller and acceleration limits",
@@ -36,8 +35,8 @@ class Intervention:
     variable: str
     value: Value
     start: float = 0.0
-    end: Optional[float] = None
-    person: Optional[int] = None
+    end: float | None = None
+    person: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.variable, str) or not self.variable:
@@ -51,7 +50,9 @@ class Intervention:
             try:
                 value = float(self.value)  # type: ignore[arg-type]
             except (TypeError, ValueError):
-                raise ValueError(f"Intervention.value for {self.variable} must be a number, got {self.value!r}")
+                raise ValueError(
+                    f"Intervention.value for {self.variable} must be a number, got {self.value!r}"
+                ) from None
             if not math.isfinite(value):
                 raise ValueError(f"Intervention.value for {self.variable} must be finite, got {value}")
             object.__setattr__(self, "value", value)
@@ -62,7 +63,7 @@ class Intervention:
         if self.person is not None and (not isinstance(self.person, int) or self.person < 0):
             raise ValueError(f"Intervention.person must be a person index >= 0 or None, got {self.person!r}")
 
-    def step_window(self, dt: float) -> Tuple[int, Optional[int]]:
+    def step_window(self, dt: float) -> tuple[int, int | None]:
         """First step index and end step index (exclusive, None = open) of the window on a grid of period ``dt``."""
         start = int(round(self.start / dt))
         end = None if self.end is None else int(round(self.end / dt))
@@ -93,7 +94,7 @@ class InterventionSchedule:
         """Interventions on ``variable`` holding at ``step`` (later ones win when several overlap)."""
         return [iv for iv in self._items if iv.variable == variable and iv.active_at(step, dt)]
 
-    def value(self, variable: str, step: int, dt: float, person: Optional[int] = None) -> Optional[Value]:
+    def value(self, variable: str, step: int, dt: float, person: int | None = None) -> Value | None:
         """Value forced on ``variable`` (for ``person`` where it applies) at ``step``, or None when it is free."""
         found = None
         for iv in self.active(variable, step, dt):

@@ -3,17 +3,17 @@
 A link ``(X, Y, lag)`` is in the graph when the update of Y at grid step t reads X at step t - lag, where the
 latent state (positions, headings) is summarised by the pipeline variable it drives: a position at t is set from
 the velocity at t (lag 0) and from the position at t - 1 (the autolink of the distance it enters). The graph is a
-summary of the mechanism, not of the data: it is what the interventions in ``test/test_sim_interventions.py``
+summary of the mechanism, not of the data: it is what the interventions in ``test/sim/test_interventions.py``
 check -- a ``do(X)`` starting at step k can change Y no earlier than k + (shortest lag sum of a directed path
 X -> ... -> Y), and never when there is no such path. See ``sim/README.md`` for the derivation link by link.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Optional, Set, Tuple
+from collections.abc import Iterable
 
 from .config import PhysicalConfig
 
-Link = Tuple[str, str, int]
+Link = tuple[str, str, int]
 
 _ROBOT = {
     # acceleration limits: the new speeds start from the old ones
@@ -68,7 +68,7 @@ _SENSORS = {
 }
 
 
-def physical_ground_truth(config: PhysicalConfig, variables: Optional[Iterable[str]] = None) -> Set[Link]:
+def physical_ground_truth(config: PhysicalConfig, variables: Iterable[str] | None = None) -> set[Link]:
     """Links among ``variables`` (default: all pipeline variables) for the scenario's mechanisms.
 
     The switches that add or remove links: the subject's ``robot_aware`` (person-robot force: distance -> the
@@ -91,18 +91,18 @@ def physical_ground_truth(config: PhysicalConfig, variables: Optional[Iterable[s
     return links
 
 
-def _subject_spec(config: PhysicalConfig) -> Dict[str, bool]:
+def _subject_spec(config: PhysicalConfig) -> dict[str, bool]:
     if config.subject < len(config.people):
         return {"robot_aware": config.people[config.subject].robot_aware}
     return {"robot_aware": config.crowd.robot_aware if config.crowd is not None else True}
 
 
-def shortest_lags(links: Iterable[Link], source: str) -> Dict[str, int]:
+def shortest_lags(links: Iterable[Link], source: str) -> dict[str, int]:
     """Smallest total lag of a directed path from ``source`` to every variable it reaches (itself: 0).
 
     Under ``do(source)`` from step k, a variable can first differ from the baseline at step k + this lag.
     """
-    best: Dict[str, int] = {source: 0}
+    best: dict[str, int] = {source: 0}
     # Bellman-Ford style relaxation; lags are >= 0 so Dijkstra would do, but graphs here are tiny.
     changed = True
     while changed:

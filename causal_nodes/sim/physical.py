@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -62,23 +61,23 @@ class PhysicalSimulator(Forkable):
         self._robot_goal_index = 0
         self.step_index = 0
         self.interventions = InterventionSchedule()
-        self._command: Optional[Tuple[float, float, int]] = None
+        self._command: tuple[float, float, int] | None = None
         if not 0 <= config.subject < self.person_count:
             raise ValueError(f"subject must index one of the {self.person_count} people, got {config.subject}")
         self.subject = config.subject
-        self.scan_ranges: Optional[np.ndarray] = None
-        self.image: Optional[np.ndarray] = None
-        self.prev_image: Optional[np.ndarray] = None
+        self.scan_ranges: np.ndarray | None = None
+        self.image: np.ndarray | None = None
+        self.prev_image: np.ndarray | None = None
         self.imu = ImuReading(0.0, 0.0, 0.0)
         self._observe()
 
     # ------------------------------------------------------------------ construction
     def _build_people(self, rng: np.random.Generator) -> None:
-        starts: List[Tuple[float, float]] = []
-        goals: List[List[Tuple[float, float]]] = []
-        speeds: List[float] = []
-        radii: List[float] = []
-        aware: List[bool] = []
+        starts: list[tuple[float, float]] = []
+        goals: list[list[tuple[float, float]]] = []
+        speeds: list[float] = []
+        radii: list[float] = []
+        aware: list[bool] = []
         for person in self.config.people:
             starts.append(tuple(person.start))
             goals.append([tuple(g) for g in person.goals])
@@ -163,12 +162,12 @@ class PhysicalSimulator(Forkable):
         self._observe()
 
     # ------------------------------------------------------------------ robot
-    def _robot_command(self, k: int) -> Tuple[float, float]:
+    def _robot_command(self, k: int) -> tuple[float, float]:
         if self._command is not None and k <= self._command[2]:
             return self._command[0], self._command[1]
         return self._controller()
 
-    def _controller(self) -> Tuple[float, float]:
+    def _controller(self) -> tuple[float, float]:
         """Goal seeking with the scenario's speed and heading policies, on the state of step t-1."""
         ctrl = self.config.robot.controller
         x, y, yaw = self.robot_pose
@@ -190,7 +189,7 @@ class PhysicalSimulator(Forkable):
                   * min(1.0, to_goal / ctrl.arrival_radius) * factor)
         return linear, angular
 
-    def _nearest_person(self) -> Tuple[float, float]:
+    def _nearest_person(self) -> tuple[float, float]:
         """Centre distance to the nearest person and its bearing in the robot frame (inf, 0 with nobody)."""
         if self.person_count == 0:
             return math.inf, 0.0
@@ -369,7 +368,9 @@ class PhysicalSimulator(Forkable):
                 cv2.circle(image, (int(u), int(v)), int(r), colour, -1, cv2.LINE_AA, shift)
         half = self.config.robot.radius * cam.pixels_per_meter
         cu, cv_ = cam.width / 2.0, cam.height / 2.0
-        triangle = np.array([[cu, cv_ - half], [cu - half * 0.8, cv_ + half * 0.8], [cu + half * 0.8, cv_ + half * 0.8]])
+        triangle = np.array(
+            [[cu, cv_ - half], [cu - half * 0.8, cv_ + half * 0.8], [cu + half * 0.8, cv_ + half * 0.8]]
+        )
         cv2.fillPoly(image, [np.round(triangle * scale).astype(np.int32)], (255, 255, 255), cv2.LINE_AA, shift)
         return image
 

@@ -16,21 +16,33 @@ import dataclasses
 import math
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any
 
 import numpy as np
 import yaml
 
-from .config import (HEADING_POLICIES, SPEED_POLICIES, CameraParams, ControllerParams, CrowdSpec, ImuParams,
-                     PersonSpec, PhysicalConfig, RobotSpec, ScanParams, SocialForceParams)
+from .config import (
+    HEADING_POLICIES,
+    SPEED_POLICIES,
+    CameraParams,
+    ControllerParams,
+    CrowdSpec,
+    ImuParams,
+    PersonSpec,
+    PhysicalConfig,
+    RobotSpec,
+    ScanParams,
+    SocialForceParams,
+)
 from .mechanism_graph import physical_ground_truth
 from .physical import PhysicalSimulator
 from .scm import FUNCTIONS, SCMLink, SCMSimulator, SCMSpec, random_scm
 from .truth_variables import PIPELINE_VARIABLES
 
-Link = Tuple[str, str, int]
+Link = tuple[str, str, int]
 KINDS = ("physical", "scm")
 DEFAULT_DEMO_SCENARIO = "scm_demo"
 
@@ -44,25 +56,25 @@ class Scenario:
     dt: float
     duration_s: float
     seed: int
-    variables: List[str]
+    variables: list[str]
     description: str = ""
-    physical: Optional[PhysicalConfig] = None
-    scm: Optional[SCMSpec] = None
-    source: Optional[Path] = None
+    physical: PhysicalConfig | None = None
+    scm: SCMSpec | None = None
+    source: Path | None = None
 
     @property
     def steps(self) -> int:
         """Number of grid steps in ``duration_s``."""
         return int(round(self.duration_s / self.dt))
 
-    def ground_truth(self) -> Set[Link]:
+    def ground_truth(self) -> set[Link]:
         """The causal structure as ``(source, target, lag)``: source(t - lag) -> target(t), over ``variables``."""
         if self.scm is not None:
             return self.scm.ground_truth()
         assert self.physical is not None
         return physical_ground_truth(self.physical, self.variables)
 
-    def make_simulator(self, seed: Optional[int] = None) -> Union[PhysicalSimulator, SCMSimulator]:
+    def make_simulator(self, seed: int | None = None) -> PhysicalSimulator | SCMSimulator:
         """A fresh simulator at t = 0 (``seed`` defaults to the scenario's)."""
         seed = self.seed if seed is None else int(seed)
         if self.scm is not None:
@@ -72,7 +84,7 @@ class Scenario:
 
 
 # ---------------------------------------------------------------------------------------------- loading
-def scenario_dirs() -> List[Path]:
+def scenario_dirs() -> list[Path]:
     """Where scenario names are looked up: $CAUSAL_NODES_SCENARIO_PATH, the repository's sim/scenarios, and
     share/causal_nodes/sim/scenarios of an installed package (pip prefix or ament index)."""
     dirs = [Path(p) for p in os.environ.get("CAUSAL_NODES_SCENARIO_PATH", "").split(os.pathsep) if p]
@@ -89,9 +101,9 @@ def scenario_dirs() -> List[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
-def list_scenarios() -> List[str]:
+def list_scenarios() -> list[str]:
     """Names of the scenarios found in :func:`scenario_dirs` (first one wins on duplicates)."""
-    names: List[str] = []
+    names: list[str] = []
     for directory in scenario_dirs():
         for path in sorted(directory.glob("*.yaml")):
             if path.stem not in names:
@@ -99,7 +111,7 @@ def list_scenarios() -> List[str]:
     return names
 
 
-def load_scenario(name_or_path: Union[str, Path]) -> Scenario:
+def load_scenario(name_or_path: str | Path) -> Scenario:
     """Load a scenario by name (see :func:`list_scenarios`) or from a YAML file path."""
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") or path.exists()):
@@ -125,7 +137,7 @@ def default_demo_scenario() -> Scenario:
 
 def make_scm_scenario(n_variables: int = 5, max_lag: int = 3, n_links: int = 5, *, function: str = "linear",
                       contemporaneous_fraction: float = 0.0, structure_seed: int = 0, seed: int = 0,
-                      samples: int = 600, dt: float = 0.1, names: Optional[Sequence[str]] = None) -> Scenario:
+                      samples: int = 600, dt: float = 0.1, names: Sequence[str] | None = None) -> Scenario:
     """A scenario of the random SCM family (see :func:`causal_nodes.sim.scm.random_scm`)."""
     spec = random_scm(n_variables, max_lag, n_links, contemporaneous_fraction=contemporaneous_fraction,
                       function=function, seed=structure_seed, names=names)
@@ -145,7 +157,7 @@ class _Fields:
             data = {}
         if not isinstance(data, dict):
             self.fail(path or "<top level>", f"must be a mapping, got {type(data).__name__}")
-        self.data: Dict[str, Any] = data
+        self.data: dict[str, Any] = data
 
     def fail(self, field: str, problem: str) -> None:
         raise ValueError(f"scenario {self.scenario!r}: field '{field}' {problem}")
@@ -161,10 +173,10 @@ class _Fields:
     def has(self, key: str) -> bool:
         return key in self.data and self.data[key] is not None
 
-    def sub(self, key: str) -> "_Fields":
+    def sub(self, key: str) -> _Fields:
         return _Fields(self.data.get(key), self.name(key), self.scenario)
 
-    def number(self, key: str, default: Optional[float] = None, *, minimum: Optional[float] = None,
+    def number(self, key: str, default: float | None = None, *, minimum: float | None = None,
                positive: bool = False) -> float:
         if not self.has(key):
             if default is None:
@@ -179,7 +191,7 @@ class _Fields:
             self.fail(self.name(key), f"must be >= {minimum}, got {value}")
         return float(value)
 
-    def integer(self, key: str, default: Optional[int] = None, *, minimum: Optional[int] = None) -> int:
+    def integer(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int:
         if not self.has(key):
             if default is None:
                 self.fail(self.name(key), "is required")
@@ -198,7 +210,7 @@ class _Fields:
             self.fail(self.name(key), f"must be true or false, got {self.data[key]!r}")
         return bool(self.data[key])
 
-    def choice(self, key: str, options: Sequence[str], default: Optional[str] = None) -> str:
+    def choice(self, key: str, options: Sequence[str], default: str | None = None) -> str:
         if not self.has(key):
             if default is None:
                 self.fail(self.name(key), f"is required (one of {list(options)})")
@@ -207,14 +219,14 @@ class _Fields:
             self.fail(self.name(key), f"must be one of {list(options)}, got {self.data[key]!r}")
         return str(self.data[key])
 
-    def vector(self, key: str, length: int, default: Optional[Sequence[float]] = None) -> Tuple[float, ...]:
+    def vector(self, key: str, length: int, default: Sequence[float] | None = None) -> tuple[float, ...]:
         if not self.has(key):
             if default is None:
                 self.fail(self.name(key), f"is required (a list of {length} numbers)")
             return tuple(float(v) for v in default)  # type: ignore[union-attr]
         return _vector(self.data[key], length, self.name(key), self)
 
-    def points(self, key: str, length: int, *, required: bool = True) -> List[Tuple[float, ...]]:
+    def points(self, key: str, length: int, *, required: bool = True) -> list[tuple[float, ...]]:
         if not self.has(key):
             if required:
                 self.fail(self.name(key), f"is required (a list of [{', '.join(['n'] * length)}] entries)")
@@ -229,7 +241,7 @@ class _Fields:
         default value (``skip`` lists fields the caller reads itself; unknown keys are rejected)."""
         names = [f.name for f in dataclasses.fields(defaults)]
         self.reject_unknown(names)
-        values: Dict[str, Any] = {}
+        values: dict[str, Any] = {}
         for name in names:
             if name in skip or not self.has(name):
                 continue
@@ -245,7 +257,7 @@ class _Fields:
         return dataclasses.replace(defaults, **values)
 
 
-def _vector(value: Any, length: int, field: str, reader: _Fields) -> Tuple[float, ...]:
+def _vector(value: Any, length: int, field: str, reader: _Fields) -> tuple[float, ...]:
     if (not isinstance(value, (list, tuple)) or len(value) != length
             or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in value)):
         reader.fail(field, f"must be a list of {length} finite numbers, got {value!r}")
@@ -292,7 +304,7 @@ def scenario_from_dict(data: Any, default_name: str = "scenario") -> Scenario:
     return Scenario(str(name), kind, dt, duration, seed, variables, description, physical=config)
 
 
-def _parse_variables(top: _Fields, available: List[str]) -> List[str]:
+def _parse_variables(top: _Fields, available: list[str]) -> list[str]:
     if not top.has("variables"):
         return available
     chosen = top.data["variables"]
@@ -368,7 +380,9 @@ def _parse_crowd(fields: _Fields) -> CrowdSpec:
     if not (x1 > x0 and y1 > y0):
         fields.fail(fields.name("region"), f"must be [xmin, ymin, xmax, ymax] with max > min, got {crowd.region}")
     if not 0 <= crowd.desired_speed[0] <= crowd.desired_speed[1]:
-        fields.fail(fields.name("desired_speed"), f"must be [low, high] with 0 <= low <= high, got {crowd.desired_speed}")
+        fields.fail(
+            fields.name("desired_speed"), f"must be [low, high] with 0 <= low <= high, got {crowd.desired_speed}"
+        )
     return crowd
 
 
@@ -405,7 +419,9 @@ def _parse_scm(fields: _Fields) -> SCMSpec:
               and isinstance(item[3], (int, float)) and not isinstance(item[3], bool))
         if not ok:
             fields.fail(f"scm.links[{i}]", f"must be [source, target, lag, coefficient(, function)], got {item!r}")
-        links.append(SCMLink(item[0], item[1], item[2], float(item[3]), item[4] if len(item) == 5 else default_function))
+        links.append(
+            SCMLink(item[0], item[1], item[2], float(item[3]), item[4] if len(item) == 5 else default_function)
+        )
     per_variable = {}
     for key, default in (("noise_std", 1.0), ("offsets", 0.0), ("scales", 1.0)):
         value = fields.data.get(key, default)

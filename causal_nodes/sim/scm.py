@@ -11,15 +11,15 @@ step whatever the state, so intervened and baseline runs from one seed differ on
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
 from .forking import Forkable
 from .interventions import Intervention, InterventionSchedule
 
-FUNCTIONS: Dict[str, Callable[[np.ndarray], np.ndarray]] = {
+FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: x,
     # Monotone, saturating: keeps the process bounded and leaves a linear (ParCorr-visible) trend.
     "tanh": lambda x: 2.0 * np.tanh(0.5 * x),
@@ -42,11 +42,11 @@ class SCMLink:
 class SCMSpec:
     """A lagged SCM; ``ground_truth()`` is the set of its links' ``(source, target, lag)``."""
 
-    variables: Tuple[str, ...]
-    links: Tuple[SCMLink, ...]
-    noise_std: Tuple[float, ...]
-    offsets: Tuple[float, ...] = ()
-    scales: Tuple[float, ...] = ()
+    variables: tuple[str, ...]
+    links: tuple[SCMLink, ...]
+    noise_std: tuple[float, ...]
+    offsets: tuple[float, ...] = ()
+    scales: tuple[float, ...] = ()
     warmup_steps: int = 100
 
     def __post_init__(self) -> None:
@@ -62,7 +62,7 @@ class SCMSpec:
             raise ValueError(f"scm.noise_std must be > 0, got {self.noise_std}")
         if self.scales and any(s == 0 for s in self.scales):
             raise ValueError("scm.scales must be non-zero")
-        seen: Set[Tuple[str, str, int]] = set()
+        seen: set[tuple[str, str, int]] = set()
         for link in self.links:
             for end in (link.source, link.target):
                 if end not in names:
@@ -85,17 +85,17 @@ class SCMSpec:
     def max_lag(self) -> int:
         return max((link.lag for link in self.links), default=0)
 
-    def ground_truth(self) -> Set[Tuple[str, str, int]]:
+    def ground_truth(self) -> set[tuple[str, str, int]]:
         return {(link.source, link.target, link.lag) for link in self.links}
 
-    def contemporaneous_order(self) -> List[int]:
+    def contemporaneous_order(self) -> list[int]:
         """Variable indices in an order where every lag-0 parent comes before its child."""
         index = {name: i for i, name in enumerate(self.variables)}
-        parents: Dict[int, Set[int]] = {i: set() for i in range(len(self.variables))}
+        parents: dict[int, set[int]] = {i: set() for i in range(len(self.variables))}
         for link in self.links:
             if link.lag == 0:
                 parents[index[link.target]].add(index[link.source])
-        order: List[int] = []
+        order: list[int] = []
         remaining = set(parents)
         while remaining:
             ready = sorted(i for i in remaining if not (parents[i] & remaining))
@@ -139,7 +139,7 @@ class SCMSimulator(Forkable):
         self._offsets = np.asarray(spec.offsets, dtype=float) if spec.offsets else np.zeros(n)
         self._scales = np.asarray(spec.scales, dtype=float) if spec.scales else np.ones(n)
         self._order = spec.contemporaneous_order()
-        self._parents: List[List[Tuple[int, int, float, Callable]]] = [[] for _ in range(n)]
+        self._parents: list[list[tuple[int, int, float, Callable]]] = [[] for _ in range(n)]
         for link in spec.links:
             self._parents[self._index[link.target]].append(
                 (self._index[link.source], link.lag, link.coefficient, FUNCTIONS[link.function]))
@@ -155,7 +155,7 @@ class SCMSimulator(Forkable):
         return self.step_index * self.dt
 
     @property
-    def variables(self) -> List[str]:
+    def variables(self) -> list[str]:
         return list(self.spec.variables)
 
     def apply_intervention(self, intervention: Intervention) -> None:
@@ -168,7 +168,7 @@ class SCMSimulator(Forkable):
         self.step_index += 1
         self._advance(self.step_index)
 
-    def _advance(self, k: Optional[int]) -> None:
+    def _advance(self, k: int | None) -> None:
         noise = self._rng.standard_normal(len(self._noise)) * self._noise
         self._history = np.roll(self._history, 1, axis=0)
         current = self._history[0]
@@ -187,12 +187,12 @@ class SCMSimulator(Forkable):
         """Current values in reported units (offset + scale * standardised value)."""
         return self._offsets + self._scales * self._history[0]
 
-    def frame(self) -> Tuple[List[str], List[float]]:
+    def frame(self) -> tuple[list[str], list[float]]:
         """The current sample as a VariableFrame's ``(names, values)``."""
         return self.variables, [float(v) for v in self.values()]
 
 
-def expected_do_effect(spec: SCMSpec, variable: str, value: float, steps: int) -> Dict[str, np.ndarray]:
+def expected_do_effect(spec: SCMSpec, variable: str, value: float, steps: int) -> dict[str, np.ndarray]:
     """Exact expected effect of ``do(variable = value)`` held for ``steps`` steps on a linear SCM at stationarity.
 
     Returns, per variable, ``E[x(k) | do] - E[x(k)]`` for k = 1..steps in reported units (the offsets cancel).
@@ -229,9 +229,9 @@ def expected_do_effect(spec: SCMSpec, variable: str, value: float, steps: int) -
 
 
 def random_scm(n_variables: int = 5, max_lag: int = 3, n_links: int = 5, *, contemporaneous_fraction: float = 0.0,
-               function: str = "linear", seed: int = 0, coefficient_range: Tuple[float, float] = (0.4, 0.6),
-               autocorrelation_range: Tuple[float, float] = (0.3, 0.6),
-               names: Optional[Sequence[str]] = None) -> SCMSpec:
+               function: str = "linear", seed: int = 0, coefficient_range: tuple[float, float] = (0.4, 0.6),
+               autocorrelation_range: tuple[float, float] = (0.3, 0.6),
+               names: Sequence[str] | None = None) -> SCMSpec:
     """A random stable SCM: every variable has an autolink at lag 1 plus ``n_links`` cross links.
 
     Cross links get random sources, targets, lags in ``1..max_lag`` (or 0 with probability
@@ -256,7 +256,7 @@ def random_scm(n_variables: int = 5, max_lag: int = 3, n_links: int = 5, *, cont
     rng = np.random.default_rng(seed)
     for _ in range(1000):
         links = [SCMLink(v, v, 1, float(rng.uniform(*autocorrelation_range)), function) for v in names]
-        used: Set[Tuple[int, int, int]] = set()
+        used: set[tuple[int, int, int]] = set()
         while len(links) < n_variables + n_links:
             if rng.random() < contemporaneous_fraction:
                 i, j = sorted(rng.choice(n_variables, size=2, replace=False))

@@ -1,6 +1,6 @@
 """The pipeline variables computed straight from the simulator state (no tracking, no resampling).
 
-Definitions are those of :mod:`causal_nodes.core.variables` (the live pipeline): ``collision_risk`` is its
+Definitions are those of :mod:`causal_nodes.variables.extractor` (the live pipeline): ``collision_risk`` is its
 function, the heading rate is 0 while the person moves slower than 0.05 m/s (direction of motion undefined), and
 ``image_motion`` uses the same grey conversion (channel mean) and 64 x 48 downscale. Because the simulator steps
 on the variable grid with semi-implicit Euler, the finite difference of positions equals the velocity used here,
@@ -10,16 +10,15 @@ checks it). They are what interventional ground truth is measured on: exact, and
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional
 
 import cv2
 import numpy as np
 
-from causal_nodes.core.variables import ALL_VARIABLES, collision_risk
+from causal_nodes.variables.extractor import ALL_VARIABLES, collision_risk
 
 from .physical import PhysicalSimulator
 
-PIPELINE_VARIABLES: List[str] = list(ALL_VARIABLES)
+PIPELINE_VARIABLES: list[str] = list(ALL_VARIABLES)
 """Canonical pipeline variable names, in the spec's order."""
 
 HEADING_MIN_SPEED = 0.05
@@ -57,7 +56,7 @@ class _GreyCache:
 _GREY = _GreyCache()
 
 
-def image_motion(previous: Optional[np.ndarray], current: Optional[np.ndarray]) -> float:
+def image_motion(previous: np.ndarray | None, current: np.ndarray | None) -> float:
     """Mean absolute difference of two downscaled grey frames, in [0, 1] (NaN without two frames)."""
     if previous is None or current is None:
         return math.nan
@@ -72,7 +71,7 @@ def heading_rate(velocity: np.ndarray, previous_velocity: np.ndarray, dt: float)
     return ((change + math.pi) % (2.0 * math.pi) - math.pi) / dt
 
 
-def state_variables(sim: PhysicalSimulator) -> Dict[str, float]:
+def state_variables(sim: PhysicalSimulator) -> dict[str, float]:
     """All pipeline variables for the simulator's subject person at the current step."""
     i = sim.subject
     pos, vel = sim.positions[i], sim.velocities[i]

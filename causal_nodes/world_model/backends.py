@@ -11,8 +11,9 @@ Backends:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Protocol
 
 import numpy as np
 
@@ -24,7 +25,7 @@ _EP = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt
 class Runner(Protocol):
     """Runs one static-shape graph: named numpy inputs → named numpy outputs."""
 
-    def run(self, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]: ...
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
 class BackendUnavailable(RuntimeError):
@@ -32,7 +33,7 @@ class BackendUnavailable(RuntimeError):
 
 
 class OrtRunner:
-    def __init__(self, path: Path, backend: str, fp16: bool, engine_cache_dir: Optional[Path], threads: int) -> None:
+    def __init__(self, path: Path, backend: str, fp16: bool, engine_cache_dir: Path | None, threads: int) -> None:
         import onnxruntime as ort
 
         available = ort.get_available_providers()
@@ -43,7 +44,7 @@ class OrtRunner:
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        providers: List = []
+        providers: list = []
         if backend == "tensorrt":
             trt_opts = {"trt_fp16_enable": bool(fp16), "trt_engine_cache_enable": engine_cache_dir is not None}
             if engine_cache_dir is not None:
@@ -63,14 +64,16 @@ class OrtRunner:
         except Exception as exc:  # provider libraries missing at load time (CUDA/cuDNN/TensorRT)
             raise BackendUnavailable(f"{ep} failed to open {Path(path).name}: {exc}") from exc
         if self.session.get_providers()[0] != ep:
-            raise BackendUnavailable(f"{ep} listed but not usable (session fell back to {self.session.get_providers()})")
+            raise BackendUnavailable(
+                f"{ep} listed but not usable (session fell back to {self.session.get_providers()})"
+            )
         self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def run(self, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return dict(zip(self.output_names, self.session.run(self.output_names, feeds)))
 
 
-def open_runner(path: Path, backend: str, fp16: bool, engine_cache_dir: Optional[Path], threads: int) -> Runner:
+def open_runner(path: Path, backend: str, fp16: bool, engine_cache_dir: Path | None, threads: int) -> Runner:
     if backend == "trt-native":
         from .tensorrt_engine import TensorRTEngine
 
@@ -78,8 +81,8 @@ def open_runner(path: Path, backend: str, fp16: bool, engine_cache_dir: Optional
     return OrtRunner(path, backend, fp16, engine_cache_dir, threads)
 
 
-def open_runners(paths: Sequence[Path], backend: str, fp16: bool = False, engine_cache_dir: Optional[Path] = None,
-                 threads: int = 1) -> Tuple[str, List[Runner], List[str]]:
+def open_runners(paths: Sequence[Path], backend: str, fp16: bool = False, engine_cache_dir: Path | None = None,
+                 threads: int = 1) -> tuple[str, list[Runner], list[str]]:
     """Open one runner per graph with ``backend`` (or the best for ``auto``).
 
     Returns ``(backend used, runners, reasons for each backend skipped)``. An explicit backend that
@@ -88,7 +91,7 @@ def open_runners(paths: Sequence[Path], backend: str, fp16: bool = False, engine
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
     order = AUTO_ORDER if backend == "auto" else (backend,)
-    reasons: List[str] = []
+    reasons: list[str] = []
     for name in order:
         try:
             return name, [open_runner(p, name, fp16, engine_cache_dir, threads) for p in paths], reasons

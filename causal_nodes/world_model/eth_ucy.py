@@ -6,9 +6,9 @@ stride one frame; a person is a *target* when present in every frame of the wind
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional
 
 import numpy as np
 
@@ -24,8 +24,8 @@ class Window:
     present: np.ndarray  # (T, N) bool
     source: str
     start_frame: float
-    robot_pose: Optional[np.ndarray] = None  # (T, 3) world [x, y, yaw] when the data has a real robot (sim)
-    robot_action: Optional[np.ndarray] = None  # (T, 2) [linear, angular] applied from t to t+1
+    robot_pose: np.ndarray | None = None  # (T, 3) world [x, y, yaw] when the data has a real robot (sim)
+    robot_action: np.ndarray | None = None  # (T, 2) [linear, angular] applied from t to t+1
 
     @property
     def targets(self) -> np.ndarray:
@@ -56,7 +56,7 @@ def windows_from_rows(rows: np.ndarray, length: int, source: str = "", stride: i
     frames = np.unique(rows[:, 0])
     if len(frames) < length:
         return
-    by_frame: List[np.ndarray] = [rows[rows[:, 0] == f] for f in frames]
+    by_frame: list[np.ndarray] = [rows[rows[:, 0] == f] for f in frames]
     for start in range(0, len(frames) - length + 1, stride):
         chunk = by_frame[start : start + length]
         ids = np.unique(np.concatenate([c[:, 1] for c in chunk]))
@@ -69,7 +69,7 @@ def windows_from_rows(rows: np.ndarray, length: int, source: str = "", stride: i
         yield Window(pos, present, source, float(frames[start]))
 
 
-def scene_files(root: Path, scene: str, split: str) -> List[Path]:
+def scene_files(root: Path, scene: str, split: str) -> list[Path]:
     """Files of ``{root}/{scene}/{split}/*.txt`` with a clear error when the layout is missing."""
     if scene not in SCENES:
         raise ValueError(f"unknown scene {scene!r}; expected one of {SCENES}")
@@ -80,9 +80,9 @@ def scene_files(root: Path, scene: str, split: str) -> List[Path]:
     return files
 
 
-def load_windows(files: List[Path], length: int, stride: int = 1) -> List[Window]:
+def load_windows(files: list[Path], length: int, stride: int = 1) -> list[Window]:
     """All windows of the given files."""
-    out: List[Window] = []
+    out: list[Window] = []
     for f in files:
         out.extend(windows_from_rows(read_trajectory_file(f), length, source=Path(f).name, stride=stride))
     return out

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Dict, List
 
 FORMAT = "causal_nodes.world_model/1"
 REQUIRED_CONFIG = ("d_model", "layers", "p_max", "sinks", "window", "horizon", "k_max", "dt")
@@ -53,16 +52,23 @@ def load_metadata(model_path: Path) -> dict:
     if missing:
         raise ValueError(f"{meta_path}: config lacks {missing}")
     if meta["step_model"].get("file") != model_path.name:
-        raise ValueError(f"{meta_path}: describes step model {meta['step_model'].get('file')!r}, not {model_path.name!r}")
-    for key, names_in, names_out in (("step_model", STEP_INPUTS, STEP_OUTPUTS), ("rollout_model", ROLLOUT_INPUTS, ROLLOUT_OUTPUTS)):
+        raise ValueError(
+            f"{meta_path}: describes step model {meta['step_model'].get('file')!r}, not {model_path.name!r}"
+        )
+    for key, names_in, names_out in (
+        ("step_model", STEP_INPUTS, STEP_OUTPUTS),
+        ("rollout_model", ROLLOUT_INPUTS, ROLLOUT_OUTPUTS),
+    ):
         entry = meta[key]
         path = model_path.parent / entry.get("file", "")
         if not path.is_file():
             raise ValueError(f"{key} file not found: {path}")
         digest = sha256_file(path)
         if digest != entry.get("sha256"):
-            raise ValueError(f"{path}: sha256 {digest[:12]}… does not match metadata ({str(entry.get('sha256'))[:12]}…); "
-                             "the file is corrupt or belongs to another export")
+            raise ValueError(
+                f"{path}: sha256 {digest[:12]}… does not match metadata ({str(entry.get('sha256'))[:12]}…); "
+                "the file is corrupt or belongs to another export"
+            )
         got_in = [i["name"] for i in entry.get("inputs", [])]
         got_out = [o["name"] for o in entry.get("outputs", [])]
         if tuple(got_in) != names_in or tuple(got_out) != names_out:
@@ -71,7 +77,7 @@ def load_metadata(model_path: Path) -> dict:
     return meta
 
 
-def io_spec(session_io: List) -> List[Dict]:
+def io_spec(session_io: list) -> list[dict]:
     """Describe ONNX Runtime session inputs/outputs as JSON-able dicts."""
     return [{"name": x.name, "shape": list(x.shape), "dtype": x.type} for x in session_io]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Optional, Tuple, Union
 
 import numpy as np
 
@@ -24,14 +23,14 @@ from .cache_policy import StreamingCachePolicy
 from .frames import integrate_unicycle
 from .metadata import check_session_matches, load_metadata
 
-ArrayLike = Union[np.ndarray, list, tuple]
+ArrayLike = np.ndarray | list | tuple
 
 
 class WorldModel:
     """Load a world model (+ metadata) and step it on a stream of observations."""
 
-    def __init__(self, model_path: Union[str, Path], backend: str = "auto", fp16: bool = False,
-                 engine_cache_dir: Optional[Union[str, Path]] = None, threads: int = 1) -> None:
+    def __init__(self, model_path: str | Path, backend: str = "auto", fp16: bool = False,
+                 engine_cache_dir: str | Path | None = None, threads: int = 1) -> None:
         model_path = Path(model_path)
         self.metadata = load_metadata(model_path)
         cfg = self.metadata["config"]
@@ -55,7 +54,7 @@ class WorldModel:
         self._k = np.zeros(shape, dtype=np.float32)
         self._v = np.zeros(shape, dtype=np.float32)
         self._policy = StreamingCachePolicy(self.sinks, self.window, 1, self.p_max)
-        self._before_last: Optional[tuple] = None  # (k, v, policy, people, mask, n) for rollouts
+        self._before_last: tuple | None = None  # (k, v, policy, people, mask, n) for rollouts
 
     @property
     def steps(self) -> int:
@@ -63,11 +62,11 @@ class WorldModel:
         return self._policy.step_index
 
     @property
-    def cache_shape(self) -> Tuple[int, ...]:
+    def cache_shape(self) -> tuple[int, ...]:
         return self._k.shape
 
     # -- input checks ---------------------------------------------------------------------------
-    def _observation(self, people: ArrayLike, mask: Optional[ArrayLike]) -> Tuple[np.ndarray, np.ndarray, int]:
+    def _observation(self, people: ArrayLike, mask: ArrayLike | None) -> tuple[np.ndarray, np.ndarray, int]:
         people = np.asarray(people, dtype=np.float64)
         if people.ndim != 2 or people.shape[1] != 4:
             raise ValueError(f"people must have shape (N, 4) = [x, y, vx, vy] per person, got {people.shape}")
@@ -94,8 +93,8 @@ class WorldModel:
         return a.reshape(1, 2)
 
     # -- streaming step -------------------------------------------------------------------------
-    def step(self, people: ArrayLike, mask: Optional[ArrayLike] = None,
-             robot_action: ArrayLike = (0.0, 0.0)) -> Tuple[np.ndarray, np.ndarray]:
+    def step(self, people: ArrayLike, mask: ArrayLike | None = None,
+             robot_action: ArrayLike = (0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
         """Consume one observation; predict each person's displacement to the next step.
 
         Returns ``(mean, var)`` of shape ``(N, 2)`` in the current robot frame (m, m²); rows whose
@@ -120,7 +119,7 @@ class WorldModel:
 
     # -- batched rollouts -----------------------------------------------------------------------
     def rollout(self, horizon: int, candidate_actions: ArrayLike, sample: bool = False,
-                rng: Optional[np.random.Generator] = None) -> np.ndarray:
+                rng: np.random.Generator | None = None) -> np.ndarray:
         """Predict people's positions for K candidate robot actions from the current state.
 
         ``candidate_actions``: ``(K, 2)`` (held constant) or ``(K, H, 2)`` with ``H >= horizon``.
@@ -139,7 +138,9 @@ class WorldModel:
         if acts.ndim == 2 and acts.shape[1] == 2:
             acts = np.repeat(acts[:, None, :], horizon, axis=1)
         if acts.ndim != 3 or acts.shape[2] != 2 or acts.shape[1] < horizon or acts.shape[0] < 1:
-            raise ValueError(f"candidate_actions must be (K, 2) or (K, H>={horizon}, 2), got {np.shape(candidate_actions)}")
+            raise ValueError(
+                f"candidate_actions must be (K, 2) or (K, H>={horizon}, 2), got {np.shape(candidate_actions)}"
+            )
         if not np.isfinite(acts).all():
             raise ValueError("candidate_actions contains NaN/inf")
         acts = acts[:, :horizon]
@@ -194,8 +195,13 @@ class WorldModel:
                 x, y, yaw = poses[h]
                 c, s = np.cos(yaw), np.sin(yaw)
                 d = pos - (x, y)
-                obs = np.concatenate([np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], -1),
-                                      np.stack([c * vel[:, 0] + s * vel[:, 1], -s * vel[:, 0] + c * vel[:, 1]], -1)], -1)
+                obs = np.concatenate(
+                    [
+                        np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], -1),
+                        np.stack([c * vel[:, 0] + s * vel[:, 1], -s * vel[:, 0] + c * vel[:, 1]], -1),
+                    ],
+                    -1,
+                )
                 mean, _ = self.step(obs, mask[0], acts[h])
                 mean = np.nan_to_num(mean)
                 d0 = np.stack([c * mean[:, 0] - s * mean[:, 1], s * mean[:, 0] + c * mean[:, 1]], -1)

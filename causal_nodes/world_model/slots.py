@@ -8,7 +8,7 @@ sees the 1 → 0 → 1 mask edge that separates two different people.
 """
 from __future__ import annotations
 
-from typing import Dict, Hashable, Sequence, Tuple
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -21,9 +21,9 @@ class SlotAssigner:
         self.reset()
 
     def reset(self) -> None:
-        self.slot_of: Dict[Hashable, int] = {}
+        self.slot_of: dict[Hashable, int] = {}
 
-    def assign(self, ids: Sequence[Hashable], states: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def assign(self, ids: Sequence[Hashable], states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Place this step's people into slots.
 
         ``ids``: N track ids (unique); ``states``: (N, 4) [x, y, vx, vy] in the robot frame.

@@ -8,8 +8,8 @@ trajectories back to the world frame.
 """
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Dict, Hashable, Optional, Sequence
 
 import numpy as np
 
@@ -21,13 +21,13 @@ from .slots import SlotAssigner
 @dataclass
 class Prediction:
     stamp: float
-    paths_world: Dict[Hashable, np.ndarray]  # id -> (H, 2) predicted positions, world frame
-    step_mean_robot: Dict[Hashable, np.ndarray]  # id -> (2,) next displacement, robot frame
+    paths_world: dict[Hashable, np.ndarray]  # id -> (H, 2) predicted positions, world frame
+    step_mean_robot: dict[Hashable, np.ndarray]  # id -> (2,) next displacement, robot frame
     dropped: int  # people beyond p_max this step
 
 
 class WorldModelStream:
-    def __init__(self, model: WorldModel, horizon: int, min_step_interval: Optional[float] = None) -> None:
+    def __init__(self, model: WorldModel, horizon: int, min_step_interval: float | None = None) -> None:
         if not 1 <= horizon <= model.horizon_max:
             raise ValueError(f"horizon must be in 1..{model.horizon_max}, got {horizon}")
         self.model = model
@@ -39,11 +39,11 @@ class WorldModelStream:
     def reset(self) -> None:
         self.model.reset()
         self.slots.reset()
-        self._last_stamp: Optional[float] = None
-        self._last_pos: Dict[Hashable, np.ndarray] = {}
+        self._last_stamp: float | None = None
+        self._last_pos: dict[Hashable, np.ndarray] = {}
 
     def update(self, stamp: float, ids: Sequence[Hashable], people_world: np.ndarray, robot_pose: Sequence[float],
-               action: Sequence[float]) -> Optional[Prediction]:
+               action: Sequence[float]) -> Prediction | None:
         """Consume one detection frame; returns a Prediction when the model stepped, else None.
 
         ``people_world``: (N, 2) positions in the world (odom) frame; ``robot_pose``: (x, y, yaw) in

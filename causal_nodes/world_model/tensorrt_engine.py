@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -41,11 +40,16 @@ def _check(result):
     return values[0] if len(values) == 1 else values
 
 
-def engine_key(onnx_sha256: str, gpu_name: str, trt_version: str, fp16: bool) -> Dict[str, str]:
-    return {"onnx_sha256": onnx_sha256, "gpu": gpu_name, "tensorrt": trt_version, "precision": "fp16" if fp16 else "fp32"}
+def engine_key(onnx_sha256: str, gpu_name: str, trt_version: str, fp16: bool) -> dict[str, str]:
+    return {
+        "onnx_sha256": onnx_sha256,
+        "gpu": gpu_name,
+        "tensorrt": trt_version,
+        "precision": "fp16" if fp16 else "fp32",
+    }
 
 
-def engine_cache_path(cache_dir: Path, onnx_path: Path, key: Dict[str, str]) -> Path:
+def engine_cache_path(cache_dir: Path, onnx_path: Path, key: dict[str, str]) -> Path:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{key['gpu']}_{key['tensorrt']}").strip("-")
     return Path(cache_dir) / f"{Path(onnx_path).stem}_{key['onnx_sha256'][:16]}_{slug}_{key['precision']}.engine"
 
@@ -53,7 +57,7 @@ def engine_cache_path(cache_dir: Path, onnx_path: Path, key: Dict[str, str]) -> 
 class TensorRTEngine:
     """Runs one static-shape ONNX graph as a TensorRT engine (same ``run(feeds)`` as OrtRunner)."""
 
-    def __init__(self, onnx_path: Path, fp16: bool = False, cache_dir: Optional[Path] = None,
+    def __init__(self, onnx_path: Path, fp16: bool = False, cache_dir: Path | None = None,
                  workspace_bytes: int = 1 << 28) -> None:
         import tensorrt as trt  # ImportError → backend unavailable
 
@@ -115,9 +119,9 @@ class TensorRTEngine:
     # -- buffers and execution ----------------------------------------------------------------
     def _allocate(self) -> None:
         trt = self.trt
-        self.inputs: Dict[str, tuple] = {}
-        self.outputs: List[tuple] = []
-        self._device: List[int] = []
+        self.inputs: dict[str, tuple] = {}
+        self.outputs: list[tuple] = []
+        self._device: list[int] = []
         for i in range(self.engine.num_io_tensors):
             name = self.engine.get_tensor_name(i)
             shape = tuple(self.engine.get_tensor_shape(name))
@@ -131,7 +135,7 @@ class TensorRTEngine:
             else:
                 self.outputs.append((name, ptr, np.empty(shape, dtype=dtype), nbytes))
 
-    def run(self, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         cudart = self.cudart
         h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         staged = []

@@ -1,0 +1,140 @@
+"""Online discovery: a sliding window of variable frames and the decision of when and on what to run PCMCI.
+
+The node owns the threads and the messages; this class owns the rules, so they can be tested without ROS:
+which variables enter the window, when a window is worth a run (enough samples, new samples since the last run),
+and how a failed run is reported (a status, never an exception into a callback).
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from causal_nodes.discovery.discover import (
+    DiscoveryConfig,
+    DiscoveryResult,
+    InsufficientDataError,
+    discover,
+    fast_unsupported_reason,
+)
+from causal_nodes.discovery.window import SampleWindow, WindowConfig
+
+
+@dataclass
+class WindowJob:
+    """A copy of the window taken for one discovery run (safe to use on another thread)."""
+
+    names: list[str]
+    stamps: np.ndarray
+    data: np.ndarray
+    taken_at: float
+    statistics: Any | None = None
+    """The fast engine's streaming statistics of this window, when kept (see :class:`OnlineDiscovery`)."""
+
+
+@dataclass
+class DiscoveryOutcome:
+    job: WindowJob
+    result: DiscoveryResult | None
+    error: str | None = None
+    insufficient: bool = False
+
+    @property
+    def window_start(self) -> float:
+        return float(self.job.stamps[0])
+
+    @property
+    def window_end(self) -> float:
+        return float(self.job.stamps[-1])
+
+
+class OnlineDiscovery:
+    """Feeds frames into a :class:`SampleWindow` and cuts jobs for :func:`discover`.
+
+    ``variables``: the names to use, in this order; empty = every name of the incoming frames, in their order.
+    A frame lacking one of the configured names is rejected and counted (``missing_<name>``).
+
+    Where the fast engine applies, the window's lagged second moments are also kept up to date sample by sample
+    (:class:`~causal_nodes.discovery.fast.pcmci.StreamingPCMCI`, O(d^2) per sample), so a run costs only its tests;
+    a job carries a copy of them. The result is the same as a batch run on the window (tested).
+    """
+
+    def __init__(self, window: WindowConfig, config: DiscoveryConfig, variables: Sequence[str] = (),
+                 min_samples: int | None = None) -> None:
+        self.window = SampleWindow(window)
+        self.config = config
+        self.variables = list(variables)
+        self.min_samples = max(min_samples or 0, config.min_samples())
+        if self.min_samples > window.length:
+            raise ValueError(
+                f"window length {window.length} is shorter than the {self.min_samples} samples a run needs"
+            )
+        self.rejected: Counter = Counter()
+        self._samples_at_last_job = -1
+        self.streaming = config.engine != "tigramite" and fast_unsupported_reason(config) is None
+        self._stream: Any | None = None
+        self._stream_resets = -1
+
+    def add(self, stamp: float, names: Sequence[str], values: Sequence[float]) -> str | None:
+        if self.variables:
+            index = {name: k for k, name in enumerate(names)}
+            missing = [v for v in self.variables if v not in index]
+            if missing:
+                reason = f"missing_{missing[0]}"
+                self.rejected[reason] += 1
+                return reason
+            values = [values[index[v]] for v in self.variables]
+            names = self.variables
+        verdict = self.window.add(stamp, names, values)
+        if verdict is None and self.streaming:
+            self._follow_window(values)
+        return verdict
+
+    def _follow_window(self, values: Sequence[float]) -> None:
+        """Keeps the streaming statistics equal to the window: push, or rebuild after a window reset."""
+        from causal_nodes.discovery.fast.pcmci import StreamingPCMCI
+
+        resets = sum(self.window.resets.values())
+        if self._stream is None or resets != self._stream_resets:
+            self._stream = StreamingPCMCI(len(self.window.names), self.window.config.length, self.config.tau_max)
+            self._stream.extend(self.window.array())
+            self._stream_resets = resets
+        else:
+            self._stream.push(np.asarray(values, dtype=np.float64))
+
+    def ready(self) -> bool:
+        """A run is due: enough samples, and new ones since the last job."""
+        return self.window.fill >= self.min_samples and self.window.accepted != self._samples_at_last_job
+
+    def take_job(self) -> WindowJob:
+        names, stamps, data = self.window.snapshot()
+        self._samples_at_last_job = self.window.accepted
+        statistics = None
+        if self._stream is not None and self._stream.n_samples > 2 * self.config.tau_max:
+            statistics = self._stream.snapshot(self.config.test)
+        return WindowJob(names=names, stamps=stamps, data=data, taken_at=time.monotonic(), statistics=statistics)
+
+    def run(self, job: WindowJob) -> DiscoveryOutcome:
+        """Runs the discovery on a job; errors become an outcome, not an exception."""
+        try:
+            return DiscoveryOutcome(job, discover(job.data, job.names, self.config, job.statistics))
+        except InsufficientDataError as error:
+            return DiscoveryOutcome(job, None, str(error), insufficient=True)
+        except Exception as error:  # a failed run must not take the node down; it is reported instead
+            return DiscoveryOutcome(job, None, f"{type(error).__name__}: {error}")
+
+    def counters(self) -> dict:
+        out = self.window.counters()
+        out.update({f"rejected_{k}": v for k, v in self.rejected.items()})
+        return out
+
+    def fill_status(self) -> tuple[bool, str]:
+        """(enough samples?, a sentence for diagnostics)."""
+        fill = self.window.fill
+        if fill < self.min_samples:
+            return False, f"waiting for samples: {fill}/{self.min_samples} in window"
+        return True, f"window {fill}/{self.window.config.length}"

@@ -1,0 +1,133 @@
+"""A sliding window of stamped variable samples that refuses bad samples instead of corrupting the window.
+
+Why a dedicated structure: a discovery over a window is only meaningful when samples are finite, on one time
+axis and in order. Streams break those rules in practice (NaN from a failed sensor, duplicated messages, a bag
+that loops back to its start), so every sample passes the checks here; a rejected sample is counted by reason,
+never raised, so a node can report the counters on ``/diagnostics`` and carry on.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    length: int = 500
+    """Samples kept (the oldest is dropped when a new one arrives at full length)."""
+    time_jump_reset_s: float = 1.0
+    """A stamp this far *behind* the newest sample means time restarted (a looping bag): the window is reset.
+    Smaller steps back are treated as out-of-order samples and dropped."""
+
+    def __post_init__(self) -> None:
+        if self.length < 2:
+            raise ValueError(f"window length must be >= 2, got {self.length}")
+        if self.time_jump_reset_s <= 0:
+            raise ValueError(f"time_jump_reset_s must be > 0, got {self.time_jump_reset_s}")
+
+
+class SampleWindow:
+    """Ring buffer of ``(stamp, values)`` for a fixed list of variable names.
+
+    ``add`` returns ``None`` when the sample was accepted, otherwise the reason it was not (also counted in
+    :attr:`rejected`). A change of the variable list, or a jump back in time, resets the window (counted in
+    :attr:`resets`) and the sample then starts the new window.
+    """
+
+    def __init__(self, config: WindowConfig) -> None:
+        self.config = config
+        self.names: list[str] = []
+        self._values = np.empty((config.length, 0))
+        self._stamps = np.empty(config.length)
+        self._start = 0
+        self._count = 0
+        self.accepted = 0
+        self.rejected: Counter = Counter()
+        self.resets: Counter = Counter()
+
+    @property
+    def fill(self) -> int:
+        return self._count
+
+    @property
+    def full(self) -> bool:
+        return self._count == self.config.length
+
+    def newest_stamp(self) -> float | None:
+        return None if self._count == 0 else float(self._stamps[(self._start + self._count - 1) % self.config.length])
+
+    def oldest_stamp(self) -> float | None:
+        return None if self._count == 0 else float(self._stamps[self._start])
+
+    def clear(self) -> None:
+        self._start = 0
+        self._count = 0
+
+    def add(self, stamp: float, names: Sequence[str], values: Sequence[float]) -> str | None:
+        if len(names) != len(values):
+            return self._reject("names_values_length_mismatch")
+        if not np.isfinite(stamp):
+            return self._reject("non_finite_stamp")
+        row = np.asarray(values, dtype=np.float64)
+        if not np.all(np.isfinite(row)):
+            return self._reject("non_finite_value")
+        if list(names) != self.names:
+            if self._count:
+                self.resets["variables_changed"] += 1
+            self._set_names(names)
+        newest = self.newest_stamp()
+        if newest is not None and stamp <= newest:
+            if newest - stamp >= self.config.time_jump_reset_s:
+                self.resets["time_jumped_back"] += 1
+                self.clear()
+            elif stamp == newest:
+                return self._reject("duplicate_stamp")
+            else:
+                return self._reject("out_of_order_stamp")
+        self._append(stamp, row)
+        self.accepted += 1
+        return None
+
+    def array(self) -> np.ndarray:
+        """The window's samples, oldest first, as a (fill, N) copy."""
+        return self._ordered(self._values)
+
+    def stamps(self) -> np.ndarray:
+        return self._ordered(self._stamps)
+
+    def counters(self) -> dict[str, int]:
+        out = {"accepted": self.accepted, "fill": self._count}
+        out.update({f"rejected_{k}": v for k, v in self.rejected.items()})
+        out.update({f"reset_{k}": v for k, v in self.resets.items()})
+        return out
+
+    def snapshot(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Names, stamps and values copied together, for a discovery running on another thread."""
+        return list(self.names), self.stamps(), self.array()
+
+    def _set_names(self, names: Sequence[str]) -> None:
+        self.names = list(names)
+        self._values = np.empty((self.config.length, len(self.names)))
+        self.clear()
+
+    def _append(self, stamp: float, row: np.ndarray) -> None:
+        length = self.config.length
+        if self._count < length:
+            index = (self._start + self._count) % length
+            self._count += 1
+        else:
+            index = self._start
+            self._start = (self._start + 1) % length
+        self._values[index] = row
+        self._stamps[index] = stamp
+
+    def _ordered(self, buffer: np.ndarray) -> np.ndarray:
+        idx = (self._start + np.arange(self._count)) % self.config.length
+        return buffer[idx].copy()
+
+    def _reject(self, reason: str) -> str:
+        self.rejected[reason] += 1
+        return reason

@@ -1,0 +1,370 @@
+"""Causal variables of a human–robot scene, resampled onto a fixed-rate time grid by message stamps.
+
+Why resample: PCMCI's lags are counted in samples, so every variable must be observed on one regular grid.
+Sensors publish at their own rates and with jitter; here each input stream is buffered with its stamps and read
+at grid times ``k / rate_hz`` (linear interpolation between the two bracketing samples; zero-order hold up to
+``max_input_age_s`` past the newest one). Only message stamps are used, never the wall clock, so a replayed bag
+with ``use_sim_time`` gives the same frames as the live run.
+
+A grid time is emitted once every sampled stream that feeds a configured variable has data at or after it, or
+once any stream is ``max_input_age_s`` past it (then the late streams' variables are NaN). The goal is held (it
+is an event, published once), so it never delays the grid. Variables, units (REP 103):
+
+=====================  ======  ==========================================================================
+human_speed            m/s     speed of the selected person (finite difference of tracked grid positions)
+human_heading_rate     rad/s   change of the person's direction of motion per second (0 below 0.05 m/s)
+human_robot_distance   m       distance between the person and the robot
+human_goal_distance    m       distance between the person and the last goal pose
+robot_linear_speed     m/s     odometry twist.linear.x
+robot_angular_speed    rad/s   odometry twist.angular.z
+min_scan_range         m       smallest valid range of the laser scan
+collision_risk         1/s     inverse time to collision: max(0, closing speed) / max(distance, 0.1 m)
+image_motion           1       mean absolute difference of consecutive downscaled grey frames, in [0, 1]
+imu_yaw_rate           rad/s   IMU angular_velocity.z
+=====================  ======  ==========================================================================
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from causal_nodes.variables.tracking import NearestNeighbourTracker
+
+ALL_VARIABLES: tuple[str, ...] = (
+    "human_speed",
+    "human_heading_rate",
+    "human_robot_distance",
+    "human_goal_distance",
+    "robot_linear_speed",
+    "robot_angular_speed",
+    "min_scan_range",
+    "collision_risk",
+    "image_motion",
+    "imu_yaw_rate",
+)
+DEFAULT_VARIABLES: tuple[str, ...] = ALL_VARIABLES[:8]
+
+# Which input stream each variable reads; a grid time waits only for the streams of configured variables.
+_STREAMS_OF: dict[str, tuple[str, ...]] = {
+    "human_speed": ("people",),
+    "human_heading_rate": ("people",),
+    "human_robot_distance": ("people", "odom"),
+    "human_goal_distance": ("people", "goal"),
+    "robot_linear_speed": ("odom",),
+    "robot_angular_speed": ("odom",),
+    "min_scan_range": ("scan",),
+    "collision_risk": ("people", "odom"),
+    "image_motion": ("image",),
+    "imu_yaw_rate": ("imu",),
+}
+_HELD_STREAMS = frozenset({"goal"})
+_HEADING_MIN_SPEED = 0.05  # m/s: below this the direction of motion is noise
+_RISK_MIN_DISTANCE = 0.1  # m
+
+
+@dataclass(frozen=True)
+class VariableConfig:
+    rate_hz: float = 10.0
+    variables: tuple[str, ...] = DEFAULT_VARIABLES
+    person: str = "nearest"
+    """``nearest`` (to the robot, re-chosen at every grid time) or a track id (as a string)."""
+    max_input_age_s: float = 0.5
+    time_jump_reset_s: float = 1.0
+    tracker_gate_m: float = 1.0
+    track_timeout_s: float = 1.0
+    image_size: tuple[int, int] = (64, 48)
+
+    def __post_init__(self) -> None:
+        unknown = [v for v in self.variables if v not in ALL_VARIABLES]
+        if unknown:
+            raise ValueError(f"unknown variable(s) {unknown}; known: {list(ALL_VARIABLES)}")
+        if not self.variables:
+            raise ValueError("at least one variable must be configured")
+        if not 0.1 <= self.rate_hz <= 1000.0:
+            raise ValueError(f"rate_hz must be in [0.1, 1000], got {self.rate_hz}")
+        if self.max_input_age_s <= 0:
+            raise ValueError(f"max_input_age_s must be > 0, got {self.max_input_age_s}")
+
+    def streams(self) -> tuple[str, ...]:
+        needed = {s for v in self.variables for s in _STREAMS_OF[v]}
+        return tuple(sorted(needed))
+
+
+@dataclass
+class VariableSample:
+    stamp: float
+    names: list[str]
+    values: list[float]
+    subject_id: str = ""
+
+
+class _Stream:
+    """Stamped samples of one input, bounded to a few seconds, interpolated at grid times."""
+
+    def __init__(self, horizon_s: float) -> None:
+        self.horizon_s = horizon_s
+        self.stamps: deque[float] = deque()
+        self.values: deque[np.ndarray] = deque()
+
+    def newest(self) -> float | None:
+        return self.stamps[-1] if self.stamps else None
+
+    def push(self, stamp: float, value: np.ndarray) -> None:
+        self.stamps.append(stamp)
+        self.values.append(value)
+        while self.stamps and self.stamps[0] < stamp - self.horizon_s:
+            self.stamps.popleft()
+            self.values.popleft()
+
+    def at(self, t: float, max_age: float, angle_index: int | None = None) -> np.ndarray | None:
+        if not self.stamps or t < self.stamps[0] - 1e-9:
+            return None
+        if t >= self.stamps[-1]:
+            return self.values[-1] if t - self.stamps[-1] <= max_age else None
+        stamps = self.stamps
+        k = int(np.searchsorted(np.fromiter(stamps, float, len(stamps)), t, side="right"))
+        t0, t1 = stamps[k - 1], stamps[k]
+        v0, v1 = self.values[k - 1], self.values[k]
+        if t1 - t0 > 2 * max_age:  # a gap: hold the older sample only briefly
+            return v0 if t - t0 <= max_age else None
+        w = (t - t0) / (t1 - t0) if t1 > t0 else 0.0
+        out = v0 + w * (v1 - v0)
+        if angle_index is not None:
+            out = out.copy()
+            out[angle_index] = v0[angle_index] + w * _wrap(v1[angle_index] - v0[angle_index])
+        return out
+
+    def clear(self) -> None:
+        self.stamps.clear()
+        self.values.clear()
+
+
+class VariableExtractor:
+    """Turns stamped inputs into :class:`VariableSample` frames on the grid (see module docstring).
+
+    Inputs go through ``add_*``; ``poll()`` returns the frames completed since the last call. Every ``add_*``
+    returns ``None`` if the input was used, else the reason it was dropped (counted in :attr:`dropped`).
+    """
+
+    def __init__(self, config: VariableConfig) -> None:
+        self.config = config
+        self.period = 1.0 / config.rate_hz
+        horizon = max(5.0, 4 * config.max_input_age_s)
+        self._streams: dict[str, _Stream] = {name: _Stream(horizon) for name in _STREAMS_OF_ALL}
+        self._tracker = NearestNeighbourTracker(gate_m=config.tracker_gate_m, timeout_s=config.track_timeout_s)
+        self._track_streams: dict[int, _Stream] = {}
+        self._previous_grid_xy: dict[int, np.ndarray] = {}
+        self._previous_heading: dict[int, float] = {}
+        self._previous_image: np.ndarray | None = None
+        self._next_k: int | None = None
+        self._newest_input = -math.inf
+        self.dropped: Counter = Counter()
+        self.resets = 0
+        self.frames_emitted = 0
+
+    # ---- inputs -------------------------------------------------------------------------------------------
+    def add_odometry(self, stamp: float, x: float, y: float, yaw: float, v: float, w: float) -> str | None:
+        return self._push("odom", stamp, (x, y, yaw, v, w))
+
+    def add_people(self, stamp: float, positions_xy: np.ndarray) -> str | None:
+        xy = np.asarray(positions_xy, dtype=np.float64).reshape(-1, 2)
+        problem = self._check(stamp, xy, "people")
+        if problem:
+            return problem
+        self._streams["people"].push(stamp, np.zeros(1))
+        for track_id, position in self._tracker.update(stamp, xy).items():
+            stream = self._track_streams.setdefault(track_id, _Stream(self._streams["people"].horizon_s))
+            stream.push(stamp, position)
+        for gone in [t for t in self._track_streams if not self._tracker.is_alive(t, stamp)]:
+            del self._track_streams[gone]
+            self._previous_grid_xy.pop(gone, None)
+            self._previous_heading.pop(gone, None)
+        return None
+
+    def add_scan(
+        self, stamp: float, ranges: Sequence[float] | np.ndarray, range_min: float, range_max: float
+    ) -> str | None:
+        r = np.asarray(ranges, dtype=np.float64)
+        valid = r[np.isfinite(r) & (r >= range_min) & (r <= range_max)]
+        if valid.size == 0:
+            return self._count("scan_without_valid_range")
+        return self._push("scan", stamp, (float(valid.min()),))
+
+    def add_goal(self, stamp: float, x: float, y: float) -> str | None:
+        return self._push("goal", stamp, (x, y))
+
+    def add_image(self, stamp: float, gray: np.ndarray) -> str | None:
+        import cv2
+
+        image = np.asarray(gray)
+        if image.ndim != 2 or image.size == 0:
+            return self._count("image_not_2d")
+        scale = 65535.0 if image.dtype == np.uint16 else 255.0
+        small = np.asarray(
+            cv2.resize(image.astype(np.float32), self.config.image_size, interpolation=cv2.INTER_AREA), np.float32
+        ) / np.float32(scale)
+        previous, self._previous_image = self._previous_image, small
+        if previous is None or previous.shape != small.shape:
+            return None
+        return self._push("image", stamp, (float(np.mean(np.abs(small - previous))),))
+
+    def add_imu(self, stamp: float, yaw_rate: float) -> str | None:
+        return self._push("imu", stamp, (yaw_rate,))
+
+    # ---- output -------------------------------------------------------------------------------------------
+    def poll(self) -> list[VariableSample]:
+        """Frames for every grid time that is complete (all needed streams reached it, or it timed out)."""
+        # A goal is an event (published once, held until replaced), not a sampled signal: it does not gate the grid.
+        needed = [self._streams[s] for s in self.config.streams() if s not in _HELD_STREAMS]
+        if self._next_k is None:
+            firsts = [s.stamps[0] for s in needed if s.stamps]
+            if not firsts:
+                return []
+            start = max(firsts)
+            if len(firsts) < len(needed) and self._newest_input < start + self.config.max_input_age_s:
+                return []  # some stream has not spoken yet: give it max_input_age_s before starting without it
+            self._next_k = math.ceil(start / self.period - 1e-9)
+        frames: list[VariableSample] = []
+        while True:
+            t = self._next_k * self.period
+            reached = all((newest := s.newest()) is not None and newest >= t for s in needed)
+            if not reached and self._newest_input < t + self.config.max_input_age_s:
+                break
+            frames.append(self._frame(t))
+            self._next_k += 1
+        self.frames_emitted += len(frames)
+        return frames
+
+    def counters(self) -> dict[str, int]:
+        out = {"frames": self.frames_emitted, "resets": self.resets, "tracks": len(self._track_streams)}
+        out.update({f"dropped_{k}": v for k, v in self.dropped.items()})
+        return out
+
+    # ---- internals ----------------------------------------------------------------------------------------
+    def _frame(self, t: float) -> VariableSample:
+        age = self.config.max_input_age_s
+        odom = self._streams["odom"].at(t, age, angle_index=2)
+        goal = self._streams["goal"].at(t, math.inf)
+        subject, person_xy = self._select_person(t, odom)
+        person_v = None
+        heading_rate = None
+        if subject is not None and person_xy is not None:
+            previous = self._previous_grid_xy.get(subject)
+            self._previous_grid_xy[subject] = person_xy
+            if previous is not None:
+                person_v = (person_xy - previous) / self.period
+                speed = float(np.hypot(*person_v))
+                heading = math.atan2(person_v[1], person_v[0]) if speed >= _HEADING_MIN_SPEED else None
+                last_heading = self._previous_heading.get(subject)
+                if heading is None:
+                    heading_rate = 0.0
+                    self._previous_heading.pop(subject, None)
+                else:
+                    heading_rate = 0.0 if last_heading is None else _wrap(heading - last_heading) / self.period
+                    self._previous_heading[subject] = heading
+        values: list[float] = []
+        for name in self.config.variables:
+            values.append(self._value(name, t, odom, goal, person_xy, person_v, heading_rate))
+        return VariableSample(t, list(self.config.variables), values, "" if subject is None else str(subject))
+
+    def _value(self, name, t, odom, goal, person_xy, person_v, heading_rate) -> float:
+        nan = float("nan")
+        if name == "human_speed":
+            return nan if person_v is None else float(np.hypot(*person_v))
+        if name == "human_heading_rate":
+            return nan if heading_rate is None else float(heading_rate)
+        if name == "human_robot_distance":
+            return nan if person_xy is None or odom is None else float(np.hypot(*(person_xy - odom[:2])))
+        if name == "human_goal_distance":
+            return nan if person_xy is None or goal is None else float(np.hypot(*(person_xy - goal)))
+        if name == "robot_linear_speed":
+            return nan if odom is None else float(odom[3])
+        if name == "robot_angular_speed":
+            return nan if odom is None else float(odom[4])
+        if name == "collision_risk":
+            if person_xy is None or person_v is None or odom is None:
+                return nan
+            return collision_risk(
+                person_xy, person_v, odom[:2], odom[3] * np.array([math.cos(odom[2]), math.sin(odom[2])])
+            )
+        stream = {"min_scan_range": "scan", "image_motion": "image", "imu_yaw_rate": "imu"}[name]
+        sample = self._streams[stream].at(t, self.config.max_input_age_s)
+        return nan if sample is None else float(sample[0])
+
+    def _select_person(self, t: float, odom: np.ndarray | None) -> tuple[int | None, np.ndarray | None]:
+        age = self.config.max_input_age_s
+        looked_up = {tid: s.at(t, age) for tid, s in self._track_streams.items()}
+        positions = {tid: p for tid, p in looked_up.items() if p is not None}
+        if not positions:
+            return None, None
+        if self.config.person != "nearest":
+            try:
+                wanted = int(self.config.person)
+            except ValueError:
+                raise ValueError(
+                    f"person must be 'nearest' or an integer track id, got {self.config.person!r}"
+                ) from None
+            return (wanted, positions[wanted]) if wanted in positions else (None, None)
+        reference = odom[:2] if odom is not None else np.zeros(2)
+        subject = min(positions, key=lambda tid: float(np.hypot(*(positions[tid] - reference))))
+        return subject, positions[subject]
+
+    def _push(self, stream: str, stamp: float, values: tuple[float, ...]) -> str | None:
+        row = np.asarray(values, dtype=np.float64)
+        problem = self._check(stamp, row, stream)
+        if problem:
+            return problem
+        self._streams[stream].push(stamp, row)
+        return None
+
+    def _check(self, stamp: float, values: np.ndarray, stream: str) -> str | None:
+        if not math.isfinite(stamp):
+            return self._count(f"{stream}_non_finite_stamp")
+        if not np.all(np.isfinite(values)):
+            return self._count(f"{stream}_non_finite_value")
+        newest = self._streams[stream].newest()
+        if newest is not None and stamp <= newest:
+            if newest - stamp >= self.config.time_jump_reset_s:
+                self._reset()
+            else:
+                return self._count(f"{stream}_out_of_order" if stamp < newest else f"{stream}_duplicate_stamp")
+        self._newest_input = max(self._newest_input, stamp)
+        return None
+
+    def _reset(self) -> None:
+        """Time jumped back (a looping bag, a restarted simulator): start over on the new time axis."""
+        for stream in self._streams.values():
+            stream.clear()
+        self._track_streams.clear()
+        self._previous_grid_xy.clear()
+        self._previous_heading.clear()
+        self._previous_image = None
+        self._tracker.reset()
+        self._next_k = None
+        self._newest_input = -math.inf
+        self.resets += 1
+
+    def _count(self, reason: str) -> str:
+        self.dropped[reason] += 1
+        return reason
+
+
+_STREAMS_OF_ALL = ("people", "odom", "goal", "scan", "image", "imu")
+
+
+def collision_risk(person_xy: np.ndarray, person_v: np.ndarray, robot_xy: np.ndarray, robot_v: np.ndarray) -> float:
+    """Inverse time to collision [1/s]: how fast the gap closes relative to its size (0 when it opens)."""
+    relative = np.asarray(person_xy, float) - np.asarray(robot_xy, float)
+    distance = float(np.hypot(*relative))
+    if distance <= 0.0:
+        return 0.0  # coincident positions: no direction to close along
+    closing = -float(np.dot(relative, np.asarray(person_v, float) - np.asarray(robot_v, float))) / distance
+    return max(0.0, closing) / max(distance, _RISK_MIN_DISTANCE)
+
+
+def _wrap(angle: float) -> float:
+    return (angle + math.pi) % (2 * math.pi) - math.pi

@@ -1,0 +1,119 @@
+"""Reads ROS messages into the plain values the core works with, by attribute access only.
+
+Why duck-typed: the same functions then serve rclpy messages in the nodes and ``rosbags``-deserialized
+messages in offline bag analysis (both expose the ROS field names), so live and offline variables cannot drift
+apart. Nothing here imports rclpy or a message package.
+
+Every reader raises ``ValueError`` naming the problem when a message cannot be used (the caller counts it).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from causal_nodes.variables.extractor import VariableExtractor
+
+
+def stamp_seconds(stamp: Any) -> float:
+    """``builtin_interfaces/Time`` -> float seconds."""
+    return float(stamp.sec) + float(stamp.nanosec) * 1e-9
+
+
+def seconds_to_sec_nanosec(seconds: float) -> tuple[int, int]:
+    """Float seconds -> (sec, nanosec) with nanosec in [0, 1e9), rounding to the nearest nanosecond."""
+    total = int(round(seconds * 1e9))
+    return total // 1_000_000_000, total % 1_000_000_000
+
+
+def yaw_of(orientation: Any) -> float:
+    """Yaw (rotation about z, REP 103) of a ``geometry_msgs/Quaternion``."""
+    x, y, z, w = orientation.x, orientation.y, orientation.z, orientation.w
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def yaw_to_quaternion(yaw: float) -> tuple[float, float, float, float]:
+    """(x, y, z, w) of a rotation by ``yaw`` about z."""
+    return 0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0)
+
+
+def odometry_values(msg: Any) -> tuple[float, float, float, float, float, float]:
+    """``nav_msgs/Odometry`` -> (stamp, x, y, yaw, linear x speed, angular z speed)."""
+    pose = msg.pose.pose
+    twist = msg.twist.twist
+    return (
+        stamp_seconds(msg.header.stamp),
+        pose.position.x,
+        pose.position.y,
+        yaw_of(pose.orientation),
+        twist.linear.x,
+        twist.angular.z,
+    )
+
+
+def pose_array_positions(msg: Any) -> tuple[float, np.ndarray]:
+    """``geometry_msgs/PoseArray`` -> (stamp, (P, 2) positions)."""
+    xy = np.array([(p.position.x, p.position.y) for p in msg.poses], dtype=np.float64).reshape(-1, 2)
+    return stamp_seconds(msg.header.stamp), xy
+
+
+def scan_values(msg: Any) -> tuple[float, np.ndarray, float, float]:
+    """``sensor_msgs/LaserScan`` -> (stamp, ranges, range_min, range_max)."""
+    return stamp_seconds(msg.header.stamp), np.asarray(msg.ranges, dtype=np.float64), msg.range_min, msg.range_max
+
+
+def goal_values(msg: Any) -> tuple[float, float, float]:
+    """``geometry_msgs/PoseStamped`` -> (stamp, x, y)."""
+    return stamp_seconds(msg.header.stamp), msg.pose.position.x, msg.pose.position.y
+
+
+def imu_values(msg: Any) -> tuple[float, float]:
+    """``sensor_msgs/Imu`` -> (stamp, yaw rate)."""
+    return stamp_seconds(msg.header.stamp), msg.angular_velocity.z
+
+
+_CHANNELS = {"mono8": (1, np.uint8), "mono16": (1, np.uint16), "rgb8": (3, np.uint8), "bgr8": (3, np.uint8),
+             "rgba8": (4, np.uint8), "bgra8": (4, np.uint8)}
+
+
+def image_gray(msg: Any) -> tuple[float, np.ndarray]:
+    """``sensor_msgs/Image`` -> (stamp, 2-D grey image); supports mono8/16, rgb8, bgr8, rgba8, bgra8."""
+    if msg.encoding not in _CHANNELS:
+        raise ValueError(f"unsupported image encoding {msg.encoding!r}; supported: {sorted(_CHANNELS)}")
+    channels, dtype = _CHANNELS[msg.encoding]
+    itemsize = np.dtype(dtype).itemsize
+    if msg.step < msg.width * channels * itemsize or len(msg.data) < msg.step * msg.height:
+        raise ValueError(f"image data too short for {msg.width}x{msg.height} {msg.encoding} (step {msg.step})")
+    raw = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, np.ndarray) else msg.data.tobytes(), np.uint8)
+    rows = raw[: msg.step * msg.height].reshape(msg.height, msg.step)[:, : msg.width * channels * itemsize]
+    pixels = np.ascontiguousarray(rows).view(dtype)
+    if msg.is_bigendian and itemsize > 1:
+        pixels = pixels.byteswap()
+    pixels = pixels.reshape(msg.height, msg.width, channels)
+    gray = pixels[..., 0] if channels == 1 else pixels[..., :3].astype(np.float32).mean(axis=2).astype(dtype)
+    return stamp_seconds(msg.header.stamp), gray
+
+
+def feed(extractor: VariableExtractor, kind: str, msg: Any):
+    """Passes one message of input ``kind`` (odom, people, scan, goal, image, imu) to the extractor.
+
+    Returns the extractor's verdict (``None`` = used, else the reason it was dropped). Raises ValueError for a
+    message that cannot be read (missing field, bad encoding).
+    """
+    try:
+        if kind == "odom":
+            return extractor.add_odometry(*odometry_values(msg))
+        if kind == "people":
+            return extractor.add_people(*pose_array_positions(msg))
+        if kind == "scan":
+            return extractor.add_scan(*scan_values(msg))
+        if kind == "goal":
+            return extractor.add_goal(*goal_values(msg))
+        if kind == "image":
+            return extractor.add_image(*image_gray(msg))
+        if kind == "imu":
+            return extractor.add_imu(*imu_values(msg))
+    except AttributeError as error:
+        raise ValueError(f"{kind} message lacks a field: {error}") from error
+    raise ValueError(f"unknown input kind {kind!r}; known: odom, people, scan, goal, image, imu")

@@ -1,0 +1,123 @@
+"""Launch files, params files and node parameters checked statically (``ros2 launch`` is not available here).
+
+Every launch file must name executables that setup.py installs and files that exist; every params file must set
+only parameters its node declares, cover all of them, and comment each one.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from repo_paths import REPO_ROOT
+
+ROOT = REPO_ROOT
+LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
+CONFIG_FILES = sorted((ROOT / "config").glob("*.yaml"))
+IMPLICIT_PARAMETERS = {"use_sim_time"}
+
+
+def _executables() -> dict[str, str]:
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NODE_EXECUTABLES":
+            return ast.literal_eval(node.value)
+    raise AssertionError("setup.py has no NODE_EXECUTABLES")
+
+
+def _string(node: ast.AST):
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
+    def called(call: ast.Call) -> str:
+        f = call.func
+        return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and called(n) == name]
+
+
+def _node_modules() -> dict[str, Path]:
+    """ROS node name -> module file, from ``super().__init__("name", ...)`` in causal_nodes/nodes."""
+    found = {}
+    for path in (ROOT / "causal_nodes" / "nodes").glob("*.py"):
+        for call in _calls(ast.parse(path.read_text()), "__init__"):
+            if call.args and _string(call.args[0]):
+                found[_string(call.args[0])] = path
+    return found
+
+
+def _declared(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {_string(c.args[1]) for c in _calls(tree, "declare") if len(c.args) > 1}
+    names |= {_string(c.args[0]) for c in _calls(tree, "declare_parameter") if c.args}
+    return {n for n in names if n}
+
+
+def test_there_are_launch_and_params_files():
+    assert {p.name for p in LAUNCH_FILES} >= {"causal_pipeline.launch.py", "sim.launch.py", "replay.launch.py"}
+    assert len(CONFIG_FILES) >= 4
+
+
+@pytest.mark.parametrize("launch_file", LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_names_installed_executables_and_existing_files(launch_file: Path):
+    tree = ast.parse(launch_file.read_text())
+    executables = _executables()
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "generate_launch_description" for n in ast.walk(tree))
+    for call in _calls(tree, "Node"):
+        kwargs = {k.arg: k.value for k in call.keywords}
+        package = _string(kwargs.get("package")) or "causal_nodes"
+        executable = _string(kwargs["executable"])
+        if package != "causal_nodes" or executable is None:  # a variable: checked at the helper's call sites
+            continue
+        assert executable in executables, f"{launch_file.name}: {executable} is not installed by setup.py"
+        module = executables[executable].split(":")[0]
+        assert importlib.util.find_spec(module) is not None, f"{executable}: module {module} missing"
+    for call in _calls(tree, "node"):  # the pipeline's local helper: node(executable, params)
+        executable = _string(call.args[0])
+        assert executable in executables, f"{launch_file.name}: {executable} is not installed by setup.py"
+        assert (ROOT / "config" / f"{_string(call.args[1])}.yaml").is_file()
+    for call in _calls(tree, "params_argument"):
+        assert (ROOT / "config" / f"{_string(call.args[0])}.yaml").is_file(), f"config/{_string(call.args[0])}.yaml"
+    for call in _calls(tree, "join"):  # os.path.join(share, "<folder>", "<file>")
+        parts = [_string(a) for a in call.args[1:]]
+        if all(parts) and parts:
+            assert (ROOT.joinpath(*parts)).is_file(), f"{launch_file.name}: {'/'.join(parts)} does not exist"
+
+
+@pytest.mark.parametrize("config_file", CONFIG_FILES, ids=lambda p: p.name)
+def test_params_file_matches_declared_parameters(config_file: Path):
+    data = yaml.safe_load(config_file.read_text())
+    modules = _node_modules()
+    for node_name, section in data.items():
+        assert node_name in modules, f"{config_file.name}: no node named {node_name} (known: {sorted(modules)})"
+        given = set(section["ros__parameters"])
+        declared = _declared(modules[node_name]) | IMPLICIT_PARAMETERS
+        assert given <= declared, f"{config_file.name}: {sorted(given - declared)} not declared by {node_name}"
+        missing = _declared(modules[node_name]) - given
+        assert not missing, f"{config_file.name}: parameters of {node_name} not in the file: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("config_file", CONFIG_FILES, ids=lambda p: p.name)
+def test_every_parameter_is_commented(config_file: Path):
+    key = re.compile(r"^\s{4}(\w+):")
+    last_structural = None
+    for number, line in enumerate(config_file.read_text().splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            last_structural = "comment"
+        elif key.match(line):
+            assert last_structural in ("comment", "key"), f"{config_file.name}:{number}: {stripped} has no comment"
+            last_structural = "key"
+        elif not stripped:
+            last_structural = None
+
+
+def test_rviz_config_shows_the_causal_topics():
+    text = (ROOT / "rviz" / "causal_nodes.rviz").read_text()
+    config = yaml.safe_load(text)
+    topics = {d.get("Topic", {}).get("Value") for d in config["Visualization Manager"]["Displays"]}
+    assert {"/causal/graph_markers", "/causal/graph_image", "/causal/intervention_markers"} <= topics

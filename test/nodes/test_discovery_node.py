@@ -1,0 +1,124 @@
+"""The discovery node over real rclpy/DDS: frames in, CausalGraph / MarkerArray / Image / diagnostics out."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+pytestmark = pytest.mark.ros  # real rclpy nodes over DDS
+
+pytest.importorskip("causal_msgs")
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from scm_data import NAMES, TRUTH, scm_samples  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+from causal_msgs.msg import CausalGraph, VariableFrame  # noqa: E402
+from causal_nodes.nodes.common import LATCHED_QOS, STREAM_QOS, to_time_msg  # noqa: E402
+from causal_nodes.nodes.discovery_node import DiscoveryNode  # noqa: E402
+
+
+def _frame(t: float, values) -> VariableFrame:
+    msg = VariableFrame(names=NAMES, values=[float(v) for v in values])
+    msg.header.stamp = to_time_msg(t)
+    return msg
+
+
+def _publish_paced(ros, pub, node, frames, chunk: int = 50) -> None:
+    """Publishes frames in chunks the node's queue holds, letting it take each chunk before the next."""
+    for start in range(0, len(frames), chunk):
+        expected = node.frames_received + len(frames[start:start + chunk])
+        for frame in frames[start:start + chunk]:
+            pub.publish(frame)
+        ros.spin_until(lambda expected=expected: node.frames_received >= expected, 5.0)
+
+
+def _node(ros, **params):
+    overrides = [Parameter(k, value=v) for k, v in params.items()]
+    return ros.add(DiscoveryNode(context=ros.context, parameter_overrides=overrides))
+
+
+def test_graph_markers_and_image_from_published_frames(ros):
+    node = _node(ros, window_length=400, min_samples=400, update_period_s=0.2, tau_max=2)
+    source = ros.node("frame_source")
+    pub = source.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+    graphs, markers, images, diags = [], [], [], []
+    sink = ros.node("graph_sink")
+    sink.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
+    sink.create_subscription(MarkerArray, "/causal/graph_markers", markers.append, LATCHED_QOS)
+    sink.create_subscription(Image, "/causal/graph_image", images.append, LATCHED_QOS)
+    sink.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+    assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 5)
+
+    frames = [_frame(100.0 + 0.1 * k, row) for k, row in enumerate(scm_samples(400, seed=1))]
+    # a NaN frame and an out-of-order frame must be dropped and counted, not break the window
+    frames[11:11] = [_frame(101.05, [math.nan] * 4), _frame(100.95, [0.0] * 4)]
+    _publish_paced(ros, pub, node, frames)
+    assert ros.spin_until(lambda: graphs and markers and images, 30), node.online.counters()
+
+    graph = graphs[-1]
+    assert graph.variables == NAMES
+    assert graph.sample_count == 400
+    assert graph.tau_max == 2 and graph.method == "pcmci" and graph.test == "parcorr"
+    assert abs(graph.window_start.sec + graph.window_start.nanosec * 1e-9 - 100.0) < 1e-6
+    found = {(link.source, link.target, link.lag) for link in graph.links if link.link_type == "-->"}
+    assert TRUTH <= found, f"missed {TRUTH - found}"
+    assert all(0 <= link.p_value <= 0.01 for link in graph.links)
+
+    array = markers[-1].markers
+    assert array[0].action == Marker.DELETEALL
+    arrows = [m for m in array if m.type == Marker.ARROW and m.action == Marker.ADD]
+    assert len(arrows) == len(graph.links), (
+        [(link.source, link.target, link.lag, link.link_type) for link in graph.links],
+        len(graphs),
+        len(markers),
+    )
+    texts = {m.text for m in array if m.type == Marker.TEXT_VIEW_FACING}
+    assert set(NAMES) <= texts
+
+    image = images[-1]
+    assert image.encoding == "rgb8" and image.width * image.height * 3 == len(image.data)
+
+    assert ros.spin_until(lambda: any(s.name == "discovery_node" for d in diags for s in d.status), 5)
+    values = {kv.key: kv.value for d in diags for s in d.status if s.name == "discovery_node" for kv in s.values}
+    assert int(values["rejected_non_finite_value"]) >= 1
+    assert int(values["rejected_out_of_order_stamp"]) >= 1
+
+
+def test_late_subscriber_gets_last_graph(ros):
+    node = _node(ros, window_length=200, min_samples=200, update_period_s=0.1, tau_max=1)
+    source = ros.node("frame_source")
+    pub = source.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+    assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 5)
+    _publish_paced(ros, pub, node, [_frame(0.1 * k, row) for k, row in enumerate(scm_samples(200, seed=2))])
+    assert ros.spin_until(lambda: node.graphs_published >= 1, 30)
+    late = ros.node("late_sink")
+    got = []
+    late.create_subscription(CausalGraph, "/causal/graph", got.append, LATCHED_QOS)
+    assert ros.spin_until(lambda: bool(got), 10)
+    assert got[0].sample_count == 200
+
+
+def test_callbacks_keep_running_while_discovery_runs(ros):
+    # tigramite with tau_max=10 on 600 samples takes seconds: frames keep arriving during the run.
+    node = _node(ros, window_length=600, min_samples=600, update_period_s=0.05, tau_max=10, engine="tigramite")
+    source = ros.node("frame_source")
+    pub = source.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+    assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 5)
+    data = scm_samples(700, seed=3)
+    _publish_paced(ros, pub, node, [_frame(0.1 * k, data[k]) for k in range(600)])
+    assert ros.spin_until(lambda: node._running is not None, 10)
+    running = node._running
+    taken_during_run = 0
+    for k in range(600, 700):
+        if running.done():
+            break
+        before = node.frames_received
+        _publish_paced(ros, pub, node, [_frame(0.1 * k, data[k])], chunk=1)
+        if not running.done() and node.frames_received > before:
+            taken_during_run += 1
+    assert taken_during_run >= 5, "frames were not taken while the discovery was running"
+    assert ros.spin_until(running.done, 30)
+    assert node.graphs_published >= 1
