@@ -1,41 +1,17 @@
-"""Small simulated bags shared by the fleet tests: two physical runs, two SCM runs and a truncated (corrupt) bag.
-
-Tiny on purpose (30 s of sim time each, windows of 100 samples): the tests check that every scheduler gives the
-same answers and that failures are handled, not statistics.
-"""
+"""Fixtures of the fleet tests: the small bag set of :mod:`fleet_bags`, written once per session."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+from fleet_bags import CONFIG, write_fleet_bags
 
-from causal_nodes.fleet import FleetConfig, PrioritizationOptions, WindowOptions
-from causal_nodes.sim.bag_export import write_scenario_bag
-
-STEPS = 300
-RUNS = (("corridor_passing", 1), ("corridor_passing", 2), ("scm_demo", 1), ("scm_demo", 2))
-
-
-def truncate_bag(source: Path, destination: Path) -> Path:
-    """A copy of ``source`` whose MCAP file lost its second half (as after a crash mid-write)."""
-    shutil.copytree(source, destination)
-    mcap = next(destination.glob("*.mcap"))
-    data = mcap.read_bytes()
-    mcap.write_bytes(data[: len(data) // 2])
-    return destination
+from causal_nodes.fleet import FleetConfig
 
 
 @pytest.fixture(scope="session")
 def fleet_bags(tmp_path_factory) -> list[str]:
-    """Bag paths in a fixed order; the last one is corrupt."""
-    folder = tmp_path_factory.mktemp("fleet_bags")
-    bags = [write_scenario_bag(name, folder / f"{name}_{seed}", seed=seed, steps=STEPS).path for name, seed in RUNS]
-    bags.append(truncate_bag(bags[2], folder / "zz_truncated"))
-    return [str(p) for p in bags]
+    return write_fleet_bags(tmp_path_factory.mktemp("fleet_bags"))
 
 
 @pytest.fixture(scope="session")
 def fleet_config() -> FleetConfig:
-    return FleetConfig(window=WindowOptions(length=100, stride=50),
-                       prioritization=PrioritizationOptions(target="human_robot_distance"))
+    return CONFIG
