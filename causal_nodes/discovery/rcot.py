@@ -43,6 +43,7 @@ computed on them. Calibration and power: ``test/discovery/test_rcot.py``, ``benc
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from scipy import linalg, special, stats
 from tigramite.independence_tests.independence_tests_base import CondIndTest
 
 NULLS = ("wilks", "robust")
+_potrf, _potrs = linalg.lapack.dpotrf, linalg.lapack.dpotrs
 
 RIDGE = 1e-8
 """Added to the diagonal of the basis covariance (features have variance ~0.5-1): near-duplicates stay solvable."""
@@ -74,6 +76,20 @@ def normal_scores(columns: np.ndarray) -> np.ndarray:
     n = columns.shape[0]
     ranks = stats.rankdata(columns, axis=0)
     return special.ndtri((ranks - 0.5) / n)
+
+
+@functools.lru_cache(maxsize=16)
+def _score_table(n: int) -> np.ndarray:
+    return special.ndtri((np.arange(n) + 0.5) / n)
+
+
+def residual_scores(columns: np.ndarray) -> np.ndarray:
+    """Normal scores of continuous columns (residuals): ties, which have probability 0 there, are broken by
+    order. An argsort instead of a rank with tie handling: this runs twice per test."""
+    n = columns.shape[0]
+    out = np.empty_like(columns)
+    np.put_along_axis(out, np.argsort(columns, axis=0), _score_table(n)[:, None], axis=0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,19 @@ class RCoTOptions:
         _require(self.bandwidth > 0, f"bandwidth must be > 0, got {self.bandwidth}")
         _require(self.null in NULLS, f"null must be one of {NULLS}, got {self.null!r}")
 
+    @functools.cached_property
+    def _basis_w(self) -> np.ndarray:
+        return np.arange(1, self.frequencies + 1) / self.bandwidth
+
+    @functools.cached_property
+    def _feature_w(self) -> np.ndarray:
+        return np.arange(1, self.n_features + 1) / self.bandwidth
+
+    @functools.cached_property
+    def _feature_b(self) -> np.ndarray:
+        """Phases drawn once per options object, not once per test."""
+        return np.random.default_rng(self.seed).uniform(0.0, 2 * math.pi, self.n_features)
+
     @property
     def basis_width(self) -> int:
         return 1 + 2 * self.frequencies
@@ -105,17 +134,15 @@ class RCoTOptions:
     def basis(self, scores: np.ndarray) -> np.ndarray:
         """``(n, m)`` scores -> ``(n, m * basis_width)`` regression basis, node by node (score first)."""
         n, m = scores.shape
-        w = np.arange(1, self.frequencies + 1) / self.bandwidth
-        phase = scores[:, :, None] * w
+        phase = scores[:, :, None] * self._basis_w
         out = np.concatenate([scores[:, :, None], np.cos(phase), np.sin(phase)], axis=2)
         return out.reshape(n, m * self.basis_width)
 
     def features(self, scores: np.ndarray) -> np.ndarray:
         """``(n, m)`` residual scores -> ``(n, m * (1 + n_features))`` test features, node by node (score first)."""
         n, m = scores.shape
-        w = np.arange(1, self.n_features + 1) / self.bandwidth
-        b = np.random.default_rng(self.seed).uniform(0.0, 2 * math.pi, self.n_features)
-        out = np.concatenate([scores[:, :, None], math.sqrt(2.0) * np.cos(scores[:, :, None] * w + b)], axis=2)
+        cosines = math.sqrt(2.0) * np.cos(scores[:, :, None] * self._feature_w + self._feature_b)
+        out = np.concatenate([scores[:, :, None], cosines], axis=2)
         return out.reshape(n, m * (1 + self.n_features))
 
 
@@ -149,6 +176,9 @@ class TooFewSamplesError(ValueError):
 
 def _whitener(cov: np.ndarray) -> np.ndarray:
     """``W`` with ``W^T cov W = I`` on the directions that carry variance (the others are dropped)."""
+    if cov.shape == (1, 1):
+        value = float(cov[0, 0])
+        return np.ones((1, 1)) / math.sqrt(value) if value > RANK_TOLERANCE else np.zeros((1, 0))
     values, vectors = np.linalg.eigh(cov)
     keep = values > RANK_TOLERANCE * max(1.0, float(values.max(initial=0.0)))
     return vectors[:, keep] / np.sqrt(values[keep])
@@ -170,38 +200,59 @@ def residuals(targets: np.ndarray, basis: np.ndarray, gram: np.ndarray | None = 
         return targets
     gram = basis.T @ basis / n if gram is None else gram
     cross = basis.T @ targets / n if cross is None else cross
-    factor = linalg.cho_factor(gram + RIDGE * np.eye(p), lower=True, check_finite=False)
-    resid = targets - basis @ linalg.cho_solve(factor, cross, check_finite=False)
+    chol, info = _potrf(gram + RIDGE * np.eye(p), lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"regression basis covariance is not positive definite (LAPACK info {info})")
+
+    def solve(rhs: np.ndarray) -> np.ndarray:
+        return _potrs(chol, rhs, lower=1)[0]
+
+    resid = targets - basis @ solve(cross)
     power = resid * resid
     mean = power.mean(axis=0)
     explained = mean <= RANK_TOLERANCE * np.maximum(np.mean(targets * targets, axis=0), 1e-300)
     resid[:, explained] = 0.0
     if scale and not explained.all():
         centred = power - mean
-        local = mean + basis @ linalg.cho_solve(factor, basis.T @ centred / n, check_finite=False)
+        local = mean + basis @ solve(basis.T @ centred / n)
         ok = ~explained
         resid[:, ok] /= np.sqrt(np.maximum(local[:, ok], SCALE_FLOOR * mean[ok]))
     return resid
 
 
-def _residual_features(resid: np.ndarray, options: RCoTOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Features of the non-zero residual columns, and the positions of their scores."""
-    live = resid[:, np.any(resid != 0.0, axis=0)]
-    feats = options.features(normal_scores(live)) if live.shape[1] else np.zeros((len(resid), 0))
-    return feats - feats.mean(axis=0), np.arange(live.shape[1]) * (1 + options.n_features)
-
-
-def _wilks(fx: np.ndarray, fy: np.ndarray, n: int, p_z: int) -> Part | None:
-    wx, wy = _whitener(fx.T @ fx / n), _whitener(fy.T @ fy / n)
-    p_x, p_y = wx.shape[1], wy.shape[1]
-    if p_x == 0 or p_y == 0:
-        return Part(0.0, 0.0, 0, n)
+def _wilks(cov: np.ndarray, p_x: int, n: int, p_z: int) -> Part | None:
+    """Bartlett's chi-square from the covariance of ``[X, Y]`` features (``p_x`` of X's)."""
+    p_y = cov.shape[0] - p_x
+    log_lambda = _log_lambda_by_cholesky(cov, p_x)
+    if log_lambda is None:  # rank-deficient features: drop the empty directions, then canonical correlations
+        wx, wy = _whitener(cov[:p_x, :p_x]), _whitener(cov[p_x:, p_x:])
+        p_x, p_y = wx.shape[1], wy.shape[1]
+        if p_x == 0 or p_y == 0:
+            return Part(0.0, 0.0, 0, n)
+        log_lambda = _log_lambda(np.linalg.svd(wx.T @ cov[:p_x, p_x:] @ wy, compute_uv=False))
     factor = n - 1 - p_z - (p_x + p_y + 1) / 2.0
     if factor < MIN_RESIDUAL_DOF:
         return None
-    rho = np.linalg.svd((fx @ wx).T @ (fy @ wy) / n, compute_uv=False)
-    log_lambda = _log_lambda(rho)
     return Part(log_lambda, -factor * log_lambda, p_x * p_y, n)
+
+
+def _log_lambda_by_cholesky(cov: np.ndarray, p_x: int) -> float | None:
+    """``ln det(S_yy|x) - ln det(S_yy)`` from two Cholesky factors; None when a pivot is (nearly) zero.
+
+    LAPACK's potrf directly: numpy's cholesky costs more in checks than in arithmetic at these sizes."""
+    if cov.shape == (2, 2):
+        denominator = cov[0, 0] * cov[1, 1]
+        if denominator <= RANK_TOLERANCE * RANK_TOLERANCE:
+            return None
+        return math.log1p(-min(cov[0, 1] * cov[0, 1] / denominator, 1.0 - 1e-15))
+    joint_factor, info = _potrf(cov, lower=1)
+    alone_factor, info_alone = _potrf(cov[p_x:, p_x:], lower=1)
+    if info or info_alone:
+        return None
+    joint, alone = np.diagonal(joint_factor) ** 2, np.diagonal(alone_factor) ** 2
+    if np.min(joint / np.diagonal(cov)) <= RANK_TOLERANCE:
+        return None
+    return min(0.0, float(np.sum(np.log(joint[p_x:])) - np.sum(np.log(alone))))
 
 
 def _robust(fx: np.ndarray, fy: np.ndarray, n: int, p_z: int) -> Part | None:
@@ -220,15 +271,29 @@ def _robust(fx: np.ndarray, fy: np.ndarray, n: int, p_z: int) -> Part | None:
     return Part(_log_lambda(rho), factor * float(np.sum((mean @ w) ** 2)), w.shape[1], n)
 
 
-def residual_parts(rx: np.ndarray, ry: np.ndarray, p_z: int, options: RCoTOptions) -> tuple[Part, Part] | None:
-    """(all features, scores only) chi-square parts of the residuals' dependence; None: too few samples."""
-    n = len(rx)
-    (fx, sx), (fy, sy) = _residual_features(rx, options), _residual_features(ry, options)
-    stat = _robust if options.null == "robust" else _wilks
-    full, scores = stat(fx, fy, n, p_z), stat(fx[:, sx], fy[:, sy], n, p_z)
-    if full is None or scores is None:
+def residual_parts(resid: np.ndarray, n_x: int, p_z: int, options: RCoTOptions) -> tuple[Part, Part] | None:
+    """(all features, scores only) chi-square parts of the dependence between residual columns ``[:n_x]`` (X's)
+    and ``[n_x:]`` (Y's); columns that are all zero (fully explained) are left out. None: too few samples."""
+    n = len(resid)
+    live = np.any(resid != 0.0, axis=0)
+    live_x, live_y = int(live[:n_x].sum()), int(live[n_x:].sum())
+    if live_x == 0 or live_y == 0:
+        return Part(0.0, 0.0, 0, n), Part(0.0, 0.0, 0, n)
+    feats = options.features(residual_scores(resid[:, live]))
+    feats -= feats.mean(axis=0)
+    per = 1 + options.n_features
+    p_x = live_x * per
+    scores = np.arange(live_x + live_y) * per
+    if options.null == "robust":
+        full = _robust(feats[:, :p_x], feats[:, p_x:], n, p_z)
+        linear = _robust(feats[:, scores[:live_x]], feats[:, scores[live_x:]], n, p_z)
+    else:
+        cov = feats.T @ feats / n
+        full = _wilks(cov, p_x, n, p_z)
+        linear = full if per == 1 else _wilks(cov[np.ix_(scores, scores)], live_x, n, p_z)
+    if full is None or linear is None:
         return None
-    return full, scores
+    return full, linear
 
 
 def combine(parts: Sequence[tuple[Part, Part]], with_features: bool = True) -> TestOutcome:
@@ -244,7 +309,7 @@ def combine(parts: Sequence[tuple[Part, Part]], with_features: bool = True) -> T
         dof = sum(p.dof for p in used)
         log_lambda = sum(p.log_lambda * p.n for p in used) / sum(p.n for p in used)
         value = math.sqrt(max(0.0, -math.expm1(log_lambda)))
-        outcomes.append(TestOutcome(value, float(stats.chi2.sf(statistic, dof)), statistic, dof))
+        outcomes.append(TestOutcome(value, float(special.chdtrc(dof, statistic)), statistic, dof))
     full, scores = outcomes
     if not with_features or full.dof == 0:
         return scores if full.dof == 0 else full
@@ -267,7 +332,7 @@ def test_blocks(blocks: Sequence[Block], n_x: int, options: RCoTOptions) -> Test
     p_z = blocks[0][1].shape[1] if blocks else 0
     for targets, basis, gram, cross in blocks:
         resid = residuals(targets, basis, gram, cross, options.scale)
-        result = residual_parts(resid[:, :n_x], resid[:, n_x:], p_z, options)
+        result = residual_parts(resid, n_x, p_z, options)
         if result is not None:
             parts.append(result)
     if not parts:
@@ -444,11 +509,11 @@ class _LaggedBasis:
 
     def test(self, X: list, Y: list, Z: list, options: RCoTOptions) -> TestOutcome:
         width = self.width
-        z_cols = np.array([width * self.column(node) + k for node in Z for k in range(width)], dtype=np.intp)
+        z_cols = (np.array([self.column(node) for node in Z], dtype=np.intp)[:, None] * width
+                  + np.arange(width)).ravel()
         t_cols = np.array([width * self.column(node) for node in X + Y], dtype=np.intp)
         blocks: list[Block] = []
         for centred, cov in self.blocks:
-            blocks.append((centred[:, t_cols], centred[:, z_cols], cov[np.ix_(z_cols, z_cols)],
-                           cov[np.ix_(z_cols, t_cols)]))
+            rows = cov[z_cols]
+            blocks.append((centred[:, t_cols], centred[:, z_cols], rows[:, z_cols], rows[:, t_cols]))
         return test_blocks(blocks, len(X), options)
-
