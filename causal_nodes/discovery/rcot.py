@@ -331,6 +331,8 @@ def test_blocks(blocks: Sequence[Block], n_x: int, options: RCoTOptions) -> Test
     parts = []
     p_z = blocks[0][1].shape[1] if blocks else 0
     for targets, basis, gram, cross in blocks:
+        if len(targets) - 1 - p_z < MIN_RESIDUAL_DOF:
+            continue  # the regression alone would use up the samples
         resid = residuals(targets, basis, gram, cross, options.scale)
         result = residual_parts(resid, n_x, p_z, options)
         if result is not None:
