@@ -25,6 +25,7 @@ import numpy as np
 
 from causal_nodes.bags.errors import BagError
 from causal_nodes.bags.writer import BagWriter
+from causal_nodes.geometry import yaw_to_quaternion
 
 PathLike = str | Path
 
@@ -82,10 +83,6 @@ def read_eth_ucy(path: PathLike) -> np.ndarray:
     return table
 
 
-def _wrap(angle: np.ndarray) -> np.ndarray:
-    return (angle + np.pi) % (2.0 * np.pi) - np.pi
-
-
 def build_tracks(table: np.ndarray, seconds_per_frame_id: float = SECONDS_PER_FRAME_ID) -> dict[int, Track]:
     """Per-pedestrian tracks with heading of motion (central differences in time), speed and yaw rate.
 
@@ -124,7 +121,8 @@ def _stamp(store, t_ns: int):
 
 
 def _quaternion(store, yaw: float):
-    return store.types["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=math.sin(yaw / 2.0), w=math.cos(yaw / 2.0))
+    x, y, z, w = yaw_to_quaternion(yaw)
+    return store.types["geometry_msgs/msg/Quaternion"](x=x, y=y, z=z, w=w)
 
 
 def _pose(store, x: float, y: float, yaw: float):

@@ -23,6 +23,7 @@ from nav_msgs.msg import Path as PathMsg
 from rclpy.node import Node
 from visualization_msgs.msg import Marker, MarkerArray
 
+from causal_nodes.geometry import quaternion_to_yaw
 from causal_nodes.nodes.common import (
     ERROR,
     OK,
@@ -33,7 +34,6 @@ from causal_nodes.nodes.common import (
     run_node,
     stamp_seconds,
 )
-from causal_nodes.variables.msg_adapters import yaw_of
 from causal_nodes.world_model.backends import BACKENDS
 from causal_nodes.world_model.runtime import WorldModel
 from causal_nodes.world_model.stream import WorldModelStream
@@ -90,7 +90,8 @@ class WorldModelNode(Node):
     # -- inputs -------------------------------------------------------------------------------
     def on_odom(self, msg: Odometry) -> None:
         p, v = msg.pose.pose.position, msg.twist.twist
-        if not all(math.isfinite(x) for x in (p.x, p.y, v.linear.x, v.angular.z, yaw_of(msg.pose.pose.orientation))):
+        yaw = quaternion_to_yaw(msg.pose.pose.orientation)
+        if not all(math.isfinite(x) for x in (p.x, p.y, v.linear.x, v.angular.z, yaw)):
             self.counts["bad_odom"] += 1
             return
         self.odom = msg
@@ -111,7 +112,7 @@ class WorldModelNode(Node):
             self.last_error = f"/people in {msg.header.frame_id!r} but /odom in {self.odom.header.frame_id!r}"
             return
         o = self.odom.pose.pose
-        pose = (o.position.x, o.position.y, yaw_of(o.orientation))
+        pose = (o.position.x, o.position.y, quaternion_to_yaw(o.orientation))
         twist = self.cmd if self.cmd is not None else self.odom.twist.twist
         action = (twist.linear.x, twist.angular.z)
         people = [(p.position.x, p.position.y) for p in msg.poses]
