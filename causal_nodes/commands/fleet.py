@@ -90,7 +90,7 @@ def _fleet_config(args: argparse.Namespace):
         prioritization = PrioritizationOptions(
             target=args.prioritize, actionable=tuple(args.actionable),
             config=PrioritizerConfig(horizon=args.horizon, goal=args.goal, bootstrap=args.prioritize_bootstrap,
-                                     effect_model="linear"))
+                                     effect_model="linear", local_weighting="none"))
     return FleetConfig(
         extraction=ExtractionOptions(source=args.source, rate_hz=args.rate_hz, person=args.person,
                                      variables=tuple(args.variables) if args.variables else None,
