@@ -34,22 +34,19 @@ from causal_nodes.nodes.common import (
     run_node,
     stamp_seconds,
 )
+from causal_nodes.resources import find_resource, share_dirs
 from causal_nodes.world_model.backends import BACKENDS
 from causal_nodes.world_model.runtime import WorldModel
 from causal_nodes.world_model.stream import WorldModelStream
 
 
 def default_model_path() -> str:
-    """The source tree's ``models/world_model.onnx``, else the installed share folder's copy."""
-    source = Path(__file__).resolve().parents[2] / "models" / "world_model.onnx"
-    if source.is_file():
-        return str(source)
+    """The shipped ``models/world_model.onnx`` (source checkout or installed share folder); if none is found, the
+    first place looked, so the start-up error names a path."""
     try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return str(Path(get_package_share_directory("causal_nodes")) / "models" / "world_model.onnx")
-    except Exception:  # not installed with ament: report the source path in the start-up error
-        return str(source)
+        return str(find_resource("models", "world_model.onnx"))
+    except FileNotFoundError:
+        return str(share_dirs()[0] / "models" / "world_model.onnx")
 
 
 class WorldModelNode(Node):
