@@ -57,6 +57,13 @@ ENGINES = Engine.names()
 FDR_METHODS = FDRMethod.names()
 
 
+def min_samples_for(max_lag: int) -> int:
+    """Fewest samples a window needs for lags up to ``max_lag``: the lagged design loses ``max_lag`` rows and every
+    test (or, after discovery, every SEM equation) still needs a few degrees of freedom. Discovery and the
+    prioritizer share this rule."""
+    return 2 * max_lag + 10
+
+
 @dataclass(frozen=True)
 class DiscoveryConfig:
     """Options of one PCMCI run; names and meanings follow tigramite's ``run_pcmci`` / ``run_pcmciplus``.
@@ -120,7 +127,7 @@ class DiscoveryConfig:
 
     def min_samples(self) -> int:
         """Fewest samples for which every test still has a few degrees of freedom."""
-        return 2 * self.tau_max + 10
+        return min_samples_for(self.tau_max)
 
     def alpha(self) -> float:
         """Significance that decides the published graph: ``alpha_level`` (PCMCI's MCI stage, and LPCMCI, whose
