@@ -96,11 +96,11 @@ class DiscoveryNode(Node):
         self._last_outcome: DiscoveryOutcome | None = None
         self._last_latency_s = float("nan")
 
-        self.graph_pub = self.create_publisher(CausalGraph, "/causal/graph", LATCHED_QOS)
-        self.marker_pub = self.create_publisher(MarkerArray, "/causal/graph_markers", LATCHED_QOS)
-        self.image_pub = self.create_publisher(Image, "/causal/graph_image", LATCHED_QOS)
+        self.graph_pub = self.create_publisher(CausalGraph, "causal/graph", LATCHED_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, "causal/graph_markers", LATCHED_QOS)
+        self.image_pub = self.create_publisher(Image, "causal/graph_image", LATCHED_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
-        self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
+        self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
         self.create_timer(period, self._on_tick)
         self.create_timer(1.0, self._publish_diagnostics)
 

@@ -133,15 +133,15 @@ class PrioritizerNode(Node):
         self._frame_stamps: deque = deque(maxlen=50)
         self._init_world_model()
 
-        self._pub_priorities = self.create_publisher(CausalPriorities, "/causal/priorities", LATCHED_QOS)
-        self._pub_interventions = self.create_publisher(InterventionArray, "/causal/interventions", LATCHED_QOS)
-        self._pub_markers = self.create_publisher(MarkerArray, "/causal/intervention_markers", LATCHED_QOS)
+        self._pub_priorities = self.create_publisher(CausalPriorities, "causal/priorities", LATCHED_QOS)
+        self._pub_interventions = self.create_publisher(InterventionArray, "causal/interventions", LATCHED_QOS)
+        self._pub_markers = self.create_publisher(MarkerArray, "causal/intervention_markers", LATCHED_QOS)
         self._pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(CausalGraph, "/causal/graph", self._on_graph, LATCHED_QOS)
-        self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
+        self.create_subscription(CausalGraph, "causal/graph", self._on_graph, LATCHED_QOS)
+        self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
         # The robot pose and the people now: start of the kinematic effect model and of world-model rollouts.
-        self.create_subscription(PoseArray, "/people", self._on_people, SENSOR_QOS)
-        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
+        self.create_subscription(PoseArray, "people", self._on_people, SENSOR_QOS)
+        self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS)
         self.create_timer(1.0, self._publish_status)
 
     # ------------------------------------------------------------------ optional world model

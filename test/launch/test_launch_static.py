@@ -92,7 +92,9 @@ def test_launch_file_names_installed_executables_and_existing_files(launch_file:
 def test_params_file_matches_declared_parameters(config_file: Path):
     data = yaml.safe_load(config_file.read_text())
     modules = _node_modules()
-    for node_name, section in data.items():
+    for key, section in data.items():
+        assert key.startswith("/**/"), f"{config_file.name}: key {key!r} must be /**/<node> to apply in any namespace"
+        node_name = key.removeprefix("/**/")
         assert node_name in modules, f"{config_file.name}: no node named {node_name} (known: {sorted(modules)})"
         given = set(section["ros__parameters"])
         declared = _declared(modules[node_name]) | IMPLICIT_PARAMETERS
