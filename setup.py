@@ -20,6 +20,10 @@ NODE_EXECUTABLES = {
     "foxglove_node": "causal_nodes.nodes.foxglove_node:main",
 }
 
+#: Fleet-scale bag analysis (`causal-nodes fleet`): Dask distributed (bokeh for its dashboard), Parquet tables,
+#: progress bar, the HTML report's plots. Also in the `test` extra, so the test environment covers the fleet tests.
+FLEET_REQUIRES = ["dask[distributed]>=2024.1", "bokeh>=3.1", "pyarrow>=14", "tqdm>=4.60", "matplotlib"]
+
 setup(
     name=PACKAGE,
     version="0.1.0",
@@ -54,7 +58,8 @@ setup(
     ],
     extras_require={
         # websockets: the Foxglove bridge test's client
-        "test": ["pytest>=7", "ruff>=0.5", "mypy>=1.8", "foxglove-sdk>=0.16", "websockets>=12"],
+        "test": ["pytest>=7", "ruff>=0.5", "mypy>=1.8", *FLEET_REQUIRES, "foxglove-sdk>=0.16", "websockets>=12"],
+        "fleet": FLEET_REQUIRES,
         "train": ["torch>=2.0", "onnx>=1.14"],
         "rl": ["gymnasium>=0.29", "stable-baselines3>=2.0", "matplotlib"],
         "gpu": ["onnxruntime-gpu", "tensorrt"],
