@@ -7,6 +7,7 @@ Geometric inputs honour their ``header.frame_id``: people, goal and odometry giv
 ``frame_id`` (the world frame) are transformed into it through TF (:class:`causal_nodes.nodes.tf.FrameLookup`:
 tf2_ros where installed, else ``/tf``, ``/tf_static`` and the odometry's own ``odom -> base_link``); a message
 whose frame has no transform yet is dropped and counted (``no_transform_<input>``).
+Service ``~/reset`` (std_srvs/Trigger) forgets every input and person track and starts the grid again.
 All computation is in :class:`causal_nodes.variables.extractor.VariableExtractor`; this node converts messages,
 publishes ``/causal/variables`` and reports dropped inputs on ``/diagnostics``.
 """
@@ -17,6 +18,7 @@ from geometry_msgs.msg import PoseArray, PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import Image, Imu, LaserScan
+from std_srvs.srv import Trigger
 
 from causal_msgs.msg import VariableFrame
 from causal_nodes.nodes.common import (
@@ -89,6 +91,14 @@ class VariablesNode(Node):
         if "imu" in streams:
             self.create_subscription(Imu, "imu", lambda m: self._feed("imu", m), SENSOR_QOS)
         self.create_timer(1.0, self._publish_diagnostics)
+        self.create_service(Trigger, "~/reset", self._on_reset)
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.extractor.reset()
+        self._person_latest.clear()
+        response.success, response.message = True, "inputs and person tracks forgotten; the grid starts again"
+        self.get_logger().info(response.message)
+        return response
 
     def _to_world(self, frame: str, stamp: float) -> Transform | None:
         """world <- ``frame`` at ``stamp`` (None when ``frame`` is the world frame or unset)."""

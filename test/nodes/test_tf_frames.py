@@ -11,8 +11,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
-from repo_paths import REPO_ROOT
 
 pytestmark = pytest.mark.ros  # real rclpy nodes over DDS
 
@@ -20,75 +18,18 @@ pytest.importorskip("rclpy")
 pytest.importorskip("causal_msgs.msg")
 pytest.importorskip("tf2_msgs.msg", reason="tf2_msgs is built from ../shared/ros2_src by scripts/env.sh")
 
-from geometry_msgs.msg import PoseArray  # noqa: E402
-from nav_msgs.msg import Path as PathMsg  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import LaserScan  # noqa: E402
-from tf2_msgs.msg import TFMessage  # noqa: E402
-from visualization_msgs.msg import MarkerArray  # noqa: E402
+from tf_walk import FIXED_FRAME, FrameCollector  # noqa: E402
 
 from causal_nodes.bags.playback import PlaybackOptions, derived_topics  # noqa: E402
 from causal_nodes.bags.reader import BagReader  # noqa: E402
-from causal_nodes.nodes.common import LATCHED_QOS, SENSOR_QOS  # noqa: E402
 from causal_nodes.nodes.discovery_node import DiscoveryNode  # noqa: E402
 from causal_nodes.nodes.prioritizer_node import PrioritizerNode  # noqa: E402
 from causal_nodes.nodes.recorder_node import RecorderNode  # noqa: E402
 from causal_nodes.nodes.replay_node import ReplayNode  # noqa: E402
 from causal_nodes.nodes.sim_node import SimNode  # noqa: E402
-from causal_nodes.nodes.tf import TF_STATIC_QOS  # noqa: E402
 from causal_nodes.nodes.variables_node import VariablesNode  # noqa: E402
 from causal_nodes.nodes.world_model_node import WorldModelNode  # noqa: E402
-
-FIXED_FRAME = yaml.safe_load((REPO_ROOT / "rviz" / "causal_nodes.rviz").read_text())[
-    "Visualization Manager"]["Global Options"]["Fixed Frame"]
-DRAWN = {
-    "/causal/graph_markers": (MarkerArray, LATCHED_QOS),
-    "/causal/intervention_markers": (MarkerArray, LATCHED_QOS),
-    "/world_model/markers": (MarkerArray, SENSOR_QOS),
-    "/world_model/paths/p0": (PathMsg, SENSOR_QOS),
-    "/scan": (LaserScan, SENSOR_QOS),
-    "/people": (PoseArray, SENSOR_QOS),
-}
-
-
-class FrameCollector:
-    """The TF edges seen (child -> parent) and the frame_ids of everything RViz draws."""
-
-    def __init__(self, ros, name: str) -> None:
-        self.parents: dict[str, str] = {}
-        self.drawn: dict[str, set[str]] = {topic: set() for topic in DRAWN}
-        node = ros.node(name)
-        node.create_subscription(TFMessage, "/tf", self._on_tf, QoSProfile(depth=100,
-                                 reliability=ReliabilityPolicy.BEST_EFFORT))
-        node.create_subscription(TFMessage, "/tf_static", self._on_tf, TF_STATIC_QOS)
-        for topic, (cls, qos) in DRAWN.items():
-            node.create_subscription(cls, topic, lambda m, t=topic: self._on_drawn(t, m), qos)
-
-    def _on_tf(self, msg: TFMessage) -> None:
-        for t in msg.transforms:
-            self.parents[t.child_frame_id] = t.header.frame_id
-
-    def _on_drawn(self, topic: str, msg) -> None:
-        items = msg.markers if isinstance(msg, MarkerArray) else [msg]
-        self.drawn[topic].update(m.header.frame_id for m in items if m.header.frame_id)
-
-    def resolves(self, frame: str) -> bool:
-        """Walk from ``frame`` up the tree until the fixed frame (True) or a root that is not it (False)."""
-        seen = set()
-        while frame != FIXED_FRAME:
-            if frame in seen or frame not in self.parents:
-                return False
-            seen.add(frame)
-            frame = self.parents[frame]
-        return True
-
-    def complete(self) -> bool:
-        return all(self.drawn.values()) and all(self.resolves(f) for fs in self.drawn.values() for f in fs)
-
-    def unresolved(self) -> dict[str, list[str]]:
-        return {t: sorted(f for f in fs if not self.resolves(f)) or ("nothing received" if not fs else [])
-                for t, fs in self.drawn.items() if not fs or any(not self.resolves(f) for f in fs)}
 
 
 def _pipeline(ros, sim_time: bool) -> list:
