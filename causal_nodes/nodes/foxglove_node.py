@@ -56,15 +56,15 @@ class FoxgloveNode(Node):
         period = declare(self, "discovery_period", 1.0, "How often to look for new topics [s]",
                          float_range=(0.05, 60.0))
         self._foxglove = foxglove
-        self._context = foxglove.Context()
+        self._fox_context = foxglove.Context()
         self._store = installed_first_typestore()
         self.channels: dict[str, Any] = {}
         self.forwarded: dict[str, int] = {}
         self.skipped: dict[str, str] = {}
         self._by_name = None
-        self._subscriptions: dict[str, Any] = {}
+        self._forwarding: dict[str, Any] = {}
         self.server = foxglove.start_server(name=f"causal_nodes {self.get_namespace()}", host=self.host, port=port,
-                                            context=self._context)
+                                            context=self._fox_context)
         self.port = self.server.port
         self.get_logger().info(f"Foxglove WebSocket server on ws://{self.host}:{self.port} "
                                "(layout: foxglove/causal_nodes.json)")
@@ -87,7 +87,7 @@ class FoxgloveNode(Node):
     def discover(self) -> None:
         """Forward every wanted topic that has a publisher and is not forwarded yet."""
         for topic, types in self.get_topic_names_and_types():
-            if topic in self._subscriptions or topic in self.skipped or not self._is_wanted(topic):
+            if topic in self._forwarding or topic in self.skipped or not self._is_wanted(topic):
                 continue
             publishers = self.get_publishers_info_by_topic(topic)
             if not publishers or len(types) != 1:
@@ -103,17 +103,17 @@ class FoxgloveNode(Node):
         schema = self._foxglove.Schema(name=msgtype, encoding="ros2msg",
                                        data=message_definition(msgtype, self._store).encode())
         self.channels[topic] = self._foxglove.Channel(topic, schema=schema, message_encoding="cdr",
-                                                      context=self._context)
+                                                      context=self._fox_context)
         self.forwarded[topic] = 0
         best_effort = any(p.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT for p in publishers)
         latched = all(p.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in publishers)
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                          reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
-        self._subscriptions[topic] = self.create_subscription(
+        self._forwarding[topic] = self.create_subscription(
             cls, topic, lambda data, t=topic: self._on_message(t, data), qos, raw=True)
         if topic == self._full(VARIABLES_TOPIC) and cls is VariableFrame:
-            self._by_name = self._foxglove.Channel(topic + BY_NAME_SUFFIX, context=self._context)
+            self._by_name = self._foxglove.Channel(topic + BY_NAME_SUFFIX, context=self._fox_context)
         self.get_logger().info(f"forwarding {topic} [{msgtype}]")
 
     def _on_message(self, topic: str, data: bytes) -> None:

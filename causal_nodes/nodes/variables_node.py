@@ -117,7 +117,7 @@ class VariablesNode(Node):
         except (ValueError, msg_adapters.FrameUnavailable) as error:  # unusable message: count it, keep going
             key = f"{'no_transform' if isinstance(error, LookupError) else 'malformed'}_{kind}"
             self.malformed[key] = self.malformed.get(key, 0) + 1
-            self.get_logger().warn(f"{kind}: {error}", throttle_duration_sec=5.0)
+            self.get_logger().warning(f"{kind}: {error}", throttle_duration_sec=5.0)
             return
         self._publish_frames()
 
