@@ -163,16 +163,26 @@ def _graphs(ros, topic: str, into: list) -> None:
 
 
 def test_sim_launch_publishes_graphs_and_resolvable_frames(ros, workspace: Workspace, tmp_path: Path) -> None:
+    """sim.launch.py as in the README, with the viewers asked for: RViz where rviz2 is not installed must be
+    reported and skipped (the rest starts), the Foxglove bridge starts (or is reported missing)."""
     graphs: list[CausalGraph] = []
     _graphs(ros, "/causal/graph", graphs)
     frames = FrameCollector(ros, "launch_frames", drawn=("/causal/graph_markers", "/scan", "/people"))
-    launched = Launched(workspace, tmp_path / "launch.log", "sim.launch.py", "scenario:=corridor_passing")
+    rviz_missing = subprocess.run([workspace.env["VIRTUAL_ENV"] + "/bin/python", "-c",
+                                   "from ament_index_python.packages import get_package_prefix as p; p('rviz2')"],
+                                  env=workspace.env, capture_output=True).returncode != 0
+    launched = Launched(workspace, tmp_path / "launch.log", "sim.launch.py", "scenario:=corridor_passing",
+                        "foxglove:=true", "foxglove_port:=0", *(["rviz:=true"] if rviz_missing else []))
     try:
         assert ros.spin_until(lambda: graphs and frames.complete() or launched.process.poll() is not None, 180), \
             (frames.unresolved(), launched.output())
         assert launched.process.poll() is None, launched.output()
         assert graphs[-1].sample_count >= 50 and graphs[-1].variables, graphs[-1]
         assert frames.complete(), frames.unresolved()
+        log = launched.log.read_text()
+        if rviz_missing:
+            assert "rviz:=true but rviz is not installed" in log, log[-3000:]
+        assert "Foxglove WebSocket server on ws://" in log or "foxglove:=true but foxglove is not installed" in log
     finally:
         launched.stop()
 
