@@ -89,7 +89,7 @@ class PrioritizerNode(Node):
     """Thin wrapper: VariableFrames + odometry + the latest CausalGraph -> priorities, interventions, markers."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(STATUS_NAME, **kwargs)
+        super().__init__("causal_prioritizer", **kwargs)
         for name, (default, description, options) in PARAMETERS.items():
             declare(self, name, default, description, **options)
         self.world_error = ""
