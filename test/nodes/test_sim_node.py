@@ -72,7 +72,8 @@ def test_physical_scenario_publishes_every_topic_on_sim_time(ros) -> None:
 
     def turning() -> bool:
         cmd.publish(twist)
-        return bool(got["/odom"]) and abs(got["/odom"][-1].twist.twist.angular.z - 0.7) < 1e-9
+        # the drive tracks the command up to its actuator noise (0.05 rad/s std)
+        return bool(got["/odom"]) and abs(got["/odom"][-1].twist.twist.angular.z - 0.7) < 0.2
 
     assert ros.spin_until(turning, timeout=10.0), "the robot follows /cmd_vel"
     assert node.counters["cmd_vel"] >= 1
