@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from causal_nodes.geometry import wrap_angle
+
 from .config import PhysicalConfig
 from .forking import Forkable
 from .geometry import closest_points_on_segments, fan_circle_distances, ray_segment_distances
@@ -224,7 +226,7 @@ class PhysicalSimulator(Forkable):
             self._robot_goal_index = (self._robot_goal_index + 1) % len(self._robot_goals)
             goal = self._robot_goals[self._robot_goal_index]
         to_goal = math.hypot(goal[0] - x, goal[1] - y)
-        heading_error = _wrap(math.atan2(goal[1] - y, goal[0] - x) - yaw)
+        heading_error = wrap_angle(math.atan2(goal[1] - y, goal[0] - x) - yaw)
         angular = ctrl.heading_gain * heading_error
         nearest, bearing = self._nearest_person()
         if ctrl.heading_policy == "avoid" and nearest < ctrl.avoid_distance and abs(bearing) < math.pi / 2:
@@ -244,7 +246,7 @@ class PhysicalSimulator(Forkable):
         rel = self.positions - self.robot_pose[:2]
         dist = np.hypot(rel[:, 0], rel[:, 1])
         i = int(np.argmin(dist))
-        bearing = _wrap(math.atan2(rel[i, 1], rel[i, 0]) - float(self.robot_pose[2]))
+        bearing = wrap_angle(math.atan2(rel[i, 1], rel[i, 0]) - float(self.robot_pose[2]))
         return float(dist[i]), bearing
 
     def _set_robot_velocity(self, k: int, linear_cmd: float, angular_cmd: float) -> None:
@@ -273,10 +275,10 @@ class PhysicalSimulator(Forkable):
         forced_yaw = self.interventions.value("robot_heading", k, dt)
         previous = self.prev_robot_pose
         if forced_yaw is not None:
-            yaw = _wrap(float(forced_yaw))
+            yaw = wrap_angle(float(forced_yaw))
             self.robot_yaw_rate = 0.0
         else:
-            yaw = _wrap(float(previous[2]) + self.robot_yaw_rate * dt)
+            yaw = wrap_angle(float(previous[2]) + self.robot_yaw_rate * dt)
         v = self.robot_speed
         self.robot_pose = np.array([previous[0] + v * math.cos(yaw) * dt, previous[1] + v * math.sin(yaw) * dt, yaw])
         self.positions = self.prev_positions + self.velocities * dt
@@ -462,10 +464,6 @@ class PhysicalSimulator(Forkable):
 def _clamp(value: float, limit: float) -> float:
     """``value`` limited to [-limit, limit] (plain floats: numpy's clip costs microseconds per scalar)."""
     return min(max(value, -limit), limit)
-
-
-def _wrap(angle: float) -> float:
-    return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
 _PERSON_COLOURS = [(220, 60, 60), (60, 160, 60), (60, 90, 220), (220, 170, 40), (170, 60, 200), (40, 190, 190)]

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from causal_nodes.geometry import wrap_angle
 from causal_nodes.variables.tracking import NearestNeighbourTracker
 
 ALL_VARIABLES: tuple[str, ...] = (
@@ -132,6 +133,8 @@ class VariableSample:
     names: list[str]
     values: list[float]
     subject_id: str = ""
+    subject_xy: tuple[float, float] | None = None
+    """Position of the subject at ``stamp`` (None without one), so consumers need not choose a person again."""
 
 
 class _Stream:
@@ -167,7 +170,7 @@ class _Stream:
         out = v0 + w * (v1 - v0)
         if angle_index is not None:
             out = out.copy()
-            out[angle_index] = v0[angle_index] + w * _wrap(v1[angle_index] - v0[angle_index])
+            out[angle_index] = v0[angle_index] + w * wrap_angle(v1[angle_index] - v0[angle_index])
         return out
 
     def clear(self) -> None:
@@ -313,7 +316,7 @@ class VariableExtractor:
                     heading_rate = 0.0
                     self._previous_heading.pop(subject, None)
                 else:
-                    heading_rate = 0.0 if last_heading is None else _wrap(heading - last_heading) / self.period
+                    heading_rate = 0.0 if last_heading is None else wrap_angle(heading - last_heading) / self.period
                     self._previous_heading[subject] = heading
         relative = None
         if person_xy is not None and person_v is not None and odom is not None:
@@ -327,7 +330,9 @@ class VariableExtractor:
                 values.append(self._clearance(t, odom))
             else:
                 values.append(self._value(name, t, odom, goal, person_xy, person_v, heading_rate))
-        return VariableSample(t, names, values, "" if subject is None else str(subject))
+        if subject is None or person_xy is None:
+            return VariableSample(t, names, values)
+        return VariableSample(t, names, values, str(subject), (float(person_xy[0]), float(person_xy[1])))
 
     def published_variables(self) -> list[str]:
         """The configured variables whose input streams have all been published (since the last reset).
@@ -492,7 +497,3 @@ def obstacle_clearance(ranges: np.ndarray, angles: np.ndarray, robot_pose: np.nd
         gaps = np.hypot(ends[:, None, 0] - people_xy[None, :, 0], ends[:, None, 1] - people_xy[None, :, 1])
         keep &= ~np.any(gaps < exclusion_m, axis=1)
     return float(r[keep].min()) if keep.any() else math.nan
-
-
-def _wrap(angle: float) -> float:
-    return (angle + math.pi) % (2 * math.pi) - math.pi
