@@ -10,6 +10,9 @@ method or test the discovery stage offers drops in)::
     --pipeline "old: variables=legacy method=pcmci test=parcorr"
     --pipeline "mine: variables=default method=pcmci test=robust_parcorr tau_max=3 pc_alpha=0.2"
     --pipeline "few: variables=robot_linear_speed,human_robot_distance,closing_speed test=parcorr"
+    --pipeline "rcot: variables=default test=rcot test.n_features=50 context=closing_speed context_bins=0"
+
+``test.NAME=VALUE`` sets an option of the test (as ``discover --test-option``); ``context_bins`` takes commas.
 
 Every pipeline runs on the same simulated streams (each scenario x seed, 600 samples = the window) and is scored
 with ``causal_nodes.evaluation.discovery_scores`` against the scenario's interventional reference over its own
@@ -42,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from causal_nodes.discovery.discover import DiscoveryConfig  # noqa: E402
+from causal_nodes.discovery.independence_tests import ci_test  # noqa: E402
 from causal_nodes.evaluation.discovery_scores import discover_and_score  # noqa: E402
 from causal_nodes.sim import load_scenario, run_scenario  # noqa: E402
 from causal_nodes.variables.extractor import DEFAULT_VARIABLES, LEGACY_VARIABLES  # noqa: E402
@@ -90,7 +94,12 @@ def parse_pipeline(text: str) -> Pipeline:
     variables = {"legacy": list(LEGACY_VARIABLES), "default": list(DEFAULT_VARIABLES)}.get(variable_set)
     if variables is None:
         variables = [v for v in variable_set.split(",") if v]
-    config = DiscoveryConfig(**{k: _value(v) for k, v in fields.items()})
+    options = {key[len("test."):]: value for key, value in fields.items() if key.startswith("test.")}
+    values = {k: _value(v) for k, v in fields.items() if not k.startswith("test.")}
+    if "context_bins" in values:
+        values["context_bins"] = tuple(float(b) for b in str(fields["context_bins"]).split(",") if b)
+    values["test"] = ci_test(str(values.get("test", "parcorr")), options or None)
+    config = DiscoveryConfig(**values)
     return Pipeline(name.strip(), variables, variable_set if variable_set in ("legacy", "default") else "custom",
                     config)
 
@@ -195,7 +204,8 @@ def main() -> int:
         f"11-13), 600 samples per stream; {platform.machine()}, Python {platform.python_version()}, one thread; "
         f"the machine was shared with other jobs, so seconds are noisy (both pipelines ran in the same run).",
         "", "Pipelines:", "",
-        *[f"- `{p.name}`: variables {p.variable_set} ({', '.join(p.variables)}); {p.config}" for p in pipelines],
+        *[f"- `{p.name}`: variables {p.variable_set} ({', '.join(p.variables)}); "
+          + ", ".join(f"{k} {v}" for k, v in p.config.as_dict().items()) for p in pipelines],
         "", *table(pipelines, physical, args.scenarios, scm=False), "", "Targets:", "",
         *verdicts(pipelines, physical, scm),
     ]

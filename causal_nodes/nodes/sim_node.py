@@ -21,7 +21,7 @@ import math
 import time
 
 import numpy as np
-from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Twist
+from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -115,6 +115,12 @@ class SimNode(Node):
                 self.create_publisher(Image, "/camera/image_raw", OUTPUT_QOS) if self.publish_camera else None
             )
             self.true_pub = self.create_publisher(VariableFrame, "/sim/true_variables", STREAM_QOS)
+            ctrl = self.scenario.physical.robot.controller
+            # known interventions: the excitation added to the robot's commands (when the scenario enables it)
+            self.excitation_pub = (
+                self.create_publisher(TwistStamped, "/sim/command_excitation", STREAM_QOS)
+                if ctrl.excitation_linear > 0.0 or ctrl.excitation_angular > 0.0 else None
+            )
         else:
             self.frame_pub = self.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
         # Flow control (faster-than-real-time runs): a simulator that outruns the variables node on a loaded machine
@@ -161,10 +167,11 @@ class SimNode(Node):
         has had a second of wall time to arrive, so a pipeline without a variables node does not stall the run)."""
         if self.max_lead_s <= 0.0 or not self.physical:
             return False
-        now = self.time_offset_s + self.sim.time
+        after_step = self.time_offset_s + self.sim.time + self.sim.dt
         if self._pipeline_stamp == -math.inf:
-            return time.monotonic() - self._wall_start < 1.0 and now - self.time_offset_s > self.max_lead_s
-        return now - self._pipeline_stamp > self.max_lead_s + 1e-9
+            return (time.monotonic() - self._wall_start < 1.0
+                    and after_step - self.time_offset_s > self.max_lead_s + 1e-9)
+        return after_step - self._pipeline_stamp > self.max_lead_s + 1e-9
 
     def _on_frame(self, msg: VariableFrame) -> None:
         self._pipeline_stamp = max(self._pipeline_stamp, msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
@@ -222,6 +229,10 @@ class SimNode(Node):
         self.goal_pub.publish(PoseStamped(header=self._header(self.frame_id), pose=_pose(goal[0], goal[1], 0.0)))
         if self.image_pub is not None and sim.image is not None:
             self.image_pub.publish(self.image_message())
+        if self.excitation_pub is not None:
+            excitation = TwistStamped(header=self._header("base_link"))
+            excitation.twist.linear.x, excitation.twist.angular.z = (float(v) for v in sim.command_dither)
+            self.excitation_pub.publish(excitation)
         if self.publish_true_variables:
             values = state_variables(sim)
             names = list(self.scenario.variables)

@@ -176,18 +176,19 @@ class PhysicalSimulator(Forkable):
         self._integrate()
         self._observe()
 
-    def reintegrate(self) -> None:
+    def reintegrate(self, scan: bool = True) -> None:
         """Recompute this step's positions from the previous ones and the (edited) velocities, then the sensors.
 
         For state edits between steps (the interventional reference): an edited velocity then moves the robot or
         the person during this step exactly as if the mechanism had produced it. Noise draws are reused.
         """
         self._integrate()
-        self.refresh_observations()
+        self.refresh_observations(scan)
 
-    def refresh_observations(self) -> None:
-        """The sensors of the current (edited) state with this step's noise draws, without drawing new ones."""
-        self._sense(new_frame=False)
+    def refresh_observations(self, scan: bool = True) -> None:
+        """The sensors of the current (edited) state with this step's noise draws, without drawing new ones
+        (``scan=False`` skips the ray casting, the costly part, when no scan reading is needed)."""
+        self._sense(new_frame=False, scan=scan)
 
     # ------------------------------------------------------------------ robot
     def _robot_command(self, k: int) -> tuple[float, float]:
@@ -373,8 +374,8 @@ class PhysicalSimulator(Forkable):
         self._imu_noise = self._imu_rng.standard_normal(3)
         self._sense(new_frame=True)
 
-    def _sense(self, new_frame: bool) -> None:
-        if self.config.scan.enabled:
+    def _sense(self, new_frame: bool, scan: bool = True) -> None:
+        if self.config.scan.enabled and scan:
             self.scan_ranges = self._cast_scan()
         if self.config.camera.enabled:
             if new_frame:

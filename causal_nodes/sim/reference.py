@@ -224,41 +224,57 @@ class HoldFailed(RuntimeError):
     """The actuators could not bring the held variables back (dependent variables, or a non-smooth state)."""
 
 
+_SCAN_VARIABLES = frozenset({"min_scan_range", "robot_obstacle_clearance"})
+
+
 def _solve(sim: PhysicalSimulator, names: Sequence[str], actuated: Sequence[str], targets: np.ndarray,
-           scales: np.ndarray, reintegrate: bool, iterations: int = 6, tolerance: float = 1e-7) -> float:
-    """Newton steps on the actuators of ``actuated`` until ``names`` equal ``targets``; returns the residual.
+           scales: np.ndarray, reintegrate: bool, iterations: int = 8, tolerance: float = 1e-7) -> float:
+    """Newton (chord) steps on the actuators of ``actuated`` until ``names`` equal ``targets``; the residual.
 
     ``names`` are the variables to control (a subset of ``actuated``'s, same order); residuals are relative to
     ``scales``. With ``reintegrate`` the positions of the step follow every edit (velocity changes made "during" it).
+    The Jacobian (finite differences) is recomputed only when a step fails to shrink the residual tenfold.
     """
     if not len(names):
         return 0.0
+    scan = bool(_SCAN_VARIABLES & set(names))
 
     def evaluate() -> np.ndarray:
         if reintegrate:
-            sim.reintegrate()
+            sim.reintegrate(scan)
         else:
-            sim.refresh_observations()
+            sim.refresh_observations(scan)
         return _observe(sim, names)
 
-    current = evaluate()
-    residual = float(np.max(np.abs((targets - current) / scales)))
-    for _ in range(iterations):
-        if residual < tolerance:
-            break
+    def jacobian(current: np.ndarray) -> np.ndarray:
         base = _save(sim)
-        jacobian = np.empty((len(names), len(actuated)))
+        columns = np.empty((len(names), len(actuated)))
         for j, name in enumerate(actuated):
             step = 1e-6 * scales[list(names).index(name)] if name in names else 1e-6
             ACTUATORS[name].apply(sim, step)
-            jacobian[:, j] = (evaluate() - current) / step
+            columns[:, j] = (evaluate() - current) / step
             _load(sim, base)
-        scaled = jacobian / scales[:, None]
+        return columns / scales[:, None]
+
+    current = evaluate()
+    residual = float(np.max(np.abs((targets - current) / scales)))
+    scaled = None
+    for _ in range(iterations):
+        if residual < tolerance:
+            break
+        if scaled is None:
+            scaled = jacobian(current)
         update = np.linalg.lstsq(scaled, (targets - current) / scales, rcond=None)[0]
         for name, amount in zip(actuated, update):
             ACTUATORS[name].apply(sim, float(amount))
         current = evaluate()
-        residual = float(np.max(np.abs((targets - current) / scales)))
+        previous, residual = residual, float(np.max(np.abs((targets - current) / scales)))
+        if not residual < 0.1 * previous:
+            scaled = None
+    if reintegrate:
+        sim.reintegrate()
+    else:
+        sim.refresh_observations()
     if not np.isfinite(residual):
         raise HoldFailed(f"holding {list(names)} gave non-finite values")
     return residual
