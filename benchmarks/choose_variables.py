@@ -48,6 +48,15 @@ CANDIDATES = {
     "robot_frame": ROBOT + ["human_speed", "forward_offset", "lateral_offset", "closing_speed",
                             "human_goal_distance", "robot_obstacle_clearance"],
     "minimal": ROBOT + ["human_speed", "human_robot_distance", "closing_speed", "lateral_offset"],
+    "approach": ROBOT + ["human_speed", "human_approach_speed", "human_robot_distance", "lateral_offset",
+                         "human_goal_distance", "robot_obstacle_clearance"],
+    "approach_bearing": ROBOT + ["human_speed", "human_approach_speed", "human_robot_distance", "human_bearing",
+                                 "human_goal_distance", "robot_obstacle_clearance"],
+    "approach_heading_rate": ROBOT + ["human_heading_rate", "human_approach_speed", "human_robot_distance",
+                                      "lateral_offset", "human_goal_distance", "robot_obstacle_clearance"],
+    "approach_minimal": ROBOT + ["human_speed", "human_approach_speed", "human_robot_distance", "lateral_offset"],
+    "approach_robot_frame": ROBOT + ["human_speed", "human_approach_speed", "forward_offset", "lateral_offset",
+                                     "human_goal_distance", "robot_obstacle_clearance"],
 }
 SCENARIOS = ("corridor_passing", "crossing", "overtaking", "approach_standing", "crowd")
 TUNING_SEEDS = (11, 12, 13)

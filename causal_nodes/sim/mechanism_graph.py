@@ -67,6 +67,17 @@ _SENSORS = {
     ("robot_angular_speed", "imu_yaw_rate", 0),
 }
 _RELATIVE_TARGETS = ("closing_speed", "human_bearing", "lateral_offset", "forward_offset", "time_to_collision")
+_APPROACH = {
+    # the person's velocity towards the robot: their velocity of step t (relaxation from that of t-1, the forces of
+    # the robot's place at t-1) seen along the line to the robot of step t
+    ("human_approach_speed", "human_approach_speed", 1),
+    ("human_speed", "human_approach_speed", 0),
+    ("human_heading_rate", "human_approach_speed", 0),
+    ("robot_linear_speed", "human_approach_speed", 0),
+    ("robot_angular_speed", "human_approach_speed", 0),
+    ("human_robot_distance", "human_approach_speed", 0),
+    ("human_approach_speed", "human_robot_distance", 0),
+}
 _RELATIVE = {
     # the person's place in the robot frame: the positions of step t (latent position of t-1 summarised by the
     # variable's own autolink) and both velocities of step t
@@ -91,7 +102,7 @@ def physical_ground_truth(config: PhysicalConfig, variables: Iterable[str] | Non
     ``heading_policy`` (``avoid``: distance -> robot yaw rate). The robot reacts to the nearest person; with one
     person that is the subject.
     """
-    links = set(_ROBOT) | set(_HUMAN) | set(_GEOMETRY) | set(_SENSORS) | _RELATIVE
+    links = set(_ROBOT) | set(_HUMAN) | set(_GEOMETRY) | set(_SENSORS) | _RELATIVE | _APPROACH
     subject = _subject_spec(config)
     if subject.get("robot_aware", True):
         links |= {("human_robot_distance", "human_speed", 1), ("human_robot_distance", "human_heading_rate", 1)}

@@ -16,9 +16,11 @@ noise band. Precisely, from one seed (both runs draw the same noise):
   heading rate (turn the velocity); the subject's place relative to the robot (move the person: distance
   radially, bearing around the robot, lateral/forward offset along the robot's axes); the distance to the goal
   (move the goal); the obstacle clearance (move robot, person and goal together off the nearest obstacle); the
-  closing speed (add a radial component to the person's velocity). Variables that are computed from others at
-  the same instant or are sensor readings (``min_scan_range``, ``collision_risk``, ``time_to_collision``,
-  ``imu_yaw_rate``, ``image_motion``) have none: nothing in the world reads them, so they have no out-links.
+  closing speed and the person's approach speed (add a radial component to the person's velocity; the approach
+  speed is a velocity of the person, the closing speed also holds the robot's and is read after the positions).
+  Variables that are computed from others at the same instant or are sensor readings (``min_scan_range``,
+  ``collision_risk``, ``time_to_collision``, ``imu_yaw_rate``, ``image_motion``) have none: nothing in the world
+  reads them, so they have no out-links.
 * **Holding.** "Held at the undisturbed value" means the actuators of the other observed variables are solved
   (Newton, finite-difference Jacobian) so that all of them equal the baseline run again; latent state keeps
   whatever the change did to it. That is exactly how latent state makes observed links at longer lags.
@@ -191,6 +193,9 @@ ACTUATORS: dict[str, Actuator] = {
                                          "robot, subject and goal, moved together off the nearest obstacle"),
     "closing_speed": Actuator(POSITION, lambda sim, a: _set_velocity(sim, _subject_velocity(sim) - a * _radial(sim)),
                               "the subject's velocity towards the robot (read after positions)"),
+    "human_approach_speed": Actuator(VELOCITY,
+                                     lambda sim, a: _set_velocity(sim, _subject_velocity(sim) - a * _radial(sim)),
+                                     "the subject's velocity towards the robot"),
 }
 """Observed variables with a state they measure; every other variable is a function (group ``function``)."""
 

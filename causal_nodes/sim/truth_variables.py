@@ -85,7 +85,7 @@ def state_variables(sim: PhysicalSimulator) -> dict[str, float]:
     moved = sim.step_index > 0  # at t = 0 no finite difference of positions exists yet
     relative = relative_kinematics(pos, vel, robot_xy, float(yaw), sim.robot_speed)
     if not moved:
-        relative.update(closing_speed=math.nan, time_to_collision=math.nan)
+        relative.update(closing_speed=math.nan, human_approach_speed=math.nan, time_to_collision=math.nan)
     clearance = (obstacle_clearance(scan, sim.scan_angles(), sim.robot_pose, sim.positions)
                  if scan is not None else math.nan)
     return {

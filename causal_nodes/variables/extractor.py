@@ -22,6 +22,7 @@ collision_risk         1/s     inverse time to collision: max(0, closing speed) 
 image_motion           1       mean absolute difference of consecutive downscaled grey frames, in [0, 1]
 imu_yaw_rate           rad/s   IMU angular_velocity.z (a second measurement of robot_angular_speed)
 closing_speed          m/s     how fast the person-robot distance shrinks (negative while it grows)
+human_approach_speed   m/s     the person's own share of it: their velocity towards the robot's position
 human_bearing          rad     direction of the person in the robot frame (0 ahead, + to the left), (-pi, pi]
 lateral_offset         m       the person's y in the robot frame (REP 103: + left of the robot's heading)
 forward_offset         m       the person's x in the robot frame (+ ahead of the robot)
@@ -60,6 +61,7 @@ ALL_VARIABLES: tuple[str, ...] = (
     "image_motion",
     "imu_yaw_rate",
     "closing_speed",
+    "human_approach_speed",
     "human_bearing",
     "lateral_offset",
     "forward_offset",
@@ -83,6 +85,7 @@ _STREAMS_OF: dict[str, tuple[str, ...]] = {
     "image_motion": ("image",),
     "imu_yaw_rate": ("imu",),
     "closing_speed": ("people", "odom"),
+    "human_approach_speed": ("people", "odom"),
     "human_bearing": ("people", "odom"),
     "lateral_offset": ("people", "odom"),
     "forward_offset": ("people", "odom"),
@@ -96,7 +99,8 @@ TTC_MAX_S = 10.0
 """time_to_collision when the gap is not closing, and its cap [s]: a bounded variable suits the tests."""
 PERSON_BEAM_RADIUS_M = 0.5
 """A scan beam ending this close to a tracked person saw that person, not an obstacle (robot_obstacle_clearance)."""
-_RELATIVE = ("closing_speed", "human_bearing", "lateral_offset", "forward_offset", "time_to_collision")
+_RELATIVE = ("closing_speed", "human_approach_speed", "human_bearing", "lateral_offset", "forward_offset",
+             "time_to_collision")
 
 
 @dataclass(frozen=True)
@@ -467,8 +471,9 @@ def relative_kinematics(person_xy: np.ndarray, person_v: np.ndarray, robot_xy: n
                         robot_speed: float) -> dict[str, float]:
     """The person relative to a unicycle robot, in the robot frame (REP 103: x forward, y left).
 
-    closing_speed = -d|r|/dt for r = person - robot (positive while approaching); time_to_collision =
-    |r| / closing_speed while closing (capped at TTC_MAX_S, which it also is while not closing).
+    closing_speed = -d|r|/dt for r = person - robot (positive while approaching); human_approach_speed = the
+    person's velocity along -r/|r| (the robot's motion left out, so it is a quantity of the person alone);
+    time_to_collision = |r| / closing_speed while closing (capped at TTC_MAX_S, which it also is while not closing).
     """
     rel = np.asarray(person_xy, float) - np.asarray(robot_xy, float)
     c, s = math.cos(robot_yaw), math.sin(robot_yaw)
@@ -477,9 +482,10 @@ def relative_kinematics(person_xy: np.ndarray, person_v: np.ndarray, robot_xy: n
     distance = math.hypot(forward, lateral)
     relative_v = np.asarray(person_v, float) - robot_speed * np.array([c, s])
     closing = -float(np.dot(rel, relative_v)) / distance if distance > 0.0 else 0.0
+    approach = -float(np.dot(rel, np.asarray(person_v, float))) / distance if distance > 0.0 else 0.0
     ttc = min(TTC_MAX_S, distance / closing) if closing > 0.0 else TTC_MAX_S
-    return {"closing_speed": closing, "human_bearing": math.atan2(lateral, forward), "lateral_offset": lateral,
-            "forward_offset": forward, "time_to_collision": ttc}
+    return {"closing_speed": closing, "human_approach_speed": approach, "human_bearing": math.atan2(lateral, forward),
+            "lateral_offset": lateral, "forward_offset": forward, "time_to_collision": ttc}
 
 
 def obstacle_clearance(ranges: np.ndarray, angles: np.ndarray, robot_pose: np.ndarray, people_xy: np.ndarray,
