@@ -147,8 +147,6 @@ def test_a_failed_run_keeps_the_last_graph_and_says_why(ros):
 
     assert ros.spin_until(said_why, 15), [s.message for d in diags for s in d.status]
     assert len(graphs) == received and graphs[-1] is last  # no new graph: the last one stands
-
-
 def _call(ros, client, timeout: float = 30.0):
     from std_srvs.srv import Trigger
 
