@@ -135,10 +135,10 @@ class RCoTOptions:
     def basis_width(self) -> int:
         return 1 + 2 * self.frequencies
 
-    def linear_term(self, columns: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        """The nodes' linear term: standardised raw columns or their normal scores."""
+    def linear_term(self, columns: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+        """The nodes' linear term: standardised raw columns or their normal scores (computed if not given)."""
         if self.linear == "ranks":
-            return scores
+            return residual_scores(columns) if scores is None else scores
         centred = columns - columns.mean(axis=0)
         return centred / np.maximum(centred.std(axis=0), 1e-300)
 
@@ -287,6 +287,21 @@ def _robust(fx: np.ndarray, fy: np.ndarray, n: int, p_z: int) -> Part | None:
     return Part(_log_lambda(rho), factor * float(np.sum((mean @ w) ** 2)), w.shape[1], n)
 
 
+def _robust_pair(x: np.ndarray, y: np.ndarray, n: int, p_z: int) -> Part | None:
+    """:func:`_robust` for one X and one Y column, in closed form: ``c^2 / var(x y)`` does not depend on the
+    scales of x and y, so no whitening is needed."""
+    factor = n - 1 - p_z
+    if factor < MIN_RESIDUAL_DOF:
+        return None
+    products = x * y
+    c = float(products.mean())
+    spread = float(np.mean((products - c) ** 2))
+    power = float(np.dot(x, x) * np.dot(y, y)) / (n * n)
+    if spread <= 0.0 or power <= 0.0:
+        return Part(0.0, 0.0, 0, n)
+    return Part(math.log1p(-min(c * c / power, 1.0 - 1e-15)), factor * c * c / spread, 1, n)
+
+
 def residual_parts(resid: np.ndarray, scaled: np.ndarray, n_x: int, p_z: int,
                    options: RCoTOptions) -> tuple[Part, Part] | None:
     """The two chi-square parts of the dependence between residual columns ``[:n_x]`` (X's) and ``[n_x:]`` (Y's):
@@ -310,10 +325,12 @@ def residual_parts(resid: np.ndarray, scaled: np.ndarray, n_x: int, p_z: int,
         full = _robust(feats[:, :p_x], feats[:, p_x:], n, p_z)
     else:
         full = _wilks(feats.T @ feats / n, p_x, n, p_z)
-    plain = resid[:, live]
-    linear_term = options.linear_term(plain, residual_scores(plain))
+    linear_term = options.linear_term(resid[:, live])
     linear_term -= linear_term.mean(axis=0)
-    linear = _robust(linear_term[:, :live_x], linear_term[:, live_x:], n, p_z)
+    if live_x == 1 and live_y == 1:
+        linear = _robust_pair(linear_term[:, 0], linear_term[:, 1], n, p_z)
+    else:
+        linear = _robust(linear_term[:, :live_x], linear_term[:, live_x:], n, p_z)
     if full is None or linear is None:
         return None
     return full, linear
