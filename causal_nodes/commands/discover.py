@@ -100,7 +100,7 @@ def format_links(result: DiscoveryResult) -> str:
     if result.config.context:
         lines.append(f"tests within the regimes of {result.config.context}")
     if result.dropped:
-        lines.append(f"left out (constant): {', '.join(result.dropped)}")
+        lines.append(f"left out: {result.dropped_text()}")
     links = result.links()
     if not links:
         lines.append("no significant links")

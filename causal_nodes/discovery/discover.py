@@ -24,7 +24,7 @@ import numpy as np
 
 from causal_nodes.choices import Choice
 from causal_nodes.discovery.independence_tests import CI_TESTS, CITest, ParCorrTest, ci_test, registered_names
-from causal_nodes.discovery.samples import Samples, check_mask_type, regime_labels
+from causal_nodes.discovery.samples import InsufficientDataError, Samples, check_mask_type, regime_labels
 
 
 class Method(Choice):
@@ -62,10 +62,6 @@ def min_samples_for(max_lag: int) -> int:
     test (or, after discovery, every SEM equation) still needs a few degrees of freedom. Discovery and the
     prioritizer share this rule."""
     return 2 * max_lag + 10
-
-
-class InsufficientDataError(ValueError):
-    """The window is too short for the requested lags (no graph can be computed)."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +168,14 @@ class DiscoveryResult:
     engine_note: str = ""
     datasets: int = 1
     """Datasets the run pooled (tigramite's multiple-datasets mode when > 1)."""
+    drop_reasons: dict[str, str] = field(default_factory=dict)
+    """Why each variable in ``dropped`` was left out (constant, a linear function of others)."""
+
+    def dropped_text(self) -> str:
+        """``name (why); ...`` for logs and diagnostics ('' when nothing was left out)."""
+        if not self.dropped:
+            return ""
+        return _reasons_text({name: self.drop_reasons.get(name, "left out") for name in self.dropped})
 
     def links(self) -> list[Link]:
         """Non-empty graph entries; a contemporaneous pair (stored twice by tigramite) is listed once."""
@@ -214,6 +218,7 @@ class DiscoveryResult:
             "engine_note": self.engine_note,
             "sample_count": self.sample_count,
             "dropped": list(self.dropped),
+            "drop_reasons": dict(self.drop_reasons),
             "datasets": self.datasets,
             "config": self.config.as_dict(),
         }
@@ -262,12 +267,22 @@ def discover(data: np.ndarray | Samples, names: Sequence[str], config: Discovery
     with np.errstate(invalid="ignore"):
         varying = [k for k in range(array.shape[1]) if np.nanmax(array[:, k]) > np.nanmin(array[:, k])]
     dropped = [samples.names[k] for k in range(len(samples.names)) if k not in varying]
+    reasons = {name: "constant" for name in dropped}
+    for k, combination in dependent_columns(array[:, varying]).items():
+        name = samples.names[varying[k]]
+        reasons[name] = "a linear function of " + ", ".join(samples.names[varying[c]] for c in combination)
+        dropped.append(name)
+    varying = [k for k in varying if samples.names[k] not in reasons]
     if len(varying) < 2:
-        raise InsufficientDataError(f"fewer than two non-constant variables (constant: {dropped})")
+        raise InsufficientDataError(f"fewer than two usable variables (left out: {_reasons_text(reasons)})")
     samples = samples.columns(varying)
     runs, short = samples.runs(2 * config.tau_max + 1)
     if not runs:
         raise InsufficientDataError(f"every dataset is shorter than 2 * tau_max + 1 = {2 * config.tau_max + 1}")
+    if short:  # only the datasets long enough for the lags, and one dataset is no longer "datasets"
+        samples = samples.rows(np.concatenate(runs))
+    if len(runs) == 1:
+        samples.datasets = None
 
     special = _special_samples(samples, len(runs))
     if special:
@@ -293,7 +308,42 @@ def discover(data: np.ndarray | Samples, names: Sequence[str], config: Discovery
         dropped=dropped,
         engine_note=note,
         datasets=len(runs),
+        drop_reasons=reasons,
     )
+
+
+SINGULAR_TOLERANCE = 1e-9
+"""Share of a variable's variance left unexplained below which it counts as a linear function of others."""
+
+
+def dependent_columns(array: np.ndarray) -> dict[int, list[int]]:
+    """Columns that are (numerically) exact linear functions of earlier columns, with those columns.
+
+    Why: a duplicated variable (the same signal under two names, a unit conversion) makes every test that
+    conditions on one of them singular, and PCMCI then reports a thicket of spurious links. The later copy is
+    left out, and the result says of what it is a function. Rows with a missing value are ignored.
+    """
+    rows = array[~np.isnan(array).any(axis=1)]
+    if len(rows) < 3:
+        return {}
+    centred = rows - rows.mean(axis=0)
+    centred /= np.maximum(np.linalg.norm(centred, axis=0), 1e-300)
+    out: dict[int, list[int]] = {}
+    kept: list[int] = []
+    for k in range(centred.shape[1]):
+        if kept:
+            basis = centred[:, kept]
+            coef, *_ = np.linalg.lstsq(basis, centred[:, k], rcond=None)
+            left = centred[:, k] - basis @ coef
+            if float(left @ left) < SINGULAR_TOLERANCE:
+                out[k] = [kept[c] for c in np.flatnonzero(np.abs(coef) > 1e-6)]
+                continue
+        kept.append(k)
+    return out
+
+
+def _reasons_text(reasons: dict[str, str]) -> str:
+    return "; ".join(f"{name} ({why})" for name, why in reasons.items()) or "none"
 
 
 def _special_samples(samples: Samples, n_runs: int) -> str:
@@ -303,7 +353,7 @@ def _special_samples(samples: Samples, n_runs: int) -> str:
         reasons.append("missing values (NaN): tigramite with missing_flag")
     if samples.mask is not None:
         reasons.append("a mask")
-    if n_runs > 1 or samples.datasets is not None:
+    if n_runs > 1:
         reasons.append(f"{n_runs} datasets (multiple-datasets mode)")
     if samples.regimes is not None:
         reasons.append("a context (stratified tests)")
@@ -394,7 +444,7 @@ def run_tigramite(samples: Samples | np.ndarray, config: DiscoveryConfig) -> dic
     missing = np.isnan(array)
     values = np.where(missing, MISSING_FLAG, array)
     runs, _ = samples.runs(2 * config.tau_max + 1)
-    multiple = len(runs) > 1 or samples.datasets is not None
+    multiple = len(runs) > 1
     frame = DataFrame(
         {k: values[rows] for k, rows in enumerate(runs)} if multiple else values,
         mask=None if mask is None else ({k: mask[rows] for k, rows in enumerate(runs)} if multiple else mask),

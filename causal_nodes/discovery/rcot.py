@@ -53,6 +53,8 @@ import numpy as np
 from scipy import linalg, special, stats
 from tigramite.independence_tests.independence_tests_base import CondIndTest
 
+from causal_nodes.discovery.samples import InsufficientDataError
+
 NULLS = ("wilks", "robust")
 _potrf, _potrs = linalg.lapack.dpotrf, linalg.lapack.dpotrs
 
@@ -170,7 +172,7 @@ class Part:
     n: int
 
 
-class TooFewSamplesError(ValueError):
+class TooFewSamplesError(InsufficientDataError):
     """No regime has enough samples for the test's degrees of freedom."""
 
 

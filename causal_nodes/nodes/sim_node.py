@@ -25,7 +25,7 @@ import math
 import time
 
 import numpy as np
-from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Twist
+from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -90,6 +90,10 @@ class SimNode(Node):
         self.start_delay_s = declare(self, "start_delay_s", 0.0,
                                      "Wall-clock seconds to wait before the first state is published, so that "
                                      "recorders and other late subscribers match first", float_range=(0.0, 60.0))
+        self.max_lead_s = declare(self, "max_lead_s", 0.0,
+                                  "Physical scenarios: pause stepping while the newest /causal/variables frame is "
+                                  "more than this much sim time behind the simulator [s] (0 = never pause)",
+                                  float_range=(0.0, 1e6))
 
         self.scenario = load_scenario(name)
         if rate_hz > 0.0:
@@ -103,7 +107,8 @@ class SimNode(Node):
         self.sim = self.scenario.make_simulator(None if seed < 0 else seed)
         self.physical = isinstance(self.sim, PhysicalSimulator)
 
-        self.counters: dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0}
+        self.counters: dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0,
+                                         "paused_ticks": 0}
         self.finished = False
         self.started = False
         self._wall_start = time.monotonic()
@@ -120,8 +125,19 @@ class SimNode(Node):
                 self.create_publisher(Image, "camera/image_raw", OUTPUT_QOS) if self.publish_camera else None
             )
             self.true_pub = self.create_publisher(VariableFrame, "sim/true_variables", STREAM_QOS)
+            ctrl = self.scenario.physical.robot.controller
+            # known interventions: the excitation added to the robot's commands (when the scenario enables it)
+            self.excitation_pub = (
+                self.create_publisher(TwistStamped, "sim/command_excitation", STREAM_QOS)
+                if ctrl.excitation_linear > 0.0 or ctrl.excitation_angular > 0.0 else None
+            )
         else:
             self.frame_pub = self.create_publisher(VariableFrame, "causal/variables", STREAM_QOS)
+        # Flow control (faster-than-real-time runs): a simulator that outruns the variables node on a loaded machine
+        # makes the node's input topics arrive with more skew than its max_input_age_s, which turns into NaN frames.
+        self._pipeline_stamp = -math.inf
+        if self.physical and self.max_lead_s > 0.0:
+            self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
         self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, SENSOR_QOS)
         self.create_subscription(InterventionMsg, "sim/do", self._on_do, STREAM_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
@@ -154,9 +170,26 @@ class SimNode(Node):
             self.finished = True
             self.get_logger().info(f"finished after {self.sim.time:.1f} s of sim time")
             return
+        if self.waiting_for_pipeline():
+            self.counters["paused_ticks"] += 1
+            return
         self.sim.step()
         self.counters["steps"] += 1
         self._publish_state()
+
+    def waiting_for_pipeline(self) -> bool:
+        """Whether the variables node is more than max_lead_s behind (flow control; never before its first frame
+        has had a second of wall time to arrive, so a pipeline without a variables node does not stall the run)."""
+        if self.max_lead_s <= 0.0 or not self.physical:
+            return False
+        after_step = self.time_offset_s + self.sim.time + self.sim.dt
+        if self._pipeline_stamp == -math.inf:
+            return (time.monotonic() - self._wall_start < 1.0
+                    and after_step - self.time_offset_s > self.max_lead_s + 1e-9)
+        return after_step - self._pipeline_stamp > self.max_lead_s + 1e-9
+
+    def _on_frame(self, msg: VariableFrame) -> None:
+        self._pipeline_stamp = max(self._pipeline_stamp, msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if not self.physical:
@@ -214,6 +247,10 @@ class SimNode(Node):
         self.goal_pub.publish(PoseStamped(header=self._header(self.frame_id), pose=_pose(goal[0], goal[1], 0.0)))
         if self.image_pub is not None and sim.image is not None:
             self.image_pub.publish(self.image_message())
+        if self.excitation_pub is not None:
+            excitation = TwistStamped(header=self._header("base_link"))
+            excitation.twist.linear.x, excitation.twist.angular.z = (float(v) for v in sim.command_dither)
+            self.excitation_pub.publish(excitation)
         if self.publish_true_variables:
             values = state_variables(sim)
             names = list(self.scenario.variables)

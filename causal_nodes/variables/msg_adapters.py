@@ -57,9 +57,10 @@ def pose_array_positions(msg: Any) -> tuple[float, np.ndarray]:
     return stamp_seconds(msg.header.stamp), xy
 
 
-def scan_values(msg: Any) -> tuple[float, np.ndarray, float, float]:
-    """``sensor_msgs/LaserScan`` -> (stamp, ranges, range_min, range_max)."""
-    return stamp_seconds(msg.header.stamp), np.asarray(msg.ranges, dtype=np.float64), msg.range_min, msg.range_max
+def scan_values(msg: Any) -> tuple[float, np.ndarray, float, float, float, float]:
+    """``sensor_msgs/LaserScan`` -> (stamp, ranges, range_min, range_max, angle_min, angle_increment)."""
+    return (stamp_seconds(msg.header.stamp), np.asarray(msg.ranges, dtype=np.float64), msg.range_min, msg.range_max,
+            msg.angle_min, msg.angle_increment)
 
 
 def goal_values(msg: Any) -> tuple[float, float, float]:
