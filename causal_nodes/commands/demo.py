@@ -28,7 +28,7 @@ DEMO_SCENARIO = "corridor_passing"
 MAX_LEAD_S = 0.3
 """Sim time the simulator may run ahead of the variables node: below its max_input_age_s (0.5 s)."""
 RECORDED_TOPICS = ["/clock", "/causal/variables", "/causal/graph", "/sim/ground_truth", "/causal/priorities",
-                   "/causal/interventions", "/people", "/odom", "/scan", "/goal_pose"]
+                   "/causal/interventions", "/people", "/odom", "/scan", "/goal_pose", "/tf", "/tf_static"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -89,7 +89,7 @@ class PrioritizerNode(Node):
     """Thin wrapper: VariableFrames + odometry + the latest CausalGraph -> priorities, interventions, markers."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(STATUS_NAME, **kwargs)
+        super().__init__("causal_prioritizer", **kwargs)
         for name, (default, description, options) in PARAMETERS.items():
             declare(self, name, default, description, **options)
         self.world_error = ""
@@ -102,15 +102,15 @@ class PrioritizerNode(Node):
         self._latencies: deque = deque(maxlen=100)
         self._status: tuple[int, str, dict] = (WARN, "waiting for a causal graph", {})
 
-        self._pub_priorities = self.create_publisher(CausalPriorities, "/causal/priorities", LATCHED_QOS)
-        self._pub_interventions = self.create_publisher(InterventionArray, "/causal/interventions", LATCHED_QOS)
-        self._pub_markers = self.create_publisher(MarkerArray, "/causal/intervention_markers", LATCHED_QOS)
+        self._pub_priorities = self.create_publisher(CausalPriorities, "causal/priorities", LATCHED_QOS)
+        self._pub_interventions = self.create_publisher(InterventionArray, "causal/interventions", LATCHED_QOS)
+        self._pub_markers = self.create_publisher(MarkerArray, "causal/intervention_markers", LATCHED_QOS)
         self._diagnostics = DiagnosticsPublisher(self)
-        self.create_subscription(CausalGraph, "/causal/graph", self._on_graph, LATCHED_QOS)
-        self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
-        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
+        self.create_subscription(CausalGraph, "causal/graph", self._on_graph, LATCHED_QOS)
+        self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
+        self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS)
         if self.online.world is not None:  # the people are only needed to stream the world model
-            self.create_subscription(PoseArray, "/people", self._on_people, SENSOR_QOS)
+            self.create_subscription(PoseArray, "people", self._on_people, SENSOR_QOS)
         self.create_timer(1.0, self._publish_status)
 
     # ---- parameters -------------------------------------------------------------------------------------------

@@ -433,6 +433,10 @@ class VariableExtractor:
         self._seen.add(stream)
         return None
 
+    def reset(self) -> None:
+        """Start over: forget every input and track (a ``~/reset`` service request)."""
+        self._reset()
+
     def _reset(self) -> None:
         """Time jumped back (a looping bag, a restarted simulator): start over on the new time axis."""
         for stream in self._streams.values():

@@ -280,3 +280,20 @@ def test_missing_world_model_is_reported_not_fatal(ros) -> None:
     assert all(len(c.predicted_paths) == 0 for c in h.got["interventions"][-1].candidates)
     assert h.spin_until(lambda: h.last_status() is not None
                         and any(kv.key == "world_model_error" for kv in h.last_status().values))
+
+
+def test_params_file_and_node_share_the_config_dataclasses_defaults() -> None:
+    """One set of defaults: the node declares the config dataclasses' values and the params YAML says the same."""
+    import yaml
+    from repo_paths import REPO_ROOT
+
+    from causal_nodes.nodes.prioritizer_node import PARAMETERS
+    from causal_nodes.prioritization import OnlinePrioritizerConfig
+
+    config = yaml.safe_load((REPO_ROOT / "config" / "prioritizer.yaml").read_text())
+    given = config[f"/**/{STATUS_NAME}"]["ros__parameters"]
+    declared = {name: default for name, (default, _, _) in PARAMETERS.items()}
+    assert given == declared
+    defaults = OnlinePrioritizerConfig()
+    assert (declared["effect_model"], declared["local_weighting"]) == ("kinematic", "state")
+    assert declared["window_size"] == defaults.window_size and declared["horizon"] == defaults.prioritizer.horizon
