@@ -21,6 +21,9 @@ class WindowConfig:
     time_jump_reset_s: float = 1.0
     """A stamp this far *behind* the newest sample means time restarted (a looping bag): the window is reset.
     Smaller steps back are treated as out-of-order samples and dropped."""
+    allow_missing: bool = False
+    """Keep samples with NaN values (missing; inf is still rejected). Discovery needs complete samples; the
+    prioritizer's SEM fit skips the rows that touch a missing value, so it keeps them and loses no time steps."""
 
     def __post_init__(self) -> None:
         if self.length < 2:
@@ -42,6 +45,7 @@ class SampleWindow:
         self.names: list[str] = []
         self._values = np.empty((config.length, 0))
         self._stamps = np.empty(config.length)
+        self._labels = np.full(config.length, "", dtype=object)
         self._start = 0
         self._count = 0
         self.accepted = 0
@@ -66,13 +70,14 @@ class SampleWindow:
         self._start = 0
         self._count = 0
 
-    def add(self, stamp: float, names: Sequence[str], values: Sequence[float]) -> str | None:
+    def add(self, stamp: float, names: Sequence[str], values: Sequence[float], label: str = "") -> str | None:
+        """``label``: who or what the sample is about (e.g. the subject person), kept beside it."""
         if len(names) != len(values):
             return self._reject("names_values_length_mismatch")
         if not np.isfinite(stamp):
             return self._reject("non_finite_stamp")
         row = np.asarray(values, dtype=np.float64)
-        if not np.all(np.isfinite(row)):
+        if np.isinf(row).any() or (not self.config.allow_missing and np.isnan(row).any()):
             return self._reject("non_finite_value")
         if list(names) != self.names:
             if self._count:
@@ -87,7 +92,7 @@ class SampleWindow:
                 return self._reject("duplicate_stamp")
             else:
                 return self._reject("out_of_order_stamp")
-        self._append(stamp, row)
+        self._append(stamp, row, label)
         self.accepted += 1
         return None
 
@@ -97,6 +102,10 @@ class SampleWindow:
 
     def stamps(self) -> np.ndarray:
         return self._ordered(self._stamps)
+
+    def labels(self) -> list[str]:
+        """The samples' labels, oldest first."""
+        return list(self._ordered(self._labels))
 
     def counters(self) -> dict[str, int]:
         out = {"accepted": self.accepted, "fill": self._count}
@@ -113,7 +122,7 @@ class SampleWindow:
         self._values = np.empty((self.config.length, len(self.names)))
         self.clear()
 
-    def _append(self, stamp: float, row: np.ndarray) -> None:
+    def _append(self, stamp: float, row: np.ndarray, label: str) -> None:
         length = self.config.length
         if self._count < length:
             index = (self._start + self._count) % length
@@ -123,6 +132,7 @@ class SampleWindow:
             self._start = (self._start + 1) % length
         self._values[index] = row
         self._stamps[index] = stamp
+        self._labels[index] = label
 
     def _ordered(self, buffer: np.ndarray) -> np.ndarray:
         idx = (self._start + np.arange(self._count)) % self.config.length

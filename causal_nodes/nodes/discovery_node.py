@@ -6,6 +6,10 @@ PCMCI runs; a tick that finds the worker busy is counted as a skipped update. Pu
 ``/causal/graph`` (causal_msgs/CausalGraph, transient local), ``/causal/graph_markers``
 (visualization_msgs/MarkerArray, transient local), ``/causal/graph_image`` (sensor_msgs/Image, rgb8) and
 ``/diagnostics`` (window fill, latency, rejected frames, skipped updates).
+
+Services (std_srvs/Trigger): ``~/reset`` empties the window (the next graph waits for ``min_samples`` new
+samples); ``~/discover_now`` runs a discovery on the current window at once and answers with the published graph's
+size, or why there is none (too few samples, a run already going).
 """
 from __future__ import annotations
 
@@ -14,14 +18,17 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from geometry_msgs.msg import Point
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import ColorRGBA
+from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from causal_msgs.msg import CausalGraph, CausalLink, VariableFrame
 from causal_nodes.discovery.discover import ENGINES, METHODS, TESTS, DiscoveryConfig
 from causal_nodes.discovery.graph_layout import circle_layout, link_style, render_graph_image
+from causal_nodes.discovery.independence_tests import ci_test, parse_test_options
 from causal_nodes.discovery.online import DiscoveryOutcome, OnlineDiscovery
 from causal_nodes.discovery.window import WindowConfig
 from causal_nodes.nodes.common import (
@@ -45,7 +52,10 @@ class DiscoveryNode(Node):
         super().__init__("discovery_node", **kwargs)
         config = DiscoveryConfig(
             method=declare(self, "method", "pcmci", "PCMCI variant", choices=METHODS),
-            test=declare(self, "test", "parcorr", "Conditional independence test", choices=TESTS),
+            test=ci_test(declare(self, "test", "parcorr", "Conditional independence test", choices=TESTS),
+                         parse_test_options([item for item in declare(
+                             self, "test_options", [""], "Options of the test, 'KEY=VALUE' (e.g. n_features=3)")
+                             if item])),
             engine=declare(self, "engine", "auto", "auto = exact fast ParCorr engine where it applies, else tigramite",
                            choices=ENGINES),
             tau_min=declare(self, "tau_min", 0, "Smallest lag [samples]", int_range=(0, 50)),
@@ -59,6 +69,9 @@ class DiscoveryNode(Node):
                                                     int_range=(-1, 100))),
             max_combinations=declare(self, "max_combinations", 1, "Condition combinations tested per size",
                                      int_range=(1, 100)),
+            context=declare(self, "context", "", "Variable of regime labels: tests run within regimes (test rcot)"),
+            context_bins=_floats(declare(self, "context_bins", "",
+                                         "Increasing edges 'E1,E2,..' cutting a continuous context into regimes")),
         )
         window = WindowConfig(
             length=declare(self, "window_length", 300, "Samples in the sliding window", int_range=(20, 100000)),
@@ -77,6 +90,10 @@ class DiscoveryNode(Node):
             min_samples=declare(
                 self, "min_samples", 50, "Fewest samples before a graph is computed", int_range=(10, 100000)
             ),
+            pool_encounters=declare(self, "pool_encounters", False,
+                                    "Pool encounters (subject changes, gaps) as separate datasets"),
+            encounter_gap_s=declare(self, "encounter_gap_s", 1.0, "A gap this long starts a new encounter [s]",
+                                    float_range=(0.001, 3600.0)),
         )
         self.marker_frame = declare(self, "marker_frame", "base_link", "Frame the graph markers are drawn in")
         self.marker_height = declare(self, "marker_height", 2.0, "Height of the graph above the frame origin [m]",
@@ -96,11 +113,14 @@ class DiscoveryNode(Node):
         self._last_outcome: DiscoveryOutcome | None = None
         self._last_latency_s = float("nan")
 
-        self.graph_pub = self.create_publisher(CausalGraph, "/causal/graph", LATCHED_QOS)
-        self.marker_pub = self.create_publisher(MarkerArray, "/causal/graph_markers", LATCHED_QOS)
-        self.image_pub = self.create_publisher(Image, "/causal/graph_image", LATCHED_QOS)
+        self.graph_pub = self.create_publisher(CausalGraph, "causal/graph", LATCHED_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, "causal/graph_markers", LATCHED_QOS)
+        self.image_pub = self.create_publisher(Image, "causal/graph_image", LATCHED_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
-        self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
+        self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
+        services = MutuallyExclusiveCallbackGroup()  # a waiting ~/discover_now must not hold up the frames
+        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=services)
+        self.create_service(Trigger, "~/discover_now", self._on_discover_now, callback_group=services)
         self.create_timer(period, self._on_tick)
         self.create_timer(1.0, self._publish_diagnostics)
 
@@ -108,7 +128,7 @@ class DiscoveryNode(Node):
     def _on_frame(self, msg: VariableFrame) -> None:
         self.frames_received += 1
         with self._lock:
-            self.online.add(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values))
+            self.online.add(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values), msg.subject_id)
 
     def _on_tick(self) -> None:
         if self._running is not None and not self._running.done():
@@ -132,6 +152,36 @@ class DiscoveryNode(Node):
         self.graphs_published += 1
         self._last_latency_s = time.monotonic() - job.taken_at
 
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            dropped = self.online.reset("requested")
+        response.success, response.message = True, f"window emptied ({dropped} samples dropped)"
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_discover_now(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self._running is not None and not self._running.done():
+            response.success, response.message = False, "a discovery is running; its graph follows on causal/graph"
+            return response
+        with self._lock:
+            enough, sentence = self.online.fill_status()
+            if not enough:
+                response.success, response.message = False, f"no graph: {sentence}"
+                return response
+            job = self.online.take_job()
+        self._running = self._worker.submit(self._run_and_publish, job)
+        self._running.result()
+        outcome = self._last_outcome
+        if outcome is None or outcome.result is None:
+            response.success = False
+            response.message = f"no graph: {outcome.error if outcome is not None else 'the run did not finish'}"
+        else:
+            result = outcome.result
+            response.success = True
+            response.message = (f"graph published: {len(result.links())} links, {result.sample_count} samples, "
+                                f"{result.seconds * 1e3:.0f} ms ({result.engine})")
+        return response
+
     def _publish_diagnostics(self) -> None:
         with self._lock:
             counters = self.online.counters()
@@ -143,10 +193,10 @@ class DiscoveryNode(Node):
         if outcome is not None:
             if outcome.result is not None:
                 counters.update(compute_time_s=outcome.result.seconds, engine=outcome.result.engine,
-                                links=len(outcome.result.links()))
+                                links=len(outcome.result.links()), datasets=outcome.result.datasets)
                 if outcome.result.dropped:
                     level = max(level, WARN)
-                    message += f"; constant, left out: {', '.join(outcome.result.dropped)}"
+                    message += f"; left out: {outcome.result.dropped_text()}"
             else:
                 level = WARN if outcome.insufficient else ERROR
                 message += f"; last run failed: {outcome.error}"
@@ -240,6 +290,14 @@ class DiscoveryNode(Node):
 
 def _none_if_negative(value: int) -> int | None:
     return None if value < 0 else value
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    """'E1,E2,..' -> floats; ValueError naming the text (the node then refuses to start)."""
+    try:
+        return tuple(float(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise ValueError(f"expected numbers separated by commas, got {text!r}") from None
 
 
 def main(args=None) -> None:

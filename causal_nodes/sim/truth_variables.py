@@ -14,7 +14,8 @@ import math
 import cv2
 import numpy as np
 
-from causal_nodes.variables.extractor import ALL_VARIABLES, collision_risk
+from causal_nodes.geometry import wrap_angle
+from causal_nodes.variables.extractor import ALL_VARIABLES, collision_risk, obstacle_clearance, relative_kinematics
 
 from .physical import PhysicalSimulator
 
@@ -68,7 +69,7 @@ def heading_rate(velocity: np.ndarray, previous_velocity: np.ndarray, dt: float)
     if math.hypot(*velocity) < HEADING_MIN_SPEED or math.hypot(*previous_velocity) < HEADING_MIN_SPEED:
         return 0.0
     change = math.atan2(velocity[1], velocity[0]) - math.atan2(previous_velocity[1], previous_velocity[0])
-    return ((change + math.pi) % (2.0 * math.pi) - math.pi) / dt
+    return wrap_angle(change) / dt
 
 
 def state_variables(sim: PhysicalSimulator) -> dict[str, float]:
@@ -82,6 +83,11 @@ def state_variables(sim: PhysicalSimulator) -> dict[str, float]:
     scan = sim.scan_ranges
     finite = scan[np.isfinite(scan)] if scan is not None else np.zeros(0)
     moved = sim.step_index > 0  # at t = 0 no finite difference of positions exists yet
+    relative = relative_kinematics(pos, vel, robot_xy, float(yaw), sim.robot_speed)
+    if not moved:
+        relative.update(closing_speed=math.nan, human_approach_speed=math.nan, time_to_collision=math.nan)
+    clearance = (obstacle_clearance(scan, sim.scan_angles(), sim.robot_pose, sim.positions)
+                 if scan is not None else math.nan)
     return {
         "human_speed": math.hypot(vel[0], vel[1]) if moved else math.nan,
         "human_heading_rate": heading_rate(vel, sim.prev_velocities[i], sim.dt) if sim.step_index > 1 else 0.0,
@@ -93,4 +99,6 @@ def state_variables(sim: PhysicalSimulator) -> dict[str, float]:
         "collision_risk": collision_risk(pos, vel, robot_xy, robot_vel) if moved else math.nan,
         "image_motion": image_motion(sim.prev_image, sim.image),
         "imu_yaw_rate": sim.imu.yaw_rate,
+        **relative,
+        "robot_obstacle_clearance": clearance,
     }
