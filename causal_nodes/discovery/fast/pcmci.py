@@ -128,11 +128,11 @@ def _pcmci_on_oracle(oracle: LaggedParCorr, n_vars: int, *, tau_min: int, tau_ma
     else:
         pc_links = normalize_link_assumptions(link_assumptions, n_vars, pc_tau_min, tau_max,
                                               remove_contemp=True)
-        pc_candidates = tuple(PCCandidates(n_vars, j, pc_links[j]) for j in range(n_vars))
+        pc_candidates = tuple(PCCandidates.from_links(n_vars, j, pc_links[j]) for j in range(n_vars))
         mci_links = normalize_link_assumptions(link_assumptions, n_vars, tau_min, tau_max)
         candidates = mci_candidates(mci_links, n_vars)
     parents = run_pc_stable(oracle, pc_candidates, n_vars, pc_tau_min, tau_max, pc_alpha,
-                            max_conds_dim, max_combinations)
+                            max_conds_dim, max_combinations).parents
     return run_mci(oracle, parents, mci_links, candidates, n_vars, tau_min, tau_max,
                    max_conds_py, max_conds_px, alpha_level, fdr_method)
 
