@@ -174,32 +174,27 @@ class PCSearches:
     def parents(self, s: int) -> list[Node]:
         return [self.candidates[s][c] for c in self.order[s, :self.n_par[s]]]
 
-    def link_statistics(self, s: int) -> tuple[dict[Node, float], dict[Node, float]]:
-        """tigramite's ``pval_max`` and ``val_dict`` of search ``s``, keyed by candidate node."""
-        nodes = self.candidates[s]
-        return ({node: float(self.pval_max[s, c]) for c, node in enumerate(nodes)},
-                {node: float(self.val_of_pmax[s, c]) for c, node in enumerate(nodes)})
-
 
 @dataclass
 class PC1Result:
-    """What tigramite's ``run_pc_stable`` leaves behind: the parents and, per link, ``pval_max``/``val_dict``
-    of the selected pc_alpha (PCMCI+ reports them for lagged links that PC1 removed)."""
+    """What tigramite's ``run_pc_stable`` leaves behind: the parents of every variable and, per link, its
+    ``pval_max``/``val_dict`` for the selected pc_alpha (PCMCI+ reports them for lagged links PC1 removed)."""
 
     parents: dict[int, list[Node]]
-    pval_max: dict[int, dict[Node, float]]
-    val_of_pmax: dict[int, dict[Node, float]]
+    sources: dict[int, tuple[PCSearches, int]]
+    """The search (and its row) each variable's parents come from."""
 
     def matrices(self, n_vars: int, tau_max: int) -> tuple[np.ndarray, np.ndarray]:
         """``(p_matrix, val_matrix)`` as tigramite's ``_dict_to_matrix`` builds them (defaults 1 and 0)."""
         p_matrix = np.ones((n_vars, n_vars, tau_max + 1))
         val_matrix = np.zeros((n_vars, n_vars, tau_max + 1))
-        for target, matrix in ((p_matrix, self.pval_max), (val_matrix, self.val_of_pmax)):
-            for j, links in matrix.items():
-                for (i, lag), value in links.items():
-                    target[i, j, abs(lag)] = value
-                    if lag == 0:
-                        target[j, i, 0] = value
+        for j, (searches, s) in self.sources.items():
+            count = len(searches.candidates[s])
+            if count == 0:
+                continue
+            nodes = np.array(searches.candidates[s], dtype=np.intp).reshape(count, 2)
+            p_matrix[nodes[:, 0], j, -nodes[:, 1]] = searches.pval_max[s, :count]
+            val_matrix[nodes[:, 0], j, -nodes[:, 1]] = searches.val_of_pmax[s, :count]
         return p_matrix, val_matrix
 
 
@@ -243,7 +238,7 @@ def run_pc_stable(oracle: LaggedParCorr, candidates: Sequence[PCCandidates], n_v
             searches.run(oracle, max_conds_dim, max_combinations)
         outcomes = [(searches, s) for s in range(len(specs))]
     found = {(j, alpha): outcomes[s] for s, (j, _, alpha) in enumerate(specs)}
-    result = PC1Result({}, {}, {})
+    result = PC1Result({}, {})
     for j in range(n_vars):
         scores = np.zeros_like(alphas)
         if select:
@@ -253,5 +248,5 @@ def run_pc_stable(oracle: LaggedParCorr, candidates: Sequence[PCCandidates], n_v
                 scores[k] = oracle.model_selection_score(j, z_cols)
         searched, s = found[(j, alphas[int(scores.argmin())])]
         result.parents[j] = searched.parents(s)
-        result.pval_max[j], result.val_of_pmax[j] = searched.link_statistics(s)
+        result.sources[j] = (searched, s)
     return result
