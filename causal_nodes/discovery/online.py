@@ -17,6 +17,7 @@ import numpy as np
 from causal_nodes.discovery.discover import (
     DiscoveryConfig,
     DiscoveryResult,
+    Engine,
     InsufficientDataError,
     discover,
     fast_unsupported_reason,
@@ -75,7 +76,7 @@ class OnlineDiscovery:
             )
         self.rejected: Counter = Counter()
         self._samples_at_last_job = -1
-        self.streaming = config.engine != "tigramite" and fast_unsupported_reason(config) is None
+        self.streaming = config.engine is not Engine.TIGRAMITE and fast_unsupported_reason(config) is None
         self._stream: Any | None = None
         self._stream_resets = -1
 
@@ -115,7 +116,7 @@ class OnlineDiscovery:
         self._samples_at_last_job = self.window.accepted
         statistics = None
         if self._stream is not None and self._stream.n_samples > 2 * self.config.tau_max:
-            statistics = self._stream.snapshot(self.config.test)
+            statistics = self._stream.snapshot(self.config.test.name)
         return WindowJob(names=names, stamps=stamps, data=data, taken_at=time.monotonic(), statistics=statistics)
 
     def run(self, job: WindowJob) -> DiscoveryOutcome:
