@@ -312,10 +312,10 @@ class LaggedParCorr:
         if self.has_special:
             return self.test_lists(xs.tolist(), ys.tolist(), [full_z(k) for k in range(n_tests)])
         if kernels.AVAILABLE:
-            base_len = np.array([len(base) for base in bases], dtype=np.intp)
+            base_len = np.array([len(base_cols) for base_cols in bases], dtype=np.intp)
             base_pad = np.zeros((len(bases), max(1, int(base_len.max()))), dtype=np.intp)
-            for b, base in enumerate(bases):
-                base_pad[b, :len(base)] = base
+            for b, base_cols in enumerate(bases):
+                base_pad[b, :len(base_cols)] = base_cols
             cols, widths = kernels.assemble_tests(base_pad, base_len, owners, extras, counts, xs, ys)
             return self.test_columns(cols, widths, lambda k: (xs[k], ys[k], full_z(k)))
         real = np.arange(extras.shape[1])[None, :] < counts[:, None]

@@ -327,7 +327,7 @@ def run_pcmciplus(oracle: LaggedParCorr, n_vars: int, opts: PlusOptions, pc_alph
     scores = np.zeros_like(alphas)
     for k, alpha in enumerate(alphas):
         results[alpha] = pcmciplus_single(oracle, n_vars, _with_alpha(opts, alpha), link_assumptions)
-        order = np.argsort(np.abs(results[alpha]["val_matrix"]).sum(axis=(0, 2)))[::-1]
+        order = np.argsort(np.abs(results[alpha]["val_matrix"]).sum(axis=(0, 2)))[::-1].tolist()
         dag = dag_from_cpdag(results[alpha]["graph"], order)
         for j in range(n_vars):
             z_cols = [node_column((int(i), -int(lag)), n_vars) for i, lag in zip(*np.nonzero(dag[:, j, :] == "-->"))]
