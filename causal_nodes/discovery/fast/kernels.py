@@ -235,9 +235,10 @@ def pc1_searches(corr: np.ndarray, cand: np.ndarray, n_cand: np.ndarray, forced:
 
 @njit(cache=True, nogil=True)
 def assemble_tests(bases: np.ndarray, base_len: np.ndarray, owners: np.ndarray, extras: np.ndarray,
-                   counts: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``[base[owner], extras[:count], x, y]`` (left-aligned) and their widths, for
-    :func:`partial_correlations`."""
+                   counts: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                   extras_first: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``[base[owner], extras[:count], x, y]`` (``extras_first``: extras before the base), left-aligned,
+    and their widths, for :func:`partial_correlations`."""
     n_tests = xs.size
     width = bases.shape[1] + extras.shape[1] + 2
     cols = np.zeros((n_tests, width), dtype=np.intp)
@@ -245,12 +246,17 @@ def assemble_tests(bases: np.ndarray, base_len: np.ndarray, owners: np.ndarray, 
     for k in range(n_tests):
         b = owners[k]
         pos = 0
+        if extras_first:
+            for q in range(counts[k]):
+                cols[k, pos] = extras[k, q]
+                pos += 1
         for q in range(base_len[b]):
             cols[k, pos] = bases[b, q]
             pos += 1
-        for q in range(counts[k]):
-            cols[k, pos] = extras[k, q]
-            pos += 1
+        if not extras_first:
+            for q in range(counts[k]):
+                cols[k, pos] = extras[k, q]
+                pos += 1
         cols[k, pos] = xs[k]
         cols[k, pos + 1] = ys[k]
         widths[k] = pos + 2

@@ -20,13 +20,19 @@ order.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from causal_nodes.discovery.fast import kernels
 from causal_nodes.discovery.fast.lagged_moments import node_column
-from causal_nodes.discovery.fast.link_assumptions import LinkAssumptions, normalize_link_assumptions
+from causal_nodes.discovery.fast.link_assumptions import (
+    LinkAssumptions,
+    default_link_assumptions,
+    normalize_link_assumptions,
+)
 from causal_nodes.discovery.fast.mci import fdr_bh, symmetrize
 from causal_nodes.discovery.fast.orientation import (
     COLLIDER_RULES,
@@ -38,7 +44,7 @@ from causal_nodes.discovery.fast.orientation import (
     orient_colliders,
 )
 from causal_nodes.discovery.fast.parcorr import LaggedParCorr
-from causal_nodes.discovery.fast.pc1 import PCCandidates, run_pc_stable
+from causal_nodes.discovery.fast.pc1 import PCCandidates, default_pc_candidates, run_pc_stable
 
 #: tigramite's ``run_pcmciplus`` default significance (its PCMCI default is 0.2 in this project).
 DEFAULT_PC_ALPHA = 0.01
@@ -84,7 +90,8 @@ class LaggedConditions:
     """Columns of the MCI conditions of a link: Y's lagged parents (without X), then X's shifted by X's lag.
 
     A pair's condition set in the skeleton is ``S + conditions(i, j, lag)``; the two parts never overlap
-    (S is contemporaneous, parents are lagged), so tigramite's de-duplication reduces to this.
+    (S is contemporaneous, parents are lagged), so tigramite's de-duplication reduces to this. Each link's
+    list is built once and kept as a row of a padded table (:meth:`row`) for the compiled assembly.
     """
 
     def __init__(self, parents: dict[int, list[Node]], n_vars: int, tau_min: int, tau_max: int,
@@ -95,20 +102,28 @@ class LaggedConditions:
         self.max_px_lagged = self.max_px if opts.max_conds_px_lagged is None else opts.max_conds_px_lagged
         self.n_vars = n_vars
         self.cols = {v: [node_column(node, n_vars) for node in parents.get(v, [])] for v in range(n_vars)}
-        self._cache: dict[tuple[int, int, int], list[int]] = {}
+        width = max([1] + [len(c) for c in self.cols.values()]) * 2
+        self.table = np.zeros((n_vars * n_vars * (tau_max + 1), width), dtype=np.intp)
+        self.lengths = np.full(len(self.table), -1, dtype=np.intp)
+        self.tau_max = tau_max
 
     def __call__(self, i: int, j: int, lag: int) -> list[int]:
-        key = (i, j, lag)
-        found = self._cache.get(key)
-        if found is None:
+        row = self.row(i, j, lag)
+        return self.table[row, :self.lengths[row]].tolist()
+
+    def row(self, i: int, j: int, lag: int) -> int:
+        """Row of the link's conditions in :attr:`table` (length in :attr:`lengths`), built on first use."""
+        row = (i * self.n_vars + j) * (self.tau_max + 1) + lag
+        if self.lengths[row] < 0:
             x_col = lag * self.n_vars + i
             found = [c for c in self.cols[j][:self.max_py] if c != x_col]
             seen = set(found)
             shift = lag * self.n_vars
             limit = self.max_px if lag == 0 else self.max_px_lagged
             found += [c + shift for c in self.cols[i][:limit] if c + shift not in seen]
-            self._cache[key] = found
-        return found
+            self.table[row, :len(found)] = found
+            self.lengths[row] = len(found)
+        return row
 
 
 class TestRunner:
@@ -130,21 +145,27 @@ class TestRunner:
         tested = [k for k, spec in enumerate(specs) if not spec[4]]
         if not tested:
             return results
-        xs, ys, zs = [], [], []
-        for k in tested:
+        n_tests = len(tested)
+        conditions = self.conditions
+        rows = np.empty(n_tests, dtype=np.intp)
+        xs = np.empty(n_tests, dtype=np.intp)
+        ys = np.empty(n_tests, dtype=np.intp)
+        sizes = np.empty(n_tests, dtype=np.intp)
+        for t, k in enumerate(tested):
             i, j, lag, subset, _ = specs[k]
-            xs.append(lag * self.n_vars + i)
-            ys.append(j)
-            zs.append(list(subset) + self.conditions(i, j, lag))
-        widths = np.array([len(z) + 2 for z in zs], dtype=np.intp)
-        cols = np.zeros((len(zs), int(widths.max())), dtype=np.intp)
-        for row, (x, y, z) in enumerate(zip(xs, ys, zs)):
-            cols[row, :len(z)] = z
-            cols[row, len(z)] = x
-            cols[row, len(z) + 1] = y
-        vals, pvals, constant = self.oracle.test_columns(cols, widths, lambda r: (xs[r], ys[r], zs[r]))
-        for row, k in enumerate(tested):
-            results[k] = (float(vals[row]), float(pvals[row]), bool(pvals[row] <= self.pc_alpha and not constant[row]))
+            rows[t] = conditions.row(i, j, lag)
+            xs[t] = lag * self.n_vars + i
+            ys[t] = j
+            sizes[t] = len(subset)
+        subsets = np.zeros((n_tests, max(1, int(sizes.max()))), dtype=np.intp)
+        for t, k in enumerate(tested):
+            subsets[t, :sizes[t]] = specs[k][3]
+        cols, widths = kernels.assemble_tests(conditions.table, conditions.lengths, rows, subsets, sizes, xs, ys,
+                                              True)
+        vals, pvals, constant = self.oracle.test_columns(cols, widths)
+        dependent = (pvals <= self.pc_alpha) & ~constant
+        for t, k in enumerate(tested):
+            results[k] = (float(vals[t]), float(pvals[t]), bool(dependent[t]))
         return results
 
 
@@ -175,13 +196,17 @@ class Skeleton:
         return found
 
     def _remaining_pairs(self, adj: list[list[int]], dim: int) -> list[tuple[int, int, int]]:
+        """Links still present whose target has at least ``dim`` other contemporaneous neighbours, in tigramite's
+        order (i, then j, then lag)."""
         n_vars = self.graph.shape[0]
-        pairs = []
-        for i, j in itertools.product(range(n_vars), range(n_vars)):
-            for lag in range(self.tau_min, self.tau_max + 1):
-                if self.graph[i, j, lag] != "" and len(adj[j]) - (lag == 0 and i in adj[j]) >= dim:
-                    pairs.append((i, j, lag))
-        return pairs
+        in_adj = np.zeros((n_vars, n_vars), dtype=bool)
+        for j, members in enumerate(adj):
+            in_adj[members, j] = True
+        others = np.broadcast_to(in_adj.sum(axis=0)[None, :, None], self.graph.shape).copy()
+        others[:, :, 0] -= in_adj
+        lags = np.arange(self.graph.shape[2])
+        remaining = (self.graph != "") & (others >= dim) & (lags >= self.tau_min)[None, None, :]
+        return [(int(i), int(j), int(lag)) for i, j, lag in np.argwhere(remaining)]
 
     def run(self) -> None:
         n_vars = self.graph.shape[0]
@@ -275,11 +300,16 @@ def pcmciplus_single(oracle: LaggedParCorr, n_vars: int, opts: PlusOptions,
     """``run_pcmciplus`` for one ``pc_alpha`` value."""
     opts.check(n_vars)
     tau_min, tau_max = opts.tau_min, opts.tau_max
-    links = normalize_link_assumptions(link_assumptions, n_vars, tau_min, tau_max)
     pc_tau_min = max(1, tau_min)
-    pc_links = normalize_link_assumptions(link_assumptions, n_vars, pc_tau_min, tau_max, remove_contemp=True)
-    pc1 = run_pc_stable(oracle, [PCCandidates.from_links(n_vars, j, pc_links[j]) for j in range(n_vars)],
-                        n_vars, pc_tau_min, tau_max, opts.pc_alpha, opts.max_conds_dim, opts.max_combinations)
+    if link_assumptions is None:  # cached, shared (read-only) defaults
+        links = default_link_assumptions(n_vars, tau_min, tau_max)
+        candidates: Sequence[PCCandidates] = default_pc_candidates(n_vars, pc_tau_min, tau_max)
+    else:
+        links = normalize_link_assumptions(link_assumptions, n_vars, tau_min, tau_max)
+        pc_links = normalize_link_assumptions(link_assumptions, n_vars, pc_tau_min, tau_max, remove_contemp=True)
+        candidates = [PCCandidates.from_links(n_vars, j, pc_links[j]) for j in range(n_vars)]
+    pc1 = run_pc_stable(oracle, candidates, n_vars, pc_tau_min, tau_max, opts.pc_alpha, opts.max_conds_dim,
+                        opts.max_combinations)
     p_matrix, val_matrix = pc1.matrices(n_vars, tau_max)
 
     skeleton_links = _links_for_skeleton(links, pc1.parents, n_vars, opts.reset_lagged_links)
