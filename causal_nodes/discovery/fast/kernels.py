@@ -17,6 +17,7 @@ which gives the same results (tested).
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -100,6 +101,69 @@ def _partial_from_corr(corr: np.ndarray, cols: np.ndarray, width: int, work: np.
 
 
 @njit(cache=True, nogil=True)
+def _factor_prefix(corr: np.ndarray, cols: np.ndarray, size: int, y_col: int, zwork: np.ndarray,
+                   yrow: np.ndarray) -> float:
+    """Cholesky rows of ``corr[cols[:size], cols[:size]]`` (into ``zwork``) and the first ``size`` entries of
+    ``y_col``'s row (into ``yrow``): the part of :func:`_partial_from_corr`'s factor that every test with
+    conditions ``cols[:size]`` and target ``y_col`` shares. Returns the smallest pivot (0: not positive
+    definite)."""
+    min_pivot = np.inf
+    for a in range(size):
+        ca = cols[a]
+        for b in range(a + 1):
+            s = corr[ca, cols[b]]
+            for k in range(b):
+                s -= zwork[a, k] * zwork[b, k]
+            if a == b:
+                if not s > 0.0:
+                    return 0.0
+                if s < min_pivot:
+                    min_pivot = s
+                zwork[a, a] = np.sqrt(s)
+            else:
+                zwork[a, b] = s / zwork[b, b]
+    for b in range(size):
+        s = corr[y_col, cols[b]]
+        for k in range(b):
+            s -= yrow[k] * zwork[b, k]
+        yrow[b] = s / zwork[b, b]
+    return min_pivot
+
+
+@njit(cache=True, nogil=True)
+def _partial_given_prefix(corr: np.ndarray, cols: np.ndarray, size: int, x_col: int, y_col: int,
+                          zwork: np.ndarray, yrow: np.ndarray, xrow: np.ndarray) -> tuple[float, float]:
+    """:func:`_partial_from_corr` of ``[cols[:size], x_col, y_col]`` finished from :func:`_factor_prefix`'s
+    shared rows -- the same operations in the same order, so bitwise the same value; the returned pivot covers
+    X and Y only (the prefix's is known)."""
+    for b in range(size):
+        s = corr[x_col, cols[b]]
+        for k in range(b):
+            s -= xrow[k] * zwork[b, k]
+        xrow[b] = s / zwork[b, b]
+    s = corr[x_col, x_col]
+    for k in range(size):
+        s -= xrow[k] * xrow[k]
+    if not s > 0.0:
+        return 0.0, 0.0
+    x_pivot = s
+    x_diag = np.sqrt(s)
+    s = corr[y_col, x_col]
+    for k in range(size):
+        s -= yrow[k] * xrow[k]
+    x_part = s / x_diag
+    s = corr[y_col, y_col]
+    for k in range(size):
+        s -= yrow[k] * yrow[k]
+    s -= x_part * x_part
+    if not s > 0.0:
+        return 0.0, 0.0
+    y_part = np.sqrt(s)
+    r = x_part / np.hypot(x_part, y_part)
+    return min(1.0, max(-1.0, r)), min(x_pivot, s)
+
+
+@njit(cache=True, nogil=True)
 def partial_correlations(corr: np.ndarray, cols: np.ndarray, widths: np.ndarray, n_samples: int,
                          pivot_tolerance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tests ``cols[k, w-2] _|_ cols[k, w-1] | cols[k, :w-2]`` with ``w = widths[k]``.
@@ -139,7 +203,7 @@ def _next_combination(comb: np.ndarray, size: int, n_items: int) -> bool:
 @njit(cache=True, nogil=True)
 def pc1_searches(corr: np.ndarray, cand: np.ndarray, n_cand: np.ndarray, forced: np.ndarray, target: np.ndarray,
                  alpha: np.ndarray, max_conds_dim: int, max_combinations: int, n_samples: int,
-                 pivot_tolerance: float) -> tuple[np.ndarray, ...]:
+                 pivot_tolerance: float, need_pvalues: bool, r_clear: np.ndarray) -> tuple[np.ndarray, ...]:
     """tigramite's ``_run_pc_stable_single`` for every search (row), in tigramite's order of tests.
 
     Row ``s``: candidate parents ``cand[s, :n_cand[s]]`` (lagged columns, link-assumption order), forced
@@ -147,6 +211,11 @@ def pc1_searches(corr: np.ndarray, cand: np.ndarray, n_cand: np.ndarray, forced:
     tested given the first ``max_combinations`` lexicographic subsets of the other parents until one test is
     independent (``p > alpha``); non-significant parents leave after the dimension and the rest are re-sorted by
     their minimum |val| (descending, ties in candidate order).
+
+    Without ``need_pvalues`` a test's decision comes from its |val| where that is clear: dependent if
+    ``|val| >= r_clear[s, conds_dim, 1]``, independent if ``|val| <= r_clear[s, conds_dim, 0]`` (thresholds a
+    relative 1e-6 either side of the critical value, see :func:`clear_decision_thresholds`), the exact p-value
+    otherwise -- the same decisions, without a ``stdtr`` call per test; ``pval_max`` is then not filled.
 
     Returns ``order`` (current list as candidate indices, first ``n_par[s]`` valid), ``n_par``, ``val_min``,
     ``pval_max`` and ``val_of_pmax`` per candidate (tigramite's ``val_min``, ``pval_max`` and ``val_dict``; NaN
@@ -163,6 +232,10 @@ def pc1_searches(corr: np.ndarray, cand: np.ndarray, n_cand: np.ndarray, forced:
     n_tests = np.zeros(n_search, dtype=np.intp)
     cols = np.empty(max(width, 1) + 2, dtype=np.intp)
     work = np.empty((cols.size, cols.size))
+    zcols = np.empty(cols.size, dtype=np.intp)  # the shared conditions of a dimension: the first parents
+    zwork = np.empty((cols.size, cols.size))
+    yrow = np.empty(cols.size)
+    xrow = np.empty(cols.size)
     comb = np.empty(max(width, 1), dtype=np.intp)
     parents = np.empty(max(width, 1), dtype=np.intp)
     nonsig = np.zeros(max(width, 1), dtype=np.bool_)
@@ -177,6 +250,7 @@ def pc1_searches(corr: np.ndarray, cand: np.ndarray, n_cand: np.ndarray, forced:
                 break
             for a in range(count):
                 nonsig[a] = False
+            prefix_pivot = -1.0  # not factorised yet for this dimension
             for a in range(count):
                 c = parents[a]
                 for q in range(conds_dim):
@@ -184,9 +258,21 @@ def pc1_searches(corr: np.ndarray, cand: np.ndarray, n_cand: np.ndarray, forced:
                 for comb_index in range(max_combinations):
                     if comb_index > 0 and not _next_combination(comb, conds_dim, count - 1):
                         break
+                    val, pval, min_pivot = 1.0, 0.0, np.inf
                     if forced[s, c]:
-                        val = 1.0
-                        pval = 0.0
+                        pass  # assumed present: val 1, p 0, never tested
+                    elif comb_index == 0 and a >= conds_dim:
+                        # Conditions = the first conds_dim parents, as for every later parent: reuse their factor.
+                        if prefix_pivot < 0.0:
+                            for q in range(conds_dim):
+                                zcols[q] = cand[s, parents[q]]
+                            prefix_pivot = _factor_prefix(corr, zcols, conds_dim, target[s], zwork, yrow)
+                        val, min_pivot = 0.0, 0.0
+                        if prefix_pivot > 0.0:
+                            val, min_pivot = _partial_given_prefix(corr, zcols, conds_dim, cand[s, c], target[s],
+                                                                   zwork, yrow, xrow)
+                            min_pivot = min(min_pivot, prefix_pivot)
+                        n_tests[s] += 1
                     else:
                         for q in range(conds_dim):
                             pos = comb[q] if comb[q] < a else comb[q] + 1
@@ -195,17 +281,24 @@ def pc1_searches(corr: np.ndarray, cand: np.ndarray, n_cand: np.ndarray, forced:
                         cols[conds_dim + 1] = target[s]
                         val, min_pivot = _partial_from_corr(corr, cols, conds_dim + 2, work)
                         n_tests[s] += 1
+                    dependent = True
+                    if not forced[s, c]:
                         if min_pivot < pivot_tolerance:
                             status[s] = PC1_ILL_CONDITIONED
                             break
-                        pval = _two_sided_p(val, n_samples - conds_dim - 2)
+                        size = abs(val)
+                        if need_pvalues or r_clear[s, conds_dim, 0] < size < r_clear[s, conds_dim, 1]:
+                            pval = _two_sided_p(val, n_samples - conds_dim - 2)
+                            dependent = pval <= alpha[s]
+                        else:
+                            dependent = size >= r_clear[s, conds_dim, 1]
                     if abs(val) < val_min[s, c]:
                         val_min[s, c] = abs(val)
-                    if not tested[c] or pval > pval_max[s, c]:
+                    if need_pvalues and (not tested[c] or pval > pval_max[s, c]):
                         pval_max[s, c] = pval
                         val_of_pmax[s, c] = val
                         tested[c] = True
-                    if not pval <= alpha[s]:
+                    if not dependent:
                         nonsig[a] = True
                         break
                 if status[s] != PC1_OK:
@@ -261,3 +354,33 @@ def assemble_tests(bases: np.ndarray, base_len: np.ndarray, owners: np.ndarray, 
         cols[k, pos + 1] = ys[k]
         widths[k] = pos + 2
     return cols, widths
+
+
+def clear_decision_thresholds(alphas: np.ndarray, max_conds_dim: int, n_samples: int) -> np.ndarray:
+    """``[s, k, :]`` = |val| at or below which a PC1 test with k conditions is surely independent at
+    ``alphas[s]``, and at or above which it is surely dependent (ParCorr's analytic p-value ``p <= alpha``).
+
+    The critical |val| is a relative 1e-6 inside the band, far beyond the rounding of ``stdtr`` and of the
+    values themselves, so a value outside the band gets the decision its exact p-value would give. Where no
+    such band exists (dof < 1, alpha outside (0, 1)) the band is everything: the exact p-value decides.
+    """
+    return np.stack([_thresholds(float(alpha), max_conds_dim, n_samples) for alpha in alphas])
+
+
+@functools.lru_cache(maxsize=256)
+def _thresholds(alpha: float, max_conds_dim: int, n_samples: int) -> np.ndarray:
+    from scipy import special
+
+    dof = (n_samples - 2 - np.arange(max_conds_dim + 1)).astype(np.float64)
+    out = np.empty((len(dof), 2))
+    out[:, 0], out[:, 1] = -1.0, 2.0
+    if 0.0 < alpha < 1.0:
+        ok = np.flatnonzero(dof >= 1)
+        with np.errstate(all="ignore"):
+            t_crit = -special.stdtrit(dof[ok], alpha / 2.0)
+            r_crit = t_crit / np.sqrt(dof[ok] + t_crit * t_crit)
+        good = np.isfinite(r_crit) & (r_crit > 0) & (r_crit < 1)
+        out[ok[good], 0] = r_crit[good] * (1.0 - 1e-6)
+        out[ok[good], 1] = r_crit[good] * (1.0 + 1e-6)
+    out.setflags(write=False)
+    return out

@@ -153,12 +153,17 @@ class PCSearches:
             self.order[running] = new_order[running]
             self.n_par = self.alive.sum(axis=1)
 
-    def run_compiled(self, oracle: LaggedParCorr, max_conds_dim: int, max_combinations: int) -> None:
+    def run_compiled(self, oracle: LaggedParCorr, max_conds_dim: int, max_combinations: int,
+                     need_pvalues: bool = True) -> None:
         """Same as :meth:`run` with the compiled PC1 loop; a search that meets an ill-conditioned test is rerun
-        by :meth:`run` on its own (row-wise replays). Needs :data:`kernels.AVAILABLE` and no constant columns."""
+        by :meth:`run` on its own (row-wise replays). Needs :data:`kernels.AVAILABLE` and no constant columns.
+        Without ``need_pvalues``, decisions that are clear from |val| skip the p-value and ``pval_max``/
+        ``val_of_pmax`` stay unfilled (PCMCI does not report them)."""
+        clear = kernels.clear_decision_thresholds(self.alpha, max_conds_dim, oracle.n_samples)
         (self.order, self.n_par, self.val_min, self.pval_max, self.val_of_pmax, status,
          n_tests) = kernels.pc1_searches(oracle.corr, self.cand, self.n_par, self.forced, self.target, self.alpha,
-                                         max_conds_dim, max_combinations, oracle.n_samples, PIVOT_TOLERANCE)
+                                         max_conds_dim, max_combinations, oracle.n_samples, PIVOT_TOLERANCE,
+                                         need_pvalues, clear)
         ok = status == kernels.PC1_OK
         oracle.n_tests += int(n_tests[ok].sum())
         for s in np.flatnonzero(~ok):
@@ -200,8 +205,11 @@ class PC1Result:
 
 def run_pc_stable(oracle: LaggedParCorr, candidates: Sequence[PCCandidates], n_vars: int,
                   tau_min: int, tau_max: int, pc_alpha: Any, max_conds_dim: Any,
-                  max_combinations: int) -> PC1Result:
+                  max_combinations: int, need_pvalues: bool = True) -> PC1Result:
     """Parents of every variable from PC1, with tigramite's pc_alpha list / AIC selection.
+
+    ``need_pvalues=False``: the caller does not use :meth:`PC1Result.matrices` (PCMCI), which lets the compiled
+    path skip p-values whose decision is clear.
 
     ``tau_min`` is PC1's (at least 1). Data with degenerate columns run the
     searches one after another so that exact replays happen in tigramite's order.
@@ -233,7 +241,7 @@ def run_pc_stable(oracle: LaggedParCorr, candidates: Sequence[PCCandidates], n_v
     else:
         searches = PCSearches(specs)
         if kernels.AVAILABLE and not oracle.has_special:
-            searches.run_compiled(oracle, max_conds_dim, max_combinations)
+            searches.run_compiled(oracle, max_conds_dim, max_combinations, need_pvalues)
         else:
             searches.run(oracle, max_conds_dim, max_combinations)
         outcomes = [(searches, s) for s in range(len(specs))]

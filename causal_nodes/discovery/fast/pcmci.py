@@ -145,7 +145,7 @@ def _pcmci_on_oracle(oracle: LaggedParCorr, n_vars: int, *, tau_min: int, tau_ma
         mci_links = normalize_link_assumptions(link_assumptions, n_vars, tau_min, tau_max)
         candidates = mci_candidates(mci_links, n_vars)
     parents = run_pc_stable(oracle, pc_candidates, n_vars, pc_tau_min, tau_max, pc_alpha,
-                            max_conds_dim, max_combinations).parents
+                            max_conds_dim, max_combinations, need_pvalues=False).parents
     return run_mci(oracle, parents, mci_links, candidates, n_vars, tau_min, tau_max,
                    max_conds_py, max_conds_px, alpha_level, fdr_method)
 
