@@ -90,6 +90,7 @@ class DiscoveryNode(Node):
 
         self._lock = threading.Lock()  # guards the window between the frame callback and the timer
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcmci")
+        self._worker.submit(self.online.warm_up)  # the compiled kernels load before the first window is full
         self._running: Future | None = None
         self.skipped_updates = 0
         self.graphs_published = 0

@@ -384,3 +384,23 @@ def _thresholds(alpha: float, max_conds_dim: int, n_samples: int) -> np.ndarray:
         out[ok[good], 1] = r_crit[good] * (1.0 + 1e-6)
     out.setflags(write=False)
     return out
+
+
+def warm_up() -> float:
+    """Compile (first use on a machine: seconds) or load from the on-disk cache every kernel, on a tiny problem,
+    so that the first real run is not delayed. Returns the seconds it took (0 without numba)."""
+    if not AVAILABLE:
+        return 0.0
+    import time
+
+    started = time.perf_counter()
+    corr = np.eye(3)
+    cols = np.array([[0, 1, 2]], dtype=np.intp)
+    partial_correlations(corr, cols, np.array([3], dtype=np.intp), 50, 1e-4)
+    assemble_tests(cols, np.array([1], dtype=np.intp), np.zeros(1, dtype=np.intp), cols, np.array([1], dtype=np.intp),
+                   np.array([1], dtype=np.intp), np.array([2], dtype=np.intp), True)
+    cand = np.array([[1, 2]], dtype=np.intp)
+    pc1_searches(corr, cand, np.array([2], dtype=np.intp), np.zeros((1, 2), dtype=np.bool_),
+                 np.zeros(1, dtype=np.intp), np.array([0.2]), 2, 1, 50, 1e-4, False,
+                 clear_decision_thresholds(np.array([0.2]), 2, 50))
+    return time.perf_counter() - started
