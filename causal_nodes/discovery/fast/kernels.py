@@ -76,11 +76,12 @@ def _two_sided_p(r: float, dof: int) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _partial_from_corr(corr: np.ndarray, cols: np.ndarray, width: int, work: np.ndarray) -> tuple[float, float]:
-    """Partial correlation of ``cols[width-2]`` and ``cols[width-1]`` given ``cols[:width-2]``, and the smallest
-    Cholesky pivot of ``corr[cols, cols]`` (0 when the matrix is not positive definite)."""
+def _cholesky_rows(corr: np.ndarray, cols: np.ndarray, size: int, work: np.ndarray) -> float:
+    """Cholesky factor of ``corr[cols[:size], cols[:size]]`` into ``work``, row by row; returns the smallest
+    pivot (the share of a column's variance the columns before it leave unexplained), 0 if not positive
+    definite."""
     min_pivot = np.inf
-    for a in range(width):
+    for a in range(size):
         ca = cols[a]
         for b in range(a + 1):
             s = corr[ca, cols[b]]
@@ -88,12 +89,22 @@ def _partial_from_corr(corr: np.ndarray, cols: np.ndarray, width: int, work: np.
                 s -= work[a, k] * work[b, k]
             if a == b:
                 if not s > 0.0:
-                    return 0.0, 0.0
+                    return 0.0
                 if s < min_pivot:
                     min_pivot = s
                 work[a, a] = np.sqrt(s)
             else:
                 work[a, b] = s / work[b, b]
+    return min_pivot
+
+
+@njit(cache=True, nogil=True)
+def _partial_from_corr(corr: np.ndarray, cols: np.ndarray, width: int, work: np.ndarray) -> tuple[float, float]:
+    """Partial correlation of ``cols[width-2]`` and ``cols[width-1]`` given ``cols[:width-2]``, and the smallest
+    Cholesky pivot of ``corr[cols, cols]`` (0 when the matrix is not positive definite)."""
+    min_pivot = _cholesky_rows(corr, cols, width, work)
+    if not min_pivot > 0.0:
+        return 0.0, 0.0
     x_part = work[width - 1, width - 2]
     y_part = work[width - 1, width - 1]
     r = x_part / np.hypot(x_part, y_part)
@@ -107,21 +118,9 @@ def _factor_prefix(corr: np.ndarray, cols: np.ndarray, size: int, y_col: int, zw
     ``y_col``'s row (into ``yrow``): the part of :func:`_partial_from_corr`'s factor that every test with
     conditions ``cols[:size]`` and target ``y_col`` shares. Returns the smallest pivot (0: not positive
     definite)."""
-    min_pivot = np.inf
-    for a in range(size):
-        ca = cols[a]
-        for b in range(a + 1):
-            s = corr[ca, cols[b]]
-            for k in range(b):
-                s -= zwork[a, k] * zwork[b, k]
-            if a == b:
-                if not s > 0.0:
-                    return 0.0
-                if s < min_pivot:
-                    min_pivot = s
-                zwork[a, a] = np.sqrt(s)
-            else:
-                zwork[a, b] = s / zwork[b, b]
+    min_pivot = _cholesky_rows(corr, cols, size, zwork)
+    if not min_pivot > 0.0:
+        return 0.0
     for b in range(size):
         s = corr[y_col, cols[b]]
         for k in range(b):

@@ -39,8 +39,9 @@ def adjacencies(graph: np.ndarray, include_conflicts: bool = True, contemporaneo
     return [[(int(i), -int(tau)) for i, tau in zip(*np.nonzero(present[:, j, :]))] for j in range(graph.shape[1])]
 
 
-def unshielded_triples(graph: np.ndarray) -> list[Triple]:
-    """Triples ``i(t-tau) o-o/--> k(t) o-o j(t)`` with i and j not adjacent (conflicting links excluded)."""
+def unshielded_triples(graph: np.ndarray, into_k: tuple[str, ...] = ("o-o", "-->")) -> list[Triple]:
+    """Triples ``i(t-tau) *-* k(t) o-o j(t)`` with i and j not adjacent and the i-k link one of ``into_k``
+    (default: ``o-o`` or ``-->``, the collider candidates; rule 1 asks for ``-->``); conflicts excluded."""
     adj = adjacencies(graph, include_conflicts=False)
     triples: list[Triple] = []
     for j in range(graph.shape[0]):
@@ -48,8 +49,7 @@ def unshielded_triples(graph: np.ndarray) -> list[Triple]:
             if lag_k != 0 or graph[k, j, 0] != "o-o":
                 continue
             for i, lag_i in adj[k]:
-                if ((i, lag_i) != (j, 0) and graph[i, j, -lag_i] == ""
-                        and graph[i, k, -lag_i] in ("o-o", "-->")):
+                if (i, lag_i) != (j, 0) and graph[i, j, -lag_i] == "" and graph[i, k, -lag_i] in into_k:
                     triples.append(((i, lag_i), k, j))
     return triples
 
@@ -141,20 +141,6 @@ def _orient(graph: np.ndarray, cause: int, effect: int, oriented: list[tuple[int
         graph[cause, effect, 0] = graph[effect, cause, 0] = CONFLICT
 
 
-def _rule1_triples(graph: np.ndarray) -> list[Triple]:
-    """``i(t-tau) --> k(t) o-o j(t)`` with i and j not adjacent."""
-    adj = adjacencies(graph, include_conflicts=False)
-    found: list[Triple] = []
-    for j in range(graph.shape[0]):
-        for k, lag_k in adj[j]:
-            if lag_k != 0 or graph[j, k, 0] != "o-o":
-                continue
-            for i, lag_i in adj[k]:
-                if (i, lag_i) != (j, 0) and graph[i, j, -lag_i] == "" and graph[i, k, -lag_i] == "-->":
-                    found.append(((i, lag_i), k, j))
-    return found
-
-
 def _rule2_triples(graph: np.ndarray) -> list[Triple]:
     """``i(t) --> k(t) --> j(t)`` with ``i o-o j``."""
     adj = adjacencies(graph, include_conflicts=False, contemporaneous=True)
@@ -194,7 +180,7 @@ def apply_rules(graph: np.ndarray, ambiguous: list[Triple], conflict_resolution:
     again = True
     while again:
         again = False
-        for (i, lag), k, j in _rule1_triples(graph):
+        for (i, lag), k, j in unshielded_triples(graph, into_k=("-->",)):
             if ((i, lag), k, j) not in ambiguous:
                 again = True
                 _orient(graph, k, j, oriented, conflict_resolution)
