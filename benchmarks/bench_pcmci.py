@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from causal_nodes.discovery.fast import kernels  # noqa: E402
 from causal_nodes.discovery.fast.pcmci import StreamingPCMCI, run_fast_with_diagnostics  # noqa: E402
-from causal_nodes.sim.lagged_scm import linear_scm_coefficients, random_linear_scm  # noqa: E402
+from causal_nodes.sim.scm import linear_scm_coefficients, random_linear_scm  # noqa: E402
 
 #: Expected lagged cross-parents per variable of each density level.
 DENSITIES = {"sparse": 1.0, "medium": 2.0, "dense": 4.0}
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         "process): under load a long tigramite run is preempted many times while a few-millisecond fast run "
         "often is not, so wall-time ratios overstate the speed-up (the wall column shows them). 'tests/s' and "
         "'us/test' are per CPU second.", "",
-        f"ParCorr(significance='analytic'); seeded linear SCMs (causal_nodes.sim.lagged_scm, true lags <= "
+        f"ParCorr(significance='analytic'); seeded linear SCMs (causal_nodes.sim.scm.random_linear_scm, true lags <= "
         f"min(tau_max, 3)) with {', '.join(f'{k} = {v:g}' for k, v in DENSITIES.items())} expected lagged "
         "cross-parents per variable plus contemporaneous links, on held-out seeds (>= 7,000,000, never used in "
         f"development). Each cell: {args.runs} seeds; per seed tigramite once, the fast engine {args.repeats} times "

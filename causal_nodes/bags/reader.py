@@ -16,9 +16,8 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys.store import Typestore
 
 from causal_nodes.bags.errors import BagError
+from causal_nodes.bags.paths import PathLike
 from causal_nodes.bags.typestore import typestore_for_definitions
-
-PathLike = str | Path
 
 _FORMAT_NAMES = {MessageDefinitionFormat.MSG: "ros2msg", MessageDefinitionFormat.IDL: "ros2idl"}
 

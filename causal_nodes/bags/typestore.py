@@ -20,11 +20,11 @@ from rosbags.typesys.base import Nodetype
 from rosbags.typesys.store import Typestore
 
 from causal_nodes.bags.errors import BagError
+from causal_nodes.resources import message_definition_dirs
 
 #: The distribution whose standard message definitions are used when a type is not defined otherwise.
 DEFAULT_STORE = Stores.ROS2_KILTED
 
-_REPO_INTERFACES = Path(__file__).resolve().parents[2] / "interfaces"
 _SEPARATOR = "=" * 80 + "\n"
 
 
@@ -52,7 +52,7 @@ def type_name_of(message: object) -> str:
 
 def _msg_search_dirs() -> list[Path]:
     """Folders that may hold ``<pkg>/msg/<Name>.msg``: the repo's interfaces, then every ament prefix's share."""
-    dirs = [_REPO_INTERFACES]
+    dirs = message_definition_dirs()
     for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
         if prefix:
             dirs.append(Path(prefix) / "share")
@@ -162,3 +162,12 @@ def typestore_for_definitions(definitions: Iterable[tuple[str, str, str]]) -> Ty
     store = get_typestore(Stores.EMPTY)
     store.register(merged)
     return store
+
+
+def message_definition(msgtype: str, store: Typestore | None = None) -> str:
+    """The full ``ros2msg`` definition of ``msgtype`` (nested types included, as rosbag2 and Foxglove want it):
+    from the running install's ``.msg`` files first, Kilted's standard definitions for the rest."""
+    store = store if store is not None else installed_first_typestore()
+    msgtype = normalize_type_name(msgtype)
+    ensure_type(store, msgtype, default_typestore())
+    return store.generate_msgdef(msgtype, ros_version=2)[0]

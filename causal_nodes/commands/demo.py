@@ -17,7 +17,7 @@ from pathlib import Path
 from causal_nodes.evaluation.graph_metrics import score_links
 
 RECORDED_TOPICS = ["/clock", "/causal/variables", "/causal/graph", "/sim/ground_truth", "/causal/priorities",
-                   "/causal/interventions", "/people", "/odom", "/scan", "/goal_pose"]
+                   "/causal/interventions", "/people", "/odom", "/scan", "/goal_pose", "/tf", "/tf_static"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

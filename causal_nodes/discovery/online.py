@@ -116,6 +116,15 @@ class OnlineDiscovery:
         else:
             self._stream.push(np.asarray(values, dtype=np.float64))
 
+    def reset(self, reason: str = "requested") -> int:
+        """Empties the window (counted as a reset for ``reason``); the next run waits for ``min_samples`` new samples.
+        Returns how many samples were dropped."""
+        dropped = self.window.fill
+        self.window.clear()
+        self.window.resets[reason] += 1  # also makes the streaming statistics start again from the empty window
+        self._samples_at_last_job = -1
+        return dropped
+
     def ready(self) -> bool:
         """A run is due: enough samples, and new ones since the last job."""
         return self.window.fill >= self.min_samples and self.window.accepted != self._samples_at_last_job

@@ -21,6 +21,9 @@ class WindowConfig:
     time_jump_reset_s: float = 1.0
     """A stamp this far *behind* the newest sample means time restarted (a looping bag): the window is reset.
     Smaller steps back are treated as out-of-order samples and dropped."""
+    allow_missing: bool = False
+    """Keep samples with NaN values (missing; inf is still rejected). Discovery needs complete samples; the
+    prioritizer's SEM fit skips the rows that touch a missing value, so it keeps them and loses no time steps."""
 
     def __post_init__(self) -> None:
         if self.length < 2:
@@ -72,7 +75,7 @@ class SampleWindow:
         if not np.isfinite(stamp):
             return self._reject("non_finite_stamp")
         row = np.asarray(values, dtype=np.float64)
-        if not np.all(np.isfinite(row)):
+        if np.isinf(row).any() or (not self.config.allow_missing and np.isnan(row).any()):
             return self._reject("non_finite_value")
         if list(names) != self.names:
             if self._count:

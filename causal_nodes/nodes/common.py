@@ -9,6 +9,11 @@ QoS, chosen per kind of topic:
   than real time) while a discovery holds the CPU.
 - ``LATCHED_QOS`` (reliable, transient local, depth 1) for graphs, priorities, ground truth and their markers:
   a subscriber that joins late (RViz, a prioritizer) gets the last result at once.
+
+Topic names are relative (``causal/graph``, ``people``), so a node started in a namespace (``robot1``) uses
+``/robot1/causal/graph`` and several robots share one DDS domain without crosstalk. Two stay absolute by ROS
+convention: ``/diagnostics`` (one aggregator per system; statuses are named by the node's full name) and
+``/clock``, ``/tf``, ``/tf_static`` (the launch files remap them into the namespace where the robot has its own).
 """
 from __future__ import annotations
 
@@ -86,7 +91,7 @@ class DiagnosticsPublisher:
     def publish(self, level: int, message: str, values: dict[str, Any]) -> DiagnosticStatus:
         status = DiagnosticStatus(
             level=level if isinstance(level, bytes) else bytes([int(level)]),
-            name=f"{self._node.get_name()}",
+            name=self._node.get_fully_qualified_name().lstrip("/"),  # robot1/discovery_node: unique per robot
             message=message,
             hardware_id=self._hardware_id,
             values=[KeyValue(key=str(k), value=_fmt(v)) for k, v in values.items()],

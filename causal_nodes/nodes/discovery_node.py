@@ -6,6 +6,10 @@ PCMCI runs; a tick that finds the worker busy is counted as a skipped update. Pu
 ``/causal/graph`` (causal_msgs/CausalGraph, transient local), ``/causal/graph_markers``
 (visualization_msgs/MarkerArray, transient local), ``/causal/graph_image`` (sensor_msgs/Image, rgb8) and
 ``/diagnostics`` (window fill, latency, rejected frames, skipped updates).
+
+Services (std_srvs/Trigger): ``~/reset`` empties the window (the next graph waits for ``min_samples`` new
+samples); ``~/discover_now`` runs a discovery on the current window at once and answers with the published graph's
+size, or why there is none (too few samples, a run already going).
 """
 from __future__ import annotations
 
@@ -14,9 +18,11 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from geometry_msgs.msg import Point
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import ColorRGBA
+from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from causal_msgs.msg import CausalGraph, CausalLink, VariableFrame
@@ -98,11 +104,14 @@ class DiscoveryNode(Node):
         self._last_outcome: DiscoveryOutcome | None = None
         self._last_latency_s = float("nan")
 
-        self.graph_pub = self.create_publisher(CausalGraph, "/causal/graph", LATCHED_QOS)
-        self.marker_pub = self.create_publisher(MarkerArray, "/causal/graph_markers", LATCHED_QOS)
-        self.image_pub = self.create_publisher(Image, "/causal/graph_image", LATCHED_QOS)
+        self.graph_pub = self.create_publisher(CausalGraph, "causal/graph", LATCHED_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, "causal/graph_markers", LATCHED_QOS)
+        self.image_pub = self.create_publisher(Image, "causal/graph_image", LATCHED_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
-        self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
+        self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
+        services = MutuallyExclusiveCallbackGroup()  # a waiting ~/discover_now must not hold up the frames
+        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=services)
+        self.create_service(Trigger, "~/discover_now", self._on_discover_now, callback_group=services)
         self.create_timer(period, self._on_tick)
         self.create_timer(1.0, self._publish_diagnostics)
 
@@ -133,6 +142,36 @@ class DiscoveryNode(Node):
             self.image_pub.publish(self.image_message(outcome))
         self.graphs_published += 1
         self._last_latency_s = time.monotonic() - job.taken_at
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            dropped = self.online.reset("requested")
+        response.success, response.message = True, f"window emptied ({dropped} samples dropped)"
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_discover_now(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self._running is not None and not self._running.done():
+            response.success, response.message = False, "a discovery is running; its graph follows on causal/graph"
+            return response
+        with self._lock:
+            enough, sentence = self.online.fill_status()
+            if not enough:
+                response.success, response.message = False, f"no graph: {sentence}"
+                return response
+            job = self.online.take_job()
+        self._running = self._worker.submit(self._run_and_publish, job)
+        self._running.result()
+        outcome = self._last_outcome
+        if outcome is None or outcome.result is None:
+            response.success = False
+            response.message = f"no graph: {outcome.error if outcome is not None else 'the run did not finish'}"
+        else:
+            result = outcome.result
+            response.success = True
+            response.message = (f"graph published: {len(result.links())} links, {result.sample_count} samples, "
+                                f"{result.seconds * 1e3:.0f} ms ({result.engine})")
+        return response
 
     def _publish_diagnostics(self) -> None:
         with self._lock:

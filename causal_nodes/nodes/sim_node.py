@@ -7,6 +7,10 @@ top-down view), ``/imu`` (sensor_msgs/Imu), ``/goal_pose`` (geometry_msgs/PoseSt
 and ``/sim/true_variables`` (causal_msgs/VariableFrame computed from the simulator state: the values the
 pipeline should reproduce). SCM scenarios publish ``/clock`` and their samples as ``/causal/variables``.
 Both publish ``/sim/ground_truth`` (causal_msgs/CausalGraph, transient local; links ``-->`` with their lag).
+TF (``tf2_msgs/TFMessage``, computed by :mod:`causal_nodes.sim.frames`): ``odom -> base_link`` and
+``odom -> person_<i>`` on ``/tf`` at every step, ``base_link -> base_laser`` and ``base_link -> camera`` on
+``/tf_static``; an SCM scenario, which has no robot, pins ``base_link`` at the origin of ``odom`` (static) so that
+the graph markers drawn above it resolve in RViz's ``odom`` fixed frame.
 
 Subscribes ``/cmd_vel`` (geometry_msgs/Twist: drives the robot for ``command_timeout`` s, then the scenario's
 controller takes over again) and ``/sim/do`` (causal_msgs/Intervention: ``do(variable = value)`` from now on for
@@ -21,7 +25,7 @@ import math
 import time
 
 import numpy as np
-from geometry_msgs.msg import Pose, PoseArray, PoseStamped, Twist
+from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Twist
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -32,6 +36,7 @@ from std_msgs.msg import Header
 
 from causal_msgs.msg import CausalGraph, CausalLink, VariableFrame
 from causal_msgs.msg import Intervention as InterventionMsg
+from causal_nodes.geometry import yaw_to_quaternion
 from causal_nodes.nodes.common import (
     LATCHED_QOS,
     OK,
@@ -43,13 +48,16 @@ from causal_nodes.nodes.common import (
     run_node,
     to_time_msg,
 )
+from causal_nodes.nodes.tf import TfPublisher
 from causal_nodes.sim import Intervention, PhysicalSimulator, list_scenarios, load_scenario, state_variables
-from causal_nodes.variables.msg_adapters import yaw_to_quaternion
+from causal_nodes.sim.frames import CAMERA_FRAME, LASER_FRAME, ROBOT_FRAME, dynamic_transforms, static_transforms
+from causal_nodes.variables.frames import Transform
 
 # Sensor outputs: reliable publishers match both reliable and best-effort subscribers; small depth, since a
 # stale sample is worth less than the next one.
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 FASTEST_PERIOD_S = 0.0005
+_NO_POSITION = Point(x=math.nan, y=math.nan, z=math.nan)  # an SCM frame describes no person
 """Timer period when ``real_time_factor`` is 0 (as fast as possible): one step per timer callback."""
 
 
@@ -76,6 +84,9 @@ class SimNode(Node):
                                                "How long a /sim/do intervention holds [s] (0 = until the end)",
                                                float_range=(0.0, 1e9))
         self.frame_id = declare(self, "frame_id", "odom", "World frame of /people, /odom and /goal_pose")
+        self.publish_tf = declare(self, "publish_tf", True, "Publish the robot, people and sensor frames on /tf "
+                                  "and /tf_static")
+        self.publish_people_tf = declare(self, "publish_people_tf", True, "Include person_<i> frames on /tf")
         self.start_delay_s = declare(self, "start_delay_s", 0.0,
                                      "Wall-clock seconds to wait before the first state is published, so that "
                                      "recorders and other late subscribers match first", float_range=(0.0, 60.0))
@@ -98,24 +109,29 @@ class SimNode(Node):
         self._wall_start = time.monotonic()
 
         self.clock_pub = self.create_publisher(ClockMsg, "/clock", OUTPUT_QOS)
-        self.truth_pub = self.create_publisher(CausalGraph, "/sim/ground_truth", LATCHED_QOS)
+        self.truth_pub = self.create_publisher(CausalGraph, "sim/ground_truth", LATCHED_QOS)
         if self.physical:
-            self.people_pub = self.create_publisher(PoseArray, "/people", OUTPUT_QOS)
-            self.odom_pub = self.create_publisher(Odometry, "/odom", OUTPUT_QOS)
-            self.scan_pub = self.create_publisher(LaserScan, "/scan", OUTPUT_QOS)
-            self.imu_pub = self.create_publisher(Imu, "/imu", OUTPUT_QOS)
-            self.goal_pub = self.create_publisher(PoseStamped, "/goal_pose", OUTPUT_QOS)
+            self.people_pub = self.create_publisher(PoseArray, "people", OUTPUT_QOS)
+            self.odom_pub = self.create_publisher(Odometry, "odom", OUTPUT_QOS)
+            self.scan_pub = self.create_publisher(LaserScan, "scan", OUTPUT_QOS)
+            self.imu_pub = self.create_publisher(Imu, "imu", OUTPUT_QOS)
+            self.goal_pub = self.create_publisher(PoseStamped, "goal_pose", OUTPUT_QOS)
             self.image_pub = (
-                self.create_publisher(Image, "/camera/image_raw", OUTPUT_QOS) if self.publish_camera else None
+                self.create_publisher(Image, "camera/image_raw", OUTPUT_QOS) if self.publish_camera else None
             )
-            self.true_pub = self.create_publisher(VariableFrame, "/sim/true_variables", STREAM_QOS)
+            self.true_pub = self.create_publisher(VariableFrame, "sim/true_variables", STREAM_QOS)
         else:
-            self.frame_pub = self.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
-        self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, SENSOR_QOS)
-        self.create_subscription(InterventionMsg, "/sim/do", self._on_do, STREAM_QOS)
+            self.frame_pub = self.create_publisher(VariableFrame, "causal/variables", STREAM_QOS)
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, SENSOR_QOS)
+        self.create_subscription(InterventionMsg, "sim/do", self._on_do, STREAM_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
+        self.tf = TfPublisher(self) if self.publish_tf else None
 
         self.truth_pub.publish(self.ground_truth_message())
+        if self.tf is not None:
+            stamp = self.time_offset_s
+            self.tf.publish_static(static_transforms(stamp) if self.physical
+                                   else [Transform(self.frame_id, ROBOT_FRAME, stamp=stamp)])
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         period = FASTEST_PERIOD_S if self.real_time_factor == 0.0 else self.sim.dt / self.real_time_factor
         self.create_timer(period, self._on_tick, clock=steady)
@@ -183,9 +199,12 @@ class SimNode(Node):
         if not self.physical:
             names, values = self.sim.frame()
             self.frame_pub.publish(VariableFrame(header=self._header(self.frame_id), names=names, values=values,
-                                                 subject_id=""))
+                                                 subject_id="", subject_position=_NO_POSITION))
             return
         sim: PhysicalSimulator = self.sim
+        if self.tf is not None:
+            self.tf.publish(dynamic_transforms(sim, self.time_offset_s + sim.time, self.frame_id,
+                                               people=self.publish_people_tf))
         self.people_pub.publish(self.people_message())
         self.odom_pub.publish(self.odometry_message())
         if sim.scan_ranges is not None:
@@ -198,8 +217,10 @@ class SimNode(Node):
         if self.publish_true_variables:
             values = state_variables(sim)
             names = list(self.scenario.variables)
+            x, y = (float(v) for v in sim.positions[sim.subject])
             self.true_pub.publish(VariableFrame(header=self._header(self.frame_id), names=names,
-                                                values=[float(values[n]) for n in names], subject_id=str(sim.subject)))
+                                                values=[float(values[n]) for n in names], subject_id=str(sim.subject),
+                                                subject_position=Point(x=x, y=y, z=0.0)))
 
     def people_message(self) -> PoseArray:
         sim = self.sim
@@ -209,7 +230,7 @@ class SimNode(Node):
 
     def odometry_message(self) -> Odometry:
         sim = self.sim
-        msg = Odometry(header=self._header(self.frame_id), child_frame_id="base_link")
+        msg = Odometry(header=self._header(self.frame_id), child_frame_id=ROBOT_FRAME)
         msg.pose.pose = _pose(*sim.robot_pose)
         msg.twist.twist.linear.x = float(sim.robot_speed)
         msg.twist.twist.angular.z = float(sim.robot_yaw_rate)
@@ -218,14 +239,14 @@ class SimNode(Node):
     def scan_message(self) -> LaserScan:
         scan = self.sim.config.scan
         increment = (scan.angle_max - scan.angle_min) / max(scan.beams - 1, 1)
-        return LaserScan(header=self._header("base_laser"), angle_min=float(scan.angle_min),
+        return LaserScan(header=self._header(LASER_FRAME), angle_min=float(scan.angle_min),
                          angle_max=float(scan.angle_max), angle_increment=float(increment), time_increment=0.0,
                          scan_time=float(self.sim.dt), range_min=float(scan.range_min),
                          range_max=float(scan.range_max), ranges=self.sim.scan_ranges.astype(np.float32).tolist())
 
     def imu_message(self) -> Imu:
         sim = self.sim
-        msg = Imu(header=self._header("base_link"))
+        msg = Imu(header=self._header(ROBOT_FRAME))
         x, y, z, w = yaw_to_quaternion(float(sim.robot_pose[2]))
         msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = x, y, z, w
         msg.angular_velocity.z = float(sim.imu.yaw_rate)
@@ -237,7 +258,7 @@ class SimNode(Node):
     def image_message(self) -> Image:
         image = self.sim.image
         height, width = image.shape[:2]
-        return Image(header=self._header("camera"), height=height, width=width, encoding="rgb8", is_bigendian=0,
+        return Image(header=self._header(CAMERA_FRAME), height=height, width=width, encoding="rgb8", is_bigendian=0,
                      step=width * 3, data=image.tobytes())
 
     def ground_truth_message(self) -> CausalGraph:

@@ -8,12 +8,22 @@ Every reader raises ``ValueError`` naming the problem when a message cannot be u
 """
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from causal_nodes.geometry import quaternion_to_yaw
 from causal_nodes.variables.extractor import VariableExtractor
+from causal_nodes.variables.frames import Transform
+
+WorldTransform = Callable[[str, float], "Transform | None"]
+"""``(frame_id, stamp) -> transform world <- frame_id``, or None when ``frame_id`` is the world frame already;
+raises :class:`FrameUnavailable` when the frame cannot be expressed in the world frame."""
+
+
+class FrameUnavailable(LookupError):
+    """A message's frame has no transform into the world frame (yet): the message is dropped and counted."""
 
 
 def stamp_seconds(stamp: Any) -> float:
@@ -27,17 +37,6 @@ def seconds_to_sec_nanosec(seconds: float) -> tuple[int, int]:
     return total // 1_000_000_000, total % 1_000_000_000
 
 
-def yaw_of(orientation: Any) -> float:
-    """Yaw (rotation about z, REP 103) of a ``geometry_msgs/Quaternion``."""
-    x, y, z, w = orientation.x, orientation.y, orientation.z, orientation.w
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-
-
-def yaw_to_quaternion(yaw: float) -> tuple[float, float, float, float]:
-    """(x, y, z, w) of a rotation by ``yaw`` about z."""
-    return 0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0)
-
-
 def odometry_values(msg: Any) -> tuple[float, float, float, float, float, float]:
     """``nav_msgs/Odometry`` -> (stamp, x, y, yaw, linear x speed, angular z speed)."""
     pose = msg.pose.pose
@@ -46,7 +45,7 @@ def odometry_values(msg: Any) -> tuple[float, float, float, float, float, float]
         stamp_seconds(msg.header.stamp),
         pose.position.x,
         pose.position.y,
-        yaw_of(pose.orientation),
+        quaternion_to_yaw(pose.orientation),
         twist.linear.x,
         twist.angular.z,
     )
@@ -95,21 +94,36 @@ def image_gray(msg: Any) -> tuple[float, np.ndarray]:
     return stamp_seconds(msg.header.stamp), gray
 
 
-def feed(extractor: VariableExtractor, kind: str, msg: Any):
+def _in_world(to_world: WorldTransform | None, msg: Any, stamp: float) -> Transform | None:
+    return None if to_world is None else to_world(msg.header.frame_id.lstrip("/"), stamp)
+
+
+def feed(extractor: VariableExtractor, kind: str, msg: Any, to_world: WorldTransform | None = None):
     """Passes one message of input ``kind`` (odom, people, scan, goal, image, imu) to the extractor.
 
+    ``to_world`` expresses the geometric inputs (odometry pose, people, goal) given in another frame than the world
+    frame in the world frame (their ``header.frame_id`` is honoured); without it they are taken as given.
     Returns the extractor's verdict (``None`` = used, else the reason it was dropped). Raises ValueError for a
-    message that cannot be read (missing field, bad encoding).
+    message that cannot be read (missing field, bad encoding), FrameUnavailable when its frame has no transform.
     """
     try:
         if kind == "odom":
-            return extractor.add_odometry(*odometry_values(msg))
+            stamp, x, y, yaw, v, w = odometry_values(msg)
+            if (transform := _in_world(to_world, msg, stamp)) is not None:
+                (x, y), yaw = transform.apply(np.array([[x, y]]))[0], yaw + transform.yaw
+            return extractor.add_odometry(stamp, x, y, yaw, v, w)
         if kind == "people":
-            return extractor.add_people(*pose_array_positions(msg))
+            stamp, xy = pose_array_positions(msg)
+            if (transform := _in_world(to_world, msg, stamp)) is not None and len(xy):
+                xy = transform.apply(xy)
+            return extractor.add_people(stamp, xy)
         if kind == "scan":
             return extractor.add_scan(*scan_values(msg))
         if kind == "goal":
-            return extractor.add_goal(*goal_values(msg))
+            stamp, x, y = goal_values(msg)
+            if (transform := _in_world(to_world, msg, stamp)) is not None:
+                x, y = transform.apply(np.array([[x, y]]))[0]
+            return extractor.add_goal(stamp, float(x), float(y))
         if kind == "image":
             return extractor.add_image(*image_gray(msg))
         if kind == "imu":

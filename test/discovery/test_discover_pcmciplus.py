@@ -14,7 +14,7 @@ from causal_nodes.discovery.discover import (
 )
 from causal_nodes.discovery.online import OnlineDiscovery
 from causal_nodes.discovery.window import WindowConfig
-from causal_nodes.sim.lagged_scm import random_linear_scm
+from causal_nodes.sim.scm import random_linear_scm
 
 
 def test_pc_alpha_defaults_follow_the_method():

@@ -10,7 +10,7 @@ from causal_nodes.discovery.fast.lagged_moments import lagged_rows
 from causal_nodes.discovery.fast.parcorr import PIVOT_TOLERANCE, _partial_from_gram, analytic_pvalues
 from causal_nodes.discovery.fast.pc1 import default_pc_candidates, run_pc_stable
 from causal_nodes.discovery.fast.pcmci import _oracle_from_rows
-from causal_nodes.sim.lagged_scm import random_linear_scm
+from causal_nodes.sim.scm import random_linear_scm
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason=kernels.unavailable_reason() or "numba kernels off")
 

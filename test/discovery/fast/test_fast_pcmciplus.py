@@ -11,7 +11,7 @@ from tigramite_oracle import assert_same, tigramite_results  # noqa: E402
 
 from causal_nodes.discovery.fast import kernels  # noqa: E402
 from causal_nodes.discovery.fast.pcmci import StreamingPCMCI, run_fast, run_fast_with_diagnostics  # noqa: E402
-from causal_nodes.sim.lagged_scm import random_linear_scm  # noqa: E402
+from causal_nodes.sim.scm import random_linear_scm  # noqa: E402
 
 
 def _plain(sepsets: dict) -> dict:

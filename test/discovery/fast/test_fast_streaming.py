@@ -10,7 +10,7 @@ from tigramite_oracle import assert_same
 
 from causal_nodes.discovery.fast.lagged_moments import SlidingLaggedMoments, covariance_of_rows, lagged_rows
 from causal_nodes.discovery.fast.pcmci import StreamingPCMCI, run_fast
-from causal_nodes.sim.lagged_scm import random_linear_scm
+from causal_nodes.sim.scm import random_linear_scm
 
 
 @pytest.mark.parametrize("block,recompute_every", [(1, None), (7, 0), (256, 25)])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from causal_nodes.sim.lagged_scm import linear_scm_coefficients, random_linear_scm
+from causal_nodes.sim.scm import linear_scm_coefficients, random_linear_scm
 
 
 def test_coefficients_are_the_simulated_structure():
