@@ -20,6 +20,8 @@ from repo_paths import REPO_ROOT
 ROSDEP_KEY = {
     "numpy": "python3-numpy", "scipy": "python3-scipy", "cv2": "python3-opencv", "yaml": "python3-yaml",
     "onnxruntime": "python3-onnxruntime-pip", "rosbags": "python3-rosbags-pip", "tf2_ros": "tf2_ros_py",
+    # the fast engine's compiled kernels; llvmlite is numba's own dependency (python3-numba pulls it in)
+    "numba": "python3-numba", "llvmlite": "python3-numba",
 }
 # no rosdep key exists: installed with pip from requirements/pip-only.txt
 PIP_ONLY = {"tigramite": "tigramite", "foxglove": "foxglove-sdk"}
