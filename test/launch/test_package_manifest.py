@@ -25,8 +25,10 @@ ROSDEP_KEY = {
 PIP_ONLY = {"tigramite": "tigramite", "foxglove": "foxglove-sdk"}
 # tigramite imports these without declaring them (GPDC, CMIknn, parallel runs)
 FOR_TIGRAMITE = {"python3-joblib", "python3-sklearn", "python3-numba"}
-# optional extras of setup.py (training, the RL study, GPU back-ends), not needed to run the nodes
-OPTIONAL = {"torch", "gymnasium", "stable_baselines3", "tensorrt", "cuda"}
+# optional extras of setup.py (training, the RL study, GPU back-ends, offline fleet analysis), not needed to run the
+# nodes; threadpoolctl comes with scikit-learn
+OPTIONAL = {"torch", "gymnasium", "stable_baselines3", "tensorrt", "cuda", "dask", "distributed", "pyarrow", "tqdm",
+            "matplotlib", "bokeh", "threadpoolctl"}
 FIRST_PARTY = {"causal_nodes", "causal_msgs", "__future__"}
 
 
