@@ -135,6 +135,9 @@ def main() -> int:
         "loads": {label: [(r["load_before"], r["load_after"]) for r in runs[label]] for label in runs},
         "identical_summaries": identical,
         "per_bag_cpu_s_mean": sum(cpu_s) / len(cpu_s), "per_bag_task_s_mean": sum(task_s) / len(task_s),
+        # the workers' CPU per bag: equal to the serial one when the slow-down is only the CPU share they got
+        "local_per_bag_cpu_s_mean": [sum(b.timing.get("cpu_s", 0.0) for b in r["run"].results if b.ok)
+                                     / max(1, sum(1 for b in r["run"].results if b.ok)) for r in runs["local"]],
         "sim_hours_per_cpu_hour": sim_hours / (sum(cpu_s) / 3600.0),
         "result_pickle_bytes_mean": sum(pickled) / len(pickled), "result_json_bytes_mean": sum(as_json) / len(as_json),
         "scheduler_overhead": overhead,
@@ -176,6 +179,8 @@ def _markdown(r: dict) -> str:
         "|---|---:|",
         f"| task wall time, mean | {r['per_bag_task_s_mean']:.2f} s |",
         f"| task CPU time, mean | {r['per_bag_cpu_s_mean']:.2f} s |",
+        *[f"| task CPU time in the LocalCluster run #{k + 1}, mean | {v:.2f} s |"
+          for k, v in enumerate(r.get("local_per_bag_cpu_s_mean", []))],
         f"| throughput | {r['sim_hours_per_cpu_hour']:.0f} sim-hours per CPU-hour |",
         f"| result size, pickled (what Dask ships back) | {r['result_pickle_bytes_mean'] / 1024:.0f} KiB |",
         f"| result size, JSON (summary) | {r['result_json_bytes_mean'] / 1024:.0f} KiB |",
