@@ -77,8 +77,8 @@ def discover_and_score(scenario, names: Sequence[str], values: np.ndarray, confi
     reference = scenario.reference(usable.names, tau_max=config.tau_max)
     out = score_against(result, reference)
     out.update(seconds=seconds, variables=usable.names, samples=int(len(usable.values)),
-               left_out=usable.left_out, method=config.method, test=config.test, tau_max=config.tau_max,
-               engine=result.engine, scenario=scenario.name)
+               left_out=usable.left_out, config=config.as_dict(), tau_max=config.tau_max,
+               engine=str(result.engine), scenario=scenario.name)
     if mechanism and scenario.physical is not None:
         truth = scenario.mechanism_truth(usable.names)
         out["f1_mechanism"] = score_links(result.links(), truth)["f1"]
