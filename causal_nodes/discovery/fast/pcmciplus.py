@@ -127,11 +127,7 @@ class LaggedConditions:
 
 
 class TestRunner:
-    """Answers MCI tests ``X=(i, -lag) _|_ Y=(j, 0) | S + lagged conditions`` with the oracle, in batches.
-
-    A link whose assumed middle mark is ``-`` is never tested (val 1, p 0, dependent), as in tigramite's
-    ``_run_pcalg_test``.
-    """
+    """Answers MCI tests ``X=(i, -lag) _|_ Y=(j, 0) | S + lagged conditions`` with the oracle, in batches."""
 
     def __init__(self, oracle: LaggedParCorr, conditions: LaggedConditions, pc_alpha: float) -> None:
         self.oracle = oracle
@@ -139,34 +135,20 @@ class TestRunner:
         self.pc_alpha = pc_alpha
         self.n_vars = conditions.n_vars
 
-    def run(self, specs: list[tuple[int, int, int, tuple[int, ...], bool]]) -> list[tuple[float, float, bool]]:
-        """``specs``: ``(i, j, lag, S as variables at lag 0, forced)``; returns ``(val, pval, dependent)``."""
-        results: list[tuple[float, float, bool]] = [(1.0, 0.0, True)] * len(specs)
-        tested = [k for k, spec in enumerate(specs) if not spec[4]]
-        if not tested:
-            return results
-        n_tests = len(tested)
-        conditions = self.conditions
-        rows = np.empty(n_tests, dtype=np.intp)
-        xs = np.empty(n_tests, dtype=np.intp)
-        ys = np.empty(n_tests, dtype=np.intp)
-        sizes = np.empty(n_tests, dtype=np.intp)
-        for t, k in enumerate(tested):
-            i, j, lag, subset, _ = specs[k]
-            rows[t] = conditions.row(i, j, lag)
-            xs[t] = lag * self.n_vars + i
-            ys[t] = j
-            sizes[t] = len(subset)
-        subsets = np.zeros((n_tests, max(1, int(sizes.max()))), dtype=np.intp)
-        for t, k in enumerate(tested):
-            subsets[t, :sizes[t]] = specs[k][3]
-        cols, widths = kernels.assemble_tests(conditions.table, conditions.lengths, rows, subsets, sizes, xs, ys,
-                                              True)
+    def run(self, links: np.ndarray, subsets: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Test k: link ``links[k] = (i, j, lag)`` given ``S = subsets[k, :sizes[k]]`` (variables at lag 0) and
+        the link's lagged conditions. Returns values, p-values and decisions (p <= pc_alpha, X and Y not
+        constant). Links assumed present (middle mark ``-``) must not be passed: they are never tested."""
+        links = np.asarray(links, dtype=np.intp).reshape(-1, 3)
+        if len(links) == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
+        rows = np.array([self.conditions.row(i, j, lag) for i, j, lag in links.tolist()], dtype=np.intp)
+        xs = links[:, 2] * self.n_vars + links[:, 0]
+        cols, widths = kernels.assemble_tests(self.conditions.table, self.conditions.lengths, rows,
+                                              np.asarray(subsets, dtype=np.intp).reshape(len(links), -1),
+                                              np.asarray(sizes, dtype=np.intp), xs, links[:, 1].copy(), True)
         vals, pvals, constant = self.oracle.test_columns(cols, widths)
-        dependent = (pvals <= self.pc_alpha) & ~constant
-        for t, k in enumerate(tested):
-            results[k] = (float(vals[t]), float(pvals[t]), bool(dependent[t]))
-        return results
+        return vals, pvals, (pvals <= self.pc_alpha) & ~constant
 
 
 class Skeleton:
@@ -220,59 +202,80 @@ class Skeleton:
             dim += 1
             adj = [self._adjacent(j, ordered=True) for j in range(n_vars)]
 
-    def _spec(self, pair: tuple[int, int, int], subset: tuple[int, ...]) -> tuple[int, int, int, tuple, bool]:
-        i, j, lag = pair
-        return (i, j, lag, subset, self.graph[i, j, lag][1] == "-")
-
     def _dimension(self, pairs: list[tuple[int, int, int]], adj: list[list[int]], dim: int) -> None:
-        """All tests of one condition dimension, then tigramite's bookkeeping in its order."""
+        """All tests of one condition dimension, then tigramite's bookkeeping in its order.
+
+        A link assumed present (middle mark ``-``) is dependent given every subset without a test (val 1,
+        p 0); one such result stands for all of its subsets, since repeating it changes nothing.
+        """
         subsets = [itertools.combinations([k for k in adj[j] if not (lag == 0 and k == i)], dim)
                    for i, j, lag in pairs]
-        if self.one_at_a_time:
-            for pair, pair_subsets in zip(pairs, subsets):
-                if self.graph[pair] != "":
-                    self._apply(pair, ((s, *self.runner.run([self._spec(pair, s)])[0]) for s in pair_subsets))
-            return
+        forced = [self.graph[pair][1] == "-" for pair in pairs]
         outcomes: list[list[tuple[tuple[int, ...], float, float, bool]]] = [[] for _ in pairs]
-        open_pairs = list(range(len(pairs)))
+        for p, assumed in enumerate(forced):
+            if assumed:
+                outcomes[p] = [(s, 1.0, 0.0, True) for s in itertools.islice(subsets[p], 1)]
+        if self.one_at_a_time:  # tigramite's test order, one by one (see the module docstring)
+            for p, pair in enumerate(pairs):
+                if self.graph[pair] != "":
+                    self._apply(pair, iter(outcomes[p]) if forced[p] else self._one_by_one(pair, subsets[p], dim))
+            return
+        open_pairs = [p for p in range(len(pairs)) if not forced[p]]
         batch = _FIRST_BATCH
         while open_pairs:
-            specs, owners, still_open = [], [], []
+            links: list[tuple[int, int, int]] = []
+            chunks: list[tuple[int, ...]] = []
+            spans: list[tuple[int, int, int]] = []
+            still_open: list[int] = []
             for p in open_pairs:
-                forced = self.graph[pairs[p]][1] == "-"
-                # A forced link is dependent given every subset: one (untested) result stands for all of them.
-                chunk = list(itertools.islice(subsets[p], 1 if forced else batch))
-                specs += [self._spec(pairs[p], s) for s in chunk]
-                owners += [(p, s) for s in chunk]
-                if not forced and len(chunk) == batch:
-                    still_open.append(p)  # unless one of these tests turns out independent
-            for (p, s), result in zip(owners, self.runner.run(specs)):
-                outcomes[p].append((s, *result))
-            open_pairs = [p for p in still_open if all(dependent for *_, dependent in outcomes[p][-batch:])]
+                chunk = list(itertools.islice(subsets[p], batch))
+                spans.append((p, len(chunks), len(chunks) + len(chunk)))
+                links += [pairs[p]] * len(chunk)
+                chunks += chunk
+            vals, pvals, dependent = self.runner.run(np.array(links, dtype=np.intp),
+                                                     np.array(chunks, dtype=np.intp).reshape(len(chunks), dim),
+                                                     np.full(len(chunks), dim))
+            vals_l, pvals_l, dependent_l = vals.tolist(), pvals.tolist(), dependent.tolist()
+            for p, first, stop in spans:
+                outcomes[p] += zip(chunks[first:stop], vals_l[first:stop], pvals_l[first:stop],
+                                   dependent_l[first:stop])
+                if stop - first == batch and all(dependent_l[first:stop]):
+                    still_open.append(p)  # no independent test yet and more subsets may follow
+            open_pairs = still_open
             batch *= 2
         for pair, pair_outcomes in zip(pairs, outcomes):
             if self.graph[pair] != "":  # a lag-0 pair goes when its reverse was found independent
                 self._apply(pair, iter(pair_outcomes))
 
+    def _one_by_one(self, pair: tuple[int, int, int], subsets, dim: int):
+        """The pair's tests computed one at a time, as its bookkeeping asks for them."""
+        for subset in subsets:
+            vals, pvals, dependent = self.runner.run(np.array([pair]), np.array([subset]).reshape(1, dim),
+                                                     np.array([dim]))
+            yield subset, float(vals[0]), float(pvals[0]), bool(dependent[0])
+
     def _apply(self, pair: tuple[int, int, int], outcomes) -> None:
         """One pair's tests in subset order until the first independent one (tigramite's bookkeeping)."""
         i, j, lag = pair
+        stored_min, p_max, val_at_max = self.val_min[pair], self.p_matrix[pair], self.val_matrix[pair]
+        separating = None
         for subset, val, pval, dependent in outcomes:
-            stored = self.val_min[i, j, lag]
-            self.val_min[i, j, lag] = stored if stored < abs(val) else abs(val)
-            if pval >= self.p_matrix[i, j, lag]:
-                self.p_matrix[i, j, lag] = pval
-                self.val_matrix[i, j, lag] = val
+            stored_min = stored_min if stored_min < abs(val) else abs(val)
+            if pval >= p_max:
+                p_max, val_at_max = pval, val
             if not dependent:
                 separating = [(k, 0) for k in subset]
-                if lag == 0:
-                    self.graph[i, j, 0] = self.graph[j, i, 0] = ""
-                    self.sepsets[((i, 0), j)] = self.sepsets[((j, 0), i)] = separating
-                    self.p_matrix[j, i, 0] = self.p_matrix[i, j, 0]
-                else:
-                    self.graph[i, j, lag] = ""
-                    self.sepsets[((i, -lag), j)] = separating
-                return
+                break
+        self.val_min[pair], self.p_matrix[pair], self.val_matrix[pair] = stored_min, p_max, val_at_max
+        if separating is None:
+            return
+        if lag == 0:
+            self.graph[i, j, 0] = self.graph[j, i, 0] = ""
+            self.sepsets[((i, 0), j)] = self.sepsets[((j, 0), i)] = separating
+            self.p_matrix[j, i, 0] = self.p_matrix[i, j, 0]
+        else:
+            self.graph[i, j, lag] = ""
+            self.sepsets[((i, -lag), j)] = separating
 
 
 def _links_for_skeleton(links: LinkAssumptions, parents: dict[int, list[Node]], n_vars: int,
@@ -333,11 +336,16 @@ def pcmciplus_single(oracle: LaggedParCorr, n_vars: int, opts: PlusOptions,
         graph[graph == assumed] = resolved
 
     def separating(triples_and_subsets: list[tuple[Triple, list[Node]]]) -> list[bool]:
-        specs = [(i, j, -lag, tuple(k for k, _ in subset), graph[i, j, -lag] != "" and graph[i, j, -lag][1] == "-")
-                 for ((i, lag), _, j), subset in triples_and_subsets]
-        if oracle.has_degenerate:
-            return [not runner.run([spec])[0][2] for spec in specs]
-        return [not dependent for _, _, dependent in runner.run(specs)]
+        # An unshielded triple's ends are not adjacent, so no assumed-present link: every test runs.
+        links = np.array([(i, j, -lag) for ((i, lag), _, j), _ in triples_and_subsets], dtype=np.intp)
+        sizes = np.array([len(subset) for _, subset in triples_and_subsets], dtype=np.intp)
+        subsets = np.zeros((len(sizes), max(1, int(sizes.max(initial=0)))), dtype=np.intp)
+        for k, (_, subset) in enumerate(triples_and_subsets):
+            subsets[k, :len(subset)] = [node for node, _ in subset]
+        if oracle.has_degenerate:  # tigramite's order, one test at a time
+            return [not runner.run(links[k:k + 1], subsets[k:k + 1], sizes[k:k + 1])[2][0]
+                    for k in range(len(sizes))]
+        return (~runner.run(links, subsets, sizes)[2]).tolist()
 
     ambiguous = orient_colliders(graph, skeleton.sepsets, opts.contemp_collider_rule, opts.conflict_resolution,
                                  separating)
