@@ -74,14 +74,14 @@ def discover_and_score(scenario, names: Sequence[str], values: np.ndarray, confi
     started = time.perf_counter()
     result = discover(usable.values, usable.names, config)
     seconds = time.perf_counter() - started
-    graph_variables = [name for name in usable.names if name != config.context]  # a context is a label, no node
-    reference = scenario.reference(graph_variables, tau_max=config.tau_max)
+    graph_names = [n for n in usable.names if n != config.context]  # a context is a regime label, not a node
+    reference = scenario.reference(graph_names, tau_max=config.tau_max)
     out = score_against(result, reference)
-    out.update(seconds=seconds, variables=usable.names, samples=int(len(usable.values)),
-               left_out=usable.left_out, method=config.method, test=config.test, tau_max=config.tau_max,
-               engine=result.engine, scenario=scenario.name)
+    out.update(seconds=seconds, variables=graph_names, samples=int(len(usable.values)),
+               left_out=usable.left_out, config=config.as_dict(), tau_max=config.tau_max,
+               engine=str(result.engine), scenario=scenario.name)
     if mechanism and scenario.physical is not None:
-        truth = scenario.mechanism_truth(graph_variables)
+        truth = scenario.mechanism_truth(graph_names)
         out["f1_mechanism"] = score_links(result.links(), truth)["f1"]
         out["f1_summary_mechanism"] = score_summary(result.links(), truth)["f1"]
     out["links"] = [[link.source, link.target, link.lag, link.link_type] for link in result.links()]
