@@ -22,7 +22,19 @@ from causal_nodes.discovery.discover import (
     discover,
     fast_unsupported_reason,
 )
+from causal_nodes.discovery.samples import Samples
 from causal_nodes.discovery.window import SampleWindow, WindowConfig
+
+
+def encounters(stamps: np.ndarray, subjects: Sequence[str], gap_s: float) -> np.ndarray:
+    """Encounter number per sample: it increases when the subject changes or the stamps jump by more than
+    ``gap_s`` (the person was out of sight, the episode ended)."""
+    stamps = np.asarray(stamps, dtype=np.float64)
+    if len(stamps) == 0:
+        return np.zeros(0, dtype=np.int64)
+    subject = np.asarray(subjects, dtype=object)
+    starts = (np.diff(stamps) > gap_s) | (subject[1:] != subject[:-1])
+    return np.concatenate([[0], np.cumsum(starts)]).astype(np.int64)
 
 
 @dataclass
@@ -35,6 +47,8 @@ class WindowJob:
     taken_at: float
     statistics: Any | None = None
     """The fast engine's streaming statistics of this window, when kept (see :class:`OnlineDiscovery`)."""
+    datasets: np.ndarray | None = None
+    """Encounter number per sample when encounters are pooled as separate datasets (see :class:`OnlineDiscovery`)."""
 
 
 @dataclass
@@ -62,13 +76,25 @@ class OnlineDiscovery:
     Where the fast engine applies, the window's lagged second moments are also kept up to date sample by sample
     (:class:`~causal_nodes.discovery.fast.pcmci.StreamingPCMCI`, O(d^2) per sample), so a run costs only its tests;
     a job carries a copy of them. The result is the same as a batch run on the window (tested).
+
+    ``pool_encounters``: the window's samples are split into encounters -- a new one starts when the subject
+    changes or after a gap of more than ``encounter_gap_s`` -- and pooled as separate datasets (tigramite's
+    multiple-datasets mode), so no lagged link is measured across the seam between two people or episodes.
+    The configured context variable, if any, joins the window's variables.
     """
 
     def __init__(self, window: WindowConfig, config: DiscoveryConfig, variables: Sequence[str] = (),
-                 min_samples: int | None = None) -> None:
+                 min_samples: int | None = None, pool_encounters: bool = False,
+                 encounter_gap_s: float = 1.0) -> None:
         self.window = SampleWindow(window)
         self.config = config
         self.variables = list(variables)
+        if config.context and self.variables and config.context not in self.variables:
+            self.variables.append(config.context)
+        if not encounter_gap_s > 0:
+            raise ValueError(f"encounter_gap_s must be > 0, got {encounter_gap_s}")
+        self.pool_encounters = pool_encounters
+        self.encounter_gap_s = encounter_gap_s
         self.min_samples = max(min_samples or 0, config.min_samples())
         if self.min_samples > window.length:
             raise ValueError(
@@ -80,7 +106,7 @@ class OnlineDiscovery:
         self._stream: Any | None = None
         self._stream_resets = -1
 
-    def add(self, stamp: float, names: Sequence[str], values: Sequence[float]) -> str | None:
+    def add(self, stamp: float, names: Sequence[str], values: Sequence[float], subject: str = "") -> str | None:
         if self.variables:
             index = {name: k for k, name in enumerate(names)}
             missing = [v for v in self.variables if v not in index]
@@ -90,10 +116,19 @@ class OnlineDiscovery:
                 return reason
             values = [values[index[v]] for v in self.variables]
             names = self.variables
-        verdict = self.window.add(stamp, names, values)
+        verdict = self.window.add(stamp, names, values, subject)
         if verdict is None and self.streaming:
             self._follow_window(values)
         return verdict
+
+    def warm_up(self) -> float:
+        """Compiles (first use on a machine: seconds) or loads the fast engine's kernels now, so that the first
+        window is not delayed by it; call it off the callback thread. Returns the seconds it took."""
+        if not self.streaming:
+            return 0.0
+        from causal_nodes.discovery.fast.kernels import warm_up
+
+        return warm_up()
 
     def _follow_window(self, values: Sequence[float]) -> None:
         """Keeps the streaming statistics equal to the window: push, or rebuild after a window reset."""
@@ -126,11 +161,16 @@ class OnlineDiscovery:
         statistics = None
         if self._stream is not None and self._stream.n_samples > 2 * self.config.tau_max:
             statistics = self._stream.snapshot(self.config.test.name)
-        return WindowJob(names=names, stamps=stamps, data=data, taken_at=time.monotonic(), statistics=statistics)
+        datasets = encounters(stamps, self.window.labels(), self.encounter_gap_s) if self.pool_encounters else None
+        return WindowJob(names=names, stamps=stamps, data=data, taken_at=time.monotonic(), statistics=statistics,
+                         datasets=datasets)
 
     def run(self, job: WindowJob) -> DiscoveryOutcome:
         """Runs the discovery on a job; errors become an outcome, not an exception."""
         try:
+            if job.datasets is not None and job.datasets[-1] > 0:
+                samples = Samples(job.data, list(job.names), datasets=job.datasets)
+                return DiscoveryOutcome(job, discover(samples, job.names, self.config))
             return DiscoveryOutcome(job, discover(job.data, job.names, self.config, job.statistics))
         except InsufficientDataError as error:
             return DiscoveryOutcome(job, None, str(error), insufficient=True)

@@ -45,6 +45,7 @@ class SampleWindow:
         self.names: list[str] = []
         self._values = np.empty((config.length, 0))
         self._stamps = np.empty(config.length)
+        self._labels = np.full(config.length, "", dtype=object)
         self._start = 0
         self._count = 0
         self.accepted = 0
@@ -69,7 +70,8 @@ class SampleWindow:
         self._start = 0
         self._count = 0
 
-    def add(self, stamp: float, names: Sequence[str], values: Sequence[float]) -> str | None:
+    def add(self, stamp: float, names: Sequence[str], values: Sequence[float], label: str = "") -> str | None:
+        """``label``: who or what the sample is about (e.g. the subject person), kept beside it."""
         if len(names) != len(values):
             return self._reject("names_values_length_mismatch")
         if not np.isfinite(stamp):
@@ -90,7 +92,7 @@ class SampleWindow:
                 return self._reject("duplicate_stamp")
             else:
                 return self._reject("out_of_order_stamp")
-        self._append(stamp, row)
+        self._append(stamp, row, label)
         self.accepted += 1
         return None
 
@@ -100,6 +102,10 @@ class SampleWindow:
 
     def stamps(self) -> np.ndarray:
         return self._ordered(self._stamps)
+
+    def labels(self) -> list[str]:
+        """The samples' labels, oldest first."""
+        return list(self._ordered(self._labels))
 
     def counters(self) -> dict[str, int]:
         out = {"accepted": self.accepted, "fill": self._count}
@@ -116,7 +122,7 @@ class SampleWindow:
         self._values = np.empty((self.config.length, len(self.names)))
         self.clear()
 
-    def _append(self, stamp: float, row: np.ndarray) -> None:
+    def _append(self, stamp: float, row: np.ndarray, label: str) -> None:
         length = self.config.length
         if self._count < length:
             index = (self._start + self._count) % length
@@ -126,6 +132,7 @@ class SampleWindow:
             self._start = (self._start + 1) % length
         self._values[index] = row
         self._stamps[index] = stamp
+        self._labels[index] = label
 
     def _ordered(self, buffer: np.ndarray) -> np.ndarray:
         idx = (self._start + np.arange(self._count)) % self.config.length

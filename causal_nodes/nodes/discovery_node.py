@@ -13,6 +13,7 @@ size, or why there is none (too few samples, a run already going).
 """
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,8 +27,9 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from causal_msgs.msg import CausalGraph, CausalLink, VariableFrame
-from causal_nodes.discovery.discover import ENGINES, METHODS, TESTS, DiscoveryConfig
+from causal_nodes.discovery.discover import ENGINES, METHOD_DEFAULT_PC_ALPHA, METHODS, TESTS, DiscoveryConfig
 from causal_nodes.discovery.graph_layout import circle_layout, link_style, render_graph_image
+from causal_nodes.discovery.independence_tests import ci_test, parse_test_options
 from causal_nodes.discovery.online import DiscoveryOutcome, OnlineDiscovery
 from causal_nodes.discovery.window import WindowConfig
 from causal_nodes.nodes.common import (
@@ -51,13 +53,17 @@ class DiscoveryNode(Node):
         super().__init__("discovery_node", **kwargs)
         config = DiscoveryConfig(
             method=declare(self, "method", "pcmci", "PCMCI variant", choices=METHODS),
-            test=declare(self, "test", "parcorr", "Conditional independence test", choices=TESTS),
+            test=ci_test(declare(self, "test", "parcorr", "Conditional independence test", choices=TESTS),
+                         parse_test_options([item for item in declare(
+                             self, "test_options", [""], "Options of the test, 'KEY=VALUE' (e.g. n_features=3)")
+                             if item])),
             engine=declare(self, "engine", "auto", "auto = exact fast ParCorr engine where it applies, else tigramite",
                            choices=ENGINES),
             tau_min=declare(self, "tau_min", 0, "Smallest lag [samples]", int_range=(0, 50)),
             tau_max=declare(self, "tau_max", 3, "Largest lag [samples]", int_range=(0, 50)),
-            pc_alpha=declare(self, "pc_alpha", 0.2, "Significance of the PC condition-selection stage",
-                             float_range=(0.0001, 0.9999)),
+            pc_alpha=declare(self, "pc_alpha", METHOD_DEFAULT_PC_ALPHA,
+                             "Significance of the PC stages; 0 = the method's default as in tigramite "
+                             "(pcmci 0.2, pcmciplus 0.01)", float_range=(0.0, 0.9999)),
             alpha_level=declare(self, "alpha_level", 0.01, "Significance of a link in the final graph",
                                 float_range=(0.0001, 0.9999)),
             max_conds_dim=_none_if_negative(declare(self, "max_conds_dim", -1,
@@ -65,6 +71,9 @@ class DiscoveryNode(Node):
                                                     int_range=(-1, 100))),
             max_combinations=declare(self, "max_combinations", 1, "Condition combinations tested per size",
                                      int_range=(1, 100)),
+            context=declare(self, "context", "", "Variable of regime labels: tests run within regimes (test rcot)"),
+            context_bins=_floats(declare(self, "context_bins", "",
+                                         "Increasing edges 'E1,E2,..' cutting a continuous context into regimes")),
         )
         window = WindowConfig(
             length=declare(self, "window_length", 300, "Samples in the sliding window", int_range=(20, 100000)),
@@ -83,6 +92,10 @@ class DiscoveryNode(Node):
             min_samples=declare(
                 self, "min_samples", 50, "Fewest samples before a graph is computed", int_range=(10, 100000)
             ),
+            pool_encounters=declare(self, "pool_encounters", False,
+                                    "Pool encounters (subject changes, gaps) as separate datasets"),
+            encounter_gap_s=declare(self, "encounter_gap_s", 1.0, "A gap this long starts a new encounter [s]",
+                                    float_range=(0.001, 3600.0)),
         )
         self.marker_frame = declare(self, "marker_frame", "base_link", "Frame the graph markers are drawn in")
         self.marker_height = declare(self, "marker_height", 2.0, "Height of the graph above the frame origin [m]",
@@ -95,6 +108,7 @@ class DiscoveryNode(Node):
 
         self._lock = threading.Lock()  # guards the window between the frame callback and the timer
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcmci")
+        self._worker.submit(self._prepare_engine)
         self._running: Future | None = None
         self.skipped_updates = 0
         self.graphs_published = 0
@@ -113,11 +127,18 @@ class DiscoveryNode(Node):
         self.create_timer(period, self._on_tick)
         self.create_timer(1.0, self._publish_diagnostics)
 
+    def _prepare_engine(self) -> None:
+        """Loads (or compiles, the first time on a machine) the fast engine's kernels before the first window is
+        full, then freezes the start-up heap: modules and compiled code are never garbage, and a full garbage
+        collection that had to scan them would add ~100 ms to whichever 10 Hz update triggers it."""
+        self.online.warm_up()
+        gc.freeze()
+
     # ---- callbacks ------------------------------------------------------------------------------------------
     def _on_frame(self, msg: VariableFrame) -> None:
         self.frames_received += 1
         with self._lock:
-            self.online.add(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values))
+            self.online.add(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values), msg.subject_id)
 
     def _on_tick(self) -> None:
         if self._running is not None and not self._running.done():
@@ -182,10 +203,10 @@ class DiscoveryNode(Node):
         if outcome is not None:
             if outcome.result is not None:
                 counters.update(compute_time_s=outcome.result.seconds, engine=outcome.result.engine,
-                                links=len(outcome.result.links()))
+                                links=len(outcome.result.links()), datasets=outcome.result.datasets)
                 if outcome.result.dropped:
                     level = max(level, WARN)
-                    message += f"; constant, left out: {', '.join(outcome.result.dropped)}"
+                    message += f"; left out: {outcome.result.dropped_text()}"
             else:
                 level = WARN if outcome.insufficient else ERROR
                 message += f"; last run failed: {outcome.error}"
@@ -279,6 +300,14 @@ class DiscoveryNode(Node):
 
 def _none_if_negative(value: int) -> int | None:
     return None if value < 0 else value
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    """'E1,E2,..' -> floats; ValueError naming the text (the node then refuses to start)."""
+    try:
+        return tuple(float(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise ValueError(f"expected numbers separated by commas, got {text!r}") from None
 
 
 def main(args=None) -> None:
