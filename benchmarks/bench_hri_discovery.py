@@ -216,7 +216,8 @@ def main() -> int:
     command = "python benchmarks/bench_hri_discovery.py " + " ".join(
         [f'--pipeline "{t}"' for t in args.pipeline] + ["--seeds", *map(str, args.seeds)]
         + (["--scenarios", *args.scenarios] if list(args.scenarios) != list(PHYSICAL) else [])
-        + (["--scm"] if args.scm else []) + (["--out", str(args.out)] if args.out else []))
+        + (["--scm"] if args.scm else []) + (["--out", str(args.out)] if args.out else [])
+        + (["--json", str(args.json)] if args.json else []))
     lines = [
         f"Physical scenarios, seeds {list(args.seeds)} (held out: references derived on 101-103, choices made on "
         f"11-13), 600 samples per stream; {platform.machine()}, Python {platform.python_version()}, one thread; "
