@@ -237,8 +237,11 @@ def main() -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("# HRI discovery benchmark\n\n" + report + "\n")
-    if args.json:
-        args.json.write_text(json.dumps({"physical": physical, "scm": scm}, indent=1, default=float) + "\n")
+    if args.json:  # the scores of every run (the links and the full configuration are in the report's text)
+        slim = {part: {p: {sc: [{k: v for k, v in r.items() if k not in ("links", "config")} for r in rows]
+                               for sc, rows in per.items()} for p, per in runs.items()}
+                for part, runs in (("physical", physical), ("scm", scm or {}))}
+        args.json.write_text(json.dumps(slim, indent=0, default=float) + "\n")
     return 0
 
 
