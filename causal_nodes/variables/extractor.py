@@ -214,7 +214,7 @@ class VariableExtractor:
         self._previous_heading: dict[int, float] = {}
         self._previous_image: np.ndarray | None = None
         # Valid beams of the recent scans (robot_obstacle_clearance only); bounded by count and by age.
-        self._scans: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=256)
+        self._scans: deque[tuple[float, np.ndarray, np.ndarray, float]] = deque(maxlen=256)
         self._seen: set[str] = set()
         self._first_input = math.inf
         self._next_k: int | None = None
