@@ -213,8 +213,7 @@ class VariableExtractor:
         self._previous_grid_xy: dict[int, np.ndarray] = {}
         self._previous_heading: dict[int, float] = {}
         self._previous_image: np.ndarray | None = None
-        # (stamp, angles, ranges, range_max) of the recent scans' valid beams (robot_obstacle_clearance only); bounded
-        # by count and by age.
+        # Valid beams of the recent scans (robot_obstacle_clearance only); bounded by count and by age.
         self._scans: deque[tuple[float, np.ndarray, np.ndarray, float]] = deque(maxlen=256)
         self._seen: set[str] = set()
         self._first_input = math.inf
