@@ -220,9 +220,23 @@ def residuals(targets: np.ndarray, basis: np.ndarray, gram: np.ndarray | None = 
         return targets, targets
     gram = basis.T @ basis / n if gram is None else gram
     cross = basis.T @ targets / n if cross is None else cross
-    chol, info = _potrf(gram + RIDGE * np.eye(p), lower=1)
+    return fitted_residuals(basis_factor(gram), targets, basis, cross)
+
+
+def basis_factor(gram: np.ndarray) -> np.ndarray:
+    """Cholesky factor of the ridged basis covariance: one per conditioning set and regime, shared by every
+    regression on that set (:func:`fitted_residuals`)."""
+    chol, info = _potrf(gram + RIDGE * np.eye(len(gram)), lower=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"regression basis covariance is not positive definite (LAPACK info {info})")
+    return chol
+
+
+def fitted_residuals(chol: np.ndarray, targets: np.ndarray, basis: np.ndarray,
+                     cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`residuals` given the basis' factor (:func:`basis_factor`); column by column, so a column's residuals
+    do not depend on which other columns come along."""
+    n = len(basis)
 
     def solve(rhs: np.ndarray) -> np.ndarray:
         return _potrs(chol, rhs, lower=1)[0]
@@ -326,20 +340,107 @@ def residual_parts(resid: np.ndarray, scaled: np.ndarray, n_x: int, p_z: int,
         return Part(0.0, 0.0, 0, n), Part(0.0, 0.0, 0, n)
     feats = options.features(scaled[:, live])
     feats -= feats.mean(axis=0)
+    linear_term = options.linear_term(resid[:, live])
+    linear_term -= linear_term.mean(axis=0)
+    return _parts(feats, linear_term, live_x, p_z, options)
+
+
+def _parts(feats: np.ndarray, linear_term: np.ndarray, live_x: int, p_z: int,
+           options: RCoTOptions) -> tuple[Part, Part] | None:
+    """:func:`residual_parts` from the live columns' centred features and linear terms (X's first)."""
+    n = len(feats)
     p_x = live_x * (1 + options.n_features)
     if options.null == "robust":
         full = _robust(feats[:, :p_x], feats[:, p_x:], n, p_z)
     else:
         full = _wilks(feats.T @ feats / n, p_x, n, p_z)
-    linear_term = options.linear_term(resid[:, live])
-    linear_term -= linear_term.mean(axis=0)
-    if live_x == 1 and live_y == 1:
+    if linear_term.shape[1] == 2:
         linear = _robust_pair(linear_term[:, 0], linear_term[:, 1], n, p_z)
     else:
         linear = _robust(linear_term[:, :live_x], linear_term[:, live_x:], n, p_z)
     if full is None or linear is None:
         return None
     return full, linear
+
+
+@dataclass(frozen=True)
+class ColumnFeatures:
+    """What a test uses of one node's residual on a conditioning set in one regime: whether it is live (not fully
+    explained by Z), its centred features and its centred linear term. Computed once per (node, Z, regime) and
+    shared by every test that pairs the node with another on that Z.
+
+    Why views into a two-column layout (the node beside its partner of the first test, or beside itself): the
+    per-test path regresses and transforms X and Y as one two-column array; BLAS kernels and numpy reductions
+    treat each column alike at that shape, so a column computed this way has the same bits as in any per-test
+    pair, and the shared path reproduces the per-test p-values exactly, near-tied residual ranks included."""
+
+    live: bool
+    features: np.ndarray
+    linear: np.ndarray
+
+    @staticmethod
+    def columns(resid: np.ndarray, scaled: np.ndarray, options: RCoTOptions) -> list[ColumnFeatures]:
+        """Entries of ``k >= 2`` columns of residuals and scaled residuals ``(n, k)``, with the arithmetic of
+        :func:`residual_parts` (see :func:`_shared_features` for what is looked up instead of recomputed)."""
+        live = np.any(resid != 0.0, axis=0)
+        feats = _shared_features(scaled, options)
+        feats -= feats.mean(axis=0)
+        linear_term = options.linear_term(resid)
+        linear_term -= linear_term.mean(axis=0)
+        width = 1 + options.n_features
+        return [ColumnFeatures(bool(live[k]), feats[:, k * width:(k + 1) * width], linear_term[:, k:k + 1])
+                for k in range(resid.shape[1])]
+
+
+@functools.lru_cache(maxsize=16)
+def _cosine_table(n: int, options: RCoTOptions) -> np.ndarray:
+    """The cosine features of every normal score ``Phi^-1((r + 1/2) / n)``, row r, computed as
+    :meth:`RCoTOptions.features` computes them."""
+    return math.sqrt(2.0) * np.cos(_score_table(n)[:, None] * options._feature_w + options._feature_b)
+
+
+def _shared_features(resid: np.ndarray, options: RCoTOptions) -> np.ndarray:
+    """:meth:`RCoTOptions.features` with the same values, cheaper: a column without ties has normal scores that
+    are a permutation of one table, so its cosine features are rows of :func:`_cosine_table` picked by rank
+    instead of cosines of each test's scores (tied columns are computed as there)."""
+    n, m = resid.shape
+    order = np.argsort(resid, axis=0)
+    every = np.arange(m)
+    ordered = resid[order, every]
+    tied = np.any(ordered[1:] == ordered[:-1], axis=0)
+    ranks = np.empty_like(order)
+    ranks[order, every] = np.arange(n)[:, None]
+    scores = _score_table(n)[ranks]
+    out = np.empty((n, m, 1 + options.n_features))
+    out[:, :, 1:] = _cosine_table(n, options)[ranks]
+    if tied.any():
+        scores[:, tied] = normal_scores(resid[:, tied])
+        out[:, tied, 1:] = math.sqrt(2.0) * np.cos(scores[:, tied, None] * options._feature_w + options._feature_b)
+    out[:, :, 0] = options.linear_term(resid, scores)
+    return out.reshape(n, m * (1 + options.n_features))
+
+
+def _shared_residuals(chol: np.ndarray, targets: np.ndarray, basis: np.ndarray,
+                      cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`fitted_residuals` in fewer numpy calls when no column is fully explained (the usual case), with the
+    same arithmetic (``mean`` is numpy's sum divided by n)."""
+    n = len(basis)
+    resid = targets - basis @ _potrs(chol, cross, lower=1)[0]
+    power = resid * resid
+    mean = np.add.reduce(power, axis=0) / n
+    if np.any(mean <= RANK_TOLERANCE * np.maximum(np.add.reduce(targets * targets, axis=0) / n, 1e-300)):
+        return fitted_residuals(chol, targets, basis, cross)
+    local = mean + basis @ _potrs(chol, basis.T @ (power - mean) / n, lower=1)[0]
+    return resid, resid / np.sqrt(np.maximum(local, SCALE_FLOOR * mean))
+
+
+def column_parts(x: ColumnFeatures, y: ColumnFeatures, p_z: int, options: RCoTOptions) -> tuple[Part, Part] | None:
+    """:func:`residual_parts` of one X and one Y node from their :class:`ColumnFeatures`."""
+    n = len(x.features)
+    if not (x.live and y.live):
+        return Part(0.0, 0.0, 0, n), Part(0.0, 0.0, 0, n)
+    feats = np.concatenate([x.features, y.features], axis=1)
+    return _parts(feats, np.concatenate([x.linear, y.linear], axis=1), 1, p_z, options)
 
 
 def combine(parts: Sequence[tuple[Part, Part]]) -> TestOutcome:
@@ -420,9 +521,17 @@ class RCoT(CondIndTest):
     ``options``: :class:`RCoTOptions`. ``context``: optional variable index of a discrete regime label (read at
     the tested sample's time, lag 0) that stratifies every test; keep that variable out of the links (e.g. with
     ``link_assumptions``), it is a label, not a process. Significance is analytic only.
+
+    ``shared_residuals``: answer the cached path's tests from residual features shared by all tests on the same
+    conditioning set (default; :meth:`_LaggedBasis.test`) or compute each test on its own (the earlier path,
+    :meth:`_LaggedBasis.test_each`, kept as the reference the shared one is tested and benchmarked against). The
+    class attribute is the default of new instances.
     """
 
-    def __init__(self, options: RCoTOptions = RCoTOptions(), context: int | None = None, **kwargs: Any) -> None:
+    shared_residuals: bool = True
+
+    def __init__(self, options: RCoTOptions = RCoTOptions(), context: int | None = None,
+                 shared_residuals: bool | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("significance", "analytic")
         if kwargs["significance"] != "analytic":
             raise ValueError("RCoT has analytic significance only")
@@ -431,6 +540,8 @@ class RCoT(CondIndTest):
         self.residual_based = False
         self.options = options
         self.context = context
+        if shared_residuals is not None:
+            self.shared_residuals = shared_residuals
         self._table: _LaggedBasis | None = None
         self._table_key: tuple | None = None
         self._results: dict[tuple, TestOutcome] = {}
@@ -463,7 +574,8 @@ class RCoT(CondIndTest):
         else:
             key = (frozenset((tuple(sorted(X)), tuple(sorted(Y)))), tuple(sorted(Z)))
             if key not in self._results:
-                self._results[key] = table.test(X, Y, Z, self.options)
+                run = table.test if self.shared_residuals else table.test_each
+                self._results[key] = run(X, Y, Z, self.options)
             outcome = self._results[key]
         if alpha_or_thres is None:
             return outcome.value, outcome.p_value
@@ -515,6 +627,23 @@ class RCoT(CondIndTest):
         raise NotImplementedError("RCoT has no model-selection score: give pc_alpha as a number")
 
 
+CONDITION_CACHE = 256
+"""Conditioning sets whose residual features a run keeps (least recently used dropped first); PCMCI reuses a set
+within a few consecutive tests, so this bounds memory without losing reuse."""
+
+
+@dataclass
+class _Conditioned:
+    """One conditioning set (its columns, in tigramite's order); per regime block the basis of Z, its Cholesky
+    factor (None without Z) and ``basis^T [all] / n`` rows, or None when the regime has too few samples for Z;
+    the residual features computed so far, by ``(column, block)``; and how many tests used it."""
+
+    z_cols: tuple[int, ...]
+    blocks: list[tuple[np.ndarray, np.ndarray | None, np.ndarray] | None]
+    columns: dict[tuple[int, int], ColumnFeatures]
+    tests: int = 0
+
+
 class _LaggedBasis:
     """Scores and regression basis of every lagged node ``(var, -lag)``, lag 0..2 tau_max, on tigramite's
     reference samples (all datasets stacked), with each regime's centred basis and its covariance."""
@@ -526,6 +655,8 @@ class _LaggedBasis:
         self.max_lag = max_lag
         self.width = width
         self.blocks = []
+        self._by_condition: dict[tuple[int, ...], _Conditioned] = {}
+        self._tested: dict[int, None] = {}
         for rows in _regime_rows(regimes, len(basis)):
             centred = basis[rows] - basis[rows].mean(axis=0)
             self.blocks.append((centred, centred.T @ centred / len(rows)))
@@ -559,6 +690,79 @@ class _LaggedBasis:
         return [node for node in nodes if not self.constant[self.column(node)]]
 
     def test(self, X: list, Y: list, Z: list, options: RCoTOptions) -> TestOutcome:
+        """The test from residual features shared by every test on the same conditioning set: a node's
+        regression on Z, its local scale and its features are computed once per (Z, regime), whatever it is
+        paired with (PCMCI's condition selection tests a target against each candidate parent on mostly the same
+        Z). Equal to :meth:`test_each` (same arithmetic, see :class:`ColumnFeatures`); several nodes in X or Y
+        (not PCMCI's tests) go that way."""
+        if len(X) != 1 or len(Y) != 1:
+            return self.test_each(X, Y, Z, options)
+        conditioned = self._conditioned(tuple(self.column(node) for node in Z))
+        conditioned.tests += 1
+        x_col, y_col = self.column(X[0]), self.column(Y[0])
+        self._tested.setdefault(x_col)
+        self._tested.setdefault(y_col)
+        p_z = len(Z) * self.width
+        parts = []
+        for block, entry in enumerate(conditioned.blocks):
+            if entry is None:
+                continue  # the regression alone would use up the samples
+            x, y = self._column_features(conditioned, block, x_col, y_col, options)
+            result = column_parts(x, y, p_z, options)
+            if result is not None:
+                parts.append(result)
+        if not parts:
+            raise _too_few(p_z, len(self.blocks))
+        return combine(parts)
+
+    def _conditioned(self, z_cols: tuple[int, ...]) -> _Conditioned:
+        """The cache entry of one conditioning set, in tigramite's order (the basis' column order changes its
+        rounding); least recently used sets are dropped beyond ``CONDITION_CACHE``, so memory stays bounded."""
+        entry = self._by_condition.pop(z_cols, None)
+        if entry is None:
+            width = self.width
+            basis_cols = (np.array(z_cols, dtype=np.intp)[:, None] * width + np.arange(width)).ravel()
+            blocks: list[tuple[np.ndarray, np.ndarray | None, np.ndarray] | None] = []
+            for centred, cov in self.blocks:
+                if len(centred) - 1 - len(basis_cols) < MIN_RESIDUAL_DOF:
+                    blocks.append(None)
+                    continue
+                rows = cov[basis_cols]
+                chol = basis_factor(rows[:, basis_cols]) if len(basis_cols) else None
+                blocks.append((centred[:, basis_cols], chol, rows))
+            entry = _Conditioned(z_cols, blocks, {})
+            while len(self._by_condition) >= CONDITION_CACHE:
+                self._by_condition.pop(next(iter(self._by_condition)))
+        self._by_condition[z_cols] = entry
+        return entry
+
+    def _column_features(self, conditioned: _Conditioned, block: int, x_col: int, y_col: int,
+                         options: RCoTOptions) -> tuple[ColumnFeatures, ColumnFeatures]:
+        """X's and Y's entries, computing missing ones in one regression of several columns. On a conditioning
+        set's first test, only X and Y (or the missing one beside itself: see :class:`ColumnFeatures`); from its
+        second test on, PCMCI is sweeping a target's candidate parents on that set, so every node tested so far
+        in the run and not yet on this set comes along."""
+        cache = conditioned.columns
+        missing = [col for col in (x_col, y_col) if (col, block) not in cache]
+        if missing:
+            if conditioned.tests > 1:
+                missing += [col for col in self._tested if (col, block) not in cache and col not in missing
+                            and col not in conditioned.z_cols]
+            batch = missing * 2 if len(missing) == 1 else missing
+            t_cols = [self.width * col for col in batch]
+            targets = self.blocks[block][0][:, t_cols]
+            basis, chol, rows = conditioned.blocks[block]  # type: ignore[misc]
+            if chol is None:
+                resid, scaled = targets, targets
+            else:
+                resid, scaled = _shared_residuals(chol, targets, basis, rows[:, t_cols])
+            for col, features in zip(batch, ColumnFeatures.columns(resid, scaled, options)):
+                cache.setdefault((col, block), features)
+        return cache[x_col, block], cache[y_col, block]
+
+    def test_each(self, X: list, Y: list, Z: list, options: RCoTOptions) -> TestOutcome:
+        """The test computed on its own (each test regresses its X and Y on Z afresh): the reference
+        :meth:`test` is checked against."""
         width = self.width
         z_cols = (np.array([self.column(node) for node in Z], dtype=np.intp)[:, None] * width
                   + np.arange(width)).ravel()

@@ -10,6 +10,8 @@ from scipy import stats
 from tigramite.data_processing import DataFrame
 from tigramite.pcmci import PCMCI
 
+from causal_nodes.discovery import rcot
+from causal_nodes.discovery.discover import DiscoveryConfig, discover
 from causal_nodes.discovery.rcot import (
     INDEPENDENT,
     RCoT,
@@ -155,6 +157,37 @@ def test_cached_path_stacks_multiple_datasets_like_tigramite():
     cached = _pcmci(DataFrame(datasets, analysis_mode="multiple"), RCoT())
     per_test = _pcmci(DataFrame(datasets, analysis_mode="multiple", missing_flag=-9.9e30), RCoT())
     np.testing.assert_allclose(cached["p_matrix"], per_test["p_matrix"], rtol=1e-9, atol=1e-12)
+
+
+def _regime_series(seed: int) -> np.ndarray:
+    """_series plus a regime label in which 2 -> 3 flips sign (what a context is for)."""
+    data = _series(seed, 500)
+    phase = np.where(np.sin(np.arange(500) / 25.0) > 0, 1.0, -1.0)
+    data[1:, 3] += phase[1:] * 0.6 * data[:-1, 2]
+    return np.column_stack([data, phase])
+
+
+@pytest.mark.parametrize("cache", [rcot.CONDITION_CACHE, 2])
+def test_shared_residuals_reproduce_the_per_test_path(monkeypatch, cache):
+    # the shared path (residual features per node, conditioning set and regime) against each test on its own:
+    # the same graph and the same p-values up to rounding, also when the cache of conditioning sets overflows
+    monkeypatch.setattr(rcot, "CONDITION_CACHE", cache)
+    data = _regime_series(40)
+    names = ["a", "b", "c", "d", "phase"]
+    config = DiscoveryConfig(test="rcot", tau_max=2, context="phase")
+    results = {}
+    for shared in (False, True):
+        monkeypatch.setattr(RCoT, "shared_residuals", shared)
+        results[shared] = discover(data, names, config)
+    np.testing.assert_allclose(results[True].p_matrix, results[False].p_matrix, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(results[True].val_matrix, results[False].val_matrix, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(results[True].graph, results[False].graph)
+    assert ("c", "d", 1) in {(link.source, link.target, link.lag) for link in results[True].links()}
+    frame = DataFrame(data[:, :4])
+    unshared = _pcmci(frame, RCoT(shared_residuals=False))
+    shared = _pcmci(DataFrame(data[:, :4]), RCoT(shared_residuals=True))
+    np.testing.assert_allclose(shared["p_matrix"], unshared["p_matrix"], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(shared["graph"], unshared["graph"])
 
 
 def test_tigramite_interface_rejects_what_it_cannot_do():
