@@ -379,17 +379,31 @@ class ColumnFeatures:
     linear: np.ndarray
 
     @staticmethod
-    def columns(resid: np.ndarray, scaled: np.ndarray, options: RCoTOptions) -> list[ColumnFeatures]:
-        """Entries of ``k >= 2`` columns of residuals and scaled residuals ``(n, k)``, with the arithmetic of
-        :func:`residual_parts` (see :func:`_shared_features` for what is looked up instead of recomputed)."""
-        live = np.any(resid != 0.0, axis=0)
+    def columns(resid: np.ndarray, scaled: np.ndarray, live: np.ndarray,
+                options: RCoTOptions) -> list[ColumnFeatures]:
+        """Entries of ``k >= 2`` columns of residuals and scaled residuals ``(n, k)`` (``live``: per column), with
+        the arithmetic of :func:`residual_parts` (see :func:`_shared_features` for what is looked up instead)."""
+        n = len(resid)
         feats = _shared_features(scaled, options)
-        feats -= feats.mean(axis=0)
-        linear_term = options.linear_term(resid)
-        linear_term -= linear_term.mean(axis=0)
+        feats -= np.add.reduce(feats, axis=0) / n
+        linear_term = _linear_term(resid, options)
+        linear_term -= np.add.reduce(linear_term, axis=0) / n
         width = 1 + options.n_features
         return [ColumnFeatures(bool(live[k]), feats[:, k * width:(k + 1) * width], linear_term[:, k:k + 1])
                 for k in range(resid.shape[1])]
+
+
+def _linear_term(columns: np.ndarray, options: RCoTOptions, scores: np.ndarray | None = None) -> np.ndarray:
+    """:meth:`RCoTOptions.linear_term` with numpy's ``mean`` and ``std`` spelled out as the same operations (a
+    sum divided by n; the deviations from a second mean, squared, summed, divided, square-rooted): at these sizes
+    the calls cost more than the arithmetic."""
+    if options.linear == "ranks":
+        return options.linear_term(columns, scores)
+    n = len(columns)
+    centred = columns - np.add.reduce(columns, axis=0) / n
+    deviation = centred - np.add.reduce(centred, axis=0, keepdims=True) / n
+    np.square(deviation, out=deviation)
+    return centred / np.maximum(np.sqrt(np.add.reduce(deviation, axis=0) / n), 1e-300)
 
 
 @functools.lru_cache(maxsize=16)
@@ -410,28 +424,34 @@ def _shared_features(resid: np.ndarray, options: RCoTOptions) -> np.ndarray:
     tied = np.any(ordered[1:] == ordered[:-1], axis=0)
     ranks = np.empty_like(order)
     ranks[order, every] = np.arange(n)[:, None]
-    scores = _score_table(n)[ranks]
     out = np.empty((n, m, 1 + options.n_features))
     out[:, :, 1:] = _cosine_table(n, options)[ranks]
-    if tied.any():
-        scores[:, tied] = normal_scores(resid[:, tied])
-        out[:, tied, 1:] = math.sqrt(2.0) * np.cos(scores[:, tied, None] * options._feature_w + options._feature_b)
-    out[:, :, 0] = options.linear_term(resid, scores)
+    scores = None
+    if tied.any() or options.linear == "ranks":
+        scores = _score_table(n)[ranks]
+        if tied.any():
+            scores[:, tied] = normal_scores(resid[:, tied])
+            out[:, tied, 1:] = math.sqrt(2.0) * np.cos(scores[:, tied, None] * options._feature_w
+                                                       + options._feature_b)
+    out[:, :, 0] = _linear_term(resid, options, scores)
     return out.reshape(n, m * (1 + options.n_features))
 
 
-def _shared_residuals(chol: np.ndarray, targets: np.ndarray, basis: np.ndarray,
-                      cross: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _shared_residuals(chol: np.ndarray | None, targets: np.ndarray, basis: np.ndarray,
+                      cross: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`fitted_residuals` in fewer numpy calls when no column is fully explained (the usual case), with the
-    same arithmetic (``mean`` is numpy's sum divided by n)."""
+    same arithmetic (``mean`` is numpy's sum divided by n); also which columns are live. ``chol`` None: no Z."""
     n = len(basis)
+    if chol is None:
+        return targets, targets, np.any(targets != 0.0, axis=0)
     resid = targets - basis @ _potrs(chol, cross, lower=1)[0]
     power = resid * resid
     mean = np.add.reduce(power, axis=0) / n
     if np.any(mean <= RANK_TOLERANCE * np.maximum(np.add.reduce(targets * targets, axis=0) / n, 1e-300)):
-        return fitted_residuals(chol, targets, basis, cross)
+        resid, scaled = fitted_residuals(chol, targets, basis, cross)
+        return resid, scaled, np.any(resid != 0.0, axis=0)
     local = mean + basis @ _potrs(chol, basis.T @ (power - mean) / n, lower=1)[0]
-    return resid, resid / np.sqrt(np.maximum(local, SCALE_FLOOR * mean))
+    return resid, resid / np.sqrt(np.maximum(local, SCALE_FLOOR * mean)), np.ones(resid.shape[1], dtype=bool)
 
 
 def column_parts(x: ColumnFeatures, y: ColumnFeatures, p_z: int, options: RCoTOptions) -> tuple[Part, Part] | None:
@@ -635,7 +655,7 @@ within a few consecutive tests, so this bounds memory without losing reuse."""
 @dataclass
 class _Conditioned:
     """One conditioning set (its columns, in tigramite's order); per regime block the basis of Z, its Cholesky
-    factor (None without Z) and ``basis^T [all] / n`` rows, or None when the regime has too few samples for Z;
+    factor (None without Z) and the basis' column indices, or None when the regime has too few samples for Z;
     the residual features computed so far, by ``(column, block)``; and how many tests used it."""
 
     z_cols: tuple[int, ...]
@@ -727,9 +747,8 @@ class _LaggedBasis:
                 if len(centred) - 1 - len(basis_cols) < MIN_RESIDUAL_DOF:
                     blocks.append(None)
                     continue
-                rows = cov[basis_cols]
-                chol = basis_factor(rows[:, basis_cols]) if len(basis_cols) else None
-                blocks.append((centred[:, basis_cols], chol, rows))
+                chol = basis_factor(cov[np.ix_(basis_cols, basis_cols)]) if len(basis_cols) else None
+                blocks.append((centred[:, basis_cols], chol, basis_cols))
             entry = _Conditioned(z_cols, blocks, {})
             while len(self._by_condition) >= CONDITION_CACHE:
                 self._by_condition.pop(next(iter(self._by_condition)))
@@ -751,13 +770,11 @@ class _LaggedBasis:
             batch = missing * 2 if len(missing) == 1 else missing
             t_cols = [self.width * col for col in batch]
             targets = self.blocks[block][0][:, t_cols]
-            basis, chol, rows = conditioned.blocks[block]  # type: ignore[misc]
-            if chol is None:
-                resid, scaled = targets, targets
-            else:
-                resid, scaled = _shared_residuals(chol, targets, basis, rows[:, t_cols])
-            for col, features in zip(batch, ColumnFeatures.columns(resid, scaled, options)):
-                cache.setdefault((col, block), features)
+            basis, chol, basis_cols = conditioned.blocks[block]  # type: ignore[misc]
+            cross = self.blocks[block][1][np.ix_(basis_cols, t_cols)]
+            entries = ColumnFeatures.columns(*_shared_residuals(chol, targets, basis, cross), options)
+            for col, entry in zip(batch, entries):
+                cache.setdefault((col, block), entry)
         return cache[x_col, block], cache[y_col, block]
 
     def test_each(self, X: list, Y: list, Z: list, options: RCoTOptions) -> TestOutcome:
