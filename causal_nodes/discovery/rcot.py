@@ -768,7 +768,7 @@ class _LaggedBasis:
                 missing += [col for col in self._tested if (col, block) not in cache and col not in missing
                             and col not in conditioned.z_cols]
             batch = missing * 2 if len(missing) == 1 else missing
-            t_cols = [self.width * col for col in batch]
+            t_cols = np.array([self.width * col for col in batch], dtype=np.intp)
             targets = self.blocks[block][0][:, t_cols]
             basis, chol, basis_cols = conditioned.blocks[block]  # type: ignore[misc]
             cross = self.blocks[block][1][np.ix_(basis_cols, t_cols)]
