@@ -62,6 +62,9 @@ class BagReader:
         except Exception as error:  # rosbags raises ReaderError, KeyError, struct/zstd errors … on broken files
             raise BagError(f"cannot open bag {self.path}: {error or type(error).__name__}") from None
         self._typestore: Typestore | None = None
+        self.unreadable: dict[str, int] = {}
+        """Per topic: messages the metadata promises that the last full read could not reach (a corrupt chunk
+        that the storage reader skipped without an error). Filled when :meth:`messages` ran to the end."""
         self.topics: dict[str, TopicInfo] = {}
         for name, info in sorted(self._reader.topics.items()):
             if info.msgtype is None:
@@ -119,7 +122,9 @@ class BagReader:
         """Messages of ``topics`` (all when None) in bag-time order, from ``start_ns`` (inclusive) to ``stop_ns``.
 
         A read failure part-way (truncated chunk, bad compression) raises BagError naming the bag, so callers that
-        write output should write it to a temporary place and keep it only when the iteration completes.
+        write output should write it to a temporary place and keep it only when the iteration completes. Messages
+        that the storage reader skipped silently (garbage inside a chunk) are counted in :attr:`unreadable` once a
+        read over the whole bag completes.
         """
         if topics is not None:
             wanted = set(self.require_topics(topics))
@@ -128,13 +133,27 @@ class BagReader:
                 return
         else:
             connections = list(self._reader.connections)
+        read: dict[str, int] = dict.fromkeys({c.topic for c in connections}, 0)
         try:
             for connection, timestamp, data in self._reader.messages(connections, start=start_ns, stop=stop_ns):
+                read[connection.topic] += 1
                 yield BagMessage(connection.topic, connection.msgtype, int(timestamp), bytes(data))
         except BagError:
             raise
         except Exception as error:
             raise BagError(f"bag {self.path} is corrupt or truncated: {error or type(error).__name__}") from None
+        if (start_ns is None or start_ns <= self.start_ns) and (stop_ns is None or stop_ns > self.end_ns):
+            short = {topic: self.topics[topic].count - n for topic, n in read.items() if n < self.topics[topic].count}
+            self.unreadable = dict(sorted(short.items()))
+
+    def describe_unreadable(self) -> str:
+        """One sentence about :attr:`unreadable` ('' when every promised message was read)."""
+        if not self.unreadable:
+            return ""
+        lost = sum(self.unreadable.values())
+        per_topic = ", ".join(f"{topic} {count}" for topic, count in self.unreadable.items())
+        return (f"bag {self.path}: {lost} message(s) that its metadata lists could not be read (corrupt or truncated "
+                f"data, skipped): {per_topic}")
 
     def validate(self) -> int:
         """Read every message once (catches truncation that metadata alone does not show); returns the count."""

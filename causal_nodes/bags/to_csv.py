@@ -105,8 +105,9 @@ def extract_variables(bag: BagReader, config: VariableConfig,
                       topics: Mapping[str, str] = DEFAULT_TOPICS) -> Extraction:
     """Run the variable extraction over the bag's input topics in bag order; returns every completed frame.
 
-    A topic of the wrong type is an error naming it; a message that cannot be read (bad encoding, missing field)
-    is counted in ``bad_messages`` per topic, as the live node counts it on /diagnostics.
+    A topic of the wrong type is an error naming it; a message that cannot be decoded or read (bad encoding,
+    missing field) is counted in ``bad_messages`` per topic, as the live node counts it on /diagnostics; messages
+    the bag's metadata lists but its storage could not deliver (a corrupt chunk) are counted there as well.
     """
     kinds = {topics[kind]: kind for kind in config.streams() if topics[kind] in bag.topics}
     for topic, kind in kinds.items():
@@ -118,15 +119,18 @@ def extract_variables(bag: BagReader, config: VariableConfig,
     frames: list[VariableSample] = []
     bad: dict[str, int] = {}
     for message in bag.messages(sorted(kinds)):
-        msg = bag.deserialize(message)
         try:
-            feed(extractor, kinds[message.topic], msg)
-        except ValueError:
+            feed(extractor, kinds[message.topic], bag.deserialize(message))
+        except ValueError:  # BagError (undecodable) is one too
             bad[message.topic] = bad.get(message.topic, 0) + 1
             continue
         frames.extend(extractor.poll())
+    for topic, count in bag.unreadable.items():
+        bad[topic] = bad.get(topic, 0) + count
+    counters = extractor.counters()
     return Extraction(frames, list(config.variables), bad_messages=bad,
-                      dropped={k: v for k, v in extractor.counters().items() if k.startswith("dropped_")})
+                      dropped={k: v for k, v in counters.items() if k.startswith(("dropped_", "reset_"))
+                               or (k == "frames_skipped_gap" and v)})
 
 
 def read_variable_frames(bag: BagReader, topic: str = FRAMES_TOPIC) -> Extraction:
@@ -137,16 +141,22 @@ def read_variable_frames(bag: BagReader, topic: str = FRAMES_TOPIC) -> Extractio
                        f"expected {FRAMES_TYPE!r}")
     frames: list[VariableSample] = []
     names: list[str] = []
+    bad = 0
     for message in bag.messages([topic]):
-        msg = bag.deserialize(message)
+        try:
+            msg = bag.deserialize(message)
+        except BagError:
+            bad += 1
+            continue
         frame_names = [str(n) for n in msg.names]
         values = [float(v) for v in msg.values]
         if len(frame_names) != len(values):
-            raise BagError(f"bag {bag.path}: VariableFrame at t={message.timestamp_ns} ns has "
-                           f"{len(frame_names)} names but {len(values)} values")
+            bad += 1
+            continue
         names.extend(n for n in frame_names if n not in names)
         frames.append(VariableSample(stamp_seconds(msg.header.stamp), frame_names, values, str(msg.subject_id)))
-    return Extraction(frames, names)
+    bad += bag.unreadable.get(topic, 0)
+    return Extraction(frames, names, bad_messages={topic: bad} if bad else {})
 
 
 def frames_to_table(extraction: Extraction, drop_incomplete: bool = False) -> tuple[np.ndarray, np.ndarray]:

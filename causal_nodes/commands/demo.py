@@ -4,6 +4,10 @@ The simulator node publishes the scenario on real topics, the (variables and) di
 graph online, the prioritizer ranks what drives the target, and a recorder writes an MCAP bag. At the end the
 discovered graph is printed beside the ground truth with precision / recall / F1, and the output folder gets
 graph.json, graph.png, summary.json and bag/.
+
+The discovery and prioritizer windows hold at most --window samples, so a long run costs the same per graph as a
+short one. Ctrl-C stops the run early and still writes the outputs of the newest graph (summary.json says
+"interrupted": true; exit code 130).
 """
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ import json
 import math
 import shutil
 import time
+from collections import deque
 from pathlib import Path
 
 from causal_nodes.evaluation.graph_metrics import score_links
 
+DEFAULT_WINDOW = 2000  # samples: a bounded window for long runs (the default scenario has 600)
 RECORDED_TOPICS = ["/clock", "/causal/variables", "/causal/graph", "/sim/ground_truth", "/causal/priorities",
                    "/causal/interventions", "/people", "/odom", "/scan", "/goal_pose"]
 
@@ -29,12 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tau-max", type=int, default=3)
     parser.add_argument("--target", default=None, help="prioritizer target (default: collision_risk if present)")
     parser.add_argument("--seed", type=int, default=-1, help="simulator seed (-1 = the scenario's)")
+    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW,
+                        help="most samples in the discovery and prioritizer windows (default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
     from rclpy.parameter import Parameter
 
     from causal_msgs.msg import CausalGraph, CausalPriorities, InterventionArray
+    from causal_nodes.cli import CommandError
     from causal_nodes.nodes.common import LATCHED_QOS
     from causal_nodes.nodes.composition import Composition, node_factories
     from causal_nodes.nodes.recorder_node import RecorderNode
@@ -42,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario or DEFAULT_DEMO_SCENARIO)
     duration = args.duration or scenario.duration_s
+    if duration <= 0 or args.speed <= 0:
+        raise CommandError(f"--duration ({duration}) and --speed ({args.speed}) must be > 0")
+    if args.window < 20:
+        raise CommandError(f"--window must be >= 20 samples, got {args.window}")
     steps = int(round(duration / scenario.dt))
+    window = min(steps, args.window)
     truth = scenario.ground_truth()
     target = args.target or ("collision_risk" if "collision_risk" in scenario.variables else scenario.variables[-1])
     actionable = [v for v in ("robot_linear_speed", "robot_angular_speed") if v in scenario.variables]
@@ -55,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
         return [Parameter(k, value=v) for k, v in values.items()]
 
     factories = node_factories()
-    graphs: list[CausalGraph] = []
-    priorities: list[CausalPriorities] = []
-    interventions: list[InterventionArray] = []
+    graphs: deque[CausalGraph] = deque(maxlen=2)  # the newest ones only: a long run keeps nothing else
+    priorities: deque[CausalPriorities] = deque(maxlen=2)
+    interventions: deque[InterventionArray] = deque(maxlen=2)
     started = time.monotonic()
     print(f"scenario {scenario.name} ({scenario.kind}): {len(scenario.variables)} variables, {steps} steps of "
           f"{scenario.dt} s, {len(truth)} ground-truth links")
@@ -68,11 +82,11 @@ def run(args: argparse.Namespace) -> int:
         observer.create_subscription(CausalPriorities, "/causal/priorities", priorities.append, LATCHED_QOS)
         observer.create_subscription(InterventionArray, "/causal/interventions", interventions.append, LATCHED_QOS)
         discovery = ros.add(factories["discovery"], parameter_overrides=p(
-            window_length=steps, min_samples=min(steps, 100), update_period_s=0.5, tau_max=args.tau_max,
+            window_length=max(window, 20), min_samples=min(window, 100), update_period_s=0.5, tau_max=args.tau_max,
             variables=list(scenario.variables)))
         if actionable and target in scenario.variables:
             ros.add(factories["prioritizer"], parameter_overrides=p(
-                target=target, actionable=actionable, goal="minimize", window_size=steps, bootstrap=50,
+                target=target, actionable=actionable, goal="minimize", window_size=max(window, 20), bootstrap=50,
                 # SCM variables are abstract (no poses on /odom, /people): their effects come from the SEM alone.
                 effect_model="kinematic" if scenario.kind == "physical" else "linear"))
         if scenario.kind == "physical":
@@ -88,8 +102,15 @@ def run(args: argparse.Namespace) -> int:
         ros.spin_until(lambda: bool(priorities) and _stamp(priorities[-1]) >= _stamp(graphs[-1]) - 1e-6, 10)
         summary_bag = recorder.finish()
         diag = discovery.online.counters()
+        interrupted = ros.stop.is_set()
     if not graphs:
-        raise RuntimeError("no causal graph was published; see the discovery node's diagnostics")
+        if interrupted:
+            (args.out / "summary.json").write_text(json.dumps(
+                {"interrupted": True, "graphs": 0, "scenario": scenario.name, "bag": str(summary_bag.bag),
+                 "bag_messages": summary_bag.message_count, "window": diag}, indent=1, default=_json_default))
+            print(f"\ninterrupted before the first graph; wrote {args.out}/summary.json and bag/")
+            return 130
+        raise CommandError("no causal graph was published; see the discovery node's diagnostics")
     graph = graphs[-1]
     links = [(link.source, link.target, link.lag, link.link_type) for link in graph.links]
     scores = score_links(links, truth)
@@ -98,9 +119,11 @@ def run(args: argparse.Namespace) -> int:
           f"(tp {scores['tp']}, fp {scores['fp']}, fn {scores['fn']})")
     if priorities:
         _print_priorities(priorities[-1], interventions[-1] if interventions else None)
-    _write_outputs(args.out, graph, truth, scores, scenario, summary_bag, diag, time.monotonic() - started)
-    print(f"\nwrote {args.out}/graph.json, graph.png, summary.json and bag/ ({summary_bag.message_count} messages)")
-    return 0
+    _write_outputs(args.out, graph, truth, scores, scenario, summary_bag, diag, time.monotonic() - started,
+                   interrupted)
+    print(f"\n{'interrupted: ' if interrupted else ''}wrote {args.out}/graph.json, graph.png, summary.json and bag/ "
+          f"({summary_bag.message_count} messages)")
+    return 130 if interrupted else 0
 
 
 def sim_offset() -> float:
@@ -143,7 +166,8 @@ def _print_priorities(priorities, interventions) -> None:
               f"{interventions.target} {best.predicted_effect:+.4f} ± {best.predicted_effect_std:.4f}")
 
 
-def _write_outputs(out: Path, graph, truth, scores: dict, scenario, bag, diagnostics: dict, seconds: float) -> None:
+def _write_outputs(out: Path, graph, truth, scores: dict, scenario, bag, diagnostics: dict, seconds: float,
+                   interrupted: bool = False) -> None:
     from causal_nodes.discovery.discover import Link
     from causal_nodes.discovery.graph_layout import render_graph_image
 
@@ -168,7 +192,7 @@ def _write_outputs(out: Path, graph, truth, scores: dict, scenario, bag, diagnos
     summary.update(scenario=scenario.name, samples=graph.sample_count, links_found=len(links),
                    links_true=len(truth), engine=graph.engine, discovery_seconds=graph.compute_time,
                    wall_seconds=round(seconds, 2), bag=str(bag.bag), bag_messages=bag.message_count,
-                   window=diagnostics)
+                   window=diagnostics, interrupted=interrupted)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
 
 

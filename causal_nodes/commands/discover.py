@@ -1,13 +1,18 @@
 """Offline causal discovery on a CSV of variables (PCMCI / PCMCI+), the same code path as the discovery node.
 
-The CSV has a header of variable names and optionally a first column `time`. Prints the significant links and,
-with --json, writes variables, graph ([i][j][tau] link strings), val_matrix, p_matrix and seconds.
+The CSV has a header of variable names and optionally a first column `time`. Empty cells or `nan` mark a missing
+value (a row of them is a missing sample; their count is printed). Prints the significant links and, with --json,
+writes variables, graph ([i][j][tau] link strings), val_matrix, p_matrix and seconds. The table is limited to
+--max-columns variables and --max-rows rows (a discovery's memory grows with the square of the columns).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+import numpy as np
 
 from causal_nodes.discovery.discover import (
     ENGINES,
@@ -18,13 +23,17 @@ from causal_nodes.discovery.discover import (
     DiscoveryResult,
     discover,
 )
-from causal_nodes.variables.csv_io import read_variables_csv
+from causal_nodes.variables.csv_io import MAX_COLUMNS, MAX_ROWS, read_variables_csv
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("csv", type=Path, help="CSV file: header of variable names, optional first column 'time'")
     add_discovery_options(parser)
     parser.add_argument("--json", type=Path, help="write the result as JSON to this file")
+    parser.add_argument("--max-columns", type=int, default=MAX_COLUMNS,
+                        help="refuse a CSV with more variable columns (default %(default)s)")
+    parser.add_argument("--max-rows", type=int, default=MAX_ROWS,
+                        help="refuse a CSV with more data rows (default %(default)s)")
 
 
 def add_discovery_options(parser: argparse.ArgumentParser) -> None:
@@ -72,8 +81,16 @@ def format_links(result: DiscoveryResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    names, values, _ = read_variables_csv(args.csv)
-    result = discover(values, names, config_from_args(args))
+    if args.json is not None and args.json.is_dir():
+        raise ValueError(f"--json {args.json} is a folder; give a file name")
+    config = config_from_args(args)
+    names, values, _ = read_variables_csv(args.csv, max_columns=args.max_columns, max_rows=args.max_rows)
+    missing_rows = int(np.isnan(values).any(axis=1).sum())
+    if missing_rows:
+        empty = int(np.isnan(values).all(axis=1).sum())
+        print(f"note: {missing_rows} of {len(values)} rows of {args.csv} have missing values ({empty} entirely "
+              "empty); tigramite leaves out every test sample that touches one", file=sys.stderr)
+    result = discover(values, names, config)
     print(format_links(result))
     if args.json:
         args.json.write_text(json.dumps(result.to_json(), indent=1))

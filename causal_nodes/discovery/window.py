@@ -2,8 +2,9 @@
 
 Why a dedicated structure: a discovery over a window is only meaningful when samples are finite, on one time
 axis and in order. Streams break those rules in practice (NaN from a failed sensor, duplicated messages, a bag
-that loops back to its start), so every sample passes the checks here; a rejected sample is counted by reason,
-never raised, so a node can report the counters on ``/diagnostics`` and carry on.
+that loops back to its start, a frame stamped 2038, a frame of 10,000 variables), so every sample passes the checks
+here; a rejected sample is counted by reason, never raised, so a node can report the counters on ``/diagnostics``
+and carry on. The time rules are shared with the variables extractor (:mod:`causal_nodes.variables.time_sanity`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from causal_nodes.variables.time_sanity import DROP, RESET, ForwardJumpGuard, TimeRules, judge_step_back
+
 
 @dataclass(frozen=True)
 class WindowConfig:
@@ -21,24 +24,37 @@ class WindowConfig:
     time_jump_reset_s: float = 1.0
     """A stamp this far *behind* the newest sample means time restarted (a looping bag): the window is reset.
     Smaller steps back are treated as out-of-order samples and dropped."""
+    max_forward_jump_s: float = 10.0
+    """A stamp this far *ahead* of the newest sample is dropped as an outlier, unless the next ones confirm that
+    time jumped (then the window is reset)."""
+    max_variables: int = 50
+    """Widest sample accepted; a wider one is rejected (the statistics grow with the square of the width)."""
 
     def __post_init__(self) -> None:
         if self.length < 2:
             raise ValueError(f"window length must be >= 2, got {self.length}")
-        if self.time_jump_reset_s <= 0:
-            raise ValueError(f"time_jump_reset_s must be > 0, got {self.time_jump_reset_s}")
+        if self.max_variables < 1:
+            raise ValueError(f"max_variables must be >= 1, got {self.max_variables}")
+        self.time_rules()
+
+    def time_rules(self) -> TimeRules:
+        return TimeRules(back_jump_reset_s=self.time_jump_reset_s, max_forward_jump_s=self.max_forward_jump_s)
 
 
 class SampleWindow:
     """Ring buffer of ``(stamp, values)`` for a fixed list of variable names.
 
     ``add`` returns ``None`` when the sample was accepted, otherwise the reason it was not (also counted in
-    :attr:`rejected`). A change of the variable list, or a jump back in time, resets the window (counted in
-    :attr:`resets`) and the sample then starts the new window.
+    :attr:`rejected`). A change of the variable list, or a jump in time, resets the window (counted in
+    :attr:`resets`) and the sample then starts the new window. A sample with a NaN is rejected, and the
+    variables that were NaN in every sample since the last accepted one are :meth:`blocking` the window.
     """
 
     def __init__(self, config: WindowConfig) -> None:
         self.config = config
+        self._forward_guard = ForwardJumpGuard(config.time_rules())
+        self.missing_run: dict[str, int] = {}
+        """Per variable: samples in a row, up to the newest, rejected because it was NaN."""
         self.names: list[str] = []
         self._values = np.empty((config.length, 0))
         self._stamps = np.empty(config.length)
@@ -65,31 +81,59 @@ class SampleWindow:
     def clear(self) -> None:
         self._start = 0
         self._count = 0
+        self._forward_guard.clear()
 
     def add(self, stamp: float, names: Sequence[str], values: Sequence[float]) -> str | None:
         if len(names) != len(values):
             return self._reject("names_values_length_mismatch")
+        if len(names) > self.config.max_variables:
+            return self._reject("too_many_variables")
         if not np.isfinite(stamp):
             return self._reject("non_finite_stamp")
         row = np.asarray(values, dtype=np.float64)
         if not np.all(np.isfinite(row)):
+            self._note_missing(names, row)
             return self._reject("non_finite_value")
+        newest = self.newest_stamp() if list(names) == self.names else None
+        verdict = judge_step_back(newest, stamp, self.config.time_rules())
+        if verdict.action == DROP:
+            return self._reject("out_of_order_stamp" if verdict.reason == "out_of_order" else verdict.reason)
+        if verdict.action != RESET:
+            verdict = self._forward_guard.judge(self.newest_stamp(), stamp)
+            if verdict.action == DROP:
+                return self._reject(verdict.reason)
         if list(names) != self.names:
             if self._count:
                 self.resets["variables_changed"] += 1
             self._set_names(names)
-        newest = self.newest_stamp()
-        if newest is not None and stamp <= newest:
-            if newest - stamp >= self.config.time_jump_reset_s:
-                self.resets["time_jumped_back"] += 1
-                self.clear()
-            elif stamp == newest:
-                return self._reject("duplicate_stamp")
-            else:
-                return self._reject("out_of_order_stamp")
+        elif verdict.action == RESET:
+            self.resets[verdict.reason] += 1
+            self.clear()
+        if any(self.missing_run.values()):
+            self.missing_run = dict.fromkeys(self.names, 0)
         self._append(stamp, row)
         self.accepted += 1
         return None
+
+    def blocking(self) -> dict[str, int]:
+        """Variables NaN in every sample since the last accepted one: name -> samples rejected in a row."""
+        return {name: run for name, run in self.missing_run.items() if run > 0}
+
+    def reconfigure(self, config: WindowConfig) -> None:
+        """New settings at runtime, keeping the newest samples (as many as the new length holds)."""
+        length = config.length
+        stamps, values = self.stamps()[-length:], self.array()[-length:]
+        self.config = config
+        self._forward_guard = ForwardJumpGuard(config.time_rules())
+        if len(self.names) > config.max_variables:
+            self.resets["variables_changed"] += 1
+            self.names = []
+        self._values = np.empty((length, len(self.names)))
+        self._stamps = np.empty(length)
+        self.clear()
+        if self.names:
+            for stamp, row in zip(stamps, values):
+                self._append(float(stamp), row)
 
     def array(self) -> np.ndarray:
         """The window's samples, oldest first, as a (fill, N) copy."""
@@ -107,6 +151,12 @@ class SampleWindow:
     def snapshot(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Names, stamps and values copied together, for a discovery running on another thread."""
         return list(self.names), self.stamps(), self.array()
+
+    def _note_missing(self, names: Sequence[str], row: np.ndarray) -> None:
+        if set(self.missing_run) != set(names):
+            self.missing_run = dict.fromkeys(names, 0)  # bounded by max_variables: only this frame's names
+        for name, value in zip(names, row):
+            self.missing_run[name] = 0 if np.isfinite(value) else self.missing_run[name] + 1
 
     def _set_names(self, names: Sequence[str]) -> None:
         self.names = list(names)

@@ -5,13 +5,19 @@ it copies the window and runs the discovery on a worker thread, so the executor 
 PCMCI runs; a tick that finds the worker busy is counted as a skipped update. Publishes
 ``/causal/graph`` (causal_msgs/CausalGraph, transient local), ``/causal/graph_markers``
 (visualization_msgs/MarkerArray, transient local), ``/causal/graph_image`` (sensor_msgs/Image, rgb8) and
-``/diagnostics`` (window fill, latency, rejected frames, skipped updates).
+``/diagnostics`` (window fill, latency, rejected frames and window resets by reason, skipped updates, frames
+received / expected / lost by their ``sequence``, the variables that block the window; STALE when no frame came
+for ``stale_after_s``).
+
+Every parameter applies at runtime (:meth:`OnlineDiscovery.reconfigure`; the next graph reflects it) or the
+change is rejected with the reason; none is silently ignored.
 """
 from __future__ import annotations
 
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from geometry_msgs.msg import Point
 from rclpy.node import Node
@@ -28,64 +34,71 @@ from causal_nodes.nodes.common import (
     ERROR,
     LATCHED_QOS,
     OK,
+    STALE,
     STREAM_QOS,
     WARN,
     DiagnosticsPublisher,
     declare,
+    monotonic,
+    on_parameter_change,
+    parameter_values,
     run_node,
     stamp_seconds,
     to_time_msg,
+    wall_timer,
 )
+from causal_nodes.variables.stream_health import InputMonitor
 
 MARKER_NAMESPACE = "causal_graph"
+
+
+DISCOVERY_PARAMETERS = ("method", "test", "engine", "tau_min", "tau_max", "pc_alpha", "alpha_level", "max_conds_dim",
+                        "max_combinations")
+WINDOW_PARAMETERS = ("window_length", "time_jump_reset_s", "max_forward_jump_s", "max_variables")
 
 
 class DiscoveryNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("discovery_node", **kwargs)
-        config = DiscoveryConfig(
-            method=declare(self, "method", "pcmci", "PCMCI variant", choices=METHODS),
-            test=declare(self, "test", "parcorr", "Conditional independence test", choices=TESTS),
-            engine=declare(self, "engine", "auto", "auto = exact fast ParCorr engine where it applies, else tigramite",
-                           choices=ENGINES),
-            tau_min=declare(self, "tau_min", 0, "Smallest lag [samples]", int_range=(0, 50)),
-            tau_max=declare(self, "tau_max", 3, "Largest lag [samples]", int_range=(0, 50)),
-            pc_alpha=declare(self, "pc_alpha", 0.2, "Significance of the PC condition-selection stage",
-                             float_range=(0.0001, 0.9999)),
-            alpha_level=declare(self, "alpha_level", 0.01, "Significance of a link in the final graph",
-                                float_range=(0.0001, 0.9999)),
-            max_conds_dim=_none_if_negative(declare(self, "max_conds_dim", -1,
-                                                    "Largest condition set in the PC stage (-1 = unlimited)",
-                                                    int_range=(-1, 100))),
-            max_combinations=declare(self, "max_combinations", 1, "Condition combinations tested per size",
-                                     int_range=(1, 100)),
-        )
-        window = WindowConfig(
-            length=declare(self, "window_length", 300, "Samples in the sliding window", int_range=(20, 100000)),
-            time_jump_reset_s=declare(self, "time_jump_reset_s", 1.0,
-                                      "A stamp this far behind the newest resets the window (looping bag) [s]",
-                                      float_range=(0.001, 3600.0)),
-        )
-        self.online = OnlineDiscovery(
-            window,
-            config,
-            variables=[
-                v
-                for v in declare(self, "variables", [""], "Variables to use, in order ([''] = all in the frames)")
-                if v
-            ],
-            min_samples=declare(
-                self, "min_samples", 50, "Fewest samples before a graph is computed", int_range=(10, 100000)
-            ),
-        )
+        self._worker: ThreadPoolExecutor | None = None
+        declare(self, "method", "pcmci", "PCMCI variant", choices=METHODS)
+        declare(self, "test", "parcorr", "Conditional independence test", choices=TESTS)
+        declare(self, "engine", "auto", "auto = exact fast ParCorr engine where it applies, else tigramite",
+                choices=ENGINES)
+        declare(self, "tau_min", 0, "Smallest lag [samples]", int_range=(0, 50))
+        declare(self, "tau_max", 3, "Largest lag [samples]", int_range=(0, 50))
+        declare(self, "pc_alpha", 0.2, "Significance of the PC condition-selection stage", float_range=(0.0001, 0.9999))
+        declare(self, "alpha_level", 0.01, "Significance of a link in the final graph", float_range=(0.0001, 0.9999))
+        declare(self, "max_conds_dim", -1, "Largest condition set in the PC stage (-1 = unlimited)",
+                int_range=(-1, 100))
+        declare(self, "max_combinations", 1, "Condition combinations tested per size", int_range=(1, 100))
+        declare(self, "window_length", 300, "Samples in the sliding window", int_range=(20, 100000))
+        declare(self, "time_jump_reset_s", 1.0,
+                "A stamp this far behind the newest resets the window (looping bag) [s]", float_range=(0.001, 3600.0))
+        declare(self, "max_forward_jump_s", 10.0,
+                "A stamp this far ahead of the newest is dropped; 3 in a row reset the window [s]",
+                float_range=(0.01, 1e6))
+        declare(self, "max_variables", 50, "Widest frame taken into the window; wider ones are dropped and counted",
+                int_range=(2, 1000))
+        declare(self, "variables", [""], "Variables to use, in order ([''] = all in the frames)")
+        declare(self, "min_samples", 50, "Fewest samples before a graph is computed", int_range=(10, 100000))
         self.marker_frame = declare(self, "marker_frame", "base_link", "Frame the graph markers are drawn in")
         self.marker_height = declare(self, "marker_height", 2.0, "Height of the graph above the frame origin [m]",
                                      float_range=(-100.0, 100.0))
         self.marker_radius = declare(self, "marker_radius", 1.0, "Radius of the variables' circle [m]",
                                      float_range=(0.1, 100.0))
         self.publish_image = declare(self, "publish_image", True, "Publish the rendered graph image")
-        period = declare(self, "update_period_s", 1.0, "Time between discoveries [s, node clock]",
-                         float_range=(0.01, 3600.0))
+        self.update_period_s = declare(self, "update_period_s", 1.0, "Time between discoveries [s, node clock]",
+                                       float_range=(0.01, 3600.0))
+        self.stale_after_s = declare(self, "stale_after_s", 5.0,
+                                     "No frame for this long: STALE on /diagnostics [s, wall clock]",
+                                     float_range=(0.1, 3600.0))
+        try:
+            config, window, variables = self._settings({})
+            self.online = OnlineDiscovery(window, config, variables=variables,
+                                          min_samples=self.get_parameter("min_samples").value)
+        except ValueError as error:  # checked at start-up, not at the first frame
+            raise ValueError(f"{self.get_name()}: parameter {error}") from None
 
         self._lock = threading.Lock()  # guards the window between the frame callback and the timer
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcmci")
@@ -93,6 +106,8 @@ class DiscoveryNode(Node):
         self.skipped_updates = 0
         self.graphs_published = 0
         self.frames_received = 0
+        self.inputs = InputMonitor(["frames"], self.stale_after_s, monotonic())
+        self._resets_reported = 0
         self._last_outcome: DiscoveryOutcome | None = None
         self._last_latency_s = float("nan")
 
@@ -101,14 +116,46 @@ class DiscoveryNode(Node):
         self.image_pub = self.create_publisher(Image, "/causal/graph_image", LATCHED_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
         self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
-        self.create_timer(period, self._on_tick)
-        self.create_timer(1.0, self._publish_diagnostics)
+        self._tick_timer = self.create_timer(self.update_period_s, self._on_tick)
+        wall_timer(self, 1.0, self._publish_diagnostics)
+        on_parameter_change(self, self._apply_parameters)
+
+    # ---- parameters -----------------------------------------------------------------------------------------
+    def _settings(self, changes: dict[str, Any]) -> tuple[DiscoveryConfig, WindowConfig, list[str]]:
+        """The discovery and window settings from the parameters with ``changes`` applied (ValueError if bad)."""
+        d = parameter_values(self, DISCOVERY_PARAMETERS, changes)
+        d["max_conds_dim"] = _none_if_negative(d["max_conds_dim"])
+        w = parameter_values(self, WINDOW_PARAMETERS, changes)
+        window = WindowConfig(length=w["window_length"], time_jump_reset_s=w["time_jump_reset_s"],
+                              max_forward_jump_s=w["max_forward_jump_s"], max_variables=w["max_variables"])
+        variables = [v for v in parameter_values(self, ["variables"], changes)["variables"] if v]
+        return DiscoveryConfig(**d), window, variables
+
+    def _apply_parameters(self, changes: dict[str, Any]) -> None:
+        config, window, variables = self._settings(changes)
+        InputMonitor((), changes.get("stale_after_s", self.stale_after_s), 0.0)  # validates
+        with self._lock:
+            self.online.reconfigure(config, window, changes.get("min_samples"), variables)
+        for name in ("marker_frame", "marker_height", "marker_radius", "publish_image", "stale_after_s"):
+            if name in changes:
+                setattr(self, name, changes[name])
+        self.inputs.stale_after_s = self.stale_after_s
+        if "update_period_s" in changes and changes["update_period_s"] != self.update_period_s:
+            self.update_period_s = changes["update_period_s"]
+            self.destroy_timer(self._tick_timer)
+            self._tick_timer = self.create_timer(self.update_period_s, self._on_tick)
 
     # ---- callbacks ------------------------------------------------------------------------------------------
     def _on_frame(self, msg: VariableFrame) -> None:
         self.frames_received += 1
+        self.inputs.arrived("frames", monotonic(), int(msg.sequence))
         with self._lock:
             self.online.add(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values))
+            resets = sum(self.online.window.resets.values())
+        if resets != self._resets_reported:
+            self._resets_reported = resets
+            self.get_logger().warning("window reset: " + ", ".join(
+                f"{k} x{v}" for k, v in self.online.window.resets.items()), throttle_duration_sec=2.0)
 
     def _on_tick(self) -> None:
         if self._running is not None and not self._running.done():
@@ -133,12 +180,24 @@ class DiscoveryNode(Node):
         self._last_latency_s = time.monotonic() - job.taken_at
 
     def _publish_diagnostics(self) -> None:
+        level, message, counters = self.status()
+        self.diagnostics.publish(level, message, counters)
+
+    def status(self) -> tuple[int, str, dict[str, Any]]:
+        """(level, sentence, counters) for /diagnostics."""
         with self._lock:
             counters = self.online.counters()
             enough, sentence = self.online.fill_status()
         counters.update(frames_received=self.frames_received, graphs_published=self.graphs_published,
                         skipped_updates=self.skipped_updates, latency_s=self._last_latency_s)
+        counters.update(self.inputs.counters())
         level, message = (OK, sentence) if enough else (WARN, f"no graph: {sentence}")
+        if self.online.blocking():
+            level = max(level, WARN)
+        lost = self.inputs.streams["frames"].lost
+        if lost:
+            level = max(level, WARN)
+            message += f"; {lost} of {self.inputs.streams['frames'].expected} frames lost on /causal/variables"
         outcome = self._last_outcome
         if outcome is not None:
             if outcome.result is not None:
@@ -150,7 +209,10 @@ class DiscoveryNode(Node):
             else:
                 level = WARN if outcome.insufficient else ERROR
                 message += f"; last run failed: {outcome.error}"
-        self.diagnostics.publish(level, message, counters)
+        silent = self.inputs.describe_stale(monotonic(), {"frames": "/causal/variables"})
+        if silent:
+            level, message = STALE, f"stale: {silent}; {message}"
+        return level, message, counters
 
     # ---- message conversion ---------------------------------------------------------------------------------
     def graph_message(self, outcome: DiscoveryOutcome) -> CausalGraph:
@@ -234,7 +296,8 @@ class DiscoveryNode(Node):
         return msg
 
     def destroy_node(self) -> None:
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        if self._worker is not None:  # None when the constructor failed (a bad parameter) before making it
+            self._worker.shutdown(wait=True, cancel_futures=True)
         super().destroy_node()
 
 

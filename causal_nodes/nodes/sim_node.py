@@ -111,6 +111,7 @@ class SimNode(Node):
             self.true_pub = self.create_publisher(VariableFrame, "/sim/true_variables", STREAM_QOS)
         else:
             self.frame_pub = self.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+        self.frames_published = 0  # the sequence of /causal/variables (subscribers count losses by it)
         self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, SENSOR_QOS)
         self.create_subscription(InterventionMsg, "/sim/do", self._on_do, STREAM_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
@@ -183,7 +184,8 @@ class SimNode(Node):
         if not self.physical:
             names, values = self.sim.frame()
             self.frame_pub.publish(VariableFrame(header=self._header(self.frame_id), names=names, values=values,
-                                                 subject_id=""))
+                                                 subject_id="", sequence=self.frames_published))
+            self.frames_published += 1
             return
         sim: PhysicalSimulator = self.sim
         self.people_pub.publish(self.people_message())

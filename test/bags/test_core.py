@@ -19,14 +19,14 @@ from causal_nodes.bags.typestore import (
 )
 
 # RIHS01 of causal_msgs/msg/VariableFrame as rosidl computes it (read from a live publisher's endpoint info).
-VARIABLE_FRAME_RIHS01 = "RIHS01_c9b6259c2296b96d8bd46a25cfc74e7cb9ed563d5782d2dd641653f339216a71"
+VARIABLE_FRAME_RIHS01 = "RIHS01_5ebb1b9dec7c27063f56b29120413df0318b9eab31cbf334f27ba84255b9ece7"
 
 
 def _frame(store, k: int):
     header = store.types["std_msgs/msg/Header"](
         stamp=store.types["builtin_interfaces/msg/Time"](sec=100 + k, nanosec=5), frame_id="odom")
     return store.types["causal_msgs/msg/VariableFrame"](
-        header=header, names=["a", "b"], values=np.array([float(k), -1.5]), subject_id=str(k))
+        header=header, names=["a", "b"], values=np.array([float(k), -1.5]), subject_id=str(k), sequence=k)
 
 
 def _write_sample_bag(path: Path, storage: str = "mcap", frames: int = 5) -> None:
