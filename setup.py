@@ -19,6 +19,10 @@ NODE_EXECUTABLES = {
     "replay_node": "causal_nodes.nodes.replay_node:main",
 }
 
+#: Fleet-scale bag analysis (`causal-nodes fleet`): Dask distributed (bokeh for its dashboard), Parquet tables,
+#: progress bar, the HTML report's plots. Also in the `test` extra, so the test environment covers the fleet tests.
+FLEET_REQUIRES = ["dask[distributed]>=2024.1", "bokeh>=3.1", "pyarrow>=14", "tqdm>=4.60", "matplotlib"]
+
 setup(
     name=PACKAGE,
     version="0.1.0",
@@ -51,7 +55,8 @@ setup(
         "dcor",  # tigramite GPDC (distance correlation of residuals)
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5", "mypy>=1.8"],
+        "test": ["pytest>=7", "ruff>=0.5", "mypy>=1.8", *FLEET_REQUIRES],
+        "fleet": FLEET_REQUIRES,
         "train": ["torch>=2.0", "onnx>=1.14"],
         "rl": ["gymnasium>=0.29", "stable-baselines3>=2.0", "matplotlib"],
         "gpu": ["onnxruntime-gpu", "tensorrt"],

@@ -49,13 +49,13 @@ def add_discovery_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--alpha-level", type=float, default=defaults.alpha_level, help="MCI significance (default %(default)s)"
     )
-    parser.add_argument("--method", choices=METHODS, default=defaults.method)
-    parser.add_argument("--test", choices=TESTS, default=defaults.test)
-    parser.add_argument("--engine", choices=ENGINES, default=defaults.engine,
+    parser.add_argument("--method", choices=METHODS, default=defaults.method.value)
+    parser.add_argument("--test", choices=TESTS, default=defaults.test.name)
+    parser.add_argument("--engine", choices=ENGINES, default=defaults.engine.value,
                         help="auto: exact fast ParCorr engine where it applies, tigramite otherwise")
     parser.add_argument("--max-conds-dim", type=int, default=None)
     parser.add_argument("--max-combinations", type=int, default=defaults.max_combinations)
-    parser.add_argument("--fdr-method", choices=FDR_METHODS, default=defaults.fdr_method)
+    parser.add_argument("--fdr-method", choices=FDR_METHODS, default=defaults.fdr_method.value)
 
 
 def config_from_args(args: argparse.Namespace) -> DiscoveryConfig:

@@ -5,6 +5,7 @@ Examples:
   causal-nodes simulate corridor_passing --duration-s 60 --out corridor.csv --truth-out corridor_truth.csv
   causal-nodes simulate corridor_passing --do robot_linear_speed=0.2@5:15 --out slow.csv
   causal-nodes simulate scm_demo --seed 3 --score          # PCMCI on the stream, F1 against the ground truth
+  causal-nodes simulate crossing --seed 4 --duration-s 600 --bag crossing_4   # an MCAP bag, no DDS needed
 
 The CSV has a first column `time` and one column per variable (rows before every variable is defined, e.g. the
 first step without a speed, are left out), so `causal-nodes discover` reads it directly.
@@ -40,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "extractor on the simulated sensors")
     parser.add_argument("--out", type=Path, help="write the variables to this CSV")
     parser.add_argument("--truth-out", type=Path, help="write the ground-truth links (source,target,lag) to this CSV")
+    parser.add_argument("--bag", type=Path, help="write the run as an MCAP bag with the simulator node's topics "
+                        "(/clock, /people, /odom, /scan, /imu, /goal_pose, /sim/true_variables, /sim/ground_truth; "
+                        "SCM scenarios /causal/variables), directly, without DDS")
+    parser.add_argument("--camera", action="store_true", help="with --bag: also /camera/image_raw (large)")
     parser.add_argument("--score", action="store_true",
                         help="run the discovery on the simulated stream and print precision/recall/F1")
     add_discovery_options(parser)
@@ -75,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
         interventions = [parse_do(text) for text in args.do]
         steps = args.steps if args.steps is not None else (
             int(round(args.duration_s / scenario.dt)) if args.duration_s is not None else None)
+        if args.bag is not None:
+            _write_bag(scenario, args, steps, interventions)
+            if not (args.out or args.truth_out or args.score):
+                return 0
         series = run_scenario(scenario, seed=args.seed, steps=steps, interventions=interventions,
                               definitions=args.definitions)
         config = config_from_args(args) if args.score else None
@@ -100,6 +109,15 @@ def run(args: argparse.Namespace) -> int:
     if config is not None:
         return _score(scenario, series.names, values, config)
     return 0
+
+
+def _write_bag(scenario, args: argparse.Namespace, steps: int | None, interventions: list[Intervention]) -> None:
+    from causal_nodes.sim.bag_export import write_scenario_bag
+
+    bag = write_scenario_bag(scenario, args.bag, seed=args.seed, steps=steps, interventions=interventions,
+                             camera=args.camera)
+    print(f"wrote bag {bag.path}: {bag.steps} steps ({bag.duration_s:g} s of sim time, seed {bag.seed}), "
+          f"{bag.message_count} messages on {len(bag.counts)} topics")
 
 
 def _score(scenario, names: list[str], values: np.ndarray, config) -> int:

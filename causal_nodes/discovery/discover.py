@@ -18,10 +18,36 @@ from typing import Any
 
 import numpy as np
 
-METHODS = ("pcmci", "pcmciplus")
-TESTS = ("parcorr", "robust_parcorr", "gpdc", "cmiknn")
-ENGINES = ("auto", "fast", "tigramite")
-FDR_METHODS = ("none", "fdr_bh")
+from causal_nodes.choices import Choice
+from causal_nodes.discovery.independence_tests import CI_TESTS, CITest, ParCorrTest, ci_test, registered_names
+
+
+class Method(Choice):
+    """The PCMCI variant (tigramite's ``run_pcmci`` / ``run_pcmciplus``)."""
+
+    PCMCI = "pcmci"
+    PCMCIPLUS = "pcmciplus"
+
+
+class Engine(Choice):
+    """Who computes the graph: ``auto`` = the exact fast engine where it applies, tigramite otherwise."""
+
+    AUTO = "auto"
+    FAST = "fast"
+    TIGRAMITE = "tigramite"
+
+
+class FDRMethod(Choice):
+    """Multiple-testing correction of the final p-values (tigramite's ``fdr_method``)."""
+
+    NONE = "none"
+    FDR_BH = "fdr_bh"
+
+
+METHODS = Method.names()
+TESTS = registered_names()
+ENGINES = Engine.names()
+FDR_METHODS = FDRMethod.names()
 
 
 class InsufficientDataError(ValueError):
@@ -30,35 +56,50 @@ class InsufficientDataError(ValueError):
 
 @dataclass(frozen=True)
 class DiscoveryConfig:
-    """Options of one PCMCI run; names and meanings follow tigramite's ``run_pcmci`` / ``run_pcmciplus``."""
+    """Options of one PCMCI run; names and meanings follow tigramite's ``run_pcmci`` / ``run_pcmciplus``.
 
-    method: str = "pcmci"
-    test: str = "parcorr"
+    ``method``, ``test``, ``fdr_method`` and ``engine`` also accept their names as strings (params files, the CLI,
+    the node); they are stored as :class:`Method`, :class:`~causal_nodes.discovery.independence_tests.CITest`,
+    :class:`FDRMethod` and :class:`Engine`.
+    """
+
+    method: Method = Method.PCMCI
+    test: CITest = field(default_factory=ParCorrTest)
     tau_min: int = 0
     tau_max: int = 3
     pc_alpha: float | None = 0.2
     alpha_level: float = 0.01
     max_conds_dim: int | None = None
     max_combinations: int = 1
-    fdr_method: str = "none"
-    engine: str = "auto"
+    fdr_method: FDRMethod = FDRMethod.NONE
+    engine: Engine = Engine.AUTO
     seed: int = 0
     """Seed of the shuffle tests (CMIknn), so repeated runs give the same p-values."""
 
     def __post_init__(self) -> None:
-        _require(self.method in METHODS, f"method must be one of {METHODS}, got {self.method!r}")
-        _require(self.test in TESTS, f"test must be one of {TESTS}, got {self.test!r}")
-        _require(self.engine in ENGINES, f"engine must be one of {ENGINES}, got {self.engine!r}")
-        _require(self.fdr_method in FDR_METHODS, f"fdr_method must be one of {FDR_METHODS}, got {self.fdr_method!r}")
+        object.__setattr__(self, "method", Method.parse(self.method, "method"))
+        object.__setattr__(self, "test", ci_test(self.test))
+        object.__setattr__(self, "engine", Engine.parse(self.engine, "engine"))
+        object.__setattr__(self, "fdr_method", FDRMethod.parse(self.fdr_method, "fdr_method"))
         _require(0 <= self.tau_min <= self.tau_max, f"need 0 <= tau_min <= tau_max, got {self.tau_min}, {self.tau_max}")
         _require(self.pc_alpha is None or 0.0 < self.pc_alpha < 1.0, f"pc_alpha must be in (0, 1), got {self.pc_alpha}")
         _require(0.0 < self.alpha_level < 1.0, f"alpha_level must be in (0, 1), got {self.alpha_level}")
         _require(self.max_combinations >= 1, f"max_combinations must be >= 1, got {self.max_combinations}")
-        if self.method == "pcmciplus":
+        if self.method is Method.PCMCIPLUS:
             _require(self.tau_min == 0, "PCMCI+ needs tau_min = 0")
 
     def replace(self, **changes: Any) -> DiscoveryConfig:
         return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values (names for the choices and the test), for JSON; the test's own options, if it has any,
+        under ``test_options``."""
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out.update(method=self.method.value, test=self.test.name, engine=self.engine.value,
+                   fdr_method=self.fdr_method.value)
+        if self.test.options():
+            out["test_options"] = self.test.options()
+        return out
 
     def min_samples(self) -> int:
         """Fewest samples for which every test still has a few degrees of freedom."""
@@ -89,7 +130,7 @@ class DiscoveryResult:
     val_matrix: np.ndarray
     p_matrix: np.ndarray
     config: DiscoveryConfig
-    engine: str
+    engine: Engine
     seconds: float
     sample_count: int
     dropped: list[str] = field(default_factory=list)
@@ -136,7 +177,7 @@ class DiscoveryResult:
             "engine_note": self.engine_note,
             "sample_count": self.sample_count,
             "dropped": list(self.dropped),
-            "config": dataclasses.asdict(self.config),
+            "config": self.config.as_dict(),
         }
 
 
@@ -180,7 +221,7 @@ def discover(data: np.ndarray, names: Sequence[str], config: DiscoveryConfig,
         runner, engine, note = _tigramite_for_missing_values(config)
     else:
         runner, engine, note = _choose_engine(config)
-        if engine == "fast" and statistics is not None and not dropped:
+        if engine is Engine.FAST and statistics is not None and not dropped:
             runner, note = (lambda _array, cfg: statistics.run(**_fast_options(cfg))), "streaming statistics"
     started = time.perf_counter()
     results = runner(array, config)
@@ -202,22 +243,22 @@ def discover(data: np.ndarray, names: Sequence[str], config: DiscoveryConfig,
 Runner = Callable[[np.ndarray, DiscoveryConfig], dict[str, Any]]
 
 
-def _choose_engine(config: DiscoveryConfig) -> tuple[Runner, str, str]:
+def _choose_engine(config: DiscoveryConfig) -> tuple[Runner, Engine, str]:
     """Picks the fast engine where it computes exactly the same result, tigramite otherwise."""
-    if config.engine == "tigramite":
-        return run_tigramite, "tigramite", "requested"
+    if config.engine is Engine.TIGRAMITE:
+        return run_tigramite, Engine.TIGRAMITE, "requested"
     reason = fast_unsupported_reason(config)
     if reason is None:
-        return run_fast_engine, "fast", "exact streaming ParCorr engine"
-    if config.engine == "fast":
+        return run_fast_engine, Engine.FAST, "exact streaming ParCorr engine"
+    if config.engine is Engine.FAST:
         raise ValueError(f"engine 'fast' cannot run this configuration: {reason}")
-    return run_tigramite, "tigramite", f"fast engine not applicable: {reason}"
+    return run_tigramite, Engine.TIGRAMITE, f"fast engine not applicable: {reason}"
 
 
-def _tigramite_for_missing_values(config: DiscoveryConfig) -> tuple[Runner, str, str]:
-    if config.engine == "fast":
+def _tigramite_for_missing_values(config: DiscoveryConfig) -> tuple[Runner, Engine, str]:
+    if config.engine is Engine.FAST:
         raise ValueError("engine 'fast' cannot handle missing values (NaN); use engine auto or tigramite")
-    return run_tigramite, "tigramite", "missing values (NaN): tigramite with missing_flag"
+    return run_tigramite, Engine.TIGRAMITE, "missing values (NaN): tigramite with missing_flag"
 
 
 def _pcmci_options(config: DiscoveryConfig) -> dict[str, Any]:
@@ -229,15 +270,19 @@ def _pcmci_options(config: DiscoveryConfig) -> dict[str, Any]:
         alpha_level=config.alpha_level,
         max_conds_dim=config.max_conds_dim,
         max_combinations=config.max_combinations,
-        fdr_method=config.fdr_method,
+        fdr_method=config.fdr_method.value,
     )
 
 
 def _fast_options(config: DiscoveryConfig) -> dict[str, Any]:
-    return dict(method=config.method, test=config.test, **_pcmci_options(config))
+    return dict(method=config.method.value, test=config.test.name, **_pcmci_options(config))
 
 
 def fast_unsupported_reason(config: DiscoveryConfig) -> str | None:
+    """None when the exact fast engine reproduces tigramite for ``config``, else why it does not."""
+    if not config.test.fast_engine:
+        exact = [name for name, test in CI_TESTS.items() if test.fast_engine]
+        return f"independence test {config.test.name!r} has no exact fast engine (tests with one: {', '.join(exact)})"
     try:
         from causal_nodes.discovery.fast import pcmci as fast_pcmci
     except ImportError as error:  # the engine is optional: tigramite is always the reference
@@ -253,23 +298,7 @@ def run_fast_engine(array: np.ndarray, config: DiscoveryConfig) -> dict[str, Any
 
 def make_independence_test(config: DiscoveryConfig) -> Any:
     """tigramite's test object for ``config.test`` (analytic significance where tigramite offers it)."""
-    if config.test == "parcorr":
-        from tigramite.independence_tests.parcorr import ParCorr
-
-        return ParCorr(significance="analytic")
-    if config.test == "robust_parcorr":
-        from tigramite.independence_tests.robust_parcorr import RobustParCorr
-
-        return RobustParCorr(significance="analytic")
-    if config.test == "gpdc":
-        from tigramite.independence_tests.gpdc import GPDC
-
-        return GPDC(significance="analytic")
-    from tigramite.independence_tests.cmiknn import CMIknn
-
-    # sig_blocklength is given because tigramite's automatic block length calls np.corrcoef(ddof=...), which
-    # numpy >= 2.0 no longer accepts; CMIknn's shuffle is local (nearest-neighbour permutation) anyway.
-    return CMIknn(significance="shuffle_test", seed=config.seed, sig_blocklength=1, sig_samples=200)
+    return config.test.tigramite_test(seed=config.seed)
 
 
 def run_tigramite(array: np.ndarray, config: DiscoveryConfig) -> dict[str, Any]:
@@ -281,7 +310,7 @@ def run_tigramite(array: np.ndarray, config: DiscoveryConfig) -> dict[str, Any]:
     frame = DataFrame(np.where(missing, MISSING_FLAG, array), missing_flag=MISSING_FLAG if missing.any() else None)
     pcmci = PCMCI(dataframe=frame, cond_ind_test=make_independence_test(config), verbosity=0)
     options = _pcmci_options(config)
-    if config.method == "pcmciplus":
+    if config.method is Method.PCMCIPLUS:
         del options["alpha_level"]
         return pcmci.run_pcmciplus(**options)
     return pcmci.run_pcmci(**options)

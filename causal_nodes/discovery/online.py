@@ -19,6 +19,7 @@ import numpy as np
 from causal_nodes.discovery.discover import (
     DiscoveryConfig,
     DiscoveryResult,
+    Engine,
     InsufficientDataError,
     discover,
     fast_unsupported_reason,
@@ -151,7 +152,7 @@ class OnlineDiscovery:
         self._samples_at_last_job = self.window.accepted
         statistics = None
         if self._stream is not None and self._stream.n_samples > 2 * self.config.tau_max:
-            statistics = self._stream.snapshot(self.config.test)
+            statistics = self._stream.snapshot(self.config.test.name)
         return WindowJob(names=names, stamps=stamps, data=data, taken_at=time.monotonic(), statistics=statistics,
                          config=self.config)
 
@@ -198,4 +199,4 @@ def _min_samples(config: DiscoveryConfig, wanted: int, window_length: int) -> in
 
 
 def _streams(config: DiscoveryConfig) -> bool:
-    return config.engine != "tigramite" and fast_unsupported_reason(config) is None
+    return config.engine is not Engine.TIGRAMITE and fast_unsupported_reason(config) is None

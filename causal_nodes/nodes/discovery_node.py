@@ -219,8 +219,8 @@ class DiscoveryNode(Node):
         result = outcome.result
         config = result.config
         msg = CausalGraph(
-            variables=list(result.variables), tau_min=config.tau_min, tau_max=config.tau_max, method=config.method,
-            test=config.test, engine=result.engine,
+            variables=list(result.variables), tau_min=config.tau_min, tau_max=config.tau_max,
+            method=config.method.value, test=config.test.name, engine=str(result.engine),
             pc_alpha=float(config.pc_alpha) if config.pc_alpha is not None else float("nan"),
             alpha_level=config.alpha_level, window_start=to_time_msg(outcome.window_start),
             window_end=to_time_msg(outcome.window_end), sample_count=result.sample_count,

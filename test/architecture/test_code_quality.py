@@ -16,7 +16,7 @@ from repo_paths import REPO_ROOT
 PACKAGE = REPO_ROOT / "causal_nodes"
 # Stages that run on the robot: they may import each other and the simulator's geometry, never evaluation code.
 RUNTIME_STAGES = ("variables", "discovery", "prioritization", "world_model", "bags")
-ROS_FREE = (*RUNTIME_STAGES, "sim", "evaluation")
+ROS_FREE = (*RUNTIME_STAGES, "sim", "evaluation", "fleet")
 
 
 def _imports(path) -> set[str]:
