@@ -23,6 +23,8 @@ class StreamHealth:
     restarts: int = 0
     """The sequence went back: the publisher restarted (or a bag looped)."""
     last_arrival: float | None = None
+    numbered: bool = False
+    """Whether the messages carry sequence numbers (so ``expected`` and ``lost`` mean something)."""
     _last_sequence: int | None = None
 
     def arrived(self, now: float, sequence: int | None = None) -> int:
@@ -36,10 +38,13 @@ class StreamHealth:
             if sequence > self._last_sequence:
                 gap = sequence - self._last_sequence - 1
                 self.lost += gap
-            else:
+            elif sequence or self._last_sequence:  # 0 after 0: a publisher that does not number its messages
                 self.restarts += 1
         self._last_sequence = sequence
+        self.numbered = self.numbered or sequence > 0
         return gap
+
+
 
     @property
     def expected(self) -> int:
@@ -89,7 +94,7 @@ class InputMonitor:
         out: dict[str, int] = {}
         for name, health in self.streams.items():
             out[f"received_{name}"] = health.received
-            if health._last_sequence is not None:
+            if health.numbered:
                 out[f"expected_{name}"] = health.expected
                 out[f"lost_{name}"] = health.lost
                 out[f"restarts_{name}"] = health.restarts
