@@ -154,7 +154,6 @@ class Sensors:
 
 def variable_frame(names, values, t: float, sequence: int):
     from causal_msgs.msg import VariableFrame
-
     from causal_nodes.nodes.common import to_time_msg
 
     msg = VariableFrame(names=list(names), values=[float(v) for v in values], sequence=sequence)
