@@ -87,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # a usage error (already printed as one line) or --help
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return int(args._run(args) or 0)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading

@@ -180,6 +180,8 @@ def write_csv_atomically(path: PathLike, names: Sequence[str], times: np.ndarray
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise BagError(f"output folder {parent} does not exist")
+    if path.is_dir():
+        raise BagError(f"output {path} is a folder; give a CSV file name")
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=parent)
     os.close(handle)
     try:
@@ -197,6 +199,8 @@ def bag_to_csv(bag_path: PathLike, out: PathLike, rate_hz: float = 10.0, person:
     """Extract the pipeline variables of ``bag_path`` (or dump its VariableFrames) into the CSV ``out``."""
     if not (person == "nearest" or person.lstrip("-").isdigit()):
         raise BagError(f"--person must be 'nearest' or an integer track id, got {person!r}")
+    if Path(out).is_dir():
+        raise BagError(f"output {out} is a folder; give a CSV file name")
     with BagReader(bag_path) as bag:
         if from_frames:
             extraction = read_variable_frames(bag)
