@@ -78,9 +78,12 @@ def run(args: argparse.Namespace) -> int:
     with Composition() as ros:
         recorder = ros.add(RecorderNode, bag=str(bag_dir), topics=RECORDED_TOPICS, storage="mcap")
         observer = ros.add(lambda **kw: __import__("rclpy").create_node("demo_observer", **kw))
-        observer.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
-        observer.create_subscription(CausalPriorities, "/causal/priorities", priorities.append, LATCHED_QOS)
-        observer.create_subscription(InterventionArray, "/causal/interventions", interventions.append, LATCHED_QOS)
+        # (lambdas: rclpy inspects a callback's signature, which a deque's builtin append does not have)
+        observer.create_subscription(CausalGraph, "/causal/graph", lambda m: graphs.append(m), LATCHED_QOS)
+        observer.create_subscription(CausalPriorities, "/causal/priorities", lambda m: priorities.append(m),
+                                     LATCHED_QOS)
+        observer.create_subscription(InterventionArray, "/causal/interventions", lambda m: interventions.append(m),
+                                     LATCHED_QOS)
         discovery = ros.add(factories["discovery"], parameter_overrides=p(
             window_length=max(window, 20), min_samples=min(window, 100), update_period_s=0.5, tau_max=args.tau_max,
             variables=list(scenario.variables)))
