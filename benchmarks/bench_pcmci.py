@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from causal_nodes.discovery.fast.pcmci import StreamingPCMCI, run_fast_with_diagnostics  # noqa: E402
-from causal_nodes.sim.lagged_scm import random_linear_scm  # noqa: E402
+from causal_nodes.sim.scm import random_linear_scm  # noqa: E402
 
 OPTIONS = dict(pc_alpha=0.2, alpha_level=0.05)
 TOL = 1e-8

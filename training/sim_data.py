@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from causal_nodes.geometry import wrap_angle
 from causal_nodes.world_model.eth_ucy import Window
-from causal_nodes.world_model.frames import wrap_angle
 
 SCENARIOS = ("crossing", "corridor_passing", "crowd", "overtaking", "approach_standing")
 

@@ -16,20 +16,19 @@ Bag contents, one message set per frame id present in the file, all with the fra
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from causal_nodes import eth_ucy
 from causal_nodes.bags.errors import BagError
+from causal_nodes.bags.paths import PathLike
 from causal_nodes.bags.writer import BagWriter
+from causal_nodes.eth_ucy import SECONDS_PER_FRAME_ID
+from causal_nodes.geometry import yaw_to_quaternion
 
-PathLike = str | Path
-
-#: Seconds per frame-id unit in ETH/UCY: ids step by 10 per 0.4 s.
-SECONDS_PER_FRAME_ID = 0.04
 #: Default stamp of frame id 0 (a fixed, non-zero epoch so outputs are reproducible and sim time is "set").
 DEFAULT_T0_S = 1_700_000_000.0
 
@@ -51,39 +50,12 @@ class Track:
 
 
 def read_eth_ucy(path: PathLike) -> np.ndarray:
-    """Rows ``(frame_id, ped_id, x, y)`` as a float array (n, 4); BagError naming file and line on bad input."""
-    path = Path(path)
-    if not path.is_file():
-        raise BagError(f"ETH/UCY file not found: {path}")
-    rows: list[list[float]] = []
-    with path.open("r", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.strip()
-            if not text:
-                continue
-            fields = text.split()
-            if len(fields) != 4:
-                raise BagError(f"{path}:{number}: expected 4 fields 'frame_id ped_id x y', got {len(fields)}: {text!r}")
-            try:
-                values = [float(v) for v in fields]
-            except ValueError:
-                raise BagError(f"{path}:{number}: non-numeric field in {text!r}") from None
-            if not all(math.isfinite(v) for v in values):
-                raise BagError(f"{path}:{number}: non-finite value in {text!r}")
-            if values[0] != round(values[0]) or values[1] != round(values[1]):
-                raise BagError(f"{path}:{number}: frame_id and ped_id must be integers, got {text!r}")
-            rows.append(values)
-    if not rows:
-        raise BagError(f"ETH/UCY file {path} holds no rows")
-    table = np.asarray(rows, dtype=float)
-    keys = table[:, 0] * 1e9 + table[:, 1]
-    if len(np.unique(keys)) != len(keys):
-        raise BagError(f"{path}: some pedestrian appears twice in the same frame")
-    return table
-
-
-def _wrap(angle: np.ndarray) -> np.ndarray:
-    return (angle + np.pi) % (2.0 * np.pi) - np.pi
+    """Rows ``(frame_id, ped_id, x, y)`` as a float array (n, 4) (:func:`causal_nodes.eth_ucy.read_eth_ucy`);
+    BagError naming file and line on bad input."""
+    try:
+        return eth_ucy.read_eth_ucy(path)
+    except ValueError as error:
+        raise BagError(str(error)) from None
 
 
 def build_tracks(table: np.ndarray, seconds_per_frame_id: float = SECONDS_PER_FRAME_ID) -> dict[int, Track]:
@@ -124,7 +96,8 @@ def _stamp(store, t_ns: int):
 
 
 def _quaternion(store, yaw: float):
-    return store.types["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=math.sin(yaw / 2.0), w=math.cos(yaw / 2.0))
+    x, y, z, w = yaw_to_quaternion(yaw)
+    return store.types["geometry_msgs/msg/Quaternion"](x=x, y=y, z=z, w=w)
 
 
 def _pose(store, x: float, y: float, yaw: float):

@@ -16,9 +16,8 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys.store import Typestore
 
 from causal_nodes.bags.errors import BagError
+from causal_nodes.bags.paths import PathLike
 from causal_nodes.bags.typestore import typestore_for_definitions
-
-PathLike = str | Path
 
 _FORMAT_NAMES = {MessageDefinitionFormat.MSG: "ros2msg", MessageDefinitionFormat.IDL: "ros2idl"}
 _RESUME_STEP_NS = 1_000_000  # 1 ms: the first step past a corrupt part (doubled while nothing can be read)

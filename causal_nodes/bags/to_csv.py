@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from causal_nodes.bags.errors import BagError
+from causal_nodes.bags.paths import PathLike
 from causal_nodes.bags.reader import BagReader
 from causal_nodes.variables.csv_io import write_variables_csv
 from causal_nodes.variables.extractor import DEFAULT_VARIABLES, VariableConfig, VariableExtractor, VariableSample
 from causal_nodes.variables.msg_adapters import feed, stamp_seconds
-
-PathLike = str | Path
 
 #: Default topic of each input kind (interfaces spec).
 DEFAULT_TOPICS: dict[str, str] = {

@@ -20,11 +20,11 @@ from rosbags.typesys.base import Nodetype
 from rosbags.typesys.store import Typestore
 
 from causal_nodes.bags.errors import BagError
+from causal_nodes.resources import message_definition_dirs
 
 #: The distribution whose standard message definitions are used when a type is not defined otherwise.
 DEFAULT_STORE = Stores.ROS2_KILTED
 
-_REPO_INTERFACES = Path(__file__).resolve().parents[2] / "interfaces"
 _SEPARATOR = "=" * 80 + "\n"
 
 
@@ -52,7 +52,7 @@ def type_name_of(message: object) -> str:
 
 def _msg_search_dirs() -> list[Path]:
     """Folders that may hold ``<pkg>/msg/<Name>.msg``: the repo's interfaces, then every ament prefix's share."""
-    dirs = [_REPO_INTERFACES]
+    dirs = message_definition_dirs()
     for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
         if prefix:
             dirs.append(Path(prefix) / "share")

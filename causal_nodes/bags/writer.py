@@ -21,9 +21,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys.store import Typestore
 
 from causal_nodes.bags.errors import BagError
+from causal_nodes.bags.paths import PathLike
 from causal_nodes.bags.typestore import default_typestore, ensure_type, normalize_type_name
-
-PathLike = str | Path
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 

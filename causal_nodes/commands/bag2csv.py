@@ -16,16 +16,25 @@ import sys
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", help="bag folder (or a single .mcap / .db3 file)")
     parser.add_argument("--out", required=True, help="output CSV file")
-    parser.add_argument("--rate-hz", type=float, default=10.0, help="rate of the variable grid (default 10 Hz)")
-    parser.add_argument("--person", default="nearest", help="'nearest' (to the robot) or a track id")
-    parser.add_argument("--variables", nargs="+", default=None, metavar="NAME",
-                        help="variables to compute (default: the pipeline defaults the bag has topics for)")
-    parser.add_argument("--topic", action="append", default=[], metavar="KIND=/topic",
-                        help="input topic override, KIND in odom, people, scan, goal, image, imu (repeatable)")
+    add_extraction_options(parser)
     parser.add_argument("--from-frames", action="store_true",
                         help="dump the bag's /causal/variables VariableFrames instead of extracting")
     parser.add_argument("--drop-incomplete", action="store_true",
                         help="leave out rows with a NaN (e.g. for `causal-nodes discover`, which rejects NaN)")
+
+
+def add_extraction_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Options of every command that extracts variables from bags (defaults: the variables node's)."""
+    from causal_nodes.variables.extractor import VariableConfig
+
+    defaults = VariableConfig()
+    parser.add_argument("--rate-hz", type=float, default=defaults.rate_hz,
+                        help="rate of the variable grid (default %(default)s Hz)")
+    parser.add_argument("--person", default=defaults.person, help="'nearest' (to the robot) or a track id")
+    parser.add_argument("--variables", nargs="+", default=None, metavar="NAME",
+                        help="variables to compute (default: the pipeline defaults the bag has topics for)")
+    parser.add_argument("--topic", action="append", default=[], metavar="KIND=/topic",
+                        help="input topic override, KIND in odom, people, scan, goal, image, imu (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:

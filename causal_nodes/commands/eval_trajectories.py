@@ -8,12 +8,15 @@ from pathlib import Path
 
 from causal_nodes.world_model.eth_ucy import SCENES
 
-DEFAULT_MODELS = Path(__file__).resolve().parents[2] / "models"
-
 
 def default_model(scene: str) -> Path:
-    """The leave-one-scene-out model trained without ``scene`` (never trained on its test split)."""
-    return DEFAULT_MODELS / f"world_model_loo_{scene}.onnx"
+    """The leave-one-scene-out model trained without ``scene`` (never trained on its test split), as shipped."""
+    from causal_nodes.resources import find_resource, share_dirs
+
+    try:
+        return find_resource("models", f"world_model_loo_{scene}.onnx")
+    except FileNotFoundError:
+        return share_dirs()[0] / "models" / f"world_model_loo_{scene}.onnx"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

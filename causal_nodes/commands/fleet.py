@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from causal_nodes.commands.bag2csv import add_extraction_options
 from causal_nodes.commands.discover import add_discovery_options, config_from_args
 
 
@@ -38,12 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     extraction.add_argument("--source", choices=("auto", "sensors", "frames"), default="auto",
                             help="sensors: extract from the input topics; frames: the bag's /causal/variables; "
                                  "auto (default): sensors when the bag has them, else frames")
-    extraction.add_argument("--rate-hz", type=float, default=10.0, help="variable grid rate (default 10 Hz)")
-    extraction.add_argument("--person", default="nearest", help="'nearest' (to the robot) or a track id")
-    extraction.add_argument("--variables", nargs="+", default=None, metavar="NAME",
-                            help="variables to compute (default: the pipeline defaults each bag has topics for)")
-    extraction.add_argument("--topic", action="append", default=[], metavar="KIND=/topic",
-                            help="input topic override, KIND in odom, people, scan, goal, image, imu (repeatable)")
+    add_extraction_options(extraction)
 
     windows = parser.add_argument_group("sliding windows (samples of the variable grid)")
     windows.add_argument("--window", type=int, default=300, help="window length (default %(default)s)")
@@ -53,11 +49,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     windows.add_argument("--no-pooled", action="store_true", help="skip the pooled graph over each whole bag")
     add_discovery_options(parser)
 
+    from causal_nodes.prioritization.online import OnlinePrioritizerConfig
+    from causal_nodes.prioritization.prioritizer import Goal
+
+    prioritizer_defaults = OnlinePrioritizerConfig()
     prioritization = parser.add_argument_group("prioritization (per window, linear SEM)")
     prioritization.add_argument("--prioritize", metavar="TARGET", default=None,
                                 help="rank interventions on TARGET in every window graph")
-    prioritization.add_argument("--actionable", nargs="+", default=["robot_linear_speed", "robot_angular_speed"])
-    prioritization.add_argument("--goal", choices=("maximize", "minimize"), default="maximize")
+    prioritization.add_argument("--actionable", nargs="+", default=list(prioritizer_defaults.actionable))
+    prioritization.add_argument("--goal", choices=Goal.names(), default=prioritizer_defaults.prioritizer.goal.value)
     prioritization.add_argument("--horizon", type=int, default=10, help="steps (default %(default)s)")
     prioritization.add_argument("--prioritize-bootstrap", type=int, default=20,
                                 help="bootstrap refits per window (default %(default)s)")
@@ -90,7 +90,7 @@ def _fleet_config(args: argparse.Namespace):
         prioritization = PrioritizationOptions(
             target=args.prioritize, actionable=tuple(args.actionable),
             config=PrioritizerConfig(horizon=args.horizon, goal=args.goal, bootstrap=args.prioritize_bootstrap,
-                                     effect_model="linear"))
+                                     effect_model="linear", local_weighting="none"))
     return FleetConfig(
         extraction=ExtractionOptions(source=args.source, rate_hz=args.rate_hz, person=args.person,
                                      variables=tuple(args.variables) if args.variables else None,

@@ -1,9 +1,13 @@
-"""Causal discovery on one window of samples: PCMCI / PCMCI+ with tigramite's independence tests.
+"""Causal discovery on one window of samples: PCMCI / PCMCI+ / LPCMCI with tigramite's independence tests.
 
 One function, :func:`discover`, serves the discovery node, the CLI and offline bag analysis, so a graph computed
 live and one computed from a CSV of the same samples are the same graph. It chooses the engine: the exact fast
 ParCorr engine (:mod:`causal_nodes.discovery.fast.pcmci`) where it applies, tigramite otherwise, and records which one
 ran and why.
+
+Besides the samples, a run may take what tigramite users describe their data with (:class:`Samples`): a mask
+(``mask_type``), several datasets of one process (multiple-datasets mode: each person's encounter, each episode),
+and a context variable whose regimes a stratifying test (``rcot``) tests separately.
 
 Variables that are constant over the window are left out before the run (tigramite's partial correlations are
 undefined for them) and reported in :attr:`DiscoveryResult.dropped`.
@@ -20,13 +24,16 @@ import numpy as np
 
 from causal_nodes.choices import Choice
 from causal_nodes.discovery.independence_tests import CI_TESTS, CITest, ParCorrTest, ci_test, registered_names
+from causal_nodes.discovery.samples import Samples, check_mask_type, regime_labels
 
 
 class Method(Choice):
-    """The PCMCI variant (tigramite's ``run_pcmci`` / ``run_pcmciplus``)."""
+    """The PCMCI variant (tigramite's ``run_pcmci`` / ``run_pcmciplus`` / ``LPCMCI.run_lpcmci``)."""
 
     PCMCI = "pcmci"
     PCMCIPLUS = "pcmciplus"
+    LPCMCI = "lpcmci"
+    """Latent PCMCI: allows hidden common causes; its graph is ancestral (marks ``o->``, ``<->``, ``o-o``)."""
 
 
 class Engine(Choice):
@@ -48,6 +55,13 @@ METHODS = Method.names()
 TESTS = registered_names()
 ENGINES = Engine.names()
 FDR_METHODS = FDRMethod.names()
+
+
+def min_samples_for(max_lag: int) -> int:
+    """Fewest samples a window needs for lags up to ``max_lag``: the lagged design loses ``max_lag`` rows and every
+    test (or, after discovery, every SEM equation) still needs a few degrees of freedom. Discovery and the
+    prioritizer share this rule."""
+    return 2 * max_lag + 10
 
 
 class InsufficientDataError(ValueError):
@@ -75,10 +89,24 @@ class DiscoveryConfig:
     engine: Engine = Engine.AUTO
     seed: int = 0
     """Seed of the shuffle tests (CMIknn), so repeated runs give the same p-values."""
+    context: str = ""
+    """Variable holding a regime label (e.g. an encounter phase): every test then runs within the regimes and
+    their evidence adds up (needs a test that stratifies: ``rcot``); it is a label, not a node of the graph."""
+    context_bins: tuple[float, ...] = ()
+    """Increasing edges cutting a continuous context variable into ``len + 1`` regimes (empty: its values are
+    the labels)."""
+    mask_type: str = "y"
+    """With a mask: which samples a test leaves out (tigramite's mask_type: letters of x, y, z)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "method", Method.parse(self.method, "method"))
         object.__setattr__(self, "test", ci_test(self.test))
+        object.__setattr__(self, "context_bins", tuple(float(b) for b in self.context_bins))
+        check_mask_type(self.mask_type)
+        regime_labels(np.zeros(0), self.context_bins)  # validates the edges
+        if self.context:
+            _require(self.test.stratifies, f"context {self.context!r} needs a test that stratifies "
+                     f"({', '.join(n for n, t in CI_TESTS.items() if t.stratifies)}), not {self.test.name!r}")
         object.__setattr__(self, "engine", Engine.parse(self.engine, "engine"))
         object.__setattr__(self, "fdr_method", FDRMethod.parse(self.fdr_method, "fdr_method"))
         _require(0 <= self.tau_min <= self.tau_max, f"need 0 <= tau_min <= tau_max, got {self.tau_min}, {self.tau_max}")
@@ -103,7 +131,14 @@ class DiscoveryConfig:
 
     def min_samples(self) -> int:
         """Fewest samples for which every test still has a few degrees of freedom."""
-        return 2 * self.tau_max + 10
+        return min_samples_for(self.tau_max)
+
+    def alpha(self) -> float:
+        """Significance that decides the published graph: ``alpha_level`` (PCMCI's MCI stage, and LPCMCI, whose
+        only level it is), ``pc_alpha`` for PCMCI+ (it decides with that level, as in tigramite)."""
+        if self.method is Method.PCMCIPLUS and self.pc_alpha is not None:
+            return self.pc_alpha
+        return self.alpha_level
 
 
 @dataclass(frozen=True)
@@ -135,6 +170,8 @@ class DiscoveryResult:
     sample_count: int
     dropped: list[str] = field(default_factory=list)
     engine_note: str = ""
+    datasets: int = 1
+    """Datasets the run pooled (tigramite's multiple-datasets mode when > 1)."""
 
     def links(self) -> list[Link]:
         """Non-empty graph entries; a contemporaneous pair (stored twice by tigramite) is listed once."""
@@ -149,8 +186,8 @@ class DiscoveryResult:
                     if tau == 0:
                         if i > j:
                             continue
-                        if kind == "<--":  # report the directed edge from its cause
-                            found.append(self._link(j, i, 0, "-->"))
+                        if kind.startswith("<") and not kind.endswith(">"):  # list the edge from its tail side
+                            found.append(self._link(j, i, 0, reverse_link(kind)))
                             continue
                     found.append(self._link(i, j, tau, kind))
         return found
@@ -177,6 +214,7 @@ class DiscoveryResult:
             "engine_note": self.engine_note,
             "sample_count": self.sample_count,
             "dropped": list(self.dropped),
+            "datasets": self.datasets,
             "config": self.config.as_dict(),
         }
 
@@ -185,62 +223,94 @@ MISSING_FLAG = -9.87654321e30
 """Value standing for a missing sample in tigramite's DataFrame (never a real measurement)."""
 
 
-def discover(data: np.ndarray, names: Sequence[str], config: DiscoveryConfig,
+def reverse_link(kind: str) -> str:
+    """The same edge read from its other end (``<--`` -> ``-->``, ``<-o`` -> ``o->``, ``o-o`` stays)."""
+    return kind[::-1].translate(str.maketrans("<>", "><"))
+
+
+def discover(data: np.ndarray | Samples, names: Sequence[str], config: DiscoveryConfig,
              statistics: Any | None = None) -> DiscoveryResult:
-    """Runs the configured PCMCI variant on ``data`` (T samples x N variables, columns named by ``names``).
+    """Runs the configured method on ``data`` (T samples x N variables, columns named by ``names``), or on
+    :class:`Samples` (then with its mask, datasets and the context's regimes; ``names`` is ignored).
 
     NaN marks a missing value: tigramite then leaves out every test sample whose lagged values touch a missing
     one (its ``missing_flag``), so the time grid stays regular; the fast engine does not handle missing values,
-    so such windows go to tigramite. Raises ValueError on inf or a shape mismatch, and
+    masks, datasets or contexts, so such runs go to tigramite. Raises ValueError on inf or a shape mismatch, and
     :class:`InsufficientDataError` when fewer than ``config.min_samples()`` complete samples or fewer than two
     non-constant variables remain.
 
     ``statistics``: the same window's :class:`~causal_nodes.discovery.fast.pcmci.WindowStatistics` kept up to date
     sample by sample (streaming); used instead of rebuilding them when the fast engine runs on all columns.
     """
-    array = np.asarray(data, dtype=np.float64)
-    if array.ndim != 2 or array.shape[1] != len(names):
-        raise ValueError(f"data has shape {array.shape}, expected (samples, {len(names)}) for variables {list(names)}")
+    samples = data if isinstance(data, Samples) else Samples(np.asarray(data, dtype=np.float64), list(names))
+    if config.context:
+        context, samples = samples.with_column(config.context)
+        samples.regimes = regime_labels(context, config.context_bins)
+    array = samples.array
     if np.isinf(array).any():
         rows = sorted(set(np.argwhere(np.isinf(array))[:, 0].tolist()))[:5]
         raise ValueError(f"data contains inf (first rows: {rows}); drop or fill those samples first")
+    if samples.regimes is not None:  # an unknown regime makes the row's samples missing
+        array = np.where(np.isnan(samples.regimes)[:, None], np.nan, array)
+        samples.array = array
     missing = np.isnan(array)
     complete = int((~missing.any(axis=1)).sum())
     if complete < config.min_samples():
         raise InsufficientDataError(
             f"{complete} complete samples is too few for tau_max={config.tau_max} (need >= {config.min_samples()})"
         )
-    keep = [k for k in range(array.shape[1]) if np.nanmax(array[:, k]) > np.nanmin(array[:, k])]
-    dropped = [names[k] for k in range(len(names)) if k not in keep]
-    if len(keep) < 2:
+    with np.errstate(invalid="ignore"):
+        varying = [k for k in range(array.shape[1]) if np.nanmax(array[:, k]) > np.nanmin(array[:, k])]
+    dropped = [samples.names[k] for k in range(len(samples.names)) if k not in varying]
+    if len(varying) < 2:
         raise InsufficientDataError(f"fewer than two non-constant variables (constant: {dropped})")
-    array = array[:, keep]
-    variables = [names[k] for k in keep]
+    samples = samples.columns(varying)
+    runs, short = samples.runs(2 * config.tau_max + 1)
+    if not runs:
+        raise InsufficientDataError(f"every dataset is shorter than 2 * tau_max + 1 = {2 * config.tau_max + 1}")
 
-    if missing[:, keep].any():
-        runner, engine, note = _tigramite_for_missing_values(config)
+    special = _special_samples(samples, len(runs))
+    if special:
+        runner, engine, note = _tigramite_for(special, config)
     else:
         runner, engine, note = _choose_engine(config)
         if engine is Engine.FAST and statistics is not None and not dropped:
-            runner, note = (lambda _array, cfg: statistics.run(**_fast_options(cfg))), "streaming statistics"
+            runner, note = (lambda _samples, cfg: statistics.run(**_fast_options(cfg))), "streaming statistics"
+    if short:
+        note += f"; {short} dataset(s) shorter than 2 * tau_max + 1 left out"
     started = time.perf_counter()
-    results = runner(array, config)
+    results = runner(samples, config)
     seconds = time.perf_counter() - started
     return DiscoveryResult(
-        variables=variables,
+        variables=list(samples.names),
         graph=np.asarray(results["graph"]),
         val_matrix=np.asarray(results["val_matrix"], dtype=np.float64),
         p_matrix=np.asarray(results["p_matrix"], dtype=np.float64),
         config=config,
         engine=engine,
         seconds=seconds,
-        sample_count=int(array.shape[0]),
+        sample_count=int(sum(len(rows) for rows in runs)),
         dropped=dropped,
         engine_note=note,
+        datasets=len(runs),
     )
 
 
-Runner = Callable[[np.ndarray, DiscoveryConfig], dict[str, Any]]
+def _special_samples(samples: Samples, n_runs: int) -> str:
+    """What about the samples only tigramite handles ('' when nothing)."""
+    reasons = []
+    if np.isnan(samples.array).any():
+        reasons.append("missing values (NaN): tigramite with missing_flag")
+    if samples.mask is not None:
+        reasons.append("a mask")
+    if n_runs > 1 or samples.datasets is not None:
+        reasons.append(f"{n_runs} datasets (multiple-datasets mode)")
+    if samples.regimes is not None:
+        reasons.append("a context (stratified tests)")
+    return "; ".join(reasons)
+
+
+Runner = Callable[[Samples, DiscoveryConfig], dict[str, Any]]
 
 
 def _choose_engine(config: DiscoveryConfig) -> tuple[Runner, Engine, str]:
@@ -255,10 +325,10 @@ def _choose_engine(config: DiscoveryConfig) -> tuple[Runner, Engine, str]:
     return run_tigramite, Engine.TIGRAMITE, f"fast engine not applicable: {reason}"
 
 
-def _tigramite_for_missing_values(config: DiscoveryConfig) -> tuple[Runner, Engine, str]:
+def _tigramite_for(reason: str, config: DiscoveryConfig) -> tuple[Runner, Engine, str]:
     if config.engine is Engine.FAST:
-        raise ValueError("engine 'fast' cannot handle missing values (NaN); use engine auto or tigramite")
-    return run_tigramite, Engine.TIGRAMITE, "missing values (NaN): tigramite with missing_flag"
+        raise ValueError(f"engine 'fast' cannot handle {reason}; use engine auto or tigramite")
+    return run_tigramite, Engine.TIGRAMITE, reason
 
 
 def _pcmci_options(config: DiscoveryConfig) -> dict[str, Any]:
@@ -290,9 +360,10 @@ def fast_unsupported_reason(config: DiscoveryConfig) -> str | None:
     return fast_pcmci.unsupported_reason(**_fast_options(config))
 
 
-def run_fast_engine(array: np.ndarray, config: DiscoveryConfig) -> dict[str, Any]:
+def run_fast_engine(samples: Samples | np.ndarray, config: DiscoveryConfig) -> dict[str, Any]:
     from causal_nodes.discovery.fast import pcmci as fast_pcmci
 
+    array = samples.array if isinstance(samples, Samples) else samples
     return fast_pcmci.run_fast(array, link_assumptions=None, **_fast_options(config))
 
 
@@ -301,19 +372,77 @@ def make_independence_test(config: DiscoveryConfig) -> Any:
     return config.test.tigramite_test(seed=config.seed)
 
 
-def run_tigramite(array: np.ndarray, config: DiscoveryConfig) -> dict[str, Any]:
-    """The reference path: tigramite's own PCMCI on the same array."""
-    from tigramite.data_processing import DataFrame
-    from tigramite.pcmci import PCMCI
+def run_tigramite(samples: Samples | np.ndarray, config: DiscoveryConfig) -> dict[str, Any]:
+    """The reference path: tigramite's own PCMCI / PCMCI+ / LPCMCI on the same samples.
 
+    Datasets become tigramite's multiple-datasets mode; a context becomes an extra last variable that no link may
+    touch (link assumptions) and that the stratifying test reads its regimes from; it is removed from the result.
+    """
+    from tigramite.data_processing import DataFrame
+
+    if not isinstance(samples, Samples):
+        samples = Samples(samples, [str(k) for k in range(np.shape(samples)[1])])
+    n_vars = samples.array.shape[1]
+    array = samples.array
+    context = None
+    if samples.regimes is not None:
+        array = np.column_stack([array, samples.regimes])
+        context = n_vars
+    mask = samples.mask
+    if mask is not None and context is not None:
+        mask = np.column_stack([mask, np.zeros(len(mask), dtype=bool)])
     missing = np.isnan(array)
-    frame = DataFrame(np.where(missing, MISSING_FLAG, array), missing_flag=MISSING_FLAG if missing.any() else None)
-    pcmci = PCMCI(dataframe=frame, cond_ind_test=make_independence_test(config), verbosity=0)
-    options = _pcmci_options(config)
-    if config.method is Method.PCMCIPLUS:
-        del options["alpha_level"]
-        return pcmci.run_pcmciplus(**options)
-    return pcmci.run_pcmci(**options)
+    values = np.where(missing, MISSING_FLAG, array)
+    runs, _ = samples.runs(2 * config.tau_max + 1)
+    multiple = len(runs) > 1 or samples.datasets is not None
+    frame = DataFrame(
+        {k: values[rows] for k, rows in enumerate(runs)} if multiple else values,
+        mask=None if mask is None else ({k: mask[rows] for k, rows in enumerate(runs)} if multiple else mask),
+        missing_flag=MISSING_FLAG if missing.any() else None,
+        analysis_mode="multiple" if multiple else "single",
+    )
+    test = (config.test.stratified_tigramite_test(seed=config.seed, context=context) if context is not None
+            else make_independence_test(config))
+    if mask is not None:
+        test.set_mask_type(config.mask_type)
+    links = None if context is None else _links_without(context, n_vars + 1, config)
+    if config.method is Method.LPCMCI:
+        from tigramite.lpcmci import LPCMCI
+
+        results = LPCMCI(dataframe=frame, cond_ind_test=test, verbosity=0).run_lpcmci(
+            link_assumptions=links, tau_min=config.tau_min, tau_max=config.tau_max, pc_alpha=config.alpha_level)
+    else:
+        from tigramite.pcmci import PCMCI
+
+        pcmci = PCMCI(dataframe=frame, cond_ind_test=test, verbosity=0)
+        options = _pcmci_options(config)
+        if config.method is Method.PCMCIPLUS:
+            del options["alpha_level"]
+            results = pcmci.run_pcmciplus(link_assumptions=links, **options)
+        else:
+            results = pcmci.run_pcmci(link_assumptions=links, **options)
+    if context is None:
+        return results
+    return {key: results[key][:n_vars, :n_vars] for key in ("graph", "val_matrix", "p_matrix")}
+
+
+def _links_without(excluded: int, n_vars: int, config: DiscoveryConfig) -> dict[int, dict[tuple[int, int], str]]:
+    """tigramite's default link assumptions with no link into or out of variable ``excluded``."""
+    lagged = "o?>" if config.method is Method.LPCMCI else "-?>"
+    out: dict[int, dict[tuple[int, int], str]] = {}
+    for j in range(n_vars):
+        out[j] = {}
+        if j == excluded:
+            continue
+        for i in range(n_vars):
+            if i == excluded:
+                continue
+            for tau in range(config.tau_min, config.tau_max + 1):
+                if tau == 0 and i != j:
+                    out[j][(i, 0)] = "o?o"
+                elif tau > 0:
+                    out[j][(i, -tau)] = lagged
+    return out
 
 
 def _json_floats(matrix: np.ndarray) -> Any:

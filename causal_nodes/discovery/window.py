@@ -29,6 +29,9 @@ class WindowConfig:
     time jumped (then the window is reset)."""
     max_variables: int = 50
     """Widest sample accepted; a wider one is rejected (the statistics grow with the square of the width)."""
+    allow_missing: bool = False
+    """Keep samples with NaN values (missing; inf is still rejected). Discovery needs complete samples; the
+    prioritizer's SEM fit skips the rows that touch a missing value, so it keeps them and loses no time steps."""
 
     def __post_init__(self) -> None:
         if self.length < 2:
@@ -91,7 +94,7 @@ class SampleWindow:
         if not np.isfinite(stamp):
             return self._reject("non_finite_stamp")
         row = np.asarray(values, dtype=np.float64)
-        if not np.all(np.isfinite(row)):
+        if np.isinf(row).any() or (not self.config.allow_missing and np.isnan(row).any()):
             self._note_missing(names, row)
             return self._reject("non_finite_value")
         newest = self.newest_stamp() if list(names) == self.names else None

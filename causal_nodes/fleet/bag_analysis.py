@@ -104,7 +104,7 @@ def analyze_bag(path: str | Path, config: FleetConfig) -> BagResult:
     """Analyse one bag; never raises for a bad bag (the result carries ``ok=False`` and the reason)."""
     from threadpoolctl import threadpool_limits
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     timing: dict[str, Any] = {"pid": os.getpid()}
     try:
         with threadpool_limits(limits=1):
@@ -114,6 +114,7 @@ def analyze_bag(path: str | Path, config: FleetConfig) -> BagResult:
     except Exception as error:  # an unforeseen failure of one bag must not stop the fleet: report it
         result = BagResult(bag=str(path), ok=False, error=f"{type(error).__name__}: {error}")
     timing["seconds"] = time.perf_counter() - started
+    timing["cpu_s"] = time.process_time() - cpu_started  # the worker process's CPU time (one task at a time)
     result.timing = timing
     return result
 

@@ -78,7 +78,8 @@ class PrioritizationOptions:
 
     target: str
     actionable: tuple[str, ...] = ("robot_linear_speed", "robot_angular_speed")
-    config: PrioritizerConfig = field(default_factory=lambda: PrioritizerConfig(bootstrap=20, effect_model="linear"))
+    config: PrioritizerConfig = field(
+        default_factory=lambda: PrioritizerConfig(bootstrap=20, effect_model="linear", local_weighting="none"))
 
 
 @dataclass(frozen=True)
@@ -96,4 +97,6 @@ class FleetConfig:
                              f"{self.discovery.tau_max} (need >= {self.discovery.min_samples()})")
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["discovery"] = self.discovery.as_dict()  # the test object and the choices by name
+        return out

@@ -39,6 +39,8 @@ class FleetRun:
     workers: int
     dashboard: str | None
     wall_s: float
+    startup_s: float = 0.0
+    """Seconds to start (LocalCluster) or reach (remote) the scheduler and its workers, included in ``wall_s``."""
 
 
 def validate_scheduler(scheduler: str) -> str:
@@ -79,14 +81,16 @@ def run_fleet(bags: Sequence[str], config: FleetConfig, scheduler: str = LOCAL, 
                 results.append(analyze_bag(path, config))
                 bar.update(1)
         return FleetRun(results, SERIAL, 1, None, time.perf_counter() - started)
-    results, count, dashboard = _run_dask(bags, config, scheduler, workers, progress, dashboard_address, log)
-    return FleetRun(results, scheduler, count, dashboard, time.perf_counter() - started)
+    results, count, dashboard, startup = _run_dask(bags, config, scheduler, workers, progress, dashboard_address, log)
+    return FleetRun(results, scheduler, count, dashboard, time.perf_counter() - started, startup)
 
 
 def _run_dask(bags: Sequence[str], config: FleetConfig, scheduler: str, workers: int | None, progress: bool,
-              dashboard_address: str | None, log: Callable[[str], None]) -> tuple[list[BagResult], int, str | None]:
+              dashboard_address: str | None, log: Callable[[str], None]
+              ) -> tuple[list[BagResult], int, str | None, float]:
     from distributed import Client, LocalCluster, as_completed
 
+    started = time.perf_counter()
     cluster = None
     if scheduler == LOCAL:
         count = workers or os.cpu_count() or 1
@@ -103,7 +107,14 @@ def _run_dask(bags: Sequence[str], config: FleetConfig, scheduler: str, workers:
         except OSError as error:
             raise ValueError(f"cannot connect to the Dask scheduler at {scheduler}: {error}") from None
     try:
+        if not client.scheduler_info().get("workers"):
+            log(f"waiting up to 60 s for a worker to join {scheduler} …")
+            try:
+                client.wait_for_workers(1, timeout=60)
+            except TimeoutError:
+                raise ValueError(f"the Dask scheduler at {scheduler} has no workers") from None
         count = len(client.scheduler_info().get("workers", {}))
+        startup = time.perf_counter() - started
         dashboard = client.dashboard_link if dashboard_address is not None or cluster is None else None
         if dashboard:
             log(f"Dask dashboard: {dashboard}")
@@ -123,7 +134,7 @@ def _run_dask(bags: Sequence[str], config: FleetConfig, scheduler: str, workers:
                                            error=f"task failed on the cluster: {type(error).__name__}: {error}")
                 future.release()
                 bar.update(1)
-        return [r for r in results if r is not None], count, dashboard
+        return [r for r in results if r is not None], count, dashboard, startup
     finally:
         client.close()
         if cluster is not None:

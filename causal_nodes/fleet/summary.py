@@ -140,7 +140,9 @@ def summary_json(analysis: FleetAnalysis) -> dict[str, Any]:
         "consensus": consensus_json,
         "groups": _plain(analysis.groups),
         "change_points": _plain(analysis.change_points),
-        "timing": {"wall_s": run.wall_s, "task_s": sum(r.timing.get("seconds", 0.0) for r in results)},
+        "timing": {"wall_s": run.wall_s, "startup_s": run.startup_s,
+                   "task_s": sum(r.timing.get("seconds", 0.0) for r in results),
+                   "task_cpu_s": sum(r.timing.get("cpu_s", 0.0) for r in results)},
     }
 
 

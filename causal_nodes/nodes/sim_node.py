@@ -21,7 +21,7 @@ import math
 import time
 
 import numpy as np
-from geometry_msgs.msg import Pose, PoseArray, PoseStamped, Twist
+from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Twist
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -32,6 +32,7 @@ from std_msgs.msg import Header
 
 from causal_msgs.msg import CausalGraph, CausalLink, VariableFrame
 from causal_msgs.msg import Intervention as InterventionMsg
+from causal_nodes.geometry import yaw_to_quaternion
 from causal_nodes.nodes.common import (
     LATCHED_QOS,
     OK,
@@ -44,12 +45,12 @@ from causal_nodes.nodes.common import (
     to_time_msg,
 )
 from causal_nodes.sim import Intervention, PhysicalSimulator, list_scenarios, load_scenario, state_variables
-from causal_nodes.variables.msg_adapters import yaw_to_quaternion
 
 # Sensor outputs: reliable publishers match both reliable and best-effort subscribers; small depth, since a
 # stale sample is worth less than the next one.
 OUTPUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE)
 FASTEST_PERIOD_S = 0.0005
+_NO_POSITION = Point(x=math.nan, y=math.nan, z=math.nan)  # an SCM frame describes no person
 """Timer period when ``real_time_factor`` is 0 (as fast as possible): one step per timer callback."""
 
 
@@ -184,7 +185,8 @@ class SimNode(Node):
         if not self.physical:
             names, values = self.sim.frame()
             self.frame_pub.publish(VariableFrame(header=self._header(self.frame_id), names=names, values=values,
-                                                 subject_id="", sequence=self.frames_published))
+                                                 subject_id="", subject_position=_NO_POSITION,
+                                                 sequence=self.frames_published))
             self.frames_published += 1
             return
         sim: PhysicalSimulator = self.sim
@@ -200,8 +202,10 @@ class SimNode(Node):
         if self.publish_true_variables:
             values = state_variables(sim)
             names = list(self.scenario.variables)
+            x, y = (float(v) for v in sim.positions[sim.subject])
             self.true_pub.publish(VariableFrame(header=self._header(self.frame_id), names=names,
-                                                values=[float(values[n]) for n in names], subject_id=str(sim.subject)))
+                                                values=[float(values[n]) for n in names], subject_id=str(sim.subject),
+                                                subject_position=Point(x=x, y=y, z=0.0)))
 
     def people_message(self) -> PoseArray:
         sim = self.sim

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from geometry_msgs.msg import PoseArray, PoseStamped
+from geometry_msgs.msg import Point, PoseArray, PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import Image, Imu, LaserScan
@@ -170,8 +170,10 @@ class VariablesNode(Node):
 
     def _publish_frames(self) -> None:
         for sample in self.extractor.poll():
+            x, y = sample.subject_xy if sample.subject_xy is not None else (float("nan"), float("nan"))
             msg = VariableFrame(names=sample.names, values=[float(v) for v in sample.values],
-                                subject_id=sample.subject_id, sequence=self.frames_published)
+                                subject_id=sample.subject_id, subject_position=Point(x=x, y=y, z=0.0),
+                                sequence=self.frames_published)
             msg.header.stamp = to_time_msg(sample.stamp)
             msg.header.frame_id = self.frame_id
             self.publisher.publish(msg)

@@ -23,6 +23,7 @@ from nav_msgs.msg import Path as PathMsg
 from rclpy.node import Node
 from visualization_msgs.msg import Marker, MarkerArray
 
+from causal_nodes.geometry import quaternion_to_yaw
 from causal_nodes.nodes.common import (
     ERROR,
     OK,
@@ -33,23 +34,19 @@ from causal_nodes.nodes.common import (
     run_node,
     stamp_seconds,
 )
-from causal_nodes.variables.msg_adapters import yaw_of
+from causal_nodes.resources import find_resource, share_dirs
 from causal_nodes.world_model.backends import BACKENDS
 from causal_nodes.world_model.runtime import WorldModel
 from causal_nodes.world_model.stream import WorldModelStream
 
 
 def default_model_path() -> str:
-    """The source tree's ``models/world_model.onnx``, else the installed share folder's copy."""
-    source = Path(__file__).resolve().parents[2] / "models" / "world_model.onnx"
-    if source.is_file():
-        return str(source)
+    """The shipped ``models/world_model.onnx`` (source checkout or installed share folder); if none is found, the
+    first place looked, so the start-up error names a path."""
     try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return str(Path(get_package_share_directory("causal_nodes")) / "models" / "world_model.onnx")
-    except Exception:  # not installed with ament: report the source path in the start-up error
-        return str(source)
+        return str(find_resource("models", "world_model.onnx"))
+    except FileNotFoundError:
+        return str(share_dirs()[0] / "models" / "world_model.onnx")
 
 
 class WorldModelNode(Node):
@@ -90,7 +87,8 @@ class WorldModelNode(Node):
     # -- inputs -------------------------------------------------------------------------------
     def on_odom(self, msg: Odometry) -> None:
         p, v = msg.pose.pose.position, msg.twist.twist
-        if not all(math.isfinite(x) for x in (p.x, p.y, v.linear.x, v.angular.z, yaw_of(msg.pose.pose.orientation))):
+        yaw = quaternion_to_yaw(msg.pose.pose.orientation)
+        if not all(math.isfinite(x) for x in (p.x, p.y, v.linear.x, v.angular.z, yaw)):
             self.counts["bad_odom"] += 1
             return
         self.odom = msg
@@ -111,7 +109,7 @@ class WorldModelNode(Node):
             self.last_error = f"/people in {msg.header.frame_id!r} but /odom in {self.odom.header.frame_id!r}"
             return
         o = self.odom.pose.pose
-        pose = (o.position.x, o.position.y, yaw_of(o.orientation))
+        pose = (o.position.x, o.position.y, quaternion_to_yaw(o.orientation))
         twist = self.cmd if self.cmd is not None else self.odom.twist.twist
         action = (twist.linear.x, twist.angular.z)
         people = [(p.position.x, p.position.y) for p in msg.poses]

@@ -29,11 +29,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from causal_nodes.choices import Choice
+
 DIRECTED_FORWARD = {"-->", "o->", ""}
 DIRECTED_BACKWARD = {"<--", "<-o"}
 UNDIRECTED = {"o-o", "x-x"}
 CONFOUNDED = {"<->"}
-UNDIRECTED_POLICIES = ("orient", "ignore")
+
+
+class UndirectedPolicy(Choice):
+    """What the model does with an undirected lag-0 link: orient it by the rule above, or leave it out."""
+
+    ORIENT = "orient"
+    IGNORE = "ignore"
 
 
 @dataclass(frozen=True)
@@ -111,11 +119,10 @@ def build_directed_graph(
     *,
     target: str,
     actionable: Iterable[str] = (),
-    undirected: str = "orient",
+    undirected: UndirectedPolicy | str = UndirectedPolicy.ORIENT,
 ) -> DirectedGraph:
     """Apply the orientation policy of this module to ``links`` (see the module docstring)."""
-    if undirected not in UNDIRECTED_POLICIES:
-        raise ValueError(f"undirected policy must be one of {UNDIRECTED_POLICIES}, got {undirected!r}")
+    undirected = UndirectedPolicy.parse(undirected, "undirected policy")
     known = set(names)
     order = {n: i for i, n in enumerate(names)}
     act = set(actionable)
@@ -154,7 +161,7 @@ def build_directed_graph(
             adj0.setdefault(e.source, set()).add(e.target)
     for s, t, lag, kind in pending:
         graph.undirected_pairs.append((s, t))
-        if undirected == "ignore":
+        if undirected is UndirectedPolicy.IGNORE:
             graph.ignored.append((s, t, lag, kind))
             continue
         if (s in act) != (t in act):

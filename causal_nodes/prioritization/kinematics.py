@@ -33,10 +33,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from causal_nodes.choices import Choice
+
 COMMANDS = ("robot_linear_speed", "robot_angular_speed")
 GEOMETRIC = ("human_robot_distance", "collision_risk")
-EFFECT_MODELS = ("linear", "kinematic")
-PERSON_MOTIONS = ("constant_velocity", "sem")
+
+
+class EffectModel(Choice):
+    """How robot commands act on the target: through the learned SEM alone, or by the robot's kinematics."""
+
+    LINEAR = "linear"
+    KINEMATIC = "kinematic"
+
+
+class PersonMotion(Choice):
+    """The person in the kinematic model: constant velocity, or speed and turning from the SEM."""
+
+    CONSTANT_VELOCITY = "constant_velocity"
+    SEM = "sem"
+
 _RISK_MIN_DISTANCE = 0.1  # m, as in causal_nodes.variables.extractor.collision_risk
 
 
@@ -78,16 +93,15 @@ class KinematicCoupling:
 
     def __init__(
         self, scene: PlanarScene, names: Sequence[str], replicas: int, scenarios: int,
-        command_limits: np.ndarray | None = None, person_motion: str = "constant_velocity",
+        command_limits: np.ndarray | None = None,
+        person_motion: PersonMotion | str = PersonMotion.CONSTANT_VELOCITY,
     ) -> None:
         missing = kinematic_columns(names)
         if missing:
             raise ValueError(f"the kinematic effect model needs the variables {missing}; known: {sorted(names)}")
         index = {n: i for i, n in enumerate(names)}
         self._v, self._w = index[COMMANDS[0]], index[COMMANDS[1]]
-        if person_motion not in PERSON_MOTIONS:
-            raise ValueError(f"person_motion must be one of {PERSON_MOTIONS}, got {person_motion!r}")
-        learned = person_motion == "sem"
+        learned = PersonMotion.parse(person_motion, "person_motion") is PersonMotion.SEM
         self._speed = index.get("human_speed") if learned else None
         self._turn = index.get("human_heading_rate") if learned else None
         self._distance = index.get("human_robot_distance")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from causal_nodes.choices import Choice
+
 from .graph import DirectedGraph
 
 # Relative ridge added to the normal equations so that collinear or constant parents do not make the
@@ -110,11 +112,17 @@ def fit_lagged_sem(
     return LaggedSEM(list(names), coef, intercept, resid_std, max_lag)
 
 
-LOCAL_WEIGHTINGS = ("none", "recent", "state")
+class LocalWeighting(Choice):
+    """Which rows the SEM is fitted on: all alike (``none``), the newest (``recent``), or those whose state is
+    nearest to the current one (``state``); see :func:`local_row_weights`."""
+
+    NONE = "none"
+    RECENT = "recent"
+    STATE = "state"
 
 
 def local_row_weights(
-    data: np.ndarray, max_lag: int, mode: str, span: float, columns: Sequence[int] | None = None
+    data: np.ndarray, max_lag: int, mode: LocalWeighting | str, span: float, columns: Sequence[int] | None = None
 ) -> np.ndarray | None:
     """Row weights of a local (LOESS-style) fit around the current state, or None for a global fit.
 
@@ -124,10 +132,9 @@ def local_row_weights(
     rows, ``"state"`` the ``span`` fraction whose previous state (the variables ``columns``, default all,
     standardised) is nearest to the window's last state; both with tricube weights ``(1 - (d / d_max)^3)^3``.
     """
-    if mode == "none":
+    mode = LocalWeighting.parse(mode, "local weighting")
+    if mode is LocalWeighting.NONE:
         return None
-    if mode not in LOCAL_WEIGHTINGS:
-        raise ValueError(f"local weighting must be one of {LOCAL_WEIGHTINGS}, got {mode!r}")
     if not 0.0 < span <= 1.0:
         raise ValueError(f"local span must be in (0, 1], got {span}")
     arr = np.asarray(data, dtype=float)
@@ -136,7 +143,7 @@ def local_row_weights(
         if len(columns) == 0:
             raise ValueError("local weighting needs at least one state column")
         arr = arr[:, list(columns)]
-    if mode == "recent":
+    if mode is LocalWeighting.RECENT:
         dist = np.arange(n_rows, 0, -1, dtype=float)  # age of the row's sample in steps, newest = 1
     else:
         prev = arr[max_lag - 1 : arr.shape[0] - 1]  # state at t - 1 of each row

@@ -37,53 +37,85 @@ from typing import Any
 
 import numpy as np
 
+from causal_nodes.choices import Choice
+
 from .bootstrap import block_bootstrap_weights
-from .graph import UNDIRECTED_POLICIES, DirectedGraph, ancestors, build_directed_graph
+from .graph import DirectedGraph, UndirectedPolicy, ancestors, build_directed_graph
 from .interventions import simulate_clamped
 from .kinematics import (
     COMMANDS,
-    EFFECT_MODELS,
     GEOMETRIC,
-    PERSON_MOTIONS,
+    EffectModel,
     KinematicCoupling,
+    PersonMotion,
     PlanarScene,
     kinematic_columns,
 )
-from .lagged_sem import LOCAL_WEIGHTINGS, LaggedSEM, fit_lagged_sem, local_row_weights
+from .lagged_sem import LaggedSEM, LocalWeighting, fit_lagged_sem, local_row_weights
 
-GOALS = ("maximize", "minimize")
-EFFECT_AT = ("final", "mean")
-STARTS = ("last", "mean")
-SPACINGS = ("even", "quantile")
+
+class Goal(Choice):
+    """Whether the interventions should raise or lower the target."""
+
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+
+
+class EffectAt(Choice):
+    """An effect is the target's change at the horizon's last step, or its mean over the horizon."""
+
+    FINAL = "final"
+    MEAN = "mean"
+
+
+class Start(Choice):
+    """The forecasts start from the window's last samples, or from its mean."""
+
+    LAST = "last"
+    MEAN = "mean"
+
+
+class CandidateSpacing(Choice):
+    """Candidate values evenly spaced over the observed range, or at the window's quantiles."""
+
+    EVEN = "even"
+    QUANTILE = "quantile"
 
 
 @dataclass(frozen=True)
 class PrioritizerConfig:
-    """Parameters of :func:`prioritize` (validated on construction)."""
+    """Parameters of :func:`prioritize` (validated on construction), and the one set of defaults: the
+    prioritizer node's parameters, its params YAML and the README cite these.
+
+    The choices accept their names as strings (params files, the CLI) and are stored as their enums.
+    """
 
     horizon: int = 10
-    goal: str = "maximize"
+    goal: Goal = Goal.MAXIMIZE
     bootstrap: int = 100
     candidate_values: int = 5
     quantile_low: float = 0.05
     quantile_high: float = 0.95
     block_length: int | None = None
     risk_aversion: float = 1.0
-    effect_at: str = "final"
-    start: str = "last"
-    undirected: str = "orient"
-    local_weighting: str = "none"
+    effect_at: EffectAt = EffectAt.FINAL
+    start: Start = Start.LAST
+    undirected: UndirectedPolicy = UndirectedPolicy.ORIENT
+    local_weighting: LocalWeighting = LocalWeighting.STATE
     local_span: float = 0.3
-    effect_model: str = "linear"
-    person_motion: str = "constant_velocity"
-    candidate_spacing: str = "even"
+    effect_model: EffectModel = EffectModel.KINEMATIC
+    person_motion: PersonMotion = PersonMotion.CONSTANT_VELOCITY
+    candidate_spacing: CandidateSpacing = CandidateSpacing.EVEN
     seed: int = 0
 
     def __post_init__(self) -> None:
+        for name, kind in (("goal", Goal), ("effect_at", EffectAt), ("start", Start),
+                           ("undirected", UndirectedPolicy), ("local_weighting", LocalWeighting),
+                           ("effect_model", EffectModel), ("person_motion", PersonMotion),
+                           ("candidate_spacing", CandidateSpacing)):
+            object.__setattr__(self, name, kind.parse(getattr(self, name), name))
         if self.horizon < 1:
             raise ValueError(f"horizon must be >= 1 step, got {self.horizon}")
-        if self.goal not in GOALS:
-            raise ValueError(f"goal must be one of {GOALS}, got {self.goal!r}")
         if self.bootstrap < 0:
             raise ValueError(f"bootstrap replicas must be >= 0, got {self.bootstrap}")
         if self.candidate_values < 1:
@@ -94,22 +126,8 @@ class PrioritizerConfig:
             )
         if self.risk_aversion < 0:
             raise ValueError(f"risk_aversion must be >= 0, got {self.risk_aversion}")
-        if self.effect_at not in EFFECT_AT:
-            raise ValueError(f"effect_at must be one of {EFFECT_AT}, got {self.effect_at!r}")
-        if self.start not in STARTS:
-            raise ValueError(f"start must be one of {STARTS}, got {self.start!r}")
-        if self.local_weighting not in LOCAL_WEIGHTINGS:
-            raise ValueError(f"local_weighting must be one of {LOCAL_WEIGHTINGS}, got {self.local_weighting!r}")
         if not 0.0 < self.local_span <= 1.0:
             raise ValueError(f"local_span must be in (0, 1], got {self.local_span}")
-        if self.candidate_spacing not in SPACINGS:
-            raise ValueError(f"candidate_spacing must be one of {SPACINGS}, got {self.candidate_spacing!r}")
-        if self.person_motion not in PERSON_MOTIONS:
-            raise ValueError(f"person_motion must be one of {PERSON_MOTIONS}, got {self.person_motion!r}")
-        if self.effect_model not in EFFECT_MODELS:
-            raise ValueError(f"effect_model must be one of {EFFECT_MODELS}, got {self.effect_model!r}")
-        if self.undirected not in UNDIRECTED_POLICIES:
-            raise ValueError(f"undirected must be one of {UNDIRECTED_POLICIES}, got {self.undirected!r}")
 
 
 @dataclass(frozen=True)
@@ -136,7 +154,7 @@ class Candidate:
 class PrioritizationResult:
     target: str
     horizon: int
-    goal: str
+    goal: Goal
     priorities: list[Priority]
     candidates: list[Candidate]
     warnings: list[str] = field(default_factory=list)
@@ -170,7 +188,9 @@ def _validate_inputs(
     return arr
 
 
-def _start_history(data: np.ndarray, max_lag: int, start: str, warnings: list[str], names: Sequence[str]) -> np.ndarray:
+def _start_history(
+    data: np.ndarray, max_lag: int, start: Start, warnings: list[str], names: Sequence[str]
+) -> np.ndarray:
     """Start state of the forecasts: last ``max_lag`` rows (NaN → window mean) or the window mean."""
     with np.errstate(all="ignore"):
         means = np.nanmean(np.where(np.isfinite(data), data, np.nan), axis=0)
@@ -178,13 +198,15 @@ def _start_history(data: np.ndarray, max_lag: int, start: str, warnings: list[st
     if missing:
         warnings.append(f"no finite samples of {missing} in the window; their start value is taken as 0")
     means = np.where(np.isfinite(means), means, 0.0)
-    if start == "mean":
+    if start is Start.MEAN:
         return np.tile(means, (max_lag, 1))
     last = data[-max_lag:].copy()
     return np.where(np.isfinite(last), last, means[None, :])
 
 
-def _candidate_grid(column: np.ndarray, count: int, low: float, high: float, spacing: str = "even") -> np.ndarray:
+def _candidate_grid(
+    column: np.ndarray, count: int, low: float, high: float, spacing: CandidateSpacing = CandidateSpacing.EVEN
+) -> np.ndarray:
     """Candidate values of one actionable variable within its ``[low, high]`` quantile range of the window.
 
     ``even``: equally spaced over the range (a robot chooses among actions it can take; quantiles bunch up where
@@ -194,7 +216,7 @@ def _candidate_grid(column: np.ndarray, count: int, low: float, high: float, spa
     finite = column[np.isfinite(column)]
     if finite.size == 0:
         return np.zeros(0)
-    if spacing == "even":
+    if spacing is CandidateSpacing.EVEN:
         grid = np.linspace(*np.quantile(finite, [low, high]), count)
     else:
         grid = np.quantile(finite, np.linspace(low, high, count))
@@ -238,7 +260,7 @@ def _rank_candidates(
     specs: list[tuple[str, float]], effects: np.ndarray, spread: np.ndarray, cfg: PrioritizerConfig
 ) -> list[Candidate]:
     """Rank by the lower confidence bound ``s * effect - risk_aversion * std`` (rank 1 = best)."""
-    sign = 1.0 if cfg.goal == "maximize" else -1.0
+    sign = 1.0 if cfg.goal is Goal.MAXIMIZE else -1.0
     rows = [
         (float(sign * e - cfg.risk_aversion * sd), a, v, float(e), float(sd))
         for (a, v), e, sd in zip(specs, effects, spread)
@@ -272,7 +294,7 @@ def prioritize(
     graph = build_directed_graph(links, names, target=target, actionable=actionable, undirected=cfg.undirected)
     anc = ancestors(graph, target)
     possible = ancestors(graph, target, include_undirected=True)
-    kinematic = cfg.effect_model == "kinematic" and _kinematics_usable(scene, names, warnings)
+    kinematic = cfg.effect_model is EffectModel.KINEMATIC and _kinematics_usable(scene, names, warnings)
     if kinematic and (possible | anc | {target}) & set(GEOMETRIC):
         # Known mechanism, whatever discovery found: the commands move the robot, which changes the geometry.
         anc, possible = anc | set(COMMANDS), possible | set(COMMANDS)
@@ -329,7 +351,7 @@ def prioritize(
         diffs = _kinematic_differences(sem, history, baseline, clamp_var, cand_specs, arr, tgt, horizon, coupling)
     else:
         diffs = _linear_differences(sem, baseline, clamp_var, cand_specs, len(names), idx, tgt, horizon)
-    effects = diffs[:, :, -1] if cfg.effect_at == "final" else diffs.mean(axis=2)
+    effects = diffs[:, :, -1] if cfg.effect_at is EffectAt.FINAL else diffs.mean(axis=2)
     point = effects[0]
     spread = robust_std(effects[1:]) if reps > 2 else np.zeros_like(point)
 

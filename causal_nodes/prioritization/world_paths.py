@@ -57,3 +57,48 @@ def predicted_world_paths(
         paths = [robot_to_world(p, robot_pose) for p in positions[k] if np.isfinite(p).all()]
         out.append(paths)
     return out
+
+
+class WorldModelPaths:
+    """The optional world model: streamed with the people and the robot, it predicts every person's path under each
+    robot-action candidate. Loading fails with the library's exception; later problems are kept in :attr:`error`
+    (a node reports them and carries on without paths)."""
+
+    def __init__(self, model_path: str, horizon: int) -> None:
+        from causal_nodes.world_model.runtime import WorldModel
+        from causal_nodes.world_model.stream import WorldModelStream
+
+        model = WorldModel(model_path)
+        self.stream = WorldModelStream(model, min(int(horizon), model.horizon_max))
+        self.pose: tuple[float, float, float] | None = None
+        """Robot pose (world frame) at the model's last step: the frame its rollouts are turned back into."""
+        self.frame_id = ""
+        self.error = ""
+
+    def update(self, stamp: float, people_xy: Sequence[Sequence[float]], robot_pose: tuple[float, float, float],
+               robot_command: tuple[float, float], frame_id: str) -> None:
+        """One detection of the people with the robot's pose and twist then; ValueError on input the model rejects."""
+        people = [(float(x), float(y)) for x, y in people_xy]
+        try:
+            stepped = self.stream.update(stamp, list(range(len(people))), people, robot_pose, robot_command)
+        except ValueError as exc:
+            self.error = f"world model input rejected: {exc}"
+            raise
+        if stepped is not None:
+            self.pose, self.frame_id = robot_pose, frame_id
+
+    def paths(self, candidates: Sequence[Any], robot_command: tuple[float, float] | None) -> list[list[np.ndarray]]:
+        """Per candidate, the ``(H, 2)`` world-frame paths of the people (empty for candidates on other variables,
+        before the model has stepped, or when the rollout fails)."""
+        out: list[list[np.ndarray]] = [[] for _ in candidates]
+        if self.pose is None or robot_command is None:
+            return out
+        try:
+            actions, index = candidate_actions(candidates, robot_command)
+            predicted = predicted_world_paths(self.stream.model, self.stream.horizon, actions, self.pose)
+        except Exception as exc:  # a rollout problem costs the paths, never the priorities
+            self.error = f"world-model rollout failed: {type(exc).__name__}: {exc}"
+            return out
+        for i, people in zip(index, predicted):
+            out[i] = people
+        return out

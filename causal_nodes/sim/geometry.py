@@ -11,11 +11,6 @@ import numpy as np
 _EPS = 1e-12
 
 
-def wrap_angle(angle: np.ndarray | float) -> np.ndarray | float:
-    """Wrap angles to [-pi, pi) so heading errors and heading rates never jump by 2*pi."""
-    return (np.asarray(angle) + np.pi) % (2.0 * np.pi) - np.pi
-
-
 def closest_points_on_segments(points: np.ndarray, walls: np.ndarray) -> np.ndarray:
     """Closest point of every wall segment to every point: ``(N, 2)`` x ``(K, 4)`` -> ``(N, K, 2)``."""
     start = walls[None, :, 0:2]

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from causal_nodes.geometry import wrap_angle
+
 from .config import PhysicalConfig
 from .forking import Forkable
 from .geometry import closest_points_on_segments, fan_circle_distances, ray_segment_distances
@@ -176,7 +178,7 @@ class PhysicalSimulator(Forkable):
             self._robot_goal_index = (self._robot_goal_index + 1) % len(self._robot_goals)
             goal = self._robot_goals[self._robot_goal_index]
         to_goal = math.hypot(goal[0] - x, goal[1] - y)
-        heading_error = _wrap(math.atan2(goal[1] - y, goal[0] - x) - yaw)
+        heading_error = wrap_angle(math.atan2(goal[1] - y, goal[0] - x) - yaw)
         angular = ctrl.heading_gain * heading_error
         nearest, bearing = self._nearest_person()
         if ctrl.heading_policy == "avoid" and nearest < ctrl.avoid_distance and abs(bearing) < math.pi / 2:
@@ -196,7 +198,7 @@ class PhysicalSimulator(Forkable):
         rel = self.positions - self.robot_pose[:2]
         dist = np.hypot(rel[:, 0], rel[:, 1])
         i = int(np.argmin(dist))
-        bearing = _wrap(math.atan2(rel[i, 1], rel[i, 0]) - float(self.robot_pose[2]))
+        bearing = wrap_angle(math.atan2(rel[i, 1], rel[i, 0]) - float(self.robot_pose[2]))
         return float(dist[i]), bearing
 
     def _advance_robot(self, k: int, linear_cmd: float, angular_cmd: float) -> None:
@@ -212,9 +214,9 @@ class PhysicalSimulator(Forkable):
         forced_yaw = self.interventions.value("robot_heading", k, dt)
         v = float(forced_v) if forced_v is not None else v
         w = float(forced_w) if forced_w is not None else w
-        yaw = _wrap(float(self.robot_pose[2]) + w * dt)
+        yaw = wrap_angle(float(self.robot_pose[2]) + w * dt)
         if forced_yaw is not None:
-            yaw, w = _wrap(float(forced_yaw)), 0.0
+            yaw, w = wrap_angle(float(forced_yaw)), 0.0
         self.robot_speed, self.robot_yaw_rate = v, w
         self.robot_pose = np.array([self.robot_pose[0] + v * math.cos(yaw) * dt,
                                     self.robot_pose[1] + v * math.sin(yaw) * dt, yaw])
@@ -394,10 +396,6 @@ class PhysicalSimulator(Forkable):
 def _clamp(value: float, limit: float) -> float:
     """``value`` limited to [-limit, limit] (plain floats: numpy's clip costs microseconds per scalar)."""
     return min(max(value, -limit), limit)
-
-
-def _wrap(angle: float) -> float:
-    return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
 _PERSON_COLOURS = [(220, 60, 60), (60, 160, 60), (60, 90, 220), (220, 170, 40), (170, 60, 200), (40, 190, 190)]

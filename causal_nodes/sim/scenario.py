@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import yaml
+
+from causal_nodes.resources import resource_dirs
 
 from .config import (
     HEADING_POLICIES,
@@ -85,20 +86,10 @@ class Scenario:
 
 # ---------------------------------------------------------------------------------------------- loading
 def scenario_dirs() -> list[Path]:
-    """Where scenario names are looked up: $CAUSAL_NODES_SCENARIO_PATH, the repository's sim/scenarios, and
-    share/causal_nodes/sim/scenarios of an installed package (pip prefix or ament index)."""
+    """Where scenario names are looked up: $CAUSAL_NODES_SCENARIO_PATH, then the package's ``sim/scenarios``
+    (source checkout, ament share folder, pip prefix: :mod:`causal_nodes.resources`)."""
     dirs = [Path(p) for p in os.environ.get("CAUSAL_NODES_SCENARIO_PATH", "").split(os.pathsep) if p]
-    dirs.append(Path(__file__).resolve().parents[2] / "sim" / "scenarios")
-    dirs.append(Path(sys.prefix) / "share" / "causal_nodes" / "sim" / "scenarios")
-    try:  # a colcon install puts the package share folder on the ament index, not under sys.prefix
-        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-        try:
-            dirs.append(Path(get_package_share_directory("causal_nodes")) / "sim" / "scenarios")
-        except (PackageNotFoundError, OSError):  # not installed, or no AMENT_PREFIX_PATH at all
-            pass
-    except ImportError:
-        pass
-    return [d for d in dirs if d.is_dir()]
+    return [d for d in dirs if d.is_dir()] + resource_dirs("sim", "scenarios")
 
 
 def list_scenarios() -> list[str]:

@@ -129,10 +129,12 @@ class SCMSimulator(Forkable):
 
     _noise_streams = ("_rng",)
 
-    def __init__(self, spec: SCMSpec, dt: float = 0.1, seed: int = 0) -> None:
+    def __init__(self, spec: SCMSpec, dt: float = 0.1, seed: int = 0, rng: np.random.Generator | None = None) -> None:
+        """``rng``: draw the noise from this generator instead of one seeded by ``seed`` (a generator that also
+        drew the SCM's structure, so one seed makes structure and data)."""
         self.spec = spec
         self.dt = float(dt)
-        self._rng = np.random.default_rng(np.random.SeedSequence(int(seed)))
+        self._rng = rng if rng is not None else np.random.default_rng(np.random.SeedSequence(int(seed)))
         n = len(spec.variables)
         self._index = {name: i for i, name in enumerate(spec.variables)}
         self._noise = np.asarray(spec.noise_std, dtype=float) if spec.noise_std else np.ones(n)
@@ -273,3 +275,55 @@ def random_scm(n_variables: int = 5, max_lag: int = 3, n_links: int = 5, *, cont
         if spec.is_stable():
             return spec
     raise ValueError("could not draw a stable SCM with these settings; lower the coefficients or the link count")
+
+
+def simulate_scm(spec: SCMSpec, steps: int, seed: int = 0, rng: np.random.Generator | None = None) -> np.ndarray:
+    """``(steps, n_variables)`` samples in reported units, after the spec's warm-up (see :class:`SCMSimulator`)."""
+    sim = SCMSimulator(spec, seed=seed, rng=rng)
+    rows = np.empty((int(steps), len(spec.variables)))
+    for t in range(int(steps)):
+        sim.step()
+        rows[t] = sim.values()
+    return rows
+
+
+def random_linear_scm(n_vars: int, n_time: int, *, max_lag: int = 2, density: float = 0.3,
+                      contemporaneous: bool = True, autocorrelation: float = 0.5,
+                      seed: int | None = 0, burn_in: int = 200) -> np.ndarray:
+    """Data of a random stable linear SCM drawn by link *density* (the fast engine's tests and benchmarks).
+
+    Cross links are drawn with probability ``density`` at lags ``1..max_lag`` (and at lag 0 from lower to higher
+    index when ``contemporaneous``), each variable gets an own lag-1 coefficient ``autocorrelation``, and the
+    lagged coefficients are rescaled until the process is stable (spectral radius < 0.95). The same generator then
+    draws the unit Gaussian noise of ``burn_in + n_time`` steps of :class:`SCMSimulator`; returns ``(n_time,
+    n_vars)``. :func:`random_scm` draws a fixed number of links instead, and optionally nonlinear ones.
+    """
+    if n_vars < 1 or n_time < 1:
+        raise ValueError(f"need n_vars >= 1 and n_time >= 1, got {n_vars}, {n_time}")
+    if max_lag < 1:
+        raise ValueError(f"max_lag must be >= 1, got {max_lag}")
+    if not 0.0 <= density <= 1.0:
+        raise ValueError(f"density must be in [0, 1], got {density}")
+    rng = np.random.default_rng(seed)
+    coeffs = np.zeros((max_lag + 1, n_vars, n_vars))  # coeffs[k, j, i]: effect of x_i(t-k) on x_j(t)
+    for k in range(1, max_lag + 1):
+        mask = rng.random((n_vars, n_vars)) < density
+        coeffs[k][mask] = rng.uniform(0.2, 0.5, mask.sum()) * rng.choice([-1.0, 1.0], mask.sum())
+    coeffs[1][np.diag_indices(n_vars)] = autocorrelation
+    if contemporaneous:
+        lower = np.tril(rng.random((n_vars, n_vars)) < density / 2, k=-1)
+        coeffs[0][lower] = rng.uniform(0.3, 0.6, lower.sum()) * rng.choice([-1.0, 1.0], lower.sum())
+    instant = np.linalg.inv(np.eye(n_vars) - coeffs[0])  # x_t = instant @ (lagged part + e_t)
+    for _ in range(50):
+        companion = np.zeros((n_vars * max_lag, n_vars * max_lag))
+        for k in range(1, max_lag + 1):
+            companion[:n_vars, (k - 1) * n_vars:k * n_vars] = instant @ coeffs[k]
+        companion[n_vars:, :-n_vars] = np.eye(n_vars * (max_lag - 1))
+        if np.max(np.abs(np.linalg.eigvals(companion))) < 0.95:
+            break
+        coeffs[1:] *= 0.8
+    names = [f"x{i}" for i in range(n_vars)]
+    links = tuple(SCMLink(names[i], names[j], k, float(coeffs[k, j, i]))
+                  for k in range(max_lag + 1) for j in range(n_vars) for i in range(n_vars) if coeffs[k, j, i] != 0.0)
+    spec = SCMSpec(tuple(names), links, (1.0,) * n_vars, warmup_steps=burn_in)
+    return simulate_scm(spec, n_time, rng=rng)

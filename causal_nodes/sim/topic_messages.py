@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from causal_nodes.variables.msg_adapters import seconds_to_sec_nanosec, yaw_to_quaternion
+from causal_nodes.geometry import yaw_to_quaternion
+from causal_nodes.variables.msg_adapters import seconds_to_sec_nanosec
 
 from .physical import PhysicalSimulator
 from .scenario import Scenario
@@ -46,6 +47,14 @@ LATCHED_TOPICS = frozenset({GROUND_TRUTH[0]})
 def time_fields(seconds: float) -> Fields:
     sec, nanosec = seconds_to_sec_nanosec(seconds)
     return {"sec": sec, "nanosec": nanosec}
+
+
+NO_POSITION: Fields = {"x": math.nan, "y": math.nan, "z": math.nan}
+"""``subject_position`` of a frame that describes no person (an SCM frame)."""
+
+
+def point_fields(x: float, y: float) -> Fields:
+    return {"x": float(x), "y": float(y), "z": 0.0}
 
 
 def pose_fields(x: float, y: float, yaw: float) -> Fields:
@@ -109,7 +118,8 @@ class SimMessages:
             assert isinstance(self.sim, SCMSimulator)
             names, values = self.sim.frame()
             out.append(("/causal/variables", {"header": self.header(), "names": list(names),
-                                              "values": [float(v) for v in values], "subject_id": ""}))
+                                              "values": [float(v) for v in values], "subject_id": "",
+                                              "subject_position": NO_POSITION}))
             return out
         sim = self._physical
         out += [("/people", self.people()), ("/odom", self.odometry())]
@@ -125,7 +135,8 @@ class SimMessages:
             names = list(self.scenario.variables)
             out.append(("/sim/true_variables", {"header": self.header(), "names": names,
                                                 "values": [float(truth[n]) for n in names],
-                                                "subject_id": str(sim.subject)}))
+                                                "subject_id": str(sim.subject),
+                                                "subject_position": point_fields(*sim.positions[sim.subject])}))
         return out
 
     def people(self) -> Fields:

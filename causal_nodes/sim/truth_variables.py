@@ -14,6 +14,7 @@ import math
 import cv2
 import numpy as np
 
+from causal_nodes.geometry import wrap_angle
 from causal_nodes.variables.extractor import ALL_VARIABLES, collision_risk
 
 from .physical import PhysicalSimulator
@@ -68,7 +69,7 @@ def heading_rate(velocity: np.ndarray, previous_velocity: np.ndarray, dt: float)
     if math.hypot(*velocity) < HEADING_MIN_SPEED or math.hypot(*previous_velocity) < HEADING_MIN_SPEED:
         return 0.0
     change = math.atan2(velocity[1], velocity[0]) - math.atan2(previous_velocity[1], previous_velocity[0])
-    return ((change + math.pi) % (2.0 * math.pi) - math.pi) / dt
+    return wrap_angle(change) / dt
 
 
 def state_variables(sim: PhysicalSimulator) -> dict[str, float]:

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from causal_nodes.geometry import wrap_angle
 from causal_nodes.variables.time_sanity import DROP, RESET, ForwardJumpGuard, TimeRules, judge_step_back
 from causal_nodes.variables.tracking import NearestNeighbourTracker
 
@@ -128,6 +129,8 @@ class VariableSample:
     names: list[str]
     values: list[float]
     subject_id: str = ""
+    subject_xy: tuple[float, float] | None = None
+    """Position of the subject at ``stamp`` (None without one), so consumers need not choose a person again."""
 
 
 class _Stream:
@@ -163,7 +166,7 @@ class _Stream:
         out = v0 + w * (v1 - v0)
         if angle_index is not None:
             out = out.copy()
-            out[angle_index] = v0[angle_index] + w * _wrap(v1[angle_index] - v0[angle_index])
+            out[angle_index] = v0[angle_index] + w * wrap_angle(v1[angle_index] - v0[angle_index])
         return out
 
     def clear(self) -> None:
@@ -355,12 +358,15 @@ class VariableExtractor:
                     heading_rate = 0.0
                     self._previous_heading.pop(subject, None)
                 else:
-                    heading_rate = 0.0 if last_heading is None else _wrap(heading - last_heading) / self.period
+                    heading_rate = 0.0 if last_heading is None else wrap_angle(heading - last_heading) / self.period
                     self._previous_heading[subject] = heading
         values: list[float] = []
         for name in self.config.variables:
             values.append(self._value(name, t, odom, goal, person_xy, person_v, heading_rate))
-        return VariableSample(t, list(self.config.variables), values, "" if subject is None else str(subject))
+        if subject is None or person_xy is None:
+            return VariableSample(t, list(self.config.variables), values)
+        return VariableSample(t, list(self.config.variables), values, str(subject),
+                              (float(person_xy[0]), float(person_xy[1])))
 
     def _value(self, name, t, odom, goal, person_xy, person_v, heading_rate) -> float:
         nan = float("nan")
@@ -459,7 +465,3 @@ def collision_risk(person_xy: np.ndarray, person_v: np.ndarray, robot_xy: np.nda
         return 0.0  # coincident positions: no direction to close along
     closing = -float(np.dot(relative, np.asarray(person_v, float) - np.asarray(robot_v, float))) / distance
     return max(0.0, closing) / max(distance, _RISK_MIN_DISTANCE)
-
-
-def _wrap(angle: float) -> float:
-    return (angle + math.pi) % (2 * math.pi) - math.pi

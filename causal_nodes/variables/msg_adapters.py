@@ -8,11 +8,11 @@ Every reader raises ``ValueError`` naming the problem when a message cannot be u
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from causal_nodes.geometry import quaternion_to_yaw
 from causal_nodes.variables.extractor import VariableExtractor
 
 
@@ -27,17 +27,6 @@ def seconds_to_sec_nanosec(seconds: float) -> tuple[int, int]:
     return total // 1_000_000_000, total % 1_000_000_000
 
 
-def yaw_of(orientation: Any) -> float:
-    """Yaw (rotation about z, REP 103) of a ``geometry_msgs/Quaternion``."""
-    x, y, z, w = orientation.x, orientation.y, orientation.z, orientation.w
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-
-
-def yaw_to_quaternion(yaw: float) -> tuple[float, float, float, float]:
-    """(x, y, z, w) of a rotation by ``yaw`` about z."""
-    return 0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0)
-
-
 def odometry_values(msg: Any) -> tuple[float, float, float, float, float, float]:
     """``nav_msgs/Odometry`` -> (stamp, x, y, yaw, linear x speed, angular z speed)."""
     pose = msg.pose.pose
@@ -46,7 +35,7 @@ def odometry_values(msg: Any) -> tuple[float, float, float, float, float, float]
         stamp_seconds(msg.header.stamp),
         pose.position.x,
         pose.position.y,
-        yaw_of(pose.orientation),
+        quaternion_to_yaw(pose.orientation),
         twist.linear.x,
         twist.angular.z,
     )

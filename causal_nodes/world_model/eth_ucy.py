@@ -1,7 +1,7 @@
 """Reading ETH/UCY pedestrian files and cutting them into fixed-length windows (numpy only).
 
-Format (see the shared datasets README): tab/space separated ``frame_id ped_id x y`` in metres,
-2.5 Hz. Windows follow the Social-GAN protocol: ``obs + pred`` consecutive annotated frames,
+Files are read by :func:`causal_nodes.eth_ucy.read_eth_ucy` (``frame_id ped_id x y`` in metres, 2.5 Hz).
+Windows follow the Social-GAN protocol: ``obs + pred`` consecutive annotated frames,
 stride one frame; a person is a *target* when present in every frame of the window.
 """
 from __future__ import annotations
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from causal_nodes.eth_ucy import read_eth_ucy
 
 SCENES = ("eth", "hotel", "univ", "zara1", "zara2")
 DT = 0.4  # seconds between annotated frames (2.5 Hz)
@@ -31,24 +33,6 @@ class Window:
     def targets(self) -> np.ndarray:
         """Indices of people present in every frame."""
         return np.flatnonzero(self.present.all(axis=0))
-
-
-def read_trajectory_file(path: Path) -> np.ndarray:
-    """Rows ``(frame, ped, x, y)`` as float64; clear error when the file is not in that format."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"trajectory file not found: {path}")
-    try:
-        data = np.loadtxt(path, dtype=np.float64, ndmin=2)
-    except ValueError as exc:
-        raise ValueError(f"{path}: not a 'frame ped x y' table ({exc})") from exc
-    if data.size == 0:
-        return np.zeros((0, 4))
-    if data.shape[1] != 4:
-        raise ValueError(f"{path}: expected 4 columns (frame ped x y), found {data.shape[1]}")
-    if not np.isfinite(data).all():
-        raise ValueError(f"{path}: contains non-finite values")
-    return data
 
 
 def windows_from_rows(rows: np.ndarray, length: int, source: str = "", stride: int = 1) -> Iterator[Window]:
@@ -84,5 +68,5 @@ def load_windows(files: list[Path], length: int, stride: int = 1) -> list[Window
     """All windows of the given files."""
     out: list[Window] = []
     for f in files:
-        out.extend(windows_from_rows(read_trajectory_file(f), length, source=Path(f).name, stride=stride))
+        out.extend(windows_from_rows(read_eth_ucy(f), length, source=Path(f).name, stride=stride))
     return out

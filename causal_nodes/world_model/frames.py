@@ -49,11 +49,6 @@ def integrate_unicycle(actions: np.ndarray, dt: float) -> np.ndarray:
     return poses
 
 
-def wrap_angle(a: np.ndarray) -> np.ndarray:
-    """Wrap angles to ``(-pi, pi]``."""
-    return np.arctan2(np.sin(a), np.cos(a))
-
-
 def actions_from_track(track: np.ndarray, dt: float, min_speed: float = 0.1) -> tuple:
     """Treat a pedestrian track ``(T, 2)`` as a unicycle robot.
 

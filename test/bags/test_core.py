@@ -19,14 +19,15 @@ from causal_nodes.bags.typestore import (
 )
 
 # RIHS01 of causal_msgs/msg/VariableFrame as rosidl computes it (read from a live publisher's endpoint info).
-VARIABLE_FRAME_RIHS01 = "RIHS01_5ebb1b9dec7c27063f56b29120413df0318b9eab31cbf334f27ba84255b9ece7"
+VARIABLE_FRAME_RIHS01 = "RIHS01_ab34a21773d9d2ebbb2616cfa5d5f3e26335c51f991b4e241487c6780aeddb86"
 
 
 def _frame(store, k: int):
     header = store.types["std_msgs/msg/Header"](
         stamp=store.types["builtin_interfaces/msg/Time"](sec=100 + k, nanosec=5), frame_id="odom")
     return store.types["causal_msgs/msg/VariableFrame"](
-        header=header, names=["a", "b"], values=np.array([float(k), -1.5]), subject_id=str(k), sequence=k)
+        header=header, names=["a", "b"], values=np.array([float(k), -1.5]), subject_id=str(k),
+        subject_position=store.types["geometry_msgs/msg/Point"](x=float(k), y=0.5, z=0.0), sequence=k)
 
 
 def _write_sample_bag(path: Path, storage: str = "mcap", frames: int = 5) -> None:
@@ -53,6 +54,7 @@ def test_round_trip_keeps_types_counts_order_and_values(tmp_path, storage):
         assert [m.timestamp_ns for m in messages] == sorted(m.timestamp_ns for m in messages)
         frames = [bag.deserialize(m) for m in bag.messages(["/causal/variables"])]
     assert [f.subject_id for f in frames] == ["0", "1", "2", "3", "4"]
+    assert (frames[3].subject_position.x, frames[3].subject_position.y) == (3.0, 0.5)
     assert list(frames[3].values) == [3.0, -1.5] and list(frames[3].names) == ["a", "b"]
     assert frames[2].header.stamp.sec == 102 and frames[2].header.frame_id == "odom"
 

@@ -14,6 +14,7 @@ from repo_paths import DATASETS
 from causal_nodes.bags import BagError, BagReader
 from causal_nodes.bags.eth_ucy import build_tracks, eth_ucy_to_bag, read_eth_ucy
 from causal_nodes.cli import main as cli
+from causal_nodes.geometry import quaternion_to_yaw
 
 DATA = DATASETS
 
@@ -32,10 +33,6 @@ TINY = """\
 30\t7.0\t8.6\t9.0
 50\t3.0\t2.0\t0.0
 """
-
-
-def _yaw(q) -> float:
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
 
 
 @pytest.fixture
@@ -63,10 +60,10 @@ def test_people_frames_are_sorted_by_id_with_heading_of_motion(tmp_path, tiny):
     assert [t for t, _ in ids] == [t for t, _ in people]
     frame1 = people[1][1]
     assert [(p.position.x, p.position.y) for p in frame1.poses] == [(5.0, 0.2), (0.4, 0.0), (9.0, 9.0)]
-    assert _yaw(frame1.poses[0].orientation) == pytest.approx(math.pi / 2)  # ped 1 walks +y
-    assert _yaw(frame1.poses[1].orientation) == pytest.approx(0.0)  # ped 3 walks +x
+    assert quaternion_to_yaw(frame1.poses[0].orientation) == pytest.approx(math.pi / 2)  # ped 1 walks +y
+    assert quaternion_to_yaw(frame1.poses[1].orientation) == pytest.approx(0.0)  # ped 3 walks +x
     # ped 7 stands still at first: it already faces the way it will walk (-x)
-    assert abs(_yaw(frame1.poses[2].orientation)) == pytest.approx(math.pi)
+    assert abs(quaternion_to_yaw(frame1.poses[2].orientation)) == pytest.approx(math.pi)
 
 
 def test_robot_pedestrian_becomes_odometry_and_leaves_people(tmp_path, tiny):

@@ -26,7 +26,7 @@ from causal_nodes.discovery.independence_tests import CI_TESTS, CITest, CMIknnTe
 
 
 def test_registry_names_every_test_once_and_the_fast_flag_matches_the_engine():
-    assert TESTS == ("parcorr", "robust_parcorr", "gpdc", "cmiknn")
+    assert TESTS == ("parcorr", "robust_parcorr", "gpdc", "cmiknn", "rcot")
     assert all(CI_TESTS[name].name == name for name in TESTS)
     assert {name for name, cls in CI_TESTS.items() if cls.fast_engine} == set(fast_pcmci.SUPPORTED_TESTS)
 
@@ -39,8 +39,8 @@ def test_config_takes_names_or_objects_and_stores_types():
                                            fdr_method=FDRMethod.FDR_BH)
     assert DiscoveryConfig().test == ParCorrTest() and str(DiscoveryConfig().test) == "parcorr"
     assert DiscoveryConfig().replace(test="robust_parcorr").test.name == "robust_parcorr"
-    with pytest.raises(ValueError, match=r"method must be one of \('pcmci', 'pcmciplus'\), got 'lpcmci'"):
-        DiscoveryConfig(method="lpcmci")
+    with pytest.raises(ValueError, match=r"method must be one of \('pcmci', 'pcmciplus', 'lpcmci'\), got 'fci'"):
+        DiscoveryConfig(method="fci")
     with pytest.raises(ValueError, match="engine must be one of"):
         DiscoveryConfig(engine="gpu")
     with pytest.raises(ValueError, match="test must be one of"):
@@ -48,7 +48,7 @@ def test_config_takes_names_or_objects_and_stores_types():
 
 
 def test_choices_read_as_their_strings():
-    assert METHODS == ("pcmci", "pcmciplus") and Method.PCMCI == "pcmci"
+    assert METHODS == ("pcmci", "pcmciplus", "lpcmci") and Method.PCMCI == "pcmci"
     assert str(Method.PCMCIPLUS) == f"{Method.PCMCIPLUS}" == "pcmciplus"
     assert json.dumps({"m": Method.PCMCI}) == '{"m": "pcmci"}'
     assert issubclass(Method, Choice) and Engine.parse("fast", "engine") is Engine.FAST
@@ -57,7 +57,9 @@ def test_choices_read_as_their_strings():
 def test_config_dict_keeps_the_json_layout_and_adds_test_options_only_when_there_are_some():
     plain = DiscoveryConfig().as_dict()
     assert plain["method"] == "pcmci" and plain["test"] == "parcorr" and "test_options" not in plain
-    assert list(plain)[:2] == ["method", "test"] and list(plain)[-1] == "seed"
+    original = ["method", "test", "tau_min", "tau_max", "pc_alpha", "alpha_level", "max_conds_dim",
+                "max_combinations", "fdr_method", "engine", "seed"]
+    assert list(plain)[:len(original)] == original  # later options (context, mask_type) come after
     assert type(plain["method"]) is str and type(plain["test"]) is str
     with_options = DiscoveryConfig(test=CMIknnTest(shuffle_samples=50)).as_dict()
     assert with_options["test_options"] == {"shuffle_samples": 50}

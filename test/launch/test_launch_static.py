@@ -51,9 +51,17 @@ def _node_modules() -> dict[str, Path]:
 
 
 def _declared(path: Path) -> set[str]:
+    """Parameter names a node declares: ``declare(self, "name", ...)``, ``declare_parameter("name", ...)``, or the
+    string keys of a module-level ``PARAMETERS = {...}`` table the node declares in a loop."""
     tree = ast.parse(path.read_text())
     names = {_string(c.args[1]) for c in _calls(tree, "declare") if len(c.args) > 1}
     names |= {_string(c.args[0]) for c in _calls(tree, "declare_parameter") if c.args}
+    for node in tree.body:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+            continue
+        target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+        if getattr(target, "id", "") == "PARAMETERS" and isinstance(node.value, ast.Dict):
+            names |= {_string(key) for key in node.value.keys if key is not None}
     return {n for n in names if n}
 
 

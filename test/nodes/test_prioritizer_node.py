@@ -20,13 +20,14 @@ rclpy = pytest.importorskip("rclpy")
 causal_msgs = pytest.importorskip("causal_msgs.msg")
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
+from geometry_msgs.msg import Point  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from repo_paths import MODELS  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from causal_msgs.msg import CausalGraph, CausalLink, CausalPriorities, InterventionArray, VariableFrame  # noqa: E402
-from causal_nodes.nodes.common import LATCHED_QOS, STREAM_QOS  # noqa: E402
+from causal_nodes.nodes.common import LATCHED_QOS, STREAM_QOS, to_time_msg  # noqa: E402
 from causal_nodes.nodes.prioritizer_node import STATUS_NAME, PrioritizerNode  # noqa: E402
 
 NAMES = ["robot_linear_speed", "robot_angular_speed", "human_speed", "human_robot_distance"]
@@ -78,20 +79,28 @@ class Harness:
                 return True
         return False
 
-    def send_frames(self, data: np.ndarray) -> None:
+    def send_frames(self, data: np.ndarray, subject_xy: tuple[float, float] = (3.0, 0.0)) -> None:
+        """Frames 0.1 s apart from t = 0 (the subject standing at ``subject_xy``); the graph then spans them."""
         assert self.spin_until(lambda: self.pub_frames.get_subscription_count() > 0)
-        for row in data:
-            self.pub_frames.publish(VariableFrame(names=NAMES, values=[float(v) for v in row], subject_id="p0"))
+        for k, row in enumerate(data):
+            msg = VariableFrame(names=NAMES, values=[float(v) for v in row], subject_id="p0",
+                                subject_position=Point(x=subject_xy[0], y=subject_xy[1]))
+            msg.header.stamp = to_time_msg(0.1 * k)
+            self.pub_frames.publish(msg)
             self.executor.spin_once(timeout_sec=0.0)
-        self.spin_until(lambda: len(self.node._frames) >= len(data), timeout=5.0)
+        self.spin_until(lambda: self.node.online.window.fill >= len(data), timeout=5.0)
+        self.frames_sent = len(data)
 
     def send_graph(self, links: list) -> None:
-        msg = CausalGraph(variables=NAMES, tau_min=0, tau_max=1, method="pcmci", test="parcorr")
+        msg = CausalGraph(variables=NAMES, tau_min=0, tau_max=1, method="pcmci", test="parcorr",
+                          window_start=to_time_msg(0.0), window_end=to_time_msg(0.1 * (self.frames_sent - 1)),
+                          sample_count=self.frames_sent)
         msg.links = [CausalLink(source=s, target=t, lag=lag, link_type="-->") for s, t, lag in links]
         self.pub_graph.publish(msg)
 
     def scene_publishers(self) -> tuple:
-        """Publishers of /odom and /people (matched to the node) and an odometry message at the origin, facing +x."""
+        """Publishers of /odom and /people (matched to the node when it listens) and an odometry message at the
+        origin, facing +x."""
         from geometry_msgs.msg import PoseArray
         from nav_msgs.msg import Odometry
 
@@ -99,8 +108,10 @@ class Harness:
 
         pub_odom = self.peer.create_publisher(Odometry, "/odom", SENSOR_QOS)
         pub_people = self.peer.create_publisher(PoseArray, "/people", SENSOR_QOS)
+        people_wanted = self.node.online.world is not None
         assert self.spin_until(
-            lambda: pub_people.get_subscription_count() > 0 and pub_odom.get_subscription_count() > 0
+            lambda: pub_odom.get_subscription_count() > 0
+            and (pub_people.get_subscription_count() > 0 or not people_wanted)
         )
         odom = Odometry()
         odom.header.frame_id = "odom"
@@ -155,30 +166,20 @@ def test_priorities_and_interventions_rank_the_known_driver_first(ros) -> None:
     assert "latency_ms_last" in keys
 
 
-def _publish_scene(h: Harness, person_x: float) -> None:
-    """Odometry at the origin facing +x and one person standing at (person_x, 0), two detection messages."""
-    from geometry_msgs.msg import Pose, PoseArray
-
-    pub_odom, pub_people, odom = h.scene_publishers()
-    for k in range(2):
+def _publish_odometry(h: Harness) -> None:
+    """Odometry at the origin facing +x, stamped at the start of the frames."""
+    pub_odom, _, odom = h.scene_publishers()
+    for _ in range(2):
         pub_odom.publish(odom)
-        msg = PoseArray()
-        msg.header.frame_id = "odom"
-        msg.header.stamp.nanosec = k * 100_000_000
-        pose = Pose()
-        pose.position.x = person_x
-        pose.orientation.w = 1.0
-        msg.poses.append(pose)
-        pub_people.publish(msg)
         h.spin_until(lambda: False, timeout=0.05)
-    assert h.spin_until(lambda: h.node._scene.scene(0.1) is not None)
+    assert h.spin_until(lambda: h.node.online.robot_pose is not None)
 
 
-def test_kinematic_effects_use_the_robot_pose_and_the_person_from_odom_and_people(ros) -> None:
+def test_kinematic_effects_use_the_robot_pose_from_odom_and_the_frames_subject(ros) -> None:
     h = ros(target=TARGET, bootstrap=10, horizon=10)
     assert h.node.get_parameter("effect_model").value == "kinematic"
-    _publish_scene(h, person_x=3.0)  # the person stands 3 m ahead
-    h.send_frames(make_data(200))
+    _publish_odometry(h)
+    h.send_frames(make_data(200), subject_xy=(3.0, 0.0))  # the subject stands 3 m ahead
     h.send_graph(LINKS)
     assert h.spin_until(lambda: bool(h.got["interventions"]))
     speed = sorted((c for c in h.got["interventions"][-1].candidates if c.variable == "robot_linear_speed"),
@@ -242,7 +243,7 @@ def test_world_model_fills_predicted_paths_for_robot_action_candidates(ros) -> N
     from geometry_msgs.msg import Pose, PoseArray
 
     h = ros(target=TARGET, bootstrap=10, world_model_path=str(model), world_model_horizon=5)
-    assert h.node._world is not None, h.node._world_error
+    assert h.node.online.world is not None, h.node.world_error
     pub_odom, pub_people, odom = h.scene_publishers()
     odom.twist.twist.linear.x = 0.5
     for k in range(6):  # two people walking, one frame per 0.4 s (the model's step)
@@ -258,7 +259,7 @@ def test_world_model_fills_predicted_paths_for_robot_action_candidates(ros) -> N
             msg.poses.append(pose)
         pub_people.publish(msg)
         h.spin_until(lambda: False, timeout=0.05)
-    assert h.spin_until(lambda: h.node._world_pose is not None), h.node._world_error
+    assert h.spin_until(lambda: h.node.online.world.pose is not None), h.node.online.world.error
     h.send_frames(make_data(120))
     h.send_graph(LINKS)
     assert h.spin_until(lambda: bool(h.got["interventions"]))
@@ -272,10 +273,26 @@ def test_world_model_fills_predicted_paths_for_robot_action_candidates(ros) -> N
 
 def test_missing_world_model_is_reported_not_fatal(ros) -> None:
     h = ros(target=TARGET, bootstrap=10, world_model_path="/nonexistent/world_model.onnx")
-    assert h.node._world is None and "not loaded" in h.node._world_error
+    assert h.node.online.world is None and "not loaded" in h.node.world_error
     h.send_frames(make_data(60))
     h.send_graph(LINKS)
     assert h.spin_until(lambda: bool(h.got["interventions"]))
     assert all(len(c.predicted_paths) == 0 for c in h.got["interventions"][-1].candidates)
     assert h.spin_until(lambda: h.last_status() is not None
                         and any(kv.key == "world_model_error" for kv in h.last_status().values))
+
+
+def test_params_file_and_node_share_the_config_dataclasses_defaults() -> None:
+    """One set of defaults: the node declares the config dataclasses' values and the params YAML says the same."""
+    import yaml
+    from repo_paths import REPO_ROOT
+
+    from causal_nodes.nodes.prioritizer_node import PARAMETERS
+    from causal_nodes.prioritization import OnlinePrioritizerConfig
+
+    given = yaml.safe_load((REPO_ROOT / "config" / "prioritizer.yaml").read_text())[STATUS_NAME]["ros__parameters"]
+    declared = {name: default for name, (default, _, _) in PARAMETERS.items()}
+    assert given == declared
+    defaults = OnlinePrioritizerConfig()
+    assert (declared["effect_model"], declared["local_weighting"]) == ("kinematic", "state")
+    assert declared["window_size"] == defaults.window_size and declared["horizon"] == defaults.prioritizer.horizon

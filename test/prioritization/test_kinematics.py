@@ -76,7 +76,7 @@ LINKS = [(NAMES[V], NAMES[V], 1), (NAMES[W], NAMES[W], 1), (NAMES[V], NAMES[D], 
 def test_the_effect_of_speed_on_distance_follows_the_bearing(person_x: float, sign: float) -> None:
     """Ahead: faster = closer; behind: faster = farther. One learned linear equation cannot say both."""
     scene = PlanarScene((0.0, 0.0, 0.0), (person_x, 0.0), (0.0, 0.0), dt=0.1)
-    cfg = PrioritizerConfig(horizon=10, bootstrap=20, effect_model="kinematic")
+    cfg = PrioritizerConfig(horizon=10, bootstrap=20, effect_model="kinematic", local_weighting="none")
     res = prioritize(_robot_window(), NAMES, LINKS, NAMES[D], [NAMES[V], NAMES[W]], cfg, scene=scene)
     assert not res.warnings
     speed = sorted((c for c in res.candidates if c.variable == NAMES[V]), key=lambda c: c.value)
@@ -90,9 +90,10 @@ def test_the_effect_of_speed_on_distance_follows_the_bearing(person_x: float, si
 
 def test_kinematic_without_a_scene_falls_back_to_the_linear_sem_and_says_so() -> None:
     data = _robot_window()
-    cfg = PrioritizerConfig(horizon=5, bootstrap=0, effect_model="kinematic")
+    cfg = PrioritizerConfig(horizon=5, bootstrap=0, effect_model="kinematic", local_weighting="none")
     res = prioritize(data, NAMES, LINKS, NAMES[D], [NAMES[V]], cfg)
-    linear = prioritize(data, NAMES, LINKS, NAMES[D], [NAMES[V]], PrioritizerConfig(horizon=5, bootstrap=0))
+    linear = prioritize(data, NAMES, LINKS, NAMES[D], [NAMES[V]],
+                        PrioritizerConfig(horizon=5, bootstrap=0, effect_model="linear", local_weighting="none"))
     assert any("linear SEM used" in w for w in res.warnings)
     assert [c.predicted_effect for c in res.candidates] == pytest.approx(
         [c.predicted_effect for c in linear.candidates]
@@ -104,24 +105,37 @@ def test_kinematic_needs_both_commands() -> None:
     data = _robot_window()[:, [0, 2, 3]]
     scene = PlanarScene((0.0, 0.0, 0.0), (3.0, 0.0), (0.0, 0.0), dt=0.1)
     res = prioritize(data, names, [(names[0], names[1], 1)], names[1], [names[0]],
-                     PrioritizerConfig(bootstrap=0, effect_model="kinematic"), scene=scene)
+                     PrioritizerConfig(bootstrap=0, effect_model="kinematic", local_weighting="none"), scene=scene)
     assert any("robot_angular_speed" in w for w in res.warnings)
 
 
-def test_scene_tracker_picks_the_nearest_person_and_its_velocity_from_stamps() -> None:
+def test_scene_tracker_follows_the_frames_subject_and_its_velocity_from_stamps() -> None:
     tracker = SceneTracker(velocity_window_s=0.3)
     assert tracker.scene(0.1) is None
     tracker.update_odometry(10.0, 0.0, 0.0, 0.3)
-    for k in range(6):  # person A walks +x at 1 m/s from (2, 0); person B stands at (8, 0); order alternates
-        t = 10.0 + 0.1 * k
-        a, b = [2.0 + 0.1 * k, 0.0], [8.0, 0.0]
-        tracker.update_people(t, [a, b] if k % 2 else [b, a])
+    for k in range(6):  # the subject "7" walks +x at 1 m/s from (2, 0), as the variables node reports it
+        tracker.update_subject(10.0 + 0.1 * k, "7", (2.0 + 0.1 * k, 0.0))
     scene = tracker.scene(0.1)
     assert scene is not None
     assert scene.robot_pose == (0.0, 0.0, 0.3) and scene.person_xy == pytest.approx((2.5, 0.0))
     assert scene.person_velocity == pytest.approx((1.0, 0.0))
     with pytest.raises(ValueError):
-        tracker.update_people(11.0, [[math.nan, 0.0]])
+        tracker.update_subject(math.nan, "7", (0.0, 0.0))
+
+
+def test_scene_tracker_never_mixes_two_subjects_and_has_no_person_without_one() -> None:
+    tracker = SceneTracker(velocity_window_s=0.3)
+    tracker.update_odometry(0.0, 0.0, 0.0, 0.0)
+    for k in range(5):
+        tracker.update_subject(0.1 * k, "1", (1.0 + 0.1 * k, 0.0))
+    tracker.update_subject(0.5, "2", (5.0, 5.0))  # the variables node switched to another person
+    scene = tracker.scene(0.1)
+    assert scene.person_xy == (5.0, 5.0) and scene.person_velocity == (0.0, 0.0)  # no velocity from a jump
+    tracker.update_subject(0.6, "", (math.nan, math.nan))  # nobody in view
+    assert tracker.scene(0.1) is None
+    tracker.update_subject(0.7, "2", (math.nan, 0.0))  # a subject without a position is no person either
+    assert tracker.scene(0.1) is None
+    assert tracker.scene(0.1, at=0.55).person_xy == (5.0, 5.0)
 
 
 def test_scene_tracker_looks_the_scene_up_at_the_window_stamp() -> None:
@@ -129,8 +143,8 @@ def test_scene_tracker_looks_the_scene_up_at_the_window_stamp() -> None:
     for k in range(10):
         t = 0.1 * k
         tracker.update_odometry(t, 0.5 * t, 0.0, 0.0)
-        tracker.update_people(t, [[3.0 - t, 0.0]])
-    at = tracker.scene(0.1, at=0.45)  # the variable window ends before the newest messages
+        tracker.update_subject(t, "0", (3.0 - t, 0.0))
+    at = tracker.scene(0.1, at=0.45)  # the graph's window ends before the newest messages
     assert at is not None
     assert at.robot_pose[0] == pytest.approx(0.2) and at.person_xy[0] == pytest.approx(2.6)
     assert at.person_velocity == pytest.approx((-1.0, 0.0))

@@ -19,6 +19,12 @@ from causal_nodes.prioritization import (
 )
 from causal_nodes.prioritization.bootstrap import block_bootstrap_weights
 
+
+def linear_config(**options) -> PrioritizerConfig:
+    """The global linear SEM these tests check against the SCM (the node's default is the kinematic, local fit)."""
+    return PrioritizerConfig(effect_model="linear", local_weighting="none", **options)
+
+
 NAMES = ["u", "a", "b", "y", "z"]
 NOISE = 0.5
 # (source, target, lag) -> coefficient; "u" and "a" are actionable, "y" the target, "z" a child of y.
@@ -76,7 +82,7 @@ def window() -> np.ndarray:
 
 
 def test_predicted_effects_match_simulated_interventions(window: np.ndarray) -> None:
-    cfg = PrioritizerConfig(horizon=8, bootstrap=50)
+    cfg = linear_config(horizon=8, bootstrap=50)
     res = prioritize(window, NAMES, list(TRUE_LINKS), "y", ["u", "a"], cfg)
     assert len(res.candidates) == 10
     predicted = [c.predicted_effect for c in res.candidates]
@@ -94,7 +100,7 @@ def test_predicted_effects_match_simulated_interventions(window: np.ndarray) -> 
 
 def test_total_effect_is_step_response_through_all_paths(window: np.ndarray) -> None:
     horizon = 6
-    res = prioritize(window, NAMES, list(TRUE_LINKS), "y", ["u", "a"], PrioritizerConfig(horizon=horizon, bootstrap=30))
+    res = prioritize(window, NAMES, list(TRUE_LINKS), "y", ["u", "a"], linear_config(horizon=horizon, bootstrap=30))
     by_name = {p.variable: p for p in res.priorities}
     # Truth for a sustained unit shift of a (paths a->y at lag 0, a->b->y at lags >= 2, autolinks).
     db, dy = 0.0, 0.0
@@ -121,11 +127,11 @@ def test_strongest_driver_ranks_first() -> None:
         x[t, 3] += 2.0 * x[t - 1, 0] + 0.3 * x[t - 1, 1] + 0.5 * x[t - 1, 3]
     names = ["strong", "weak", "noise", "target"]
     links = [("strong", "target", 1), ("weak", "target", 1), ("target", "target", 1)]
-    res = prioritize(x, names, links, "target", ["strong", "weak"], PrioritizerConfig(bootstrap=20))
+    res = prioritize(x, names, links, "target", ["strong", "weak"], linear_config(bootstrap=20))
     assert res.priorities[0].variable == "strong"
     assert res.candidates[0].variable == "strong"
     assert res.candidates[0].value > np.median(x[:, 0])  # maximizing: push the positive driver up
-    lowest = prioritize(x, names, links, "target", ["strong", "weak"], PrioritizerConfig(bootstrap=20, goal="minimize"))
+    lowest = prioritize(x, names, links, "target", ["strong", "weak"], linear_config(bootstrap=20, goal="minimize"))
     assert lowest.candidates[0].variable == "strong" and lowest.candidates[0].value < np.median(x[:, 0])
     noise = next(p for p in res.priorities if p.variable == "noise")
     assert noise.weight == 0.0 and not noise.is_ancestor
@@ -145,14 +151,14 @@ def test_unknown_target_or_actionable_lists_known_variables(window: np.ndarray) 
 
 
 def test_empty_graph_gives_no_interventions_and_a_warning(window: np.ndarray) -> None:
-    res = prioritize(window, NAMES, [], "y", ["u", "a"])
+    res = prioritize(window, NAMES, [], "y", ["u", "a"], linear_config())
     assert res.empty_graph and res.candidates == []
     assert any("empty causal graph" in w for w in res.warnings)
     assert sum(p.weight for p in res.priorities) == pytest.approx(1.0)
 
 
 def test_actionable_without_path_to_target_gets_no_candidates(window: np.ndarray) -> None:
-    res = prioritize(window, NAMES, list(TRUE_LINKS), "y", ["z"])
+    res = prioritize(window, NAMES, list(TRUE_LINKS), "y", ["z"], linear_config())
     assert res.candidates == []
     assert any("no actionable variable" in w for w in res.warnings)
 
@@ -184,7 +190,7 @@ def test_orientation_never_closes_a_contemporaneous_cycle() -> None:
 def test_bootstrap_is_seeded_and_handles_nan(window: np.ndarray) -> None:
     holey = window.copy()
     holey[::17, 2] = np.nan
-    cfg = PrioritizerConfig(bootstrap=25, seed=5)
+    cfg = linear_config(bootstrap=25, seed=5)
     r1 = prioritize(holey, NAMES, list(TRUE_LINKS), "y", ["a"], cfg)
     r2 = prioritize(holey, NAMES, list(TRUE_LINKS), "y", ["a"], cfg)
     assert [c.predicted_effect_std for c in r1.candidates] == [c.predicted_effect_std for c in r2.candidates]

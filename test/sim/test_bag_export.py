@@ -9,11 +9,12 @@ import pytest
 
 from causal_nodes.bags import BagError, BagReader
 from causal_nodes.bags.to_csv import DEFAULT_TOPICS, extract_variables, frames_to_table
+from causal_nodes.geometry import quaternion_to_yaw
 from causal_nodes.sim import Intervention, load_scenario, run_scenario
 from causal_nodes.sim.bag_export import write_scenario_bag
 from causal_nodes.sim.topic_messages import PHYSICAL_TOPICS
 from causal_nodes.variables.extractor import VariableConfig
-from causal_nodes.variables.msg_adapters import stamp_seconds, yaw_of
+from causal_nodes.variables.msg_adapters import stamp_seconds
 
 STEPS = 40
 
@@ -48,7 +49,7 @@ def test_physical_bag_has_the_node_topics_and_the_simulator_state(tmp_path):
         assert np.allclose([(p.position.x, p.position.y) for p in people[k][1].poses], sim.positions, atol=1e-12)
         pose = odom[k][1].pose.pose
         assert (pose.position.x, pose.position.y) == pytest.approx(tuple(sim.robot_pose[:2]), abs=1e-12)
-        assert yaw_of(pose.orientation) == pytest.approx(sim.robot_pose[2], abs=1e-9)
+        assert quaternion_to_yaw(pose.orientation) == pytest.approx(sim.robot_pose[2], abs=1e-9)
         assert odom[k][1].twist.twist.linear.x == sim.robot_speed and odom[k][1].child_frame_id == "base_link"
         assert np.array_equal(scans[k][1].ranges, sim.scan_ranges.astype(np.float32))
         assert scans[k][1].header.frame_id == "base_laser"

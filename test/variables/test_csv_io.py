@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from causal_nodes.variables.csv_io import read_variables_csv, write_variables_csv
+from causal_nodes.variables.csv_io import read_datasets_csv, read_variables_csv, write_variables_csv
 
 
 def test_a_row_of_empty_cells_is_a_missing_sample_not_a_dropped_one(tmp_path):
@@ -18,11 +18,13 @@ def test_a_row_of_empty_cells_is_a_missing_sample_not_a_dropped_one(tmp_path):
     assert np.isnan(values[1]).all() and np.isnan(values[3]).all() and values[4, 1] == 6.0
 
 
-def test_a_blank_line_inside_the_table_is_an_error_naming_it(tmp_path):
+def test_a_blank_line_inside_one_series_is_an_error_and_separates_datasets(tmp_path):
     path = tmp_path / "two_series.csv"
-    path.write_text("a,b\n1,2\n2,3\n\n1,2\n2,3\n")
+    path.write_text("a,b\n1,2\n2,3\n\n1,2\n,\n2,3\n")
     with pytest.raises(ValueError, match=r"two_series.csv: line 4: blank line inside the table"):
         read_variables_csv(path)
+    _, values, _, datasets = read_datasets_csv(path)
+    assert list(datasets) == [0, 0, 1, 1, 1] and np.isnan(values[3]).all()  # ',' is a missing sample, not a gap
 
 
 def test_limits_are_checked_before_the_table_is_read(tmp_path):

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
+from causal_nodes.eth_ucy import read_eth_ucy
 from causal_nodes.evaluation.trajectories import constant_velocity
 from causal_nodes.world_model.cache_policy import StreamingCachePolicy
-from causal_nodes.world_model.eth_ucy import load_windows, read_trajectory_file, scene_files
+from causal_nodes.world_model.eth_ucy import load_windows, scene_files
 from causal_nodes.world_model.frames import actions_from_track, integrate_unicycle, vectors_to_robot, world_to_robot
 from causal_nodes.world_model.slots import SlotAssigner
 
@@ -93,10 +94,10 @@ def test_slot_assigner_keeps_slots_keeps_nearest_and_cools_down():
 def test_trajectory_file_errors_and_windows(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("1 2 3\n")
-    with pytest.raises(ValueError, match="4 columns"):
-        read_trajectory_file(bad)
+    with pytest.raises(ValueError, match="expected 4 fields"):
+        read_eth_ucy(bad)
     with pytest.raises(ValueError, match="not found"):
-        read_trajectory_file(tmp_path / "missing.txt")
+        read_eth_ucy(tmp_path / "missing.txt")
     with pytest.raises(ValueError, match="no \\*.txt"):
         scene_files(tmp_path, "eth", "test")
     with pytest.raises(ValueError, match="unknown scene"):

@@ -96,7 +96,8 @@ def causal_analysis(
     kept = result.variables
     res = prioritize(data[:, [names.index(v) for v in kept]], kept, links, REWARD,
                      [a for a in action_names if a in kept],
-                     PrioritizerConfig(horizon=horizon, bootstrap=bootstrap, seed=seed, effect_at="mean"))
+                     PrioritizerConfig(horizon=horizon, bootstrap=bootstrap, seed=seed, effect_at="mean",
+                                       local_weighting="none", effect_model="linear"))
     weights = {p.variable: p.weight for p in res.priorities}
     # Swappable (CIP's criterion): state factors that are not ancestors of the reward in the oriented graph.
     graph = build_directed_graph(links, kept, target=REWARD, actionable=[a for a in action_names if a in kept])

@@ -6,7 +6,7 @@ import pytest
 
 from causal_nodes.discovery.fast.link_assumptions import normalize_link_assumptions, reverse_link
 from causal_nodes.discovery.fast.pcmci import run_fast, unsupported_reason
-from causal_nodes.sim.lagged_scm import random_linear_scm
+from causal_nodes.sim.scm import random_linear_scm
 
 
 def test_supported_configurations_have_no_reason():

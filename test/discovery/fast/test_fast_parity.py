@@ -23,7 +23,7 @@ from causal_nodes.discovery.fast.lagged_moments import (  # noqa: E402
 )
 from causal_nodes.discovery.fast.parcorr import LaggedParCorr, rowwise_partial_correlation  # noqa: E402
 from causal_nodes.discovery.fast.pcmci import run_fast  # noqa: E402
-from causal_nodes.sim.lagged_scm import random_linear_scm  # noqa: E402
+from causal_nodes.sim.scm import random_linear_scm  # noqa: E402
 
 TOL = 1e-8
 

@@ -9,7 +9,7 @@ from scipy.signal import lfilter
 
 from causal_nodes.discovery.fast.lagged_moments import SlidingLaggedMoments, covariance_of_rows, lagged_rows
 from causal_nodes.discovery.fast.pcmci import StreamingPCMCI, run_fast
-from causal_nodes.sim.lagged_scm import random_linear_scm
+from causal_nodes.sim.scm import random_linear_scm
 
 TOL = 1e-8
 
