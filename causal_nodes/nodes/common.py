@@ -32,6 +32,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from causal_nodes.variables.msg_adapters import seconds_to_sec_nanosec, stamp_seconds
+from causal_nodes.variables.stream_health import InputMonitor
 
 SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 STREAM_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=ReliabilityPolicy.RELIABLE)
@@ -117,6 +118,19 @@ def _current(node: Node, name: str) -> Any:
         return []
 
 
+def input_health(level: int, message: str, inputs: InputMonitor, topics: dict[str, str]) -> tuple[int, str]:
+    """``(level, message)`` with the truth about the inputs laid over: STALE naming the inputs silent for longer
+    than their limit, a WARN with the frames lost on the way (by sequence numbers)."""
+    lost = [f"{h.lost} of {h.expected} frames lost on {topics.get(name, name)}"
+            for name, h in inputs.streams.items() if h.lost]
+    if lost:
+        level, message = max(level, WARN), f"{message}; {', '.join(lost)}"
+    silent = inputs.describe_stale(monotonic(), topics)
+    if silent:
+        level, message = STALE, f"stale: {silent}; {message}"
+    return level, message
+
+
 def wall_timer(node: Node, period_s: float, callback: Callable[[], None]) -> Any:
     """A timer on the steady clock: diagnostics keep coming when sim time stands still (a paused bag)."""
     return node.create_timer(period_s, callback, clock=Clock(clock_type=ClockType.STEADY_TIME))
@@ -179,6 +193,6 @@ def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> None:
 
 __all__ = [
     "SENSOR_QOS", "STREAM_QOS", "LATCHED_QOS", "OK", "WARN", "ERROR", "STALE", "declare", "on_parameter_change",
-    "parameter_values", "wall_timer", "monotonic", "to_time_msg", "now_seconds", "stamp_seconds",
+    "parameter_values", "input_health", "wall_timer", "monotonic", "to_time_msg", "now_seconds", "stamp_seconds",
     "DiagnosticsPublisher", "run_node",
 ]

@@ -34,11 +34,11 @@ from causal_nodes.nodes.common import (
     ERROR,
     LATCHED_QOS,
     OK,
-    STALE,
     STREAM_QOS,
     WARN,
     DiagnosticsPublisher,
     declare,
+    input_health,
     monotonic,
     on_parameter_change,
     parameter_values,
@@ -194,10 +194,6 @@ class DiscoveryNode(Node):
         level, message = (OK, sentence) if enough else (WARN, f"no graph: {sentence}")
         if self.online.blocking():
             level = max(level, WARN)
-        lost = self.inputs.streams["frames"].lost
-        if lost:
-            level = max(level, WARN)
-            message += f"; {lost} of {self.inputs.streams['frames'].expected} frames lost on /causal/variables"
         outcome = self._last_outcome
         if outcome is not None:
             if outcome.result is not None:
@@ -209,9 +205,7 @@ class DiscoveryNode(Node):
             else:
                 level = WARN if outcome.insufficient else ERROR
                 message += f"; last run failed: {outcome.error}"
-        silent = self.inputs.describe_stale(monotonic(), {"frames": "/causal/variables"})
-        if silent:
-            level, message = STALE, f"stale: {silent}; {message}"
+        level, message = input_health(level, message, self.inputs, {"frames": "/causal/variables"})
         return level, message, counters
 
     # ---- message conversion ---------------------------------------------------------------------------------

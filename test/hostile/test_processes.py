@@ -72,6 +72,8 @@ def test_run_survives_a_10000_variable_frame_and_stops_cleanly_under_load(ros, t
                 status = diagnostics.wait(ros, "discovery_node",
                                           lambda s: s.count("rejected_too_many_variables") == 1, 15)
                 assert status.count("accepted") > 0
+                diagnostics.wait(ros, "causal_prioritizer",
+                                 lambda s: s.count("window_rejected_too_many_variables") == 1, 15)
             seen = {name: diagnostics.get(name) for name in NODES}
             assert all(seen.values()), seen  # every node of the process still reports
             assert process.poll() is None, process.communicate()[1][-2000:]

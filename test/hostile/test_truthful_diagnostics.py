@@ -11,9 +11,10 @@ from hostile_tools import DiagnosticsWatcher, Sensors, stamp_of  # noqa: E402
 from rcl_interfaces.srv import SetParameters, SetParametersAtomically  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
-from causal_msgs.msg import CausalGraph, VariableFrame  # noqa: E402
+from causal_msgs.msg import CausalGraph, CausalPriorities, VariableFrame  # noqa: E402
 from causal_nodes.nodes.common import LATCHED_QOS, OK, STALE, STREAM_QOS, WARN  # noqa: E402
 from causal_nodes.nodes.discovery_node import DiscoveryNode  # noqa: E402
+from causal_nodes.nodes.prioritizer_node import PrioritizerNode  # noqa: E402
 from causal_nodes.nodes.variables_node import VariablesNode  # noqa: E402
 
 
@@ -49,6 +50,8 @@ def test_bad_parameters_are_refused_at_start_up_naming_them(ros):
         DiscoveryNode(context=ros.context, parameter_overrides=_params(tau_max=99))
     with pytest.raises(ValueError, match=r"window_length 20 is shorter than the 50 samples"):
         DiscoveryNode(context=ros.context, parameter_overrides=_params(window_length=20))
+    with pytest.raises(ValueError, match=r"causal_prioritizer: parameter .*target"):
+        PrioritizerNode(context=ros.context, parameter_overrides=_params(target=""))
 
 
 def test_a_silent_input_is_named_and_graphs_come_once_it_speaks(ros):
@@ -82,6 +85,9 @@ def test_stale_inputs_turn_diagnostics_stale_and_back(ros):
         variables=["robot_linear_speed", "min_scan_range"], stale_after_s=0.5)))
     ros.add(DiscoveryNode(context=ros.context, parameter_overrides=_params(
         window_length=100, min_samples=20, update_period_s=0.2, tau_max=1, stale_after_s=0.5)))
+    ros.add(PrioritizerNode(context=ros.context, parameter_overrides=_params(
+        target="min_scan_range", actionable=["robot_linear_speed"], effect_model="linear", bootstrap=5,
+        stale_after_s=1.0)))
     io = ros.node("hostile_stale")
     sensors = Sensors(io, seed=4)
     diagnostics = DiagnosticsWatcher(io)
@@ -93,8 +99,11 @@ def test_stale_inputs_turn_diagnostics_stale_and_back(ros):
     assert "no /causal/variables for" in stale.message
     silent = diagnostics.wait(ros, "variables_node", lambda s: s.level == STALE)
     assert "/odom" in silent.message and "/scan" in silent.message
+    no_graph = diagnostics.wait(ros, "causal_prioritizer", lambda s: s.level == STALE)
+    assert "no /causal/graph for" in no_graph.message and no_graph.count("received_graphs") >= 1
     sensors.run(ros, t, 3.0, wall_dt=0.02)
     diagnostics.wait(ros, "discovery_node", lambda s: s.level == OK)
+    diagnostics.wait(ros, "causal_prioritizer", lambda s: s.level != STALE)
 
 
 def test_parameters_apply_at_runtime_or_are_refused_with_the_reason(ros):
@@ -103,10 +112,14 @@ def test_parameters_apply_at_runtime_or_are_refused_with_the_reason(ros):
         variables=["human_speed", "robot_linear_speed", "min_scan_range"], stale_after_s=30.0)))
     ros.add(DiscoveryNode(context=ros.context, parameter_overrides=_params(
         window_length=100, min_samples=30, update_period_s=0.2, tau_max=3, stale_after_s=30.0)))
+    ros.add(PrioritizerNode(context=ros.context, parameter_overrides=_params(
+        target="min_scan_range", actionable=["robot_linear_speed"], effect_model="linear", bootstrap=5)))
     io = ros.node("hostile_reconfigure")
     sensors = Sensors(io, seed=5)
     graphs: list[CausalGraph] = []
     frames: list[VariableFrame] = []
+    priorities: list[CausalPriorities] = []
+    io.create_subscription(CausalPriorities, "/causal/priorities", priorities.append, LATCHED_QOS)
     io.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
     io.create_subscription(VariableFrame, "/causal/variables", frames.append, STREAM_QOS)
     assert ros.spin_until(lambda: sensors.odom.get_subscription_count() > 0, 10)
@@ -116,7 +129,7 @@ def test_parameters_apply_at_runtime_or_are_refused_with_the_reason(ros):
     results = _set_one_by_one(ros, io, "discovery_node", tau_max=1, alpha_level=0.05, pc_alpha=0.1, window_length=60)
     assert all(r.successful for r in results), [r.reason for r in results]
     count = len(graphs)
-    sensors.run(ros, t, 1.0)
+    t = sensors.run(ros, t, 1.0)
     assert ros.spin_until(lambda: len(graphs) > count and graphs[-1].tau_max == 1, 20)
     graph = graphs[-1]
     assert graph.alpha_level == pytest.approx(0.05) and graph.pc_alpha == pytest.approx(0.1)
@@ -132,10 +145,16 @@ def test_parameters_apply_at_runtime_or_are_refused_with_the_reason(ros):
     assert not refused.successful and "read-only" in refused.reason
     refused = _set(ros, io, "variables_node", person="foo")
     assert not refused.successful and "person" in refused.reason
+    refused = _set(ros, io, "causal_prioritizer", goal="sideways")
+    assert not refused.successful and "goal" in refused.reason
+    assert _set(ros, io, "causal_prioritizer", horizon=4).successful
+    count = len(priorities)
+    t = sensors.run(ros, t, 1.0)
+    assert ros.spin_until(lambda: len(priorities) > count and priorities[-1].horizon == 4, 20)
 
     assert _set(ros, io, "variables_node", rate_hz=5.0).successful
     start = len(frames)
-    sensors.run(ros, t + 1.0, 3.0)
+    sensors.run(ros, t, 3.0)
     assert ros.spin_until(lambda: len(frames) >= start + 8, 10)
     steps = {round(stamp_of(b) - stamp_of(a), 6) for a, b in zip(frames[start + 2:], frames[start + 3:])}
     assert steps == {0.2}  # the grid now runs at 5 Hz
