@@ -152,6 +152,20 @@ class Sensors:
         return t0 + steps / rate
 
 
+def parameters(**values) -> list:
+    """``parameter_overrides`` for a node."""
+    from rclpy.parameter import Parameter
+
+    return [Parameter(k, value=v) for k, v in values.items()]
+
+
+def collect(node, msg_type, topic: str, qos) -> list:
+    """Every message of ``topic`` arriving at ``node``, in a list that fills as they come."""
+    messages: list = []
+    node.create_subscription(msg_type, topic, messages.append, qos)
+    return messages
+
+
 def variable_frame(names, values, t: float, sequence: int):
     from causal_msgs.msg import VariableFrame
     from causal_nodes.nodes.common import to_time_msg

@@ -11,8 +11,7 @@ pytestmark = pytest.mark.ros  # real rclpy nodes over DDS
 
 pytest.importorskip("causal_msgs")
 
-from hostile_tools import DiagnosticsWatcher, Sensors, peak_rss_mb, stamp_of, variable_frame  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
+from hostile_tools import DiagnosticsWatcher, Sensors, collect, parameters, peak_rss_mb, stamp_of, variable_frame  # noqa: E402
 from scm_data import NAMES, scm_samples  # noqa: E402
 
 from causal_msgs.msg import CausalGraph, VariableFrame  # noqa: E402
@@ -24,14 +23,10 @@ ROBOT_CLOCK = 1_700_000_000.0  # a 2023 stamp, as a live robot sends
 STAMP_2038 = 2_145_916_800.0
 
 
-def _params(**values) -> list[Parameter]:
-    return [Parameter(k, value=v) for k, v in values.items()]
-
-
 def _discovery(ros, **params) -> DiscoveryNode:
     defaults = dict(window_length=100, min_samples=30, update_period_s=0.2, tau_max=1, stale_after_s=30.0)
     defaults.update(params)
-    return ros.add(DiscoveryNode(context=ros.context, parameter_overrides=_params(**defaults)))
+    return ros.add(DiscoveryNode(context=ros.context, parameter_overrides=parameters(**defaults)))
 
 
 def _graph_after(ros, graphs, t: float, timeout: float = 20.0) -> CausalGraph:
@@ -44,14 +39,13 @@ def _graph_after(ros, graphs, t: float, timeout: float = 20.0) -> CausalGraph:
 def test_future_stamp_clock_restart_and_jump_never_flood_and_graphs_resume(ros):
     """Finding 1: one /scan stamped 2038, a clock that restarts at 1970, a clock that jumps ahead by 1000 s."""
     peak_before = peak_rss_mb()
-    variables = ros.add(VariablesNode(context=ros.context, parameter_overrides=_params(
+    variables = ros.add(VariablesNode(context=ros.context, parameter_overrides=parameters(
         variables=["human_speed", "human_robot_distance", "robot_linear_speed", "min_scan_range"],
         stale_after_s=30.0)))
     discovery = _discovery(ros)
     io = ros.node("hostile_sensors")
     sensors = Sensors(io, seed=1)
-    graphs: list[CausalGraph] = []
-    io.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
+    graphs = collect(io, CausalGraph, "/causal/graph", LATCHED_QOS)
     diagnostics = DiagnosticsWatcher(io)
     assert ros.spin_until(lambda: all(p.get_subscription_count() for p in sensors.publishers()[:3]), 10)
 
@@ -87,8 +81,7 @@ def test_a_frame_of_10000_variables_is_dropped_and_counted_and_graphs_resume(ros
     discovery = _discovery(ros)
     io = ros.node("hostile_frames")
     publisher = io.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
-    graphs: list[CausalGraph] = []
-    io.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
+    graphs = collect(io, CausalGraph, "/causal/graph", LATCHED_QOS)
     diagnostics = DiagnosticsWatcher(io)
     assert ros.spin_until(lambda: publisher.get_subscription_count() > 0, 10)
     data = scm_samples(120, seed=4)
@@ -128,12 +121,11 @@ def test_frames_lost_in_a_full_queue_are_counted(ros):
 
 def test_a_crowd_of_3000_keeps_the_nearest_50_in_time(ros):
     """Finding 12: 3000 people took 1.2 s per PoseArray (a quadratic tracker); now the nearest 50 are kept."""
-    variables = ros.add(VariablesNode(context=ros.context, parameter_overrides=_params(
+    variables = ros.add(VariablesNode(context=ros.context, parameter_overrides=parameters(
         variables=["human_robot_distance", "robot_linear_speed"], stale_after_s=30.0)))
     io = ros.node("hostile_crowd")
     sensors = Sensors(io, seed=2)
-    frames: list[VariableFrame] = []
-    io.create_subscription(VariableFrame, "/causal/variables", frames.append, STREAM_QOS)
+    frames = collect(io, VariableFrame, "/causal/variables", STREAM_QOS)
     diagnostics = DiagnosticsWatcher(io)
     assert ros.spin_until(lambda: sensors.people.get_subscription_count() > 0, 10)
     rng = np.random.default_rng(5)

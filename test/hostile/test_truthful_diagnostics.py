@@ -7,7 +7,7 @@ pytestmark = pytest.mark.ros  # real rclpy nodes over DDS
 
 pytest.importorskip("causal_msgs")
 
-from hostile_tools import DiagnosticsWatcher, Sensors, stamp_of  # noqa: E402
+from hostile_tools import DiagnosticsWatcher, Sensors, collect, parameters, stamp_of  # noqa: E402
 from rcl_interfaces.srv import SetParameters, SetParametersAtomically  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
@@ -18,53 +18,48 @@ from causal_nodes.nodes.prioritizer_node import PrioritizerNode  # noqa: E402
 from causal_nodes.nodes.variables_node import VariablesNode  # noqa: E402
 
 
-def _params(**values) -> list[Parameter]:
-    return [Parameter(k, value=v) for k, v in values.items()]
+def _call_parameter_service(ros, client_node, node_name: str, service, name: str, values: dict):
+    client = client_node.create_client(service, f"/{node_name}/{name}")
+    assert client.wait_for_service(timeout_sec=10)
+    future = client.call_async(service.Request(
+        parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]))
+    assert ros.spin_until(future.done, 10)
+    return future.result()
 
 
 def _set(ros, client_node, node_name: str, **values):
     """``ros2 param set`` through the node's parameter service, all values at once; returns the one result."""
-    client = client_node.create_client(SetParametersAtomically, f"/{node_name}/set_parameters_atomically")
-    assert client.wait_for_service(timeout_sec=10)
-    future = client.call_async(SetParametersAtomically.Request(
-        parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]))
-    assert ros.spin_until(future.done, 10)
-    return future.result().result
+    return _call_parameter_service(ros, client_node, node_name, SetParametersAtomically,
+                                   "set_parameters_atomically", values).result
 
 
 def _set_one_by_one(ros, client_node, node_name: str, **values):
     """``ros2 param set`` of each value in turn; returns a result per value."""
-    client = client_node.create_client(SetParameters, f"/{node_name}/set_parameters")
-    assert client.wait_for_service(timeout_sec=10)
-    future = client.call_async(SetParameters.Request(
-        parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()]))
-    assert ros.spin_until(future.done, 10)
-    return future.result().results
+    return _call_parameter_service(ros, client_node, node_name, SetParameters, "set_parameters", values).results
 
 
 def test_bad_parameters_are_refused_at_start_up_naming_them(ros):
     """Finding 3: person:=foo was accepted and crashed the node at its first frame."""
     with pytest.raises(ValueError, match=r"variables_node: parameter person must be 'nearest' or an integer.*'foo'"):
-        VariablesNode(context=ros.context, parameter_overrides=_params(person="foo"))
+        VariablesNode(context=ros.context, parameter_overrides=parameters(person="foo"))
     with pytest.raises(ValueError, match=r"discovery_node: parameter tau_max: .*out of range"):
-        DiscoveryNode(context=ros.context, parameter_overrides=_params(tau_max=99))
+        DiscoveryNode(context=ros.context, parameter_overrides=parameters(tau_max=99))
     with pytest.raises(ValueError, match=r"window_length 20 is shorter than the 50 samples"):
-        DiscoveryNode(context=ros.context, parameter_overrides=_params(window_length=20))
+        DiscoveryNode(context=ros.context, parameter_overrides=parameters(window_length=20))
     with pytest.raises(ValueError, match=r"causal_prioritizer: parameter .*target"):
-        PrioritizerNode(context=ros.context, parameter_overrides=_params(target=""))
+        PrioritizerNode(context=ros.context, parameter_overrides=parameters(target=""))
 
 
 def test_a_silent_input_is_named_and_graphs_come_once_it_speaks(ros):
     """Finding 4: no /goal_pose made every frame NaN; discovery never said which variable, variables_node said OK."""
-    ros.add(VariablesNode(context=ros.context, parameter_overrides=_params(
+    ros.add(VariablesNode(context=ros.context, parameter_overrides=parameters(
         variables=["human_speed", "human_goal_distance", "robot_linear_speed", "min_scan_range"],
         stale_after_s=1.0)))
-    ros.add(DiscoveryNode(context=ros.context, parameter_overrides=_params(
+    ros.add(DiscoveryNode(context=ros.context, parameter_overrides=parameters(
         window_length=100, min_samples=30, update_period_s=0.2, tau_max=1, stale_after_s=30.0)))
     io = ros.node("hostile_silence")
     sensors = Sensors(io, seed=3)
-    graphs: list[CausalGraph] = []
-    io.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
+    graphs = collect(io, CausalGraph, "/causal/graph", LATCHED_QOS)
     diagnostics = DiagnosticsWatcher(io)
     assert ros.spin_until(lambda: sensors.odom.get_subscription_count() > 0, 10)
 
@@ -81,11 +76,11 @@ def test_a_silent_input_is_named_and_graphs_come_once_it_speaks(ros):
 
 def test_stale_inputs_turn_diagnostics_stale_and_back(ros):
     """Finding 6: discovery said 'window 118/300' (OK) for 50 s without a new sample."""
-    ros.add(VariablesNode(context=ros.context, parameter_overrides=_params(
+    ros.add(VariablesNode(context=ros.context, parameter_overrides=parameters(
         variables=["robot_linear_speed", "min_scan_range"], stale_after_s=0.5)))
-    ros.add(DiscoveryNode(context=ros.context, parameter_overrides=_params(
+    ros.add(DiscoveryNode(context=ros.context, parameter_overrides=parameters(
         window_length=100, min_samples=20, update_period_s=0.2, tau_max=1, stale_after_s=0.5)))
-    ros.add(PrioritizerNode(context=ros.context, parameter_overrides=_params(
+    ros.add(PrioritizerNode(context=ros.context, parameter_overrides=parameters(
         target="min_scan_range", actionable=["robot_linear_speed"], effect_model="linear", bootstrap=5,
         stale_after_s=1.0)))
     io = ros.node("hostile_stale")
@@ -108,20 +103,17 @@ def test_stale_inputs_turn_diagnostics_stale_and_back(ros):
 
 def test_parameters_apply_at_runtime_or_are_refused_with_the_reason(ros):
     """Finding 5: set_parameters reported success and changed nothing."""
-    ros.add(VariablesNode(context=ros.context, parameter_overrides=_params(
+    ros.add(VariablesNode(context=ros.context, parameter_overrides=parameters(
         variables=["human_speed", "robot_linear_speed", "min_scan_range"], stale_after_s=30.0)))
-    ros.add(DiscoveryNode(context=ros.context, parameter_overrides=_params(
+    ros.add(DiscoveryNode(context=ros.context, parameter_overrides=parameters(
         window_length=100, min_samples=30, update_period_s=0.2, tau_max=3, stale_after_s=30.0)))
-    ros.add(PrioritizerNode(context=ros.context, parameter_overrides=_params(
+    ros.add(PrioritizerNode(context=ros.context, parameter_overrides=parameters(
         target="min_scan_range", actionable=["robot_linear_speed"], effect_model="linear", bootstrap=5)))
     io = ros.node("hostile_reconfigure")
     sensors = Sensors(io, seed=5)
-    graphs: list[CausalGraph] = []
-    frames: list[VariableFrame] = []
-    priorities: list[CausalPriorities] = []
-    io.create_subscription(CausalPriorities, "/causal/priorities", priorities.append, LATCHED_QOS)
-    io.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
-    io.create_subscription(VariableFrame, "/causal/variables", frames.append, STREAM_QOS)
+    priorities = collect(io, CausalPriorities, "/causal/priorities", LATCHED_QOS)
+    graphs = collect(io, CausalGraph, "/causal/graph", LATCHED_QOS)
+    frames = collect(io, VariableFrame, "/causal/variables", STREAM_QOS)
     assert ros.spin_until(lambda: sensors.odom.get_subscription_count() > 0, 10)
     t = sensors.run(ros, 60.0, 5.0)
     assert ros.spin_until(lambda: graphs and graphs[-1].tau_max == 3, 20)
