@@ -17,6 +17,7 @@ NODE_EXECUTABLES = {
     "world_model_node": "causal_nodes.nodes.world_model_node:main",
     "recorder_node": "causal_nodes.nodes.recorder_node:main",
     "replay_node": "causal_nodes.nodes.replay_node:main",
+    "foxglove_node": "causal_nodes.nodes.foxglove_node:main",
 }
 
 #: Fleet-scale bag analysis (`causal-nodes fleet`): Dask distributed (bokeh for its dashboard), Parquet tables,
@@ -38,6 +39,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
         (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
+        (f"share/{PACKAGE}/foxglove", glob("foxglove/*.json")),
         (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.json")),
         (f"share/{PACKAGE}/sim/scenarios", glob("sim/scenarios/*")),
     ],
@@ -51,15 +53,17 @@ setup(
         "rosbags>=0.10",
         "PyYAML",
         "scikit-learn",  # tigramite GPDC (Gaussian-process regression)
-        "numba",  # tigramite CMIknn
+        "numba",  # the fast engine's compiled kernels; tigramite CMIknn
         "dcor",  # tigramite GPDC (distance correlation of residuals)
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5", "mypy>=1.8", *FLEET_REQUIRES],
+        # websockets: the Foxglove bridge test's client
+        "test": ["pytest>=7", "ruff>=0.5", "mypy>=1.8", *FLEET_REQUIRES, "foxglove-sdk>=0.16", "websockets>=12"],
         "fleet": FLEET_REQUIRES,
         "train": ["torch>=2.0", "onnx>=1.14"],
         "rl": ["gymnasium>=0.29", "stable-baselines3>=2.0", "matplotlib"],
         "gpu": ["onnxruntime-gpu", "tensorrt"],
+        "foxglove": ["foxglove-sdk>=0.16"],  # the live Foxglove bridge (foxglove_node, causal-nodes view)
     },
     entry_points={
         "console_scripts": ["causal-nodes = causal_nodes.cli:main"]

@@ -1,47 +1,89 @@
-"""The causal perception pipeline on a robot: variables -> discovery -> prioritizer (+ optional world model, RViz).
+"""The causal perception pipeline on a robot: variables -> discovery -> prioritizer (+ optional world model, RViz,
+Foxglove).
 
-  ros2 launch causal_nodes causal_pipeline.launch.py [use_sim_time:=false] [world_model:=false] [rviz:=false]
+  ros2 launch causal_nodes causal_pipeline.launch.py [namespace:=robot1] [remap:='people:=/tracker/people']
+      [use_sim_time:=false] [world_model:=false] [rviz:=false] [foxglove:=false]
 
 Each node reads its commented params file from config/; override any of them with the *_params arguments.
+In a namespace every topic moves with the nodes (/robot1/causal/graph) and /tf, /tf_static become the robot's own
+(/robot1/tf). rviz:=true or foxglove:=true where the viewer is not installed logs why and starts the rest.
 """
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
+from causal_nodes.nodes.launching import (
+    TF_REMAPS,
+    foxglove_available,
+    is_true,
+    missing_viewer,
+    namespace_arguments,
+    remaps,
+    rviz_available,
+    rviz_topic_remaps,
+)
 from launch import LaunchDescription
 
 PACKAGE = "causal_nodes"
 
 
+def _nodes(context) -> list:
+    share = get_package_share_directory(PACKAGE)
+    namespace = LaunchConfiguration("namespace")
+    use_sim_time = LaunchConfiguration("use_sim_time")
+    rules = remaps(context, TF_REMAPS)
+
+    def node(executable: str, params: str) -> Node:
+        return Node(package=PACKAGE, executable=executable, output="screen", namespace=namespace, remappings=rules,
+                    parameters=[LaunchConfiguration(f"{params}_params"), {"use_sim_time": use_sim_time}])
+
+    actions = [node("variables_node", "variables"), node("discovery_node", "discovery"),
+               node("prioritizer_node", "prioritizer")]
+    if is_true(context, "world_model"):
+        actions.append(node("world_model_node", "world_model"))
+    if is_true(context, "rviz"):
+        config = os.path.join(share, "rviz", "causal_nodes.rviz")
+        if rviz_available():
+            actions.append(Node(package="rviz2", executable="rviz2", output="screen", namespace=namespace,
+                                arguments=["-d", config], remappings=rviz_topic_remaps(config) + rules,
+                                parameters=[{"use_sim_time": use_sim_time}]))
+        else:
+            actions.append(missing_viewer("rviz", "apt install ros-$ROS_DISTRO-rviz2"))
+    if is_true(context, "foxglove"):
+        if foxglove_available():
+            actions.append(Node(package=PACKAGE, executable="foxglove_node", output="screen", namespace=namespace,
+                                remappings=rules,
+                                parameters=[os.path.join(share, "config", "foxglove.yaml"),
+                                            {"use_sim_time": use_sim_time,
+                                             "port": ParameterValue(LaunchConfiguration("foxglove_port"),
+                                                                    value_type=int)}]))
+        else:
+            actions.append(missing_viewer("foxglove", "pip install foxglove-sdk"))
+    return actions
+
+
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory(PACKAGE)
-    use_sim_time = LaunchConfiguration("use_sim_time")
 
     def params_argument(name: str) -> DeclareLaunchArgument:
         return DeclareLaunchArgument(f"{name}_params", default_value=os.path.join(share, "config", f"{name}.yaml"),
                                      description=f"params file of the {name} node")
 
-    def node(executable: str, params: str, condition=None) -> Node:
-        return Node(package=PACKAGE, executable=executable, output="screen", condition=condition,
-                    parameters=[LaunchConfiguration(f"{params}_params"), {"use_sim_time": use_sim_time}])
-
     return LaunchDescription([
+        *namespace_arguments(),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock (bag replay, simulator)"),
         DeclareLaunchArgument("world_model", default_value="false", description="also run the world-model node"),
         DeclareLaunchArgument("rviz", default_value="false", description="also start RViz with the causal view"),
+        DeclareLaunchArgument("foxglove", default_value="false",
+                              description="also start the Foxglove bridge (foxglove-sdk; ws://localhost:PORT)"),
+        DeclareLaunchArgument("foxglove_port", default_value="8765", description="port of the Foxglove bridge"),
         params_argument("variables"),
         params_argument("discovery"),
         params_argument("prioritizer"),
         params_argument("world_model"),
-        node("variables_node", "variables"),
-        node("discovery_node", "discovery"),
-        node("prioritizer_node", "prioritizer"),
-        node("world_model_node", "world_model", condition=IfCondition(LaunchConfiguration("world_model"))),
-        Node(package="rviz2", executable="rviz2", output="screen", condition=IfCondition(LaunchConfiguration("rviz")),
-             arguments=["-d", os.path.join(share, "rviz", "causal_nodes.rviz")],
-             parameters=[{"use_sim_time": use_sim_time}]),
+        OpaqueFunction(function=_nodes),
     ])

@@ -1,36 +1,57 @@
 """Replays a rosbag2 (MCAP or sqlite3) through the pipeline on the bag's time.
 
-  ros2 launch causal_nodes replay.launch.py bag:=/path/to/bag [rate:=1.0] [loop:=false] [rviz:=true]
+  ros2 launch causal_nodes replay.launch.py bag:=/path/to/bag [rate:=1.0] [loop:=false] [include_outputs:=false]
+      [namespace:=robot1] [rviz:=true] [foxglove:=true] [remap:='FROM:=TO ...']
+
+By default the bag's /clock and the pipeline's own outputs (/causal/graph, ...) are not replayed: the replay
+publishes the clock and the pipeline recomputes the outputs (include_outputs:=true replays them too). The bag's
+topics are published relative to the namespace (/people -> /robot1/people under namespace:=robot1).
 """
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, OpaqueFunction
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
+from causal_nodes.nodes.launching import CLOCK_REMAPS, TF_REMAPS, namespace_arguments, remaps
 from launch import LaunchDescription
 
 PACKAGE = "causal_nodes"
 
 
+def _replay(context) -> list:
+    share = get_package_share_directory(PACKAGE)
+    return [Node(package=PACKAGE, executable="replay_node", output="screen", namespace=LaunchConfiguration("namespace"),
+                 remappings=remaps(context, TF_REMAPS, CLOCK_REMAPS),
+                 parameters=[os.path.join(share, "config", "replay.yaml"),
+                             {"bag": LaunchConfiguration("bag"),
+                              "rate": ParameterValue(LaunchConfiguration("rate"), value_type=float),
+                              "loop": ParameterValue(LaunchConfiguration("loop"), value_type=bool),
+                              "include_outputs": ParameterValue(LaunchConfiguration("include_outputs"),
+                                                                value_type=bool)}])]
+
+
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory(PACKAGE)
+    passed = ("namespace", "rviz", "world_model", "foxglove", "foxglove_port")
     return LaunchDescription([
+        *namespace_arguments(),
         DeclareLaunchArgument("bag", description="bag folder or .mcap/.db3 file to replay"),
         DeclareLaunchArgument("rate", default_value="1.0"),
         DeclareLaunchArgument("loop", default_value="false"),
+        DeclareLaunchArgument("include_outputs", default_value="false",
+                              description="also replay /clock and the pipeline's outputs recorded in the bag"),
         DeclareLaunchArgument("rviz", default_value="false"),
         DeclareLaunchArgument("world_model", default_value="false"),
-        Node(package=PACKAGE, executable="replay_node", output="screen",
-             parameters=[os.path.join(share, "config", "replay.yaml"),
-                         {"bag": LaunchConfiguration("bag"),
-                          "rate": ParameterValue(LaunchConfiguration("rate"), value_type=float),
-                          "loop": ParameterValue(LaunchConfiguration("loop"), value_type=bool)}]),
+        DeclareLaunchArgument("foxglove", default_value="false"),
+        DeclareLaunchArgument("foxglove_port", default_value="8765"),
+        OpaqueFunction(function=_replay),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(share, "launch", "causal_pipeline.launch.py")),
-            launch_arguments={"use_sim_time": "true", "rviz": LaunchConfiguration("rviz"),
-                              "world_model": LaunchConfiguration("world_model")}.items()),
+            launch_arguments={"use_sim_time": "true",
+                              "remap": ["/clock:=clock ", LaunchConfiguration("remap")],
+                              **{name: LaunchConfiguration(name) for name in passed}}.items()),
     ])

@@ -18,6 +18,17 @@ from causal_nodes.bags.reader import BagMessage, BagReader
 #: Topics whose last message must reach late subscribers (graphs, ground truth, static maps): replayed transient local.
 LATCHED_TOPICS = frozenset({"/causal/graph", "/sim/ground_truth", "/tf_static", "/map", "/robot_description"})
 
+#: The pipeline's own outputs (a name ending in ``/`` covers the topics under it). A replay through the pipeline
+#: recomputes them, and replaying the recorded ones too would give every subscriber two streams, so they are left
+#: out unless asked for (``include_outputs``, or by name). ``/clock`` is the replay's own.
+PIPELINE_OUTPUTS = ("/clock", "/causal/graph", "/causal/graph_markers", "/causal/graph_image", "/causal/priorities",
+                    "/causal/interventions", "/causal/intervention_markers", "/world_model/", "/diagnostics",
+                    "/rosout", "/parameter_events")
+#: ``/causal/variables`` is an output too when the bag holds what the variables node computes it from; without
+#: these (a bag of an SCM scenario) it is the input and is replayed.
+VARIABLE_INPUTS = ("/people", "/odom")
+VARIABLES_TOPIC = "/causal/variables"
+
 #: Queue depth of replayed volatile topics: deep enough that a burst at high rate is not dropped by the writer.
 VOLATILE_DEPTH = 100
 
@@ -126,11 +137,32 @@ class PlaybackStats:
         return self.abs_error_sum_s / self.message_count if self.message_count else 0.0
 
 
-def select_topics(bag: BagReader, topics: Sequence[str] | None) -> list[str]:
-    """The bag topics to replay: all when ``topics`` is empty/None, else those named (each must be in the bag)."""
-    if not topics:
-        return sorted(bag.topics)
-    return bag.require_topics([t if t.startswith("/") else "/" + t for t in topics])  # bag names are absolute
+def _names(topic: str, name: str) -> bool:
+    """Whether ``topic`` is ``name`` or under it, also in a namespace (``/robot1/causal/graph``)."""
+    if name.endswith("/"):
+        return name in topic
+    return topic == name or topic.endswith(name)
+
+
+def derived_topics(topics: Iterable[str]) -> list[str]:
+    """Which of ``topics`` (a bag's) the replay publishes itself or the pipeline recomputes: see
+    :data:`PIPELINE_OUTPUTS` and :data:`VARIABLE_INPUTS`."""
+    topics = list(topics)
+    has_inputs = any(_names(t, name) for t in topics for name in VARIABLE_INPUTS)
+    outputs = PIPELINE_OUTPUTS + ((VARIABLES_TOPIC,) if has_inputs else ())
+    return sorted(t for t in topics if any(_names(t, name) for name in outputs))
+
+
+def select_topics(bag: BagReader, topics: Sequence[str] | None, include_outputs: bool = False) -> list[str]:
+    """The bag topics to replay: those named in ``topics`` (each must be in the bag), else all but
+    :func:`derived_topics` (all of them with ``include_outputs``)."""
+    if topics:
+        return bag.require_topics([t if t.startswith("/") else "/" + t for t in topics])  # bag names are absolute
+    chosen = sorted(bag.topics)
+    if include_outputs:
+        return chosen
+    derived = set(derived_topics(chosen))
+    return [t for t in chosen if t not in derived]
 
 
 def play(bag: BagReader, topics: Sequence[str], options: PlaybackOptions,

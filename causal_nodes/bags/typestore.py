@@ -162,3 +162,12 @@ def typestore_for_definitions(definitions: Iterable[tuple[str, str, str]]) -> Ty
     store = get_typestore(Stores.EMPTY)
     store.register(merged)
     return store
+
+
+def message_definition(msgtype: str, store: Typestore | None = None) -> str:
+    """The full ``ros2msg`` definition of ``msgtype`` (nested types included, as rosbag2 and Foxglove want it):
+    from the running install's ``.msg`` files first, Kilted's standard definitions for the rest."""
+    store = store if store is not None else installed_first_typestore()
+    msgtype = normalize_type_name(msgtype)
+    ensure_type(store, msgtype, default_typestore())
+    return store.generate_msgdef(msgtype, ros_version=2)[0]

@@ -26,8 +26,12 @@ from causal_nodes.bags.typestore import default_typestore, ensure_type, normaliz
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 
-#: rosbag2 metadata version written: 9 is what Jazzy/Kilted's rosbag2 writes and reads.
-BAG_VERSION = 9
+#: rosbag2 metadata version written by default. 8 is the newest that Humble's rosbag2 (0.15) can read: it parses
+#: ``offered_qos_profiles`` as one YAML string with the policies as numbers, which version 8 writes, whereas
+#: version 9 (Jazzy's own) writes a YAML list with policy names, which Humble rejects ("bad conversion").
+#: Jazzy and Kilted read both. The same string goes into the MCAP channel metadata.
+BAG_VERSION = 8
+BAG_VERSIONS = (8, 9)
 
 
 class BagWriter:
@@ -39,10 +43,14 @@ class BagWriter:
     """
 
     def __init__(self, path: PathLike, storage: str = "mcap", typestore: Typestore | None = None,
-                 overwrite: bool = False, fallback_typestore: Typestore | None = None) -> None:
+                 overwrite: bool = False, fallback_typestore: Typestore | None = None,
+                 version: int = BAG_VERSION) -> None:
         self.path = Path(path)
         if storage not in STORAGES:
             raise BagError(f"unknown bag storage {storage!r} (choose from {sorted(STORAGES)})")
+        if version not in BAG_VERSIONS:
+            raise BagError(f"bag metadata version {version} not supported (choose from {BAG_VERSIONS}; 8 is "
+                           "readable by Humble, Jazzy and Kilted)")
         if self.path.exists() and not overwrite:
             raise BagError(f"output bag {self.path} exists already (choose another name or remove it)")
         self.storage = storage
@@ -53,7 +61,7 @@ class BagWriter:
             raise BagError(f"output folder {parent} does not exist")
         self._overwrite = overwrite
         self._tmpdir = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.partial-", dir=parent))
-        self._writer = Writer(self._tmpdir / self.path.name, version=BAG_VERSION, storage_plugin=STORAGES[storage])
+        self._writer = Writer(self._tmpdir / self.path.name, version=version, storage_plugin=STORAGES[storage])
         self._writer.open()
         self._connections: dict[str, Connection] = {}
         self.counts: dict[str, int] = {}

@@ -16,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=1.0, help="playback rate (1 = real time, 0 = max speed)")
     parser.add_argument("--loop", action="store_true", help="start again when the bag ends (until Ctrl-C)")
     parser.add_argument("--start", type=float, default=0.0, metavar="S", help="skip the first S seconds of the bag")
-    parser.add_argument("--topics", nargs="+", default=[], metavar="TOPIC", help="topics to replay (default: all)")
+    parser.add_argument("--topics", nargs="+", default=[], metavar="TOPIC",
+                        help="topics to replay (default: all but /clock and the pipeline's outputs)")
+    parser.add_argument("--include-outputs", action="store_true",
+                        help="also replay the bag's /clock and the pipeline's outputs (/causal/graph, ...)")
     parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO",
                         help="publish bag topic FROM on TO (repeatable)")
     parser.add_argument("--clock", dest="clock", action="store_true", default=True,
@@ -37,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     options = PlaybackOptions(rate=args.rate, start_s=args.start, loop=args.loop, clock_hz=args.clock_hz,
                               publish_clock=args.clock)
-    stats = replay(args.bag, options, args.topics, args.remap, args.skip_unknown, args.wait_subscribers, args.delay)
+    stats = replay(args.bag, options, args.topics, args.remap, args.skip_unknown, args.wait_subscribers, args.delay,
+                   include_outputs=args.include_outputs)
     print(f"replayed {stats.message_count} messages in {stats.wall_s:.2f} s "
           f"({stats.passes} pass(es), {stats.clock_ticks} /clock ticks, "
           f"mean timing error {stats.mean_abs_error_s * 1e3:.3f} ms)")

@@ -5,7 +5,12 @@ Examples:
   causal-nodes simulate corridor_passing --duration-s 60 --out corridor.csv --truth-out corridor_truth.csv
   causal-nodes simulate corridor_passing --do robot_linear_speed=0.2@5:15 --out slow.csv
   causal-nodes simulate scm_demo --seed 3 --score          # PCMCI on the stream, F1 against the ground truth
+  causal-nodes simulate crossing --seed 7 --score --json score.json   # against the interventional reference
   causal-nodes simulate crossing --seed 4 --duration-s 600 --bag crossing_4   # an MCAP bag, no DDS needed
+
+--score scores against the scenario's reference graph (docs/simulator.md): an SCM's own links, or for physical
+scenarios the interventional reference over the observed variables. --json writes precision, recall, f1
+(lag-level), f1_summary (lag-collapsed), reference (its kind), seconds (the discovery) and more.
 
 The CSV has a first column `time` and one column per variable (rows before every variable is defined, e.g. the
 first step without a speed, are left out), so `causal-nodes discover` reads it directly.
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import re
 import sys
 from pathlib import Path
@@ -47,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera", action="store_true", help="with --bag: also /camera/image_raw (large)")
     parser.add_argument("--score", action="store_true",
                         help="run the discovery on the simulated stream and print precision/recall/F1")
+    parser.add_argument("--json", type=Path, metavar="OUT",
+                        help="with --score: write the scores (f1, f1_summary, reference, seconds, ...) to this JSON")
+    parser.add_argument("--variables", help="comma-separated variables to simulate (default: the scenario's)")
     add_discovery_options(parser)
 
 
@@ -84,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
             _write_bag(scenario, args, steps, interventions)
             if not (args.out or args.truth_out or args.score):
                 return 0
+        chosen = [v.strip() for v in args.variables.split(",") if v.strip()] if args.variables else None
         series = run_scenario(scenario, seed=args.seed, steps=steps, interventions=interventions,
-                              definitions=args.definitions)
+                              definitions=args.definitions, variables=chosen)
+        if args.json and not args.score:
+            raise ValueError("--json writes the scores of --score: give --score too")
         config = config_from_args(args) if args.score else None
     except ValueError as error:
         print(f"simulate: {error}", file=sys.stderr)
@@ -107,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             writer.writerows(truth)
         print(f"wrote {len(truth)} links to {args.truth_out}")
     if config is not None:
-        return _score(scenario, series.names, values, config)
+        return _score(scenario, series, config, args.json, args.seed)
     return 0
 
 
@@ -120,17 +132,23 @@ def _write_bag(scenario, args: argparse.Namespace, steps: int | None, interventi
           f"{bag.message_count} messages on {len(bag.counts)} topics")
 
 
-def _score(scenario, names: list[str], values: np.ndarray, config) -> int:
-    from causal_nodes.discovery.discover import discover
-    from causal_nodes.evaluation.graph_metrics import score_links
+def _score(scenario, series, config, json_out: Path | None, seed: int | None) -> int:
+    from causal_nodes.evaluation.discovery_scores import discover_and_score
 
     try:
-        result = discover(values, names, config)
+        score = discover_and_score(scenario, series.names, series.values, config)
     except ValueError as error:
         print(f"simulate: discovery failed: {error}", file=sys.stderr)
         return 1
-    score = score_links(result.links(), scenario.ground_truth())
+    for name, why in score["left_out"].items():
+        print(f"WARN: {name} left out of the discovery: {why}", file=sys.stderr)
     print(f"discovery ({config.method}/{config.test}, tau_max {config.tau_max}, pc_alpha {config.pc_alpha}, "
-          f"alpha_level {config.alpha_level}) on {len(values)} samples: precision {score['precision']:.3f} "
-          f"recall {score['recall']:.3f} F1 {score['f1']:.3f} (tp {score['tp']}, fp {score['fp']}, fn {score['fn']})")
+          f"alpha_level {config.alpha_level}) on {score['samples']} samples, {score['seconds']:.2f} s, against "
+          f"the {score['reference']} reference ({score['reference_links']} links): precision "
+          f"{score['precision']:.3f} recall {score['recall']:.3f} F1 {score['f1']:.3f} (tp {score['tp']}, "
+          f"fp {score['fp']}, fn {score['fn']}); lag-collapsed F1 {score['f1_summary']:.3f}")
+    if json_out:
+        score["seed"] = scenario.seed if seed is None else seed
+        json_out.write_text(json.dumps(score, indent=1) + "\n")
+        print(f"wrote {json_out}")
     return 0

@@ -24,7 +24,7 @@ import numpy as np
 
 from causal_nodes.choices import Choice
 from causal_nodes.discovery.independence_tests import CI_TESTS, CITest, ParCorrTest, ci_test, registered_names
-from causal_nodes.discovery.samples import Samples, check_mask_type, regime_labels
+from causal_nodes.discovery.samples import InsufficientDataError, Samples, check_mask_type, regime_labels
 
 
 class Method(Choice):
@@ -64,8 +64,14 @@ def min_samples_for(max_lag: int) -> int:
     return 2 * max_lag + 10
 
 
-class InsufficientDataError(ValueError):
-    """The window is too short for the requested lags (no graph can be computed)."""
+METHOD_DEFAULT_PC_ALPHA = 0.0
+"""``pc_alpha`` that stands for the method's own default (:func:`default_pc_alpha`); params files, the CLI and the
+node pass it when no value was chosen."""
+
+
+def default_pc_alpha(method: Method | str) -> float:
+    """tigramite's default pc_alpha of the method: ``run_pcmci`` 0.2, ``run_pcmciplus`` 0.01."""
+    return 0.01 if Method.parse(method, "method") is Method.PCMCIPLUS else 0.2
 
 
 @dataclass(frozen=True)
@@ -74,14 +80,15 @@ class DiscoveryConfig:
 
     ``method``, ``test``, ``fdr_method`` and ``engine`` also accept their names as strings (params files, the CLI,
     the node); they are stored as :class:`Method`, :class:`~causal_nodes.discovery.independence_tests.CITest`,
-    :class:`FDRMethod` and :class:`Engine`.
+    :class:`FDRMethod` and :class:`Engine`. ``pc_alpha`` defaults to the method's (:func:`default_pc_alpha`),
+    also when given as :data:`METHOD_DEFAULT_PC_ALPHA`; None selects it per variable (tigramite's grid).
     """
 
     method: Method = Method.PCMCI
     test: CITest = field(default_factory=ParCorrTest)
     tau_min: int = 0
     tau_max: int = 3
-    pc_alpha: float | None = 0.2
+    pc_alpha: float | None = METHOD_DEFAULT_PC_ALPHA
     alpha_level: float = 0.01
     max_conds_dim: int | None = None
     max_combinations: int = 1
@@ -109,6 +116,8 @@ class DiscoveryConfig:
                      f"({', '.join(n for n, t in CI_TESTS.items() if t.stratifies)}), not {self.test.name!r}")
         object.__setattr__(self, "engine", Engine.parse(self.engine, "engine"))
         object.__setattr__(self, "fdr_method", FDRMethod.parse(self.fdr_method, "fdr_method"))
+        if self.pc_alpha == METHOD_DEFAULT_PC_ALPHA:
+            object.__setattr__(self, "pc_alpha", default_pc_alpha(self.method))
         _require(0 <= self.tau_min <= self.tau_max, f"need 0 <= tau_min <= tau_max, got {self.tau_min}, {self.tau_max}")
         _require(self.pc_alpha is None or 0.0 < self.pc_alpha < 1.0, f"pc_alpha must be in (0, 1), got {self.pc_alpha}")
         _require(0.0 < self.alpha_level < 1.0, f"alpha_level must be in (0, 1), got {self.alpha_level}")
@@ -117,6 +126,9 @@ class DiscoveryConfig:
             _require(self.tau_min == 0, "PCMCI+ needs tau_min = 0")
 
     def replace(self, **changes: Any) -> DiscoveryConfig:
+        """A copy with ``changes``; a pc_alpha that was the old method's default follows a new method."""
+        if "method" in changes and "pc_alpha" not in changes and self.pc_alpha == default_pc_alpha(self.method):
+            changes["pc_alpha"] = METHOD_DEFAULT_PC_ALPHA
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
@@ -172,6 +184,14 @@ class DiscoveryResult:
     engine_note: str = ""
     datasets: int = 1
     """Datasets the run pooled (tigramite's multiple-datasets mode when > 1)."""
+    drop_reasons: dict[str, str] = field(default_factory=dict)
+    """Why each variable in ``dropped`` was left out (constant, a linear function of others)."""
+
+    def dropped_text(self) -> str:
+        """``name (why); ...`` for logs and diagnostics ('' when nothing was left out)."""
+        if not self.dropped:
+            return ""
+        return _reasons_text({name: self.drop_reasons.get(name, "left out") for name in self.dropped})
 
     def links(self) -> list[Link]:
         """Non-empty graph entries; a contemporaneous pair (stored twice by tigramite) is listed once."""
@@ -214,6 +234,7 @@ class DiscoveryResult:
             "engine_note": self.engine_note,
             "sample_count": self.sample_count,
             "dropped": list(self.dropped),
+            "drop_reasons": dict(self.drop_reasons),
             "datasets": self.datasets,
             "config": self.config.as_dict(),
         }
@@ -262,12 +283,22 @@ def discover(data: np.ndarray | Samples, names: Sequence[str], config: Discovery
     with np.errstate(invalid="ignore"):
         varying = [k for k in range(array.shape[1]) if np.nanmax(array[:, k]) > np.nanmin(array[:, k])]
     dropped = [samples.names[k] for k in range(len(samples.names)) if k not in varying]
+    reasons = {name: "constant" for name in dropped}
+    for k, combination in dependent_columns(array[:, varying]).items():
+        name = samples.names[varying[k]]
+        reasons[name] = "a linear function of " + ", ".join(samples.names[varying[c]] for c in combination)
+        dropped.append(name)
+    varying = [k for k in varying if samples.names[k] not in reasons]
     if len(varying) < 2:
-        raise InsufficientDataError(f"fewer than two non-constant variables (constant: {dropped})")
+        raise InsufficientDataError(f"fewer than two usable variables (left out: {_reasons_text(reasons)})")
     samples = samples.columns(varying)
     runs, short = samples.runs(2 * config.tau_max + 1)
     if not runs:
         raise InsufficientDataError(f"every dataset is shorter than 2 * tau_max + 1 = {2 * config.tau_max + 1}")
+    if short:  # only the datasets long enough for the lags, and one dataset is no longer "datasets"
+        samples = samples.rows(np.concatenate(runs))
+    if len(runs) == 1:
+        samples.datasets = None
 
     special = _special_samples(samples, len(runs))
     if special:
@@ -293,7 +324,42 @@ def discover(data: np.ndarray | Samples, names: Sequence[str], config: Discovery
         dropped=dropped,
         engine_note=note,
         datasets=len(runs),
+        drop_reasons=reasons,
     )
+
+
+SINGULAR_TOLERANCE = 1e-9
+"""Share of a variable's variance left unexplained below which it counts as a linear function of others."""
+
+
+def dependent_columns(array: np.ndarray) -> dict[int, list[int]]:
+    """Columns that are (numerically) exact linear functions of earlier columns, with those columns.
+
+    Why: a duplicated variable (the same signal under two names, a unit conversion) makes every test that
+    conditions on one of them singular, and PCMCI then reports a thicket of spurious links. The later copy is
+    left out, and the result says of what it is a function. Rows with a missing value are ignored.
+    """
+    rows = array[~np.isnan(array).any(axis=1)]
+    if len(rows) < 3:
+        return {}
+    centred = rows - rows.mean(axis=0)
+    centred /= np.maximum(np.linalg.norm(centred, axis=0), 1e-300)
+    out: dict[int, list[int]] = {}
+    kept: list[int] = []
+    for k in range(centred.shape[1]):
+        if kept:
+            basis = centred[:, kept]
+            coef, *_ = np.linalg.lstsq(basis, centred[:, k], rcond=None)
+            left = centred[:, k] - basis @ coef
+            if float(left @ left) < SINGULAR_TOLERANCE:
+                out[k] = [kept[c] for c in np.flatnonzero(np.abs(coef) > 1e-6)]
+                continue
+        kept.append(k)
+    return out
+
+
+def _reasons_text(reasons: dict[str, str]) -> str:
+    return "; ".join(f"{name} ({why})" for name, why in reasons.items()) or "none"
 
 
 def _special_samples(samples: Samples, n_runs: int) -> str:
@@ -303,7 +369,7 @@ def _special_samples(samples: Samples, n_runs: int) -> str:
         reasons.append("missing values (NaN): tigramite with missing_flag")
     if samples.mask is not None:
         reasons.append("a mask")
-    if n_runs > 1 or samples.datasets is not None:
+    if n_runs > 1:
         reasons.append(f"{n_runs} datasets (multiple-datasets mode)")
     if samples.regimes is not None:
         reasons.append("a context (stratified tests)")
@@ -319,7 +385,7 @@ def _choose_engine(config: DiscoveryConfig) -> tuple[Runner, Engine, str]:
         return run_tigramite, Engine.TIGRAMITE, "requested"
     reason = fast_unsupported_reason(config)
     if reason is None:
-        return run_fast_engine, Engine.FAST, "exact streaming ParCorr engine"
+        return run_fast_engine, Engine.FAST, "exact fast ParCorr engine"
     if config.engine is Engine.FAST:
         raise ValueError(f"engine 'fast' cannot run this configuration: {reason}")
     return run_tigramite, Engine.TIGRAMITE, f"fast engine not applicable: {reason}"
@@ -332,8 +398,8 @@ def _tigramite_for(reason: str, config: DiscoveryConfig) -> tuple[Runner, Engine
 
 
 def _pcmci_options(config: DiscoveryConfig) -> dict[str, Any]:
-    """The options run_pcmci takes (PCMCI+ takes the same but alpha_level: it tests at pc_alpha)."""
-    return dict(
+    """The options the method's run function takes (run_pcmciplus has no alpha_level: it tests at pc_alpha)."""
+    options = dict(
         tau_min=config.tau_min,
         tau_max=config.tau_max,
         pc_alpha=config.pc_alpha,
@@ -342,6 +408,9 @@ def _pcmci_options(config: DiscoveryConfig) -> dict[str, Any]:
         max_combinations=config.max_combinations,
         fdr_method=config.fdr_method.value,
     )
+    if config.method is Method.PCMCIPLUS:
+        del options["alpha_level"]
+    return options
 
 
 def _fast_options(config: DiscoveryConfig) -> dict[str, Any]:
@@ -394,7 +463,7 @@ def run_tigramite(samples: Samples | np.ndarray, config: DiscoveryConfig) -> dic
     missing = np.isnan(array)
     values = np.where(missing, MISSING_FLAG, array)
     runs, _ = samples.runs(2 * config.tau_max + 1)
-    multiple = len(runs) > 1 or samples.datasets is not None
+    multiple = len(runs) > 1
     frame = DataFrame(
         {k: values[rows] for k, rows in enumerate(runs)} if multiple else values,
         mask=None if mask is None else ({k: mask[rows] for k, rows in enumerate(runs)} if multiple else mask),
@@ -417,7 +486,6 @@ def run_tigramite(samples: Samples | np.ndarray, config: DiscoveryConfig) -> dic
         pcmci = PCMCI(dataframe=frame, cond_ind_test=test, verbosity=0)
         options = _pcmci_options(config)
         if config.method is Method.PCMCIPLUS:
-            del options["alpha_level"]
             results = pcmci.run_pcmciplus(link_assumptions=links, **options)
         else:
             results = pcmci.run_pcmci(link_assumptions=links, **options)

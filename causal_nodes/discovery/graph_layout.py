@@ -39,7 +39,10 @@ def link_style(link: Link) -> LinkStyle:
     color: RGBA = (0.85, 0.2, 0.15, 0.9) if link.strength >= 0 else (0.15, 0.35, 0.85, 0.9)
     if link.link_type != "-->":
         color = (0.5, 0.5, 0.5, 0.9)
-    return LinkStyle(width=0.2 + 0.8 * magnitude, color=color, label=f"{link.lag}" if link.lag else "0")
+    label = f"{link.lag}" if link.lag else "0"
+    if link.link_type != "-->":  # an ancestral mark (o->, <->, o-o) says what is and is not known: show it
+        label += f" {link.link_type}"
+    return LinkStyle(width=0.2 + 0.8 * magnitude, color=color, label=label)
 
 
 def render_graph_image(variables: Sequence[str], links: Sequence[Link], size: int = 480, title: str = "") -> np.ndarray:

@@ -24,7 +24,19 @@ from causal_nodes.discovery.discover import (
     discover,
     fast_unsupported_reason,
 )
+from causal_nodes.discovery.samples import Samples
 from causal_nodes.discovery.window import SampleWindow, WindowConfig
+
+
+def encounters(stamps: np.ndarray, subjects: Sequence[str], gap_s: float) -> np.ndarray:
+    """Encounter number per sample: it increases when the subject changes or the stamps jump by more than
+    ``gap_s`` (the person was out of sight, the episode ended)."""
+    stamps = np.asarray(stamps, dtype=np.float64)
+    if len(stamps) == 0:
+        return np.zeros(0, dtype=np.int64)
+    subject = np.asarray(subjects, dtype=object)
+    starts = (np.diff(stamps) > gap_s) | (subject[1:] != subject[:-1])
+    return np.concatenate([[0], np.cumsum(starts)]).astype(np.int64)
 
 
 @dataclass
@@ -39,6 +51,8 @@ class WindowJob:
     """The fast engine's streaming statistics of this window, when kept (see :class:`OnlineDiscovery`)."""
     config: DiscoveryConfig | None = None
     """The settings when the job was cut (a reconfiguration meanwhile applies to the next job)."""
+    datasets: np.ndarray | None = None
+    """Encounter number per sample when encounters are pooled as separate datasets (see :class:`OnlineDiscovery`)."""
 
 
 @dataclass
@@ -66,13 +80,25 @@ class OnlineDiscovery:
     Where the fast engine applies, the window's lagged second moments are also kept up to date sample by sample
     (:class:`~causal_nodes.discovery.fast.pcmci.StreamingPCMCI`, O(d^2) per sample), so a run costs only its tests;
     a job carries a copy of them. The result is the same as a batch run on the window (tested).
+
+    ``pool_encounters``: the window's samples are split into encounters -- a new one starts when the subject
+    changes or after a gap of more than ``encounter_gap_s`` -- and pooled as separate datasets (tigramite's
+    multiple-datasets mode), so no lagged link is measured across the seam between two people or episodes.
+    The configured context variable, if any, joins the window's variables.
     """
 
     def __init__(self, window: WindowConfig, config: DiscoveryConfig, variables: Sequence[str] = (),
-                 min_samples: int | None = None) -> None:
+                 min_samples: int | None = None, pool_encounters: bool = False,
+                 encounter_gap_s: float = 1.0) -> None:
         self.window = SampleWindow(window)
         self.config = config
         self.variables = list(variables)
+        if config.context and self.variables and config.context not in self.variables:
+            self.variables.append(config.context)
+        if not encounter_gap_s > 0:
+            raise ValueError(f"encounter_gap_s must be > 0, got {encounter_gap_s}")
+        self.pool_encounters = pool_encounters
+        self.encounter_gap_s = encounter_gap_s
         self._min_samples_wanted = min_samples or 0
         self.min_samples = _min_samples(config, self._min_samples_wanted, window.length)
         if len(self.variables) > window.max_variables:
@@ -95,6 +121,8 @@ class OnlineDiscovery:
         window = window or self.window.config
         wanted = self._min_samples_wanted if min_samples is None else min_samples
         new_min = _min_samples(config, wanted, window.length)
+        if variables is not None and config.context and variables and config.context not in variables:
+            variables = [*variables, config.context]
         if variables is not None and len(variables) > window.max_variables:
             raise ValueError(f"variables: {len(variables)} configured, max_variables is {window.max_variables}")
         if window != self.window.config:
@@ -112,7 +140,7 @@ class OnlineDiscovery:
         self._samples_at_last_job = -1  # the next tick runs with the new settings even without new samples
         self.reconfigurations += 1
 
-    def add(self, stamp: float, names: Sequence[str], values: Sequence[float]) -> str | None:
+    def add(self, stamp: float, names: Sequence[str], values: Sequence[float], subject: str = "") -> str | None:
         if self.variables:
             if len(names) != len(values):
                 return self.window.add(stamp, names, values)  # rejected and counted there
@@ -126,10 +154,19 @@ class OnlineDiscovery:
                 return reason
             values = [values[index[v]] for v in self.variables]
             names = self.variables
-        verdict = self.window.add(stamp, names, values)
+        verdict = self.window.add(stamp, names, values, subject)
         if verdict is None and self.streaming:
             self._follow_window(values)
         return verdict
+
+    def warm_up(self) -> float:
+        """Compiles (first use on a machine: seconds) or loads the fast engine's kernels now, so that the first
+        window is not delayed by it; call it off the callback thread. Returns the seconds it took."""
+        if not self.streaming:
+            return 0.0
+        from causal_nodes.discovery.fast.kernels import warm_up
+
+        return warm_up()
 
     def _follow_window(self, values: Sequence[float]) -> None:
         """Keeps the streaming statistics equal to the window: push, or rebuild after a window reset."""
@@ -143,6 +180,15 @@ class OnlineDiscovery:
         else:
             self._stream.push(np.asarray(values, dtype=np.float64))
 
+    def reset(self, reason: str = "requested") -> int:
+        """Empties the window (counted as a reset for ``reason``); the next run waits for ``min_samples`` new samples.
+        Returns how many samples were dropped."""
+        dropped = self.window.fill
+        self.window.clear()
+        self.window.resets[reason] += 1  # also makes the streaming statistics start again from the empty window
+        self._samples_at_last_job = -1
+        return dropped
+
     def ready(self) -> bool:
         """A run is due: enough samples, and new ones since the last job."""
         return self.window.fill >= self.min_samples and self.window.accepted != self._samples_at_last_job
@@ -153,13 +199,18 @@ class OnlineDiscovery:
         statistics = None
         if self._stream is not None and self._stream.n_samples > 2 * self.config.tau_max:
             statistics = self._stream.snapshot(self.config.test.name)
+        datasets = encounters(stamps, self.window.labels(), self.encounter_gap_s) if self.pool_encounters else None
         return WindowJob(names=names, stamps=stamps, data=data, taken_at=time.monotonic(), statistics=statistics,
-                         config=self.config)
+                         config=self.config, datasets=datasets)
 
     def run(self, job: WindowJob) -> DiscoveryOutcome:
         """Runs the discovery on a job; errors become an outcome, not an exception."""
         try:
-            return DiscoveryOutcome(job, discover(job.data, job.names, job.config or self.config, job.statistics))
+            config = job.config or self.config
+            if job.datasets is not None and job.datasets[-1] > 0:
+                samples = Samples(job.data, list(job.names), datasets=job.datasets)
+                return DiscoveryOutcome(job, discover(samples, job.names, config))
+            return DiscoveryOutcome(job, discover(job.data, job.names, config, job.statistics))
         except InsufficientDataError as error:
             return DiscoveryOutcome(job, None, str(error), insufficient=True)
         except Exception as error:  # a failed run must not take the node down; it is reported instead

@@ -16,6 +16,10 @@ import numpy as np
 MASK_LETTERS = frozenset("xyz")
 
 
+class InsufficientDataError(ValueError):
+    """The samples cannot support the run (too few, too short for the lags, nothing left to test): no graph."""
+
+
 def check_mask_type(mask_type: str) -> str:
     """tigramite's ``mask_type``: letters of x, y, z -- a test leaves out the samples where a masked value
     enters as X, Y or Z respectively (e.g. ``"y"``: only samples whose effect is unmasked)."""
@@ -89,6 +93,12 @@ class Samples:
             raise ValueError(f"no variable {name!r} in the data; variables: {self.names}")
         k = self.names.index(name)
         return self.array[:, k], self.columns([c for c in range(len(self.names)) if c != k])
+
+    def rows(self, keep: np.ndarray) -> Samples:
+        """The same samples restricted to the rows ``keep`` (in that order)."""
+        return Samples(self.array[keep], self.names, None if self.mask is None else self.mask[keep],
+                       None if self.datasets is None else np.asarray(self.datasets)[keep],
+                       None if self.regimes is None else np.asarray(self.regimes)[keep])
 
     def runs(self, min_length: int) -> tuple[list[np.ndarray], int]:
         """Row indices per dataset (one for all rows without dataset labels), keeping datasets with at least

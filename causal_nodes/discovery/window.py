@@ -61,6 +61,7 @@ class SampleWindow:
         self.names: list[str] = []
         self._values = np.empty((config.length, 0))
         self._stamps = np.empty(config.length)
+        self._labels = np.full(config.length, "", dtype=object)
         self._start = 0
         self._count = 0
         self.accepted = 0
@@ -86,7 +87,8 @@ class SampleWindow:
         self._count = 0
         self._forward_guard.clear()
 
-    def add(self, stamp: float, names: Sequence[str], values: Sequence[float]) -> str | None:
+    def add(self, stamp: float, names: Sequence[str], values: Sequence[float], label: str = "") -> str | None:
+        """``label``: who or what the sample is about (e.g. the subject person), kept beside it."""
         if len(names) != len(values):
             return self._reject("names_values_length_mismatch")
         if len(names) > self.config.max_variables:
@@ -114,7 +116,7 @@ class SampleWindow:
             self.clear()
         if any(self.missing_run.values()):
             self.missing_run = dict.fromkeys(self.names, 0)
-        self._append(stamp, row)
+        self._append(stamp, row, label)
         self.accepted += 1
         return None
 
@@ -125,7 +127,7 @@ class SampleWindow:
     def reconfigure(self, config: WindowConfig) -> None:
         """New settings at runtime, keeping the newest samples (as many as the new length holds)."""
         length = config.length
-        stamps, values = self.stamps()[-length:], self.array()[-length:]
+        stamps, values, labels = self.stamps()[-length:], self.array()[-length:], self.labels()[-length:]
         self.config = config
         self._forward_guard = ForwardJumpGuard(config.time_rules())
         if len(self.names) > config.max_variables:
@@ -133,10 +135,11 @@ class SampleWindow:
             self.names = []
         self._values = np.empty((length, len(self.names)))
         self._stamps = np.empty(length)
+        self._labels = np.full(length, "", dtype=object)
         self.clear()
         if self.names:
-            for stamp, row in zip(stamps, values):
-                self._append(float(stamp), row)
+            for stamp, row, label in zip(stamps, values, labels):
+                self._append(float(stamp), row, label)
 
     def array(self) -> np.ndarray:
         """The window's samples, oldest first, as a (fill, N) copy."""
@@ -144,6 +147,10 @@ class SampleWindow:
 
     def stamps(self) -> np.ndarray:
         return self._ordered(self._stamps)
+
+    def labels(self) -> list[str]:
+        """The samples' labels, oldest first."""
+        return list(self._ordered(self._labels))
 
     def counters(self) -> dict[str, int]:
         out = {"accepted": self.accepted, "fill": self._count}
@@ -166,7 +173,7 @@ class SampleWindow:
         self._values = np.empty((self.config.length, len(self.names)))
         self.clear()
 
-    def _append(self, stamp: float, row: np.ndarray) -> None:
+    def _append(self, stamp: float, row: np.ndarray, label: str) -> None:
         length = self.config.length
         if self._count < length:
             index = (self._start + self._count) % length
@@ -176,6 +183,7 @@ class SampleWindow:
             self._start = (self._start + 1) % length
         self._values[index] = row
         self._stamps[index] = stamp
+        self._labels[index] = label
 
     def _ordered(self, buffer: np.ndarray) -> np.ndarray:
         idx = (self._start + np.arange(self._count)) % self.config.length

@@ -3,6 +3,9 @@
 A link is ``(source, target, lag)``: source(t - lag) -> target(t). An undirected contemporaneous link found by
 the discovery (``o-o``, ``x-x``, ``<->``) has no direction to be right or wrong about, so it counts as a true
 positive when the truth holds the pair in either direction, and as one false positive otherwise.
+
+Two scores: lag-level (:func:`score_links`: the right pair at the right lag) and lag-collapsed
+(:func:`score_summary`: the right pair at any lag, the summary graph X -> Y; autolinks X -> X count too).
 """
 from __future__ import annotations
 
@@ -42,6 +45,30 @@ def score_links(
             tp += 1
     fn = len(truth_set - matched)
     precision = tp / (tp + fp) if tp + fp else (1.0 if not truth_set else 0.0)
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+def score_summary(discovered: Iterable[LinkKey | object], truth: Iterable[LinkKey]) -> dict[str, float]:
+    """Precision, recall and F1 of the lag-collapsed graphs: X -> Y when any lag (including 0) links them."""
+    truth_pairs = {(str(s), str(t)) for s, t, _ in truth}
+    directed: set[tuple[str, str]] = set()
+    undirected: list[tuple[str, str]] = []
+    for link in discovered:
+        (source, target, lag), kind = _as_key_and_type(link)
+        if lag == 0 and kind in UNDIRECTED_TYPES:
+            undirected.append((source, target))
+        else:
+            directed.add((source, target))
+    for a, b in undirected:
+        if (a, b) in directed or (b, a) in directed:
+            continue
+        directed.add((b, a) if (b, a) in truth_pairs and (a, b) not in truth_pairs else (a, b))
+    tp = len(directed & truth_pairs)
+    fp = len(directed - truth_pairs)
+    fn = len(truth_pairs - directed)
+    precision = tp / (tp + fp) if tp + fp else (1.0 if not truth_pairs else 0.0)
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}

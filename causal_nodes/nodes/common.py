@@ -14,6 +14,11 @@ Parameters: :func:`declare` checks every value at start-up (range, choices, type
 a ``ValueError`` naming the node and the parameter, so a bad params file ends in one line and exit code 2, never a
 node that dies at its first message. :func:`on_parameter_change` applies a ``set_parameters`` at runtime or
 rejects it with the reason; parameters that cannot change at runtime are declared ``read_only``.
+
+Topic names are relative (``causal/graph``, ``people``), so a node started in a namespace (``robot1``) uses
+``/robot1/causal/graph`` and several robots share one DDS domain without crosstalk. Two stay absolute by ROS
+convention: ``/diagnostics`` (one aggregator per system; statuses are named by the node's full name) and
+``/clock``, ``/tf``, ``/tf_static`` (the launch files remap them into the namespace where the robot has its own).
 """
 from __future__ import annotations
 
@@ -162,7 +167,7 @@ class DiagnosticsPublisher:
     def publish(self, level: int, message: str, values: dict[str, Any]) -> DiagnosticStatus:
         status = DiagnosticStatus(
             level=level if isinstance(level, bytes) else bytes([int(level)]),
-            name=f"{self._node.get_name()}",
+            name=self._node.get_fully_qualified_name().lstrip("/"),  # robot1/discovery_node: unique per robot
             message=message,
             hardware_id=self._hardware_id,
             values=[KeyValue(key=str(k), value=_fmt(v)) for k, v in values.items()],

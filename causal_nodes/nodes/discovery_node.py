@@ -9,25 +9,33 @@ PCMCI runs; a tick that finds the worker busy is counted as a skipped update. Pu
 received / expected / lost by their ``sequence``, the variables that block the window; STALE when no frame came
 for ``stale_after_s``).
 
+Services (std_srvs/Trigger): ``~/reset`` empties the window (the next graph waits for ``min_samples`` new
+samples); ``~/discover_now`` runs a discovery on the current window at once and answers with the published graph's
+size, or why there is none (too few samples, a run already going).
+
 Every parameter applies at runtime (:meth:`OnlineDiscovery.reconfigure`; the next graph reflects it) or the
 change is rejected with the reason; none is silently ignored.
 """
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from geometry_msgs.msg import Point
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import ColorRGBA
+from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from causal_msgs.msg import CausalGraph, CausalLink, VariableFrame
-from causal_nodes.discovery.discover import ENGINES, METHODS, TESTS, DiscoveryConfig
+from causal_nodes.discovery.discover import ENGINES, METHOD_DEFAULT_PC_ALPHA, METHODS, TESTS, DiscoveryConfig
 from causal_nodes.discovery.graph_layout import circle_layout, link_style, render_graph_image
+from causal_nodes.discovery.independence_tests import ci_test, parse_test_options
 from causal_nodes.discovery.online import DiscoveryOutcome, OnlineDiscovery
 from causal_nodes.discovery.window import WindowConfig
 from causal_nodes.nodes.common import (
@@ -52,8 +60,8 @@ from causal_nodes.variables.stream_health import InputMonitor
 MARKER_NAMESPACE = "causal_graph"
 
 
-DISCOVERY_PARAMETERS = ("method", "test", "engine", "tau_min", "tau_max", "pc_alpha", "alpha_level", "max_conds_dim",
-                        "max_combinations")
+DISCOVERY_PARAMETERS = ("method", "test", "test_options", "engine", "tau_min", "tau_max", "pc_alpha", "alpha_level",
+                        "max_conds_dim", "max_combinations", "context", "context_bins")
 WINDOW_PARAMETERS = ("window_length", "time_jump_reset_s", "max_forward_jump_s", "max_variables")
 
 
@@ -63,15 +71,19 @@ class DiscoveryNode(Node):
         self._worker: ThreadPoolExecutor | None = None
         declare(self, "method", "pcmci", "PCMCI variant", choices=METHODS)
         declare(self, "test", "parcorr", "Conditional independence test", choices=TESTS)
+        declare(self, "test_options", [""], "Options of the test, 'KEY=VALUE' (e.g. n_features=3)")
         declare(self, "engine", "auto", "auto = exact fast ParCorr engine where it applies, else tigramite",
                 choices=ENGINES)
         declare(self, "tau_min", 0, "Smallest lag [samples]", int_range=(0, 50))
         declare(self, "tau_max", 3, "Largest lag [samples]", int_range=(0, 50))
-        declare(self, "pc_alpha", 0.2, "Significance of the PC condition-selection stage", float_range=(0.0001, 0.9999))
+        declare(self, "pc_alpha", METHOD_DEFAULT_PC_ALPHA, "Significance of the PC stages; 0 = the method's default "
+                "as in tigramite (pcmci 0.2, pcmciplus 0.01)", float_range=(0.0, 0.9999))
         declare(self, "alpha_level", 0.01, "Significance of a link in the final graph", float_range=(0.0001, 0.9999))
         declare(self, "max_conds_dim", -1, "Largest condition set in the PC stage (-1 = unlimited)",
                 int_range=(-1, 100))
         declare(self, "max_combinations", 1, "Condition combinations tested per size", int_range=(1, 100))
+        declare(self, "context", "", "Variable of regime labels: tests run within regimes (test rcot)")
+        declare(self, "context_bins", "", "Increasing edges 'E1,E2,..' cutting a continuous context into regimes")
         declare(self, "window_length", 300, "Samples in the sliding window", int_range=(20, 100000))
         declare(self, "time_jump_reset_s", 1.0,
                 "A stamp this far behind the newest resets the window (looping bag) [s]", float_range=(0.001, 3600.0))
@@ -82,6 +94,9 @@ class DiscoveryNode(Node):
                 int_range=(2, 1000))
         declare(self, "variables", [""], "Variables to use, in order ([''] = all in the frames)")
         declare(self, "min_samples", 50, "Fewest samples before a graph is computed", int_range=(10, 100000))
+        declare(self, "pool_encounters", False, "Pool encounters (subject changes, gaps) as separate datasets")
+        declare(self, "encounter_gap_s", 1.0, "A gap this long starts a new encounter [s]",
+                float_range=(0.001, 3600.0))
         self.marker_frame = declare(self, "marker_frame", "base_link", "Frame the graph markers are drawn in")
         self.marker_height = declare(self, "marker_height", 2.0, "Height of the graph above the frame origin [m]",
                                      float_range=(-100.0, 100.0))
@@ -96,12 +111,15 @@ class DiscoveryNode(Node):
         try:
             config, window, variables = self._settings({})
             self.online = OnlineDiscovery(window, config, variables=variables,
-                                          min_samples=self.get_parameter("min_samples").value)
+                                          min_samples=self.get_parameter("min_samples").value,
+                                          pool_encounters=self.get_parameter("pool_encounters").value,
+                                          encounter_gap_s=self.get_parameter("encounter_gap_s").value)
         except ValueError as error:  # checked at start-up, not at the first frame
             raise ValueError(f"{self.get_name()}: parameter {error}") from None
 
         self._lock = threading.Lock()  # guards the window between the frame callback and the timer
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcmci")
+        self._worker.submit(self._prepare_engine)
         self._running: Future | None = None
         self.skipped_updates = 0
         self.graphs_published = 0
@@ -111,11 +129,16 @@ class DiscoveryNode(Node):
         self._last_outcome: DiscoveryOutcome | None = None
         self._last_latency_s = float("nan")
 
-        self.graph_pub = self.create_publisher(CausalGraph, "/causal/graph", LATCHED_QOS)
-        self.marker_pub = self.create_publisher(MarkerArray, "/causal/graph_markers", LATCHED_QOS)
-        self.image_pub = self.create_publisher(Image, "/causal/graph_image", LATCHED_QOS)
+        self.graph_pub = self.create_publisher(CausalGraph, "causal/graph", LATCHED_QOS)
+        self.marker_pub = self.create_publisher(MarkerArray, "causal/graph_markers", LATCHED_QOS)
+        self.image_pub = self.create_publisher(Image, "causal/graph_image", LATCHED_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
-        self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
+        self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
+        # Services share the node's executor thread (one per node, see composition.py): a ~/discover_now waits for
+        # its run, and the frames meanwhile wait in their queue (depth 1000).
+        services = MutuallyExclusiveCallbackGroup()
+        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=services)
+        self.create_service(Trigger, "~/discover_now", self._on_discover_now, callback_group=services)
         self._tick_timer = self.create_timer(self.update_period_s, self._on_tick)
         wall_timer(self, 1.0, self._publish_diagnostics)
         on_parameter_change(self, self._apply_parameters)
@@ -125,6 +148,8 @@ class DiscoveryNode(Node):
         """The discovery and window settings from the parameters with ``changes`` applied (ValueError if bad)."""
         d = parameter_values(self, DISCOVERY_PARAMETERS, changes)
         d["max_conds_dim"] = _none_if_negative(d["max_conds_dim"])
+        d["test"] = ci_test(d["test"], parse_test_options([item for item in d.pop("test_options") if item]))
+        d["context_bins"] = _floats(d["context_bins"])
         w = parameter_values(self, WINDOW_PARAMETERS, changes)
         window = WindowConfig(length=w["window_length"], time_jump_reset_s=w["time_jump_reset_s"],
                               max_forward_jump_s=w["max_forward_jump_s"], max_variables=w["max_variables"])
@@ -136,6 +161,8 @@ class DiscoveryNode(Node):
         InputMonitor((), changes.get("stale_after_s", self.stale_after_s), 0.0)  # validates
         with self._lock:
             self.online.reconfigure(config, window, changes.get("min_samples"), variables)
+            self.online.pool_encounters = changes.get("pool_encounters", self.online.pool_encounters)
+            self.online.encounter_gap_s = changes.get("encounter_gap_s", self.online.encounter_gap_s)
         for name in ("marker_frame", "marker_height", "marker_radius", "publish_image", "stale_after_s"):
             if name in changes:
                 setattr(self, name, changes[name])
@@ -145,12 +172,19 @@ class DiscoveryNode(Node):
             self.destroy_timer(self._tick_timer)
             self._tick_timer = self.create_timer(self.update_period_s, self._on_tick)
 
+    def _prepare_engine(self) -> None:
+        """Loads (or compiles, the first time on a machine) the fast engine's kernels before the first window is
+        full, then freezes the start-up heap: modules and compiled code are never garbage, and a full garbage
+        collection that had to scan them would add ~100 ms to whichever 10 Hz update triggers it."""
+        self.online.warm_up()
+        gc.freeze()
+
     # ---- callbacks ------------------------------------------------------------------------------------------
     def _on_frame(self, msg: VariableFrame) -> None:
         self.frames_received += 1
         self.inputs.arrived("frames", monotonic(), int(msg.sequence))
         with self._lock:
-            self.online.add(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values))
+            self.online.add(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values), msg.subject_id)
             resets = sum(self.online.window.resets.values())
         if resets != self._resets_reported:
             self._resets_reported = resets
@@ -179,6 +213,36 @@ class DiscoveryNode(Node):
         self.graphs_published += 1
         self._last_latency_s = time.monotonic() - job.taken_at
 
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            dropped = self.online.reset("requested")
+        response.success, response.message = True, f"window emptied ({dropped} samples dropped)"
+        self.get_logger().info(response.message)
+        return response
+
+    def _on_discover_now(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self._running is not None and not self._running.done():
+            response.success, response.message = False, "a discovery is running; its graph follows on causal/graph"
+            return response
+        with self._lock:
+            enough, sentence = self.online.fill_status()
+            if not enough:
+                response.success, response.message = False, f"no graph: {sentence}"
+                return response
+            job = self.online.take_job()
+        self._running = self._worker.submit(self._run_and_publish, job)
+        self._running.result()
+        outcome = self._last_outcome
+        if outcome is None or outcome.result is None:
+            response.success = False
+            response.message = f"no graph: {outcome.error if outcome is not None else 'the run did not finish'}"
+        else:
+            result = outcome.result
+            response.success = True
+            response.message = (f"graph published: {len(result.links())} links, {result.sample_count} samples, "
+                                f"{result.seconds * 1e3:.0f} ms ({result.engine})")
+        return response
+
     def _publish_diagnostics(self) -> None:
         level, message, counters = self.status()
         self.diagnostics.publish(level, message, counters)
@@ -198,10 +262,10 @@ class DiscoveryNode(Node):
         if outcome is not None:
             if outcome.result is not None:
                 counters.update(compute_time_s=outcome.result.seconds, engine=outcome.result.engine,
-                                links=len(outcome.result.links()))
+                                links=len(outcome.result.links()), datasets=outcome.result.datasets)
                 if outcome.result.dropped:
                     level = max(level, WARN)
-                    message += f"; constant, left out: {', '.join(outcome.result.dropped)}"
+                    message += f"; left out: {outcome.result.dropped_text()}"
             else:
                 level = WARN if outcome.insufficient else ERROR
                 message += f"; last run failed: {outcome.error}"
@@ -297,6 +361,14 @@ class DiscoveryNode(Node):
 
 def _none_if_negative(value: int) -> int | None:
     return None if value < 0 else value
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    """'E1,E2,..' -> floats; ValueError naming the text (the node then refuses to start)."""
+    try:
+        return tuple(float(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise ValueError(f"expected numbers separated by commas, got {text!r}") from None
 
 
 def main(args=None) -> None:

@@ -113,15 +113,15 @@ class PrioritizerNode(Node):
         self._latencies: deque = deque(maxlen=100)
         self._status: tuple[int, str, dict] = (WARN, "waiting for a causal graph", {})
 
-        self._pub_priorities = self.create_publisher(CausalPriorities, "/causal/priorities", LATCHED_QOS)
-        self._pub_interventions = self.create_publisher(InterventionArray, "/causal/interventions", LATCHED_QOS)
-        self._pub_markers = self.create_publisher(MarkerArray, "/causal/intervention_markers", LATCHED_QOS)
+        self._pub_priorities = self.create_publisher(CausalPriorities, "causal/priorities", LATCHED_QOS)
+        self._pub_interventions = self.create_publisher(InterventionArray, "causal/interventions", LATCHED_QOS)
+        self._pub_markers = self.create_publisher(MarkerArray, "causal/intervention_markers", LATCHED_QOS)
         self._diagnostics = DiagnosticsPublisher(self)
-        self.create_subscription(CausalGraph, "/causal/graph", self._on_graph, LATCHED_QOS)
-        self.create_subscription(VariableFrame, "/causal/variables", self._on_frame, STREAM_QOS)
-        self.create_subscription(Odometry, "/odom", self._on_odom, SENSOR_QOS)
+        self.create_subscription(CausalGraph, "causal/graph", self._on_graph, LATCHED_QOS)
+        self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
+        self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS)
         if self.online.world is not None:  # the people are only needed to stream the world model
-            self.create_subscription(PoseArray, "/people", self._on_people, SENSOR_QOS)
+            self.create_subscription(PoseArray, "people", self._on_people, SENSOR_QOS)
         wall_timer(self, 1.0, self._publish_status)
         on_parameter_change(self, self._apply_parameters)
 

@@ -7,6 +7,10 @@ top-down view), ``/imu`` (sensor_msgs/Imu), ``/goal_pose`` (geometry_msgs/PoseSt
 and ``/sim/true_variables`` (causal_msgs/VariableFrame computed from the simulator state: the values the
 pipeline should reproduce). SCM scenarios publish ``/clock`` and their samples as ``/causal/variables``.
 Both publish ``/sim/ground_truth`` (causal_msgs/CausalGraph, transient local; links ``-->`` with their lag).
+TF (``tf2_msgs/TFMessage``, computed by :mod:`causal_nodes.sim.frames`): ``odom -> base_link`` and
+``odom -> person_<i>`` on ``/tf`` at every step, ``base_link -> base_laser`` and ``base_link -> camera`` on
+``/tf_static``; an SCM scenario, which has no robot, pins ``base_link`` at the origin of ``odom`` (static) so that
+the graph markers drawn above it resolve in RViz's ``odom`` fixed frame.
 
 Subscribes ``/cmd_vel`` (geometry_msgs/Twist: drives the robot for ``command_timeout`` s, then the scenario's
 controller takes over again) and ``/sim/do`` (causal_msgs/Intervention: ``do(variable = value)`` from now on for
@@ -21,7 +25,7 @@ import math
 import time
 
 import numpy as np
-from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Twist
+from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -44,7 +48,17 @@ from causal_nodes.nodes.common import (
     run_node,
     to_time_msg,
 )
-from causal_nodes.sim import Intervention, PhysicalSimulator, list_scenarios, load_scenario, state_variables
+from causal_nodes.nodes.tf import TfPublisher
+from causal_nodes.sim import (
+    PIPELINE_VARIABLES,
+    Intervention,
+    PhysicalSimulator,
+    list_scenarios,
+    load_scenario,
+    state_variables,
+)
+from causal_nodes.sim.frames import CAMERA_FRAME, LASER_FRAME, ROBOT_FRAME, dynamic_transforms, static_transforms
+from causal_nodes.variables.frames import Transform
 
 # Sensor outputs: reliable publishers match both reliable and best-effort subscribers; small depth, since a
 # stale sample is worth less than the next one.
@@ -77,9 +91,16 @@ class SimNode(Node):
                                                "How long a /sim/do intervention holds [s] (0 = until the end)",
                                                float_range=(0.0, 1e9))
         self.frame_id = declare(self, "frame_id", "odom", "World frame of /people, /odom and /goal_pose")
+        self.publish_tf = declare(self, "publish_tf", True, "Publish the robot, people and sensor frames on /tf "
+                                  "and /tf_static")
+        self.publish_people_tf = declare(self, "publish_people_tf", True, "Include person_<i> frames on /tf")
         self.start_delay_s = declare(self, "start_delay_s", 0.0,
                                      "Wall-clock seconds to wait before the first state is published, so that "
                                      "recorders and other late subscribers match first", float_range=(0.0, 60.0))
+        self.max_lead_s = declare(self, "max_lead_s", 0.0,
+                                  "Physical scenarios: pause stepping while the newest /causal/variables frame is "
+                                  "more than this much sim time behind the simulator [s] (0 = never pause)",
+                                  float_range=(0.0, 1e6))
 
         self.scenario = load_scenario(name)
         if rate_hz > 0.0:
@@ -91,33 +112,56 @@ class SimNode(Node):
             if not self.publish_camera:  # no frames, no image_motion (a sink: the ground truth stays exact)
                 self.scenario.variables = [v for v in self.scenario.variables if v != "image_motion"]
         self.sim = self.scenario.make_simulator(None if seed < 0 else seed)
+        physical = self.scenario.physical
+        # /sim/true_variables: every pipeline variable the simulated sensors support, not only the scenario's
+        self._true_names = [] if physical is None else [
+            v for v in PIPELINE_VARIABLES
+            if not (v in ("min_scan_range", "robot_obstacle_clearance") and not physical.scan.enabled)
+            and not (v == "image_motion" and not physical.camera.enabled)]
         self.physical = isinstance(self.sim, PhysicalSimulator)
 
-        self.counters: dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0}
+        self.counters: dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0,
+                                         "paused_ticks": 0}
         self.finished = False
         self.started = False
         self._wall_start = time.monotonic()
 
         self.clock_pub = self.create_publisher(ClockMsg, "/clock", OUTPUT_QOS)
-        self.truth_pub = self.create_publisher(CausalGraph, "/sim/ground_truth", LATCHED_QOS)
+        self.truth_pub = self.create_publisher(CausalGraph, "sim/ground_truth", LATCHED_QOS)
         if self.physical:
-            self.people_pub = self.create_publisher(PoseArray, "/people", OUTPUT_QOS)
-            self.odom_pub = self.create_publisher(Odometry, "/odom", OUTPUT_QOS)
-            self.scan_pub = self.create_publisher(LaserScan, "/scan", OUTPUT_QOS)
-            self.imu_pub = self.create_publisher(Imu, "/imu", OUTPUT_QOS)
-            self.goal_pub = self.create_publisher(PoseStamped, "/goal_pose", OUTPUT_QOS)
+            self.people_pub = self.create_publisher(PoseArray, "people", OUTPUT_QOS)
+            self.odom_pub = self.create_publisher(Odometry, "odom", OUTPUT_QOS)
+            self.scan_pub = self.create_publisher(LaserScan, "scan", OUTPUT_QOS)
+            self.imu_pub = self.create_publisher(Imu, "imu", OUTPUT_QOS)
+            self.goal_pub = self.create_publisher(PoseStamped, "goal_pose", OUTPUT_QOS)
             self.image_pub = (
-                self.create_publisher(Image, "/camera/image_raw", OUTPUT_QOS) if self.publish_camera else None
+                self.create_publisher(Image, "camera/image_raw", OUTPUT_QOS) if self.publish_camera else None
             )
-            self.true_pub = self.create_publisher(VariableFrame, "/sim/true_variables", STREAM_QOS)
+            self.true_pub = self.create_publisher(VariableFrame, "sim/true_variables", STREAM_QOS)
+            ctrl = self.scenario.physical.robot.controller
+            # known interventions: the excitation added to the robot's commands (when the scenario enables it)
+            self.excitation_pub = (
+                self.create_publisher(TwistStamped, "sim/command_excitation", STREAM_QOS)
+                if ctrl.excitation_linear > 0.0 or ctrl.excitation_angular > 0.0 else None
+            )
         else:
-            self.frame_pub = self.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
-        self.frames_published = 0  # the sequence of /causal/variables (subscribers count losses by it)
-        self.create_subscription(Twist, "/cmd_vel", self._on_cmd_vel, SENSOR_QOS)
-        self.create_subscription(InterventionMsg, "/sim/do", self._on_do, STREAM_QOS)
+            self.frame_pub = self.create_publisher(VariableFrame, "causal/variables", STREAM_QOS)
+        self.frames_published = 0  # the sequence of causal/variables (subscribers count losses by it)
+        # Flow control (faster-than-real-time runs): a simulator that outruns the variables node on a loaded machine
+        # makes the node's input topics arrive with more skew than its max_input_age_s, which turns into NaN frames.
+        self._pipeline_stamp = -math.inf
+        if self.physical and self.max_lead_s > 0.0:
+            self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
+        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, SENSOR_QOS)
+        self.create_subscription(InterventionMsg, "sim/do", self._on_do, STREAM_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
+        self.tf = TfPublisher(self) if self.publish_tf else None
 
         self.truth_pub.publish(self.ground_truth_message())
+        if self.tf is not None:
+            stamp = self.time_offset_s
+            self.tf.publish_static(static_transforms(stamp) if self.physical
+                                   else [Transform(self.frame_id, ROBOT_FRAME, stamp=stamp)])
         steady = Clock(clock_type=ClockType.STEADY_TIME)
         period = FASTEST_PERIOD_S if self.real_time_factor == 0.0 else self.sim.dt / self.real_time_factor
         self.create_timer(period, self._on_tick, clock=steady)
@@ -140,9 +184,26 @@ class SimNode(Node):
             self.finished = True
             self.get_logger().info(f"finished after {self.sim.time:.1f} s of sim time")
             return
+        if self.waiting_for_pipeline():
+            self.counters["paused_ticks"] += 1
+            return
         self.sim.step()
         self.counters["steps"] += 1
         self._publish_state()
+
+    def waiting_for_pipeline(self) -> bool:
+        """Whether the variables node is more than max_lead_s behind (flow control; never before its first frame
+        has had a second of wall time to arrive, so a pipeline without a variables node does not stall the run)."""
+        if self.max_lead_s <= 0.0 or not self.physical:
+            return False
+        after_step = self.time_offset_s + self.sim.time + self.sim.dt
+        if self._pipeline_stamp == -math.inf:
+            return (time.monotonic() - self._wall_start < 1.0
+                    and after_step - self.time_offset_s > self.max_lead_s + 1e-9)
+        return after_step - self._pipeline_stamp > self.max_lead_s + 1e-9
+
+    def _on_frame(self, msg: VariableFrame) -> None:
+        self._pipeline_stamp = max(self._pipeline_stamp, msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if not self.physical:
@@ -190,6 +251,9 @@ class SimNode(Node):
             self.frames_published += 1
             return
         sim: PhysicalSimulator = self.sim
+        if self.tf is not None:
+            self.tf.publish(dynamic_transforms(sim, self.time_offset_s + sim.time, self.frame_id,
+                                               people=self.publish_people_tf))
         self.people_pub.publish(self.people_message())
         self.odom_pub.publish(self.odometry_message())
         if sim.scan_ranges is not None:
@@ -199,9 +263,13 @@ class SimNode(Node):
         self.goal_pub.publish(PoseStamped(header=self._header(self.frame_id), pose=_pose(goal[0], goal[1], 0.0)))
         if self.image_pub is not None and sim.image is not None:
             self.image_pub.publish(self.image_message())
+        if self.excitation_pub is not None:
+            excitation = TwistStamped(header=self._header("base_link"))
+            excitation.twist.linear.x, excitation.twist.angular.z = (float(v) for v in sim.command_dither)
+            self.excitation_pub.publish(excitation)
         if self.publish_true_variables:
             values = state_variables(sim)
-            names = list(self.scenario.variables)
+            names = self._true_names
             x, y = (float(v) for v in sim.positions[sim.subject])
             self.true_pub.publish(VariableFrame(header=self._header(self.frame_id), names=names,
                                                 values=[float(values[n]) for n in names], subject_id=str(sim.subject),
@@ -215,7 +283,7 @@ class SimNode(Node):
 
     def odometry_message(self) -> Odometry:
         sim = self.sim
-        msg = Odometry(header=self._header(self.frame_id), child_frame_id="base_link")
+        msg = Odometry(header=self._header(self.frame_id), child_frame_id=ROBOT_FRAME)
         msg.pose.pose = _pose(*sim.robot_pose)
         msg.twist.twist.linear.x = float(sim.robot_speed)
         msg.twist.twist.angular.z = float(sim.robot_yaw_rate)
@@ -224,14 +292,14 @@ class SimNode(Node):
     def scan_message(self) -> LaserScan:
         scan = self.sim.config.scan
         increment = (scan.angle_max - scan.angle_min) / max(scan.beams - 1, 1)
-        return LaserScan(header=self._header("base_laser"), angle_min=float(scan.angle_min),
+        return LaserScan(header=self._header(LASER_FRAME), angle_min=float(scan.angle_min),
                          angle_max=float(scan.angle_max), angle_increment=float(increment), time_increment=0.0,
                          scan_time=float(self.sim.dt), range_min=float(scan.range_min),
                          range_max=float(scan.range_max), ranges=self.sim.scan_ranges.astype(np.float32).tolist())
 
     def imu_message(self) -> Imu:
         sim = self.sim
-        msg = Imu(header=self._header("base_link"))
+        msg = Imu(header=self._header(ROBOT_FRAME))
         x, y, z, w = yaw_to_quaternion(float(sim.robot_pose[2]))
         msg.orientation.x, msg.orientation.y, msg.orientation.z, msg.orientation.w = x, y, z, w
         msg.angular_velocity.z = float(sim.imu.yaw_rate)
@@ -243,7 +311,7 @@ class SimNode(Node):
     def image_message(self) -> Image:
         image = self.sim.image
         height, width = image.shape[:2]
-        return Image(header=self._header("camera"), height=height, width=width, encoding="rgb8", is_bigendian=0,
+        return Image(header=self._header(CAMERA_FRAME), height=height, width=width, encoding="rgb8", is_bigendian=0,
                      step=width * 3, data=image.tobytes())
 
     def ground_truth_message(self) -> CausalGraph:

@@ -3,6 +3,11 @@
 Subscribes (best-effort, so reliable and best-effort publishers both match): ``/people``
 (geometry_msgs/PoseArray) or per-person ``nav_msgs/Odometry`` topics (``person_odom_topics``), ``/odom``,
 ``/scan``, ``/goal_pose``, and, when their variables are configured, ``/camera/image_raw`` and ``/imu``.
+Geometric inputs honour their ``header.frame_id``: people, goal and odometry given in another frame than
+``frame_id`` (the world frame) are transformed into it through TF (:class:`causal_nodes.nodes.tf.FrameLookup`:
+tf2_ros where installed, else ``/tf``, ``/tf_static`` and the odometry's own ``odom -> base_link``); a message
+whose frame has no transform yet is dropped and counted (``no_transform_<input>``).
+Service ``~/reset`` (std_srvs/Trigger) forgets every input and person track and starts the grid again.
 All computation is in :class:`causal_nodes.variables.extractor.VariableExtractor`; this node converts messages,
 publishes ``/causal/variables`` (each frame numbered in ``sequence``, so subscribers can count losses) and
 reports on ``/diagnostics``: inputs dropped and time resets by name, inputs silent for longer than
@@ -19,6 +24,7 @@ from geometry_msgs.msg import Point, PoseArray, PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import Image, Imu, LaserScan
+from std_srvs.srv import Trigger
 
 from causal_msgs.msg import VariableFrame
 from causal_nodes.nodes.common import (
@@ -36,12 +42,15 @@ from causal_nodes.nodes.common import (
     to_time_msg,
     wall_timer,
 )
+from causal_nodes.nodes.tf import FrameLookup
 from causal_nodes.variables import msg_adapters
 from causal_nodes.variables.extractor import ALL_VARIABLES, DEFAULT_VARIABLES, VariableConfig, VariableExtractor
+from causal_nodes.variables.frames import Transform
 from causal_nodes.variables.stream_health import InputMonitor
 
-TOPICS = {"people": "/people", "odom": "/odom", "scan": "/scan", "goal": "/goal_pose",
-          "image": "/camera/image_raw", "imu": "/imu"}
+# Input streams -> topics (relative: a namespace applies) and types.
+TOPICS = {"people": "people", "odom": "odom", "scan": "scan", "goal": "goal_pose", "image": "camera/image_raw",
+          "imu": "imu"}
 MESSAGE_TYPES = {"people": PoseArray, "odom": Odometry, "scan": LaserScan, "goal": PoseStamped, "image": Image,
                  "imu": Imu}
 # Parameter -> VariableConfig field, for the parameters that rebuild the extractor when set at runtime.
@@ -77,6 +86,9 @@ class VariablesNode(Node):
         self.stale_after_s = declare(self, "stale_after_s", 5.0,
                                      "An input silent this long is reported; all of them silent: STALE [s, wall]",
                                      float_range=(0.1, 3600.0))
+        self.frames = FrameLookup(self, cache_s=declare(self, "tf_cache_s", 10.0,
+                                                        "Transforms kept for looking up input frames [s]",
+                                                        float_range=(0.1, 600.0), read_only=True))
         self.person_topics = [t for t in declare(
             self, "person_odom_topics", [""],
             "Per-person nav_msgs/Odometry topics instead of /people ([''] = use /people)", read_only=True) if t]
@@ -92,13 +104,30 @@ class VariablesNode(Node):
         self._resets_reported = 0
         self.frames_published = 0
 
-        self.publisher = self.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+        self.publisher = self.create_publisher(VariableFrame, "causal/variables", STREAM_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
         self._subscribed: set[str] = set()
         self.inputs = InputMonitor((), self.stale_after_s, monotonic())
         self._follow_inputs()
         wall_timer(self, 1.0, self._publish_diagnostics)
+        self.create_service(Trigger, "~/reset", self._on_reset)
         on_parameter_change(self, self._apply_parameters)
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.extractor.reset()
+        self._person_latest.clear()
+        response.success, response.message = True, "inputs and person tracks forgotten; the grid starts again"
+        self.get_logger().info(response.message)
+        return response
+
+    def _to_world(self, frame: str, stamp: float) -> Transform | None:
+        """world <- ``frame`` at ``stamp`` (None when ``frame`` is the world frame or unset)."""
+        if not frame or frame == self.frame_id:
+            return None
+        try:
+            return self.frames.lookup(self.frame_id, frame, stamp)
+        except LookupError as error:
+            raise msg_adapters.FrameUnavailable(f"no transform {frame} -> {self.frame_id}: {error}") from None
 
     # ---- parameters -------------------------------------------------------------------------------------------
     @staticmethod
@@ -145,10 +174,12 @@ class VariablesNode(Node):
     def _feed(self, kind: str, msg) -> None:
         if kind in self.inputs.streams:
             self.inputs.arrived(kind, monotonic())
+        if kind == "odom":
+            self.frames.add_odometry(msg)
         try:
-            msg_adapters.feed(self.extractor, kind, msg)
-        except ValueError as error:  # unreadable message: count it, keep going
-            key = f"malformed_{kind}"
+            msg_adapters.feed(self.extractor, kind, msg, self._to_world)
+        except (ValueError, msg_adapters.FrameUnavailable) as error:  # unusable message: count it, keep going
+            key = f"{'no_transform' if isinstance(error, LookupError) else 'malformed'}_{kind}"
             self.malformed[key] = self.malformed.get(key, 0) + 1
             self.get_logger().warning(f"{kind}: {error}", throttle_duration_sec=5.0)
             return
@@ -159,8 +190,11 @@ class VariablesNode(Node):
         self.inputs.arrived("people", monotonic())
         try:
             stamp, x, y, *_ = msg_adapters.odometry_values(msg)
-        except AttributeError as error:
-            self.malformed["malformed_people"] = self.malformed.get("malformed_people", 0) + 1
+            if (transform := self._to_world(msg.header.frame_id.lstrip("/"), stamp)) is not None:
+                x, y = transform.apply(np.array([[x, y]]))[0]
+        except (AttributeError, msg_adapters.FrameUnavailable) as error:
+            key = f"{'no_transform' if isinstance(error, LookupError) else 'malformed'}_people"
+            self.malformed[key] = self.malformed.get(key, 0) + 1
             self.get_logger().warning(f"{topic}: {error}", throttle_duration_sec=5.0)
             return
         self._person_latest[topic] = (stamp, np.array([x, y]))
@@ -192,7 +226,8 @@ class VariablesNode(Node):
         out["tracks"] = self.extractor.counters()["tracks"]
         out.update(self.malformed)
         out.update(self.inputs.counters())
-        out.update(frames_published=self.frames_published, reconfigurations=self.reconfigurations)
+        out.update(frames_published=self.frames_published, reconfigurations=self.reconfigurations,
+                   tf_backend=self.frames.backend)
         return out
 
     def status(self) -> tuple[int, str]:
@@ -200,20 +235,30 @@ class VariablesNode(Node):
         now = monotonic()
         stale = self.inputs.stale(now)
         watched = [name for name in self.inputs.streams if name not in self.inputs.events]
-        silent = self.inputs.describe_stale(now, TOPICS)
+        topics = {kind: self._topic(kind) for kind in TOPICS}
+        silent = self.inputs.describe_stale(now, topics)
         if watched and len(stale) == len(watched):
             return STALE, f"no input: {silent}"
         problems = [silent] if silent else []
         blocking = self.extractor.blocking_variables(max(1, int(self.stale_after_s * self.config.rate_hz)))
+        left_out = self.extractor.left_out() if self.frames_published else []
+        if left_out:
+            problems.append("left out, never published: " + ", ".join(
+                f"{name} (needs {', '.join(topics[k] for k in self.extractor.inputs_of(name))})" for name in left_out))
         if blocking:
             problems.append("no value for " + ", ".join(
-                f"{name} (needs {', '.join(TOPICS[k] for k in self.extractor.inputs_of(name))})" for name in blocking))
+                f"{name} (needs {', '.join(topics[k] for k in self.extractor.inputs_of(name))})" for name in blocking))
         if not self.frames_published:
-            problems.insert(0, "no frames yet: waiting for " + ", ".join(TOPICS[k] for k in self.config.streams()))
+            problems.insert(0, "no frames yet: waiting for " + ", ".join(topics[k] for k in self.config.streams()))
         if problems:
             return WARN, "; ".join(problems)
-        dropped = sum(v for k, v in self.counters().items() if k.startswith(("dropped_", "malformed_")))
+        dropped = sum(v for k, v in self.counters().items()
+                      if k.startswith(("dropped_", "malformed_", "no_transform_")))
         return OK, f"{self.frames_published} frames, {dropped} inputs dropped, {self.extractor.resets} time resets"
+
+    def _topic(self, kind: str) -> str:
+        """The full name of an input's topic (relative names resolve in the node's namespace)."""
+        return f"{self.get_namespace().rstrip('/')}/{TOPICS[kind]}"
 
     def _publish_diagnostics(self) -> None:
         level, message = self.status()

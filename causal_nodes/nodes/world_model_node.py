@@ -76,10 +76,10 @@ class WorldModelNode(Node):
         self.latency_ms = float("nan")
         self.odom: Odometry | None = None
         self.cmd: Twist | None = None
-        self.create_subscription(PoseArray, "/people", self.on_people, SENSOR_QOS)
-        self.create_subscription(Odometry, "/odom", self.on_odom, SENSOR_QOS)
-        self.create_subscription(Twist, "/cmd_vel", self.on_cmd_vel, SENSOR_QOS)
-        self.markers_pub = self.create_publisher(MarkerArray, "/world_model/markers", 10)
+        self.create_subscription(PoseArray, "people", self.on_people, SENSOR_QOS)
+        self.create_subscription(Odometry, "odom", self.on_odom, SENSOR_QOS)
+        self.create_subscription(Twist, "cmd_vel", self.on_cmd_vel, SENSOR_QOS)
+        self.markers_pub = self.create_publisher(MarkerArray, "world_model/markers", 10)
         self.path_pubs: dict[int, object] = {}
         self.diag = DiagnosticsPublisher(self)
         self.create_timer(1.0, self.publish_diagnostics)
@@ -145,7 +145,7 @@ class WorldModelNode(Node):
                 ps.pose.orientation.w = 1.0
                 out.poses.append(ps)
             if pid not in self.path_pubs:
-                self.path_pubs[pid] = self.create_publisher(PathMsg, f"/world_model/paths/p{int(pid)}", 10)
+                self.path_pubs[pid] = self.create_publisher(PathMsg, f"world_model/paths/p{int(pid)}", 10)
             self.path_pubs[pid].publish(out)
         self.markers_pub.publish(markers)
 

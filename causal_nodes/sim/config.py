@@ -73,6 +73,13 @@ class ControllerParams:
     avoid_gain: float = 1.0
     goal_tolerance: float = 0.3
     arrival_radius: float = 0.8
+    excitation_linear: float = 0.0
+    """Safe command excitation (0 = off): a random linear command offset in [-a, a] m/s, scaled by the speed
+    policy's factor (zero where the robot must stop for a person) and logged as ``command_dither``."""
+    excitation_angular: float = 0.0
+    """The same for the yaw rate command [rad/s]."""
+    excitation_hold_s: float = 0.5
+    """Each excitation value is held this long [s] before the next is drawn."""
 
 
 @dataclass
@@ -87,6 +94,11 @@ class RobotSpec:
     max_angular_accel: float = 3.0
     command_timeout: float = 0.5
     """An external /cmd_vel command drives the robot for this long after it arrives."""
+    linear_noise_std: float = 0.02
+    """Actuator noise [m/s]: the executed speed misses the rate-limited command by this much (std) every step,
+    as wheel slip and motor control do; it also keeps the robot's speed from being a function of its inputs."""
+    angular_noise_std: float = 0.05
+    """Actuator noise of the yaw rate [rad/s]."""
     controller: ControllerParams = field(default_factory=ControllerParams)
 
 

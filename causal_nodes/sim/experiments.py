@@ -10,7 +10,7 @@ This is the interventional ground truth other modules score against::
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +21,7 @@ from .interventions import Intervention
 from .physical import PhysicalSimulator
 from .scenario import Scenario, load_scenario
 from .scm import SCMSimulator
-from .truth_variables import state_variables
+from .truth_variables import PIPELINE_VARIABLES, state_variables
 
 DEFINITIONS = ("state", "pipeline")
 
@@ -108,14 +108,17 @@ class PipelineVariables:
         self.feed()
         row = np.full(len(self.names), np.nan)
         for sample in self.extractor.poll():
-            row = np.array(sample.values, dtype=float)
+            found = dict(zip(sample.names, sample.values))  # a never-published input leaves its variables out
+            row = np.array([found.get(name, np.nan) for name in self.names], dtype=float)
         return row
 
 
 def run_scenario(scenario: Scenario | str, *, seed: int | None = None, steps: int | None = None,
-                 interventions: Iterable[Intervention] = (), definitions: str = "state") -> VariableSeries:
+                 interventions: Iterable[Intervention] = (), definitions: str = "state",
+                 variables: Sequence[str] | None = None) -> VariableSeries:
     """Simulate ``steps`` grid steps (default: the scenario's duration) and return the variables per step.
 
+    ``variables`` (default: the scenario's) names the columns; physical scenarios compute any pipeline variable.
     ``definitions="state"`` computes physical variables from the simulator state (exact; the interventional
     ground truth); ``"pipeline"`` runs the pipeline's variable extractor on the simulated sensor data instead.
     """
@@ -129,7 +132,14 @@ def run_scenario(scenario: Scenario | str, *, seed: int | None = None, steps: in
     sim = scenario.make_simulator(seed)
     for intervention in interventions:
         sim.apply_intervention(intervention)
-    names = list(scenario.variables)
+    names = list(scenario.variables if variables is None else variables)
+    if variables is not None and scenario.scm is not None and not set(names) <= set(scenario.variables):
+        raise ValueError(f"unknown variable(s) {sorted(set(names) - set(scenario.variables))} for scenario "
+                         f"{scenario.name!r}; it has {scenario.variables}")
+    if variables is not None and scenario.physical is not None:
+        unknown = sorted(set(names) - set(PIPELINE_VARIABLES))
+        if unknown:
+            raise ValueError(f"unknown variable(s) {unknown}; known: {PIPELINE_VARIABLES}")
     if definitions == "pipeline" and isinstance(sim, PhysicalSimulator):
         read = PipelineVariables(sim, names).values
     else:

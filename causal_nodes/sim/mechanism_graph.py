@@ -66,6 +66,32 @@ _SENSORS = {
     # gyro = yaw rate + noise
     ("robot_angular_speed", "imu_yaw_rate", 0),
 }
+_RELATIVE_TARGETS = ("closing_speed", "human_bearing", "lateral_offset", "forward_offset", "time_to_collision")
+_APPROACH = {
+    # the person's velocity towards the robot: their velocity of step t (relaxation from that of t-1, the forces of
+    # the robot's place at t-1) seen along the line to the robot of step t
+    ("human_approach_speed", "human_approach_speed", 1),
+    ("human_speed", "human_approach_speed", 0),
+    ("human_heading_rate", "human_approach_speed", 0),
+    ("robot_linear_speed", "human_approach_speed", 0),
+    ("robot_angular_speed", "human_approach_speed", 0),
+    ("human_robot_distance", "human_approach_speed", 0),
+    ("human_approach_speed", "human_robot_distance", 0),
+}
+_RELATIVE = {
+    # the person's place in the robot frame: the positions of step t (latent position of t-1 summarised by the
+    # variable's own autolink) and both velocities of step t
+    *{(target, target, 1) for target in _RELATIVE_TARGETS if target != "closing_speed"},
+    *{(source, target, 0) for target in _RELATIVE_TARGETS
+      for source in ("human_speed", "human_heading_rate", "robot_linear_speed", "robot_angular_speed")},
+    # closing speed and time to collision are computed from the relative position and velocity of step t
+    ("human_robot_distance", "closing_speed", 0),
+    ("human_robot_distance", "time_to_collision", 0),
+    # the scan's nearest non-person return moves with the robot's pose (walls are fixed)
+    ("robot_obstacle_clearance", "robot_obstacle_clearance", 1),
+    ("robot_linear_speed", "robot_obstacle_clearance", 0),
+    ("robot_angular_speed", "robot_obstacle_clearance", 0),
+}
 
 
 def physical_ground_truth(config: PhysicalConfig, variables: Iterable[str] | None = None) -> set[Link]:
@@ -76,7 +102,7 @@ def physical_ground_truth(config: PhysicalConfig, variables: Iterable[str] | Non
     ``heading_policy`` (``avoid``: distance -> robot yaw rate). The robot reacts to the nearest person; with one
     person that is the subject.
     """
-    links = set(_ROBOT) | set(_HUMAN) | set(_GEOMETRY) | set(_SENSORS)
+    links = set(_ROBOT) | set(_HUMAN) | set(_GEOMETRY) | set(_SENSORS) | _RELATIVE | _APPROACH
     subject = _subject_spec(config)
     if subject.get("robot_aware", True):
         links |= {("human_robot_distance", "human_speed", 1), ("human_robot_distance", "human_heading_rate", 1)}
@@ -85,6 +111,8 @@ def physical_ground_truth(config: PhysicalConfig, variables: Iterable[str] | Non
         links.add(("human_robot_distance", "robot_linear_speed", 1))
     if ctrl.heading_policy == "avoid":
         links.add(("human_robot_distance", "robot_angular_speed", 1))
+        # the turn's direction is the side the person is on
+        links |= {(side, "robot_angular_speed", 1) for side in ("human_bearing", "lateral_offset")}
     if variables is not None:
         keep = set(variables)
         links = {link for link in links if link[0] in keep and link[1] in keep}

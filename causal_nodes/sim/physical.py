@@ -44,23 +44,31 @@ class ImuReading:
 class PhysicalSimulator(Forkable):
     """Deterministic (per seed) simulator of people and one robot on a fixed time grid."""
 
-    _noise_streams = ("_people_rng", "_scan_rng", "_imu_rng")
+    _noise_streams = ("_people_rng", "_scan_rng", "_imu_rng", "_robot_rng")
 
     def __init__(self, config: PhysicalConfig, seed: int = 0) -> None:
         self.config = config
         self.dt = float(config.dt)
-        init_seq, people_seq, scan_seq, imu_seq = np.random.SeedSequence(int(seed)).spawn(4)
+        # Children 0-3 are unchanged by spawning a fifth: adding the robot stream kept every earlier seed's people,
+        # scan and IMU noise as they were.
+        init_seq, people_seq, scan_seq, imu_seq, robot_seq = np.random.SeedSequence(int(seed)).spawn(5)
         self._people_rng = np.random.default_rng(people_seq)
         self._scan_rng = np.random.default_rng(scan_seq)
         self._imu_rng = np.random.default_rng(imu_seq)
+        self._robot_rng = np.random.default_rng(robot_seq)
         self._build_people(np.random.default_rng(init_seq))
         robot = config.robot
         self.robot_pose = np.array(robot.start, dtype=float)  # x, y, yaw
+        self.prev_robot_pose = self.robot_pose.copy()
         self.robot_speed = 0.0
         self.robot_yaw_rate = 0.0
         self._robot_prev_speed = 0.0
         self._robot_goals = np.array(robot.goals, dtype=float)
         self._robot_goal_index = 0
+        self._dither_draw = np.zeros(2)
+        self.command_dither = (0.0, 0.0)
+        """The excitation added to the controller's command at this step (linear m/s, angular rad/s): known
+        interventions on the robot, logged here and published by the sim node."""
         self.step_index = 0
         self.interventions = InterventionSchedule()
         self._command: tuple[float, float, int] | None = None
@@ -71,6 +79,8 @@ class PhysicalSimulator(Forkable):
         self.image: np.ndarray | None = None
         self.prev_image: np.ndarray | None = None
         self.imu = ImuReading(0.0, 0.0, 0.0)
+        self._scan_noise = np.zeros(config.scan.beams)
+        self._imu_noise = np.zeros(3)
         self._observe()
 
     # ------------------------------------------------------------------ construction
@@ -99,6 +109,7 @@ class PhysicalSimulator(Forkable):
         n = len(starts)
         self.person_count = n
         self.positions = np.array(starts, dtype=float).reshape(n, 2)
+        self.prev_positions = self.positions.copy()
         self.velocities = np.zeros((n, 2))
         self.prev_velocities = np.zeros((n, 2))
         max_goals = max((len(g) for g in goals), default=1)
@@ -158,19 +169,57 @@ class PhysicalSimulator(Forkable):
         goals = self._goals_at(k)
         linear_cmd, angular_cmd = self._robot_command(k)
         person_accel = self._social_forces(goals)  # reads people and robot at t-1
-        self._advance_robot(k, linear_cmd, angular_cmd)
-        self._advance_people(k, person_accel, goals)
+        self.prev_robot_pose, self.prev_positions = self.robot_pose, self.positions
+        self._set_robot_velocity(k, linear_cmd, angular_cmd)
+        self._set_people_velocity(k, person_accel, goals)
         self.step_index = k
+        self._integrate()
         self._observe()
+
+    def reintegrate(self, scan: bool = True) -> None:
+        """Recompute this step's positions from the previous ones and the (edited) velocities, then the sensors.
+
+        For state edits between steps (the interventional reference): an edited velocity then moves the robot or
+        the person during this step exactly as if the mechanism had produced it. Noise draws are reused.
+        """
+        self._integrate()
+        self.refresh_observations(scan)
+
+    def refresh_observations(self, scan: bool = True) -> None:
+        """The sensors of the current (edited) state with this step's noise draws, without drawing new ones
+        (``scan=False`` skips the ray casting, the costly part, when no scan reading is needed)."""
+        self._sense(new_frame=False, scan=scan)
 
     # ------------------------------------------------------------------ robot
     def _robot_command(self, k: int) -> tuple[float, float]:
+        draws = self._robot_rng.random(2)  # drawn every step, whatever the state (see the module docstring)
         if self._command is not None and k <= self._command[2]:
+            self.command_dither = (0.0, 0.0)
             return self._command[0], self._command[1]
-        return self._controller()
+        linear, angular, factor = self._controller()
+        self._update_dither(k, draws, factor)
+        return linear + self.command_dither[0], angular + self.command_dither[1]
 
-    def _controller(self) -> tuple[float, float]:
-        """Goal seeking with the scenario's speed and heading policies, on the state of step t-1."""
+    def _update_dither(self, k: int, draws: np.ndarray, safety: float) -> None:
+        """Safe command excitation: a small random offset, redrawn every ``excitation_hold_s`` and bounded.
+
+        The linear part is scaled by the speed policy's factor, so it is zero where the policy stops the robot
+        for a person and can never push the robot towards someone it should stop for.
+        """
+        ctrl = self.config.robot.controller
+        if ctrl.excitation_linear <= 0.0 and ctrl.excitation_angular <= 0.0:
+            return
+        hold = max(1, int(round(ctrl.excitation_hold_s / self.dt)))
+        if k % hold == 1 or hold == 1:
+            self._dither_draw = (2.0 * draws - 1.0) * (ctrl.excitation_linear, ctrl.excitation_angular)
+        linear, angular = self._dither_draw
+        self.command_dither = (float(linear) * safety, float(angular))
+
+    def _controller(self) -> tuple[float, float, float]:
+        """Goal seeking with the scenario's speed and heading policies, on the state of step t-1.
+
+        Returns the linear and angular command and the speed policy's factor (0 = stop for a person, 1 = free).
+        """
         ctrl = self.config.robot.controller
         x, y, yaw = self.robot_pose
         goal = self._robot_goals[self._robot_goal_index]
@@ -189,7 +238,7 @@ class PhysicalSimulator(Forkable):
             factor = min(1.0, max(0.0, (nearest - ctrl.stop_distance) / (ctrl.slow_distance - ctrl.stop_distance)))
         linear = (ctrl.preferred_speed * max(0.0, math.cos(heading_error))
                   * min(1.0, to_goal / ctrl.arrival_radius) * factor)
-        return linear, angular
+        return linear, angular, factor
 
     def _nearest_person(self) -> tuple[float, float]:
         """Centre distance to the nearest person and its bearing in the robot frame (inf, 0 with nobody)."""
@@ -201,25 +250,39 @@ class PhysicalSimulator(Forkable):
         bearing = wrap_angle(math.atan2(rel[i, 1], rel[i, 0]) - float(self.robot_pose[2]))
         return float(dist[i]), bearing
 
-    def _advance_robot(self, k: int, linear_cmd: float, angular_cmd: float) -> None:
+    def _set_robot_velocity(self, k: int, linear_cmd: float, angular_cmd: float) -> None:
+        """Speeds of step t: actuator noise, acceleration limits from the speeds of t-1, speed limits, do()."""
         robot = self.config.robot
         dt = self.dt
+        noise = self._robot_rng.standard_normal(2)  # drawn every step, whatever the state
         self._robot_prev_speed = self.robot_speed
+        # the drive tracks the command with an error (the noise), within its acceleration and speed limits
+        linear_cmd += robot.linear_noise_std * float(noise[0])
+        angular_cmd += robot.angular_noise_std * float(noise[1])
         v = self.robot_speed + _clamp(linear_cmd - self.robot_speed, robot.max_linear_accel * dt)
         v = min(max(v, robot.min_linear_speed), robot.max_linear_speed)
         w = self.robot_yaw_rate + _clamp(angular_cmd - self.robot_yaw_rate, robot.max_angular_accel * dt)
         w = _clamp(w, robot.max_angular_speed)
         forced_v = self.interventions.value("robot_linear_speed", k, dt)
         forced_w = self.interventions.value("robot_angular_speed", k, dt)
+        self.robot_speed = float(forced_v) if forced_v is not None else v
+        self.robot_yaw_rate = float(forced_w) if forced_w is not None else w
+
+    def _integrate(self) -> None:
+        """Poses of the current step from those of the step before and the current velocities."""
+        k, dt = self.step_index, self.dt
+        if k == 0:
+            return
         forced_yaw = self.interventions.value("robot_heading", k, dt)
-        v = float(forced_v) if forced_v is not None else v
-        w = float(forced_w) if forced_w is not None else w
-        yaw = wrap_angle(float(self.robot_pose[2]) + w * dt)
+        previous = self.prev_robot_pose
         if forced_yaw is not None:
-            yaw, w = wrap_angle(float(forced_yaw)), 0.0
-        self.robot_speed, self.robot_yaw_rate = v, w
-        self.robot_pose = np.array([self.robot_pose[0] + v * math.cos(yaw) * dt,
-                                    self.robot_pose[1] + v * math.sin(yaw) * dt, yaw])
+            yaw = wrap_angle(float(forced_yaw))
+            self.robot_yaw_rate = 0.0
+        else:
+            yaw = wrap_angle(float(previous[2]) + self.robot_yaw_rate * dt)
+        v = self.robot_speed
+        self.robot_pose = np.array([previous[0] + v * math.cos(yaw) * dt, previous[1] + v * math.sin(yaw) * dt, yaw])
+        self.positions = self.prev_positions + self.velocities * dt
 
     # ------------------------------------------------------------------ people
     def _goals_at(self, k: int) -> np.ndarray:
@@ -286,7 +349,7 @@ class PhysicalSimulator(Forkable):
             accel += np.sum(wmag[..., None] * waway, axis=1)
         return accel
 
-    def _advance_people(self, k: int, accel: np.ndarray, goals: np.ndarray) -> None:
+    def _set_people_velocity(self, k: int, accel: np.ndarray, goals: np.ndarray) -> None:
         vel = self.velocities + accel * self.dt
         speed = np.hypot(vel[:, 0], vel[:, 1])
         scale = np.where(speed > self._max_speeds, self._max_speeds / np.maximum(speed, 1e-12), 1.0)
@@ -303,17 +366,23 @@ class PhysicalSimulator(Forkable):
             vel[i] = float(iv.value) * heading
         self.prev_velocities = self.velocities
         self.velocities = vel
-        self.positions = self.positions + vel * self.dt
 
     # ------------------------------------------------------------------ sensors
     def _observe(self) -> None:
-        if self.config.scan.enabled:
+        """Draw this step's sensor noise (always the same amount) and observe the state."""
+        self._scan_noise = self._scan_rng.standard_normal(self.config.scan.beams) * self.config.scan.noise_std
+        self._imu_noise = self._imu_rng.standard_normal(3)
+        self._sense(new_frame=True)
+
+    def _sense(self, new_frame: bool, scan: bool = True) -> None:
+        if self.config.scan.enabled and scan:
             self.scan_ranges = self._cast_scan()
         if self.config.camera.enabled:
-            self.prev_image = self.image
+            if new_frame:
+                self.prev_image = self.image
             self.image = self.render_camera()
         imu = self.config.imu
-        noise = self._imu_rng.standard_normal(3)
+        noise = self._imu_noise
         self.imu = ImuReading(
             yaw_rate=self.robot_yaw_rate + imu.gyro_noise_std * float(noise[0]),
             linear_acceleration_x=(self.robot_speed - self._robot_prev_speed) / self.dt
@@ -328,7 +397,7 @@ class PhysicalSimulator(Forkable):
 
     def _cast_scan(self) -> np.ndarray:
         scan = self.config.scan
-        noise = self._scan_rng.standard_normal(scan.beams) * scan.noise_std
+        noise = self._scan_noise
         angles = self.scan_angles() + self.robot_pose[2]
         directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
         origin = self.robot_pose[:2]

@@ -3,10 +3,12 @@
 Scenarios are YAML files in ``sim/scenarios/`` (``load_scenario("corridor_passing")``) or anywhere on disk
 (``load_scenario("/path/to/file.yaml")``). Two kinds exist:
 
-* ``kind: physical`` -- people (social force) and a robot; the graph comes from the mechanism
-  (:mod:`causal_nodes.sim.mechanism_graph`);
+* ``kind: physical`` -- people (social force) and a robot. Two graphs: the *mechanism truth* read off the update
+  order (:mod:`causal_nodes.sim.mechanism_graph`, over summary variables of latent state) and the *interventional
+  reference* over the observed variables, derived by do() in the simulator (:mod:`causal_nodes.sim.reference`):
+  what a correct method given only those variables should recover, and what discovery is scored against;
 * ``kind: scm`` -- a synthetic structural causal model whose samples are the variables themselves; the graph is
-  its list of links.
+  its list of links (mechanism truth and reference coincide).
 
 Every field is checked; a bad one raises ``ValueError`` naming it (e.g. ``robot.controller.speed_policy``).
 """
@@ -24,6 +26,7 @@ import numpy as np
 import yaml
 
 from causal_nodes.resources import resource_dirs
+from causal_nodes.variables.extractor import DEFAULT_VARIABLES
 
 from .config import (
     HEADING_POLICIES,
@@ -68,12 +71,32 @@ class Scenario:
         """Number of grid steps in ``duration_s``."""
         return int(round(self.duration_s / self.dt))
 
-    def ground_truth(self) -> set[Link]:
-        """The causal structure as ``(source, target, lag)``: source(t - lag) -> target(t), over ``variables``."""
+    def mechanism_truth(self, variables: Sequence[str] | None = None) -> set[Link]:
+        """The mechanism-level structure as ``(source, target, lag)``: source(t - lag) -> target(t).
+
+        For physical scenarios it summarises latent state (positions, headings) by the variable it drives, so it
+        is exact only when every variable that causes another is among ``variables`` (default: the scenario's);
+        observational discovery is scored against :meth:`reference` instead.
+        """
         if self.scm is not None:
             return self.scm.ground_truth()
         assert self.physical is not None
-        return physical_ground_truth(self.physical, self.variables)
+        return physical_ground_truth(self.physical, self.variables if variables is None else variables)
+
+    def ground_truth(self) -> set[Link]:
+        """The mechanism truth over ``variables`` (the name it had before the interventional reference)."""
+        return self.mechanism_truth()
+
+    def reference(self, variables: Sequence[str] | None = None, tau_max: int = 3):
+        """The graph discovery over ``variables`` (default: the scenario's) is scored against.
+
+        SCM scenarios: their own links (kind ``scm``). Physical scenarios: the interventional reference (kind
+        ``interventional``), read from ``sim/references/`` when it was derived for these variables, else derived
+        now (about a minute; see :mod:`causal_nodes.sim.reference`).
+        """
+        from .reference import reference_for
+
+        return reference_for(self, list(self.variables if variables is None else variables), tau_max)
 
     def make_simulator(self, seed: int | None = None) -> PhysicalSimulator | SCMSimulator:
         """A fresh simulator at t = 0 (``seed`` defaults to the scenario's)."""
@@ -282,22 +305,17 @@ def scenario_from_dict(data: Any, default_name: str = "scenario") -> Scenario:
         top.fail("scm", "is only allowed in scm scenarios")
     config = _parse_physical(top, dt)
     available = [v for v in PIPELINE_VARIABLES
-                 if not (v == "min_scan_range" and not config.scan.enabled)
+                 if not (v in ("min_scan_range", "robot_obstacle_clearance") and not config.scan.enabled)
                  and not (v == "image_motion" and not config.camera.enabled)]
-    variables = _parse_variables(top, available)
-    # Leaving out a variable that causes others would hide paths (and, with its autolink, links at every lag)
-    # from the ground truth; only sinks -- variables nothing reads -- can be dropped without changing it.
-    causes = {source for source, target, _ in physical_ground_truth(config) if source != target}
-    hidden = [v for v in available if v not in variables and v in causes]
-    if hidden:
-        top.fail("variables", f"leaves out {hidden}, which cause other variables; only variables without effects "
-                              f"({[v for v in available if v not in causes]}) can be left out")
+    # Any subset may be observed: the interventional reference is derived for the variables given (latent causes
+    # then show as links at longer lags); the mechanism truth restricted to a subset misses paths through the rest.
+    variables = _parse_variables(top, available, [v for v in DEFAULT_VARIABLES if v in available])
     return Scenario(str(name), kind, dt, duration, seed, variables, description, physical=config)
 
 
-def _parse_variables(top: _Fields, available: list[str]) -> list[str]:
+def _parse_variables(top: _Fields, available: list[str], default: list[str] | None = None) -> list[str]:
     if not top.has("variables"):
-        return available
+        return available if default is None else default
     chosen = top.data["variables"]
     if not isinstance(chosen, list) or not chosen or any(v not in available for v in chosen) \
             or len(set(chosen)) != len(chosen):
@@ -352,6 +370,14 @@ def _parse_robot(fields: _Fields) -> RobotSpec:
     robot = fields.fill(robot, skip=("start", "goals", "controller"))
     if not robot.max_linear_speed >= robot.min_linear_speed:
         fields.fail(fields.name("max_linear_speed"), "must be >= min_linear_speed")
+    for key in ("linear_noise_std", "angular_noise_std"):
+        if getattr(robot, key) < 0.0:
+            fields.fail(fields.name(key), f"must be >= 0, got {getattr(robot, key)}")
+    for key in ("excitation_linear", "excitation_angular"):
+        if getattr(ctrl, key) < 0.0:
+            controller.fail(controller.name(key), f"must be >= 0, got {getattr(ctrl, key)}")
+    if not ctrl.excitation_hold_s > 0.0:
+        controller.fail(controller.name("excitation_hold_s"), f"must be > 0, got {ctrl.excitation_hold_s}")
     return robot
 
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from causal_nodes.geometry import wrap_angle
-from causal_nodes.variables.extractor import ALL_VARIABLES, collision_risk
+from causal_nodes.variables.extractor import ALL_VARIABLES, collision_risk, obstacle_clearance, relative_kinematics
 
 from .physical import PhysicalSimulator
 
@@ -83,6 +83,11 @@ def state_variables(sim: PhysicalSimulator) -> dict[str, float]:
     scan = sim.scan_ranges
     finite = scan[np.isfinite(scan)] if scan is not None else np.zeros(0)
     moved = sim.step_index > 0  # at t = 0 no finite difference of positions exists yet
+    relative = relative_kinematics(pos, vel, robot_xy, float(yaw), sim.robot_speed)
+    if not moved:
+        relative.update(closing_speed=math.nan, human_approach_speed=math.nan, time_to_collision=math.nan)
+    clearance = (obstacle_clearance(scan, sim.scan_angles(), sim.robot_pose, sim.positions)
+                 if scan is not None else math.nan)
     return {
         "human_speed": math.hypot(vel[0], vel[1]) if moved else math.nan,
         "human_heading_rate": heading_rate(vel, sim.prev_velocities[i], sim.dt) if sim.step_index > 1 else 0.0,
@@ -94,4 +99,6 @@ def state_variables(sim: PhysicalSimulator) -> dict[str, float]:
         "collision_risk": collision_risk(pos, vel, robot_xy, robot_vel) if moved else math.nan,
         "image_motion": image_motion(sim.prev_image, sim.image),
         "imu_yaw_rate": sim.imu.yaw_rate,
+        **relative,
+        "robot_obstacle_clearance": clearance,
     }

@@ -26,8 +26,22 @@ robot_angular_speed    rad/s   odometry twist.angular.z
 min_scan_range         m       smallest valid range of the laser scan
 collision_risk         1/s     inverse time to collision: max(0, closing speed) / max(distance, 0.1 m)
 image_motion           1       mean absolute difference of consecutive downscaled grey frames, in [0, 1]
-imu_yaw_rate           rad/s   IMU angular_velocity.z
+imu_yaw_rate           rad/s   IMU angular_velocity.z (a second measurement of robot_angular_speed)
+closing_speed          m/s     how fast the person-robot distance shrinks (negative while it grows)
+human_approach_speed   m/s     the person's own share of it: their velocity towards the robot's position
+human_bearing          rad     direction of the person in the robot frame (0 ahead, + to the left), (-pi, pi]
+lateral_offset         m       the person's y in the robot frame (REP 103: + left of the robot's heading)
+forward_offset         m       the person's x in the robot frame (+ ahead of the robot)
+time_to_collision      s       distance / closing speed while closing, capped at 10 s (10 s when not closing)
+robot_obstacle_clearance m     smallest scan range whose beam ends away (> 0.5 m) from every tracked person:
+                               the nearest wall or object; NaN when the scan sees nothing but people
 =====================  ======  ==========================================================================
+
+Relative kinematics (the last block) exist because the mechanisms act through them: the robot slows for the
+distance, turns away by the side a person is on, the person reacts to where the robot is relative to their own
+motion. Signed robot-frame quantities keep what an unsigned speed or distance averages away (a linear test sees
+"person on the left -> turn right", but not "person near -> turn"). ``imu_yaw_rate`` measures the same yaw rate as
+odometry (r = 0.9996 in the simulator): configure one of the two, not both.
 """
 from __future__ import annotations
 
@@ -53,8 +67,30 @@ ALL_VARIABLES: tuple[str, ...] = (
     "collision_risk",
     "image_motion",
     "imu_yaw_rate",
+    "closing_speed",
+    "human_approach_speed",
+    "human_bearing",
+    "lateral_offset",
+    "forward_offset",
+    "time_to_collision",
+    "robot_obstacle_clearance",
 )
-DEFAULT_VARIABLES: tuple[str, ...] = ALL_VARIABLES[:8]
+LEGACY_VARIABLES: tuple[str, ...] = ALL_VARIABLES[:8]
+"""The default variables until issue #10: kept as a named set so the old pipeline can be compared with the new."""
+DEFAULT_VARIABLES: tuple[str, ...] = (
+    "robot_linear_speed",
+    "robot_angular_speed",
+    "human_speed",
+    "human_approach_speed",
+    "human_robot_distance",
+    "human_bearing",
+    "human_goal_distance",
+    "robot_obstacle_clearance",
+)
+"""Chosen by measurement (``benchmarks/choose_variables.py``, tuning seeds): the relative kinematics of the person
+in the robot frame plus the robot's speeds and clearance. No variable is a function of the others at one instant
+(those -- collision risk, time to collision, the scan minimum -- add links that are no effects), and the
+person's state relative to the robot is nearly complete, so little latent state spreads links over lags."""
 
 # Which input stream each variable reads; a grid time waits only for the streams of configured variables.
 _STREAMS_OF: dict[str, tuple[str, ...]] = {
@@ -68,10 +104,23 @@ _STREAMS_OF: dict[str, tuple[str, ...]] = {
     "collision_risk": ("people", "odom"),
     "image_motion": ("image",),
     "imu_yaw_rate": ("imu",),
+    "closing_speed": ("people", "odom"),
+    "human_approach_speed": ("people", "odom"),
+    "human_bearing": ("people", "odom"),
+    "lateral_offset": ("people", "odom"),
+    "forward_offset": ("people", "odom"),
+    "time_to_collision": ("people", "odom"),
+    "robot_obstacle_clearance": ("scan", "odom"),
 }
 _HELD_STREAMS = frozenset({"goal"})
 _HEADING_MIN_SPEED = 0.05  # m/s: below this the direction of motion is noise
 _RISK_MIN_DISTANCE = 0.1  # m
+TTC_MAX_S = 10.0
+"""time_to_collision when the gap is not closing, and its cap [s]: a bounded variable suits the tests."""
+PERSON_BEAM_RADIUS_M = 0.5
+"""A scan beam ending this close to a tracked person saw that person, not an obstacle (robot_obstacle_clearance)."""
+_RELATIVE = ("closing_speed", "human_approach_speed", "human_bearing", "lateral_offset", "forward_offset",
+             "time_to_collision")
 
 
 @dataclass(frozen=True)
@@ -191,6 +240,10 @@ class VariableExtractor:
         self._previous_grid_xy: dict[int, np.ndarray] = {}
         self._previous_heading: dict[int, float] = {}
         self._previous_image: np.ndarray | None = None
+        # Valid beams of the recent scans (robot_obstacle_clearance only); bounded by count and by age.
+        self._scans: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=256)
+        self._seen: set[str] = set()
+        self._first_input = math.inf
         self._next_k: int | None = None
         self._newest_input = -math.inf
         self._time_rules = config.time_rules()
@@ -232,13 +285,24 @@ class VariableExtractor:
         return None
 
     def add_scan(
-        self, stamp: float, ranges: Sequence[float] | np.ndarray, range_min: float, range_max: float
+        self, stamp: float, ranges: Sequence[float] | np.ndarray, range_min: float, range_max: float,
+        angle_min: float = -math.pi, angle_increment: float | None = None,
     ) -> str | None:
+        """A laser scan in the robot frame (beam i at ``angle_min + i * angle_increment``; default: a full circle
+        from -pi). Only the smallest valid range is kept, and, for ``robot_obstacle_clearance``, the valid beams."""
         r = np.asarray(ranges, dtype=np.float64)
-        valid = r[np.isfinite(r) & (r >= range_min) & (r <= range_max)]
-        if valid.size == 0:
+        ok = np.isfinite(r) & (r >= range_min) & (r <= range_max)
+        if not ok.any():
             return self._count("scan_without_valid_range")
-        return self._push("scan", stamp, (float(valid.min()),))
+        verdict = self._push("scan", stamp, (float(r[ok].min()),))
+        if verdict is None and "robot_obstacle_clearance" in self.config.variables:
+            if angle_increment is None:
+                angle_increment = 2.0 * math.pi / r.size
+            angles = angle_min + angle_increment * np.arange(r.size)
+            self._scans.append((stamp, angles[ok], r[ok]))
+            while len(self._scans) > 2 and self._scans[1][0] < stamp - 2.0 * self.config.max_input_age_s - 1.0:
+                self._scans.popleft()
+        return verdict
 
     def add_goal(self, stamp: float, x: float, y: float) -> str | None:
         return self._push("goal", stamp, (x, y))
@@ -294,6 +358,8 @@ class VariableExtractor:
         out.update({f"reset_{k}": v for k, v in self.reset_reasons.items()})
         out.update({f"dropped_{k}": v for k, v in self.dropped.items()})
         out.update({f"nan_{k}": v for k, v in self.missing_total.items()})
+        if self._next_k is not None:  # the grid has started: what is missing now was never published
+            out.update({f"left_out_never_published_{name}": 1 for name in self.left_out()})
         return out
 
     def blocking_variables(self, min_frames: int = 1) -> list[str]:
@@ -360,13 +426,41 @@ class VariableExtractor:
                 else:
                     heading_rate = 0.0 if last_heading is None else wrap_angle(heading - last_heading) / self.period
                     self._previous_heading[subject] = heading
+        relative = None
+        if person_xy is not None and person_v is not None and odom is not None:
+            relative = relative_kinematics(person_xy, person_v, odom[:2], float(odom[2]), float(odom[3]))
+        names = self.published_variables()
         values: list[float] = []
-        for name in self.config.variables:
-            values.append(self._value(name, t, odom, goal, person_xy, person_v, heading_rate))
+        for name in names:
+            if name in _RELATIVE:
+                values.append(math.nan if relative is None else relative[name])
+            elif name == "robot_obstacle_clearance":
+                values.append(self._clearance(t, odom))
+            else:
+                values.append(self._value(name, t, odom, goal, person_xy, person_v, heading_rate))
         if subject is None or person_xy is None:
-            return VariableSample(t, list(self.config.variables), values)
-        return VariableSample(t, list(self.config.variables), values, str(subject),
-                              (float(person_xy[0]), float(person_xy[1])))
+            return VariableSample(t, names, values)
+        return VariableSample(t, names, values, str(subject), (float(person_xy[0]), float(person_xy[1])))
+
+    def published_variables(self) -> list[str]:
+        """The configured variables whose input streams have all been published (since the last reset).
+
+        A variable whose topic never appeared (no /scan on this robot, no goal given) is left out of the frames
+        rather than sent as NaN forever, which would make every frame useless to the discovery; it joins the
+        frames from the first message of its stream on. :meth:`left_out` names the others.
+        """
+        missing = set(self.left_out())
+        return [v for v in self.config.variables if v not in missing]
+
+    def left_out(self) -> list[str]:
+        """Configured variables not in the frames because an input stream of theirs was never published.
+
+        Decided once the inputs have run ``2 * max_input_age_s`` past the first one: until then a stream that
+        is merely slower to start gives NaN, so the start of a run does not change the frames' variables.
+        """
+        if self._newest_input - self._first_input <= 2.0 * self.config.max_input_age_s:
+            return []
+        return [v for v in self.config.variables if not all(s in self._seen for s in _STREAMS_OF[v])]
 
     def _value(self, name, t, odom, goal, person_xy, person_v, heading_rate) -> float:
         nan = float("nan")
@@ -391,6 +485,15 @@ class VariableExtractor:
         stream = {"min_scan_range": "scan", "image_motion": "image", "imu_yaw_rate": "imu"}[name]
         sample = self._streams[stream].at(t, self.config.max_input_age_s)
         return nan if sample is None else float(sample[0])
+
+    def _clearance(self, t: float, odom: np.ndarray | None) -> float:
+        """robot_obstacle_clearance from the newest scan at or before ``t`` (held at most max_input_age_s)."""
+        scan = next((item for item in reversed(self._scans) if item[0] <= t + 1e-9), None)
+        if scan is None or odom is None or t - scan[0] > self.config.max_input_age_s:
+            return math.nan
+        people = [p for p in (s.at(t, self.config.max_input_age_s) for s in self._track_streams.values())
+                  if p is not None]
+        return obstacle_clearance(scan[2], scan[1], odom[:3], np.array(people).reshape(-1, 2))
 
     def _select_person(self, t: float, odom: np.ndarray | None) -> tuple[int | None, np.ndarray | None]:
         age = self.config.max_input_age_s
@@ -432,16 +535,26 @@ class VariableExtractor:
         elif stamp - self._newest_input > self.config.max_gap_fill_s:  # every input was silent: a gap
             self._gaps.append((self._newest_input + self.config.max_input_age_s, stamp))
         self._newest_input = max(self._newest_input, stamp)
+        self._first_input = min(self._first_input, stamp)
+        self._seen.add(stream)
         return None
 
+    def reset(self) -> None:
+        """Start over: forget every input and track (a ``~/reset`` service request)."""
+        self._reset("requested")
+
     def _reset(self, reason: str) -> None:
-        """Time jumped (a looping bag, a restarted simulator, a clock that jumped ahead): start over on the new axis."""
+        """Time jumped (a looping bag, a restarted simulator, a clock that jumped ahead), or a reset was requested:
+        start over on the new time axis."""
         for stream in self._streams.values():
             stream.clear()
         self._track_streams.clear()
         self._previous_grid_xy.clear()
         self._previous_heading.clear()
         self._previous_image = None
+        self._scans.clear()
+        self._seen.clear()
+        self._first_input = math.inf
         self._tracker.reset()
         self._next_k = None
         self._newest_input = -math.inf
@@ -465,3 +578,41 @@ def collision_risk(person_xy: np.ndarray, person_v: np.ndarray, robot_xy: np.nda
         return 0.0  # coincident positions: no direction to close along
     closing = -float(np.dot(relative, np.asarray(person_v, float) - np.asarray(robot_v, float))) / distance
     return max(0.0, closing) / max(distance, _RISK_MIN_DISTANCE)
+
+
+def relative_kinematics(person_xy: np.ndarray, person_v: np.ndarray, robot_xy: np.ndarray, robot_yaw: float,
+                        robot_speed: float) -> dict[str, float]:
+    """The person relative to a unicycle robot, in the robot frame (REP 103: x forward, y left).
+
+    closing_speed = -d|r|/dt for r = person - robot (positive while approaching); human_approach_speed = the
+    person's velocity along -r/|r| (the robot's motion left out, so it is a quantity of the person alone);
+    time_to_collision = |r| / closing_speed while closing (capped at TTC_MAX_S, which it also is while not closing).
+    """
+    rel = np.asarray(person_xy, float) - np.asarray(robot_xy, float)
+    c, s = math.cos(robot_yaw), math.sin(robot_yaw)
+    forward = c * rel[0] + s * rel[1]
+    lateral = -s * rel[0] + c * rel[1]
+    distance = math.hypot(forward, lateral)
+    relative_v = np.asarray(person_v, float) - robot_speed * np.array([c, s])
+    closing = -float(np.dot(rel, relative_v)) / distance if distance > 0.0 else 0.0
+    approach = -float(np.dot(rel, np.asarray(person_v, float))) / distance if distance > 0.0 else 0.0
+    ttc = min(TTC_MAX_S, distance / closing) if closing > 0.0 else TTC_MAX_S
+    return {"closing_speed": closing, "human_approach_speed": approach, "human_bearing": math.atan2(lateral, forward),
+            "lateral_offset": lateral, "forward_offset": forward, "time_to_collision": ttc}
+
+
+def obstacle_clearance(ranges: np.ndarray, angles: np.ndarray, robot_pose: np.ndarray, people_xy: np.ndarray,
+                       exclusion_m: float = PERSON_BEAM_RADIUS_M) -> float:
+    """Smallest finite range among beams that do not end within ``exclusion_m`` of a person (NaN if none).
+
+    ``angles`` are in the robot frame, ``robot_pose`` is (x, y, yaw) and ``people_xy`` (P, 2) in the world frame.
+    """
+    r = np.asarray(ranges, float)
+    keep = np.isfinite(r)
+    if people_xy.size and keep.any():
+        heading = np.asarray(angles, float) + float(robot_pose[2])
+        reach = np.where(keep, r, 0.0)
+        ends = np.stack([robot_pose[0] + reach * np.cos(heading), robot_pose[1] + reach * np.sin(heading)], axis=1)
+        gaps = np.hypot(ends[:, None, 0] - people_xy[None, :, 0], ends[:, None, 1] - people_xy[None, :, 1])
+        keep &= ~np.any(gaps < exclusion_m, axis=1)
+    return float(r[keep].min()) if keep.any() else math.nan

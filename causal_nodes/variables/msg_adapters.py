@@ -8,12 +8,22 @@ Every reader raises ``ValueError`` naming the problem when a message cannot be u
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from causal_nodes.geometry import quaternion_to_yaw
 from causal_nodes.variables.extractor import VariableExtractor
+from causal_nodes.variables.frames import Transform
+
+WorldTransform = Callable[[str, float], "Transform | None"]
+"""``(frame_id, stamp) -> transform world <- frame_id``, or None when ``frame_id`` is the world frame already;
+raises :class:`FrameUnavailable` when the frame cannot be expressed in the world frame."""
+
+
+class FrameUnavailable(LookupError):
+    """A message's frame has no transform into the world frame (yet): the message is dropped and counted."""
 
 
 def stamp_seconds(stamp: Any) -> float:
@@ -47,9 +57,10 @@ def pose_array_positions(msg: Any) -> tuple[float, np.ndarray]:
     return stamp_seconds(msg.header.stamp), xy
 
 
-def scan_values(msg: Any) -> tuple[float, np.ndarray, float, float]:
-    """``sensor_msgs/LaserScan`` -> (stamp, ranges, range_min, range_max)."""
-    return stamp_seconds(msg.header.stamp), np.asarray(msg.ranges, dtype=np.float64), msg.range_min, msg.range_max
+def scan_values(msg: Any) -> tuple[float, np.ndarray, float, float, float, float]:
+    """``sensor_msgs/LaserScan`` -> (stamp, ranges, range_min, range_max, angle_min, angle_increment)."""
+    return (stamp_seconds(msg.header.stamp), np.asarray(msg.ranges, dtype=np.float64), msg.range_min, msg.range_max,
+            msg.angle_min, msg.angle_increment)
 
 
 def goal_values(msg: Any) -> tuple[float, float, float]:
@@ -84,21 +95,36 @@ def image_gray(msg: Any) -> tuple[float, np.ndarray]:
     return stamp_seconds(msg.header.stamp), gray
 
 
-def feed(extractor: VariableExtractor, kind: str, msg: Any):
+def _in_world(to_world: WorldTransform | None, msg: Any, stamp: float) -> Transform | None:
+    return None if to_world is None else to_world(msg.header.frame_id.lstrip("/"), stamp)
+
+
+def feed(extractor: VariableExtractor, kind: str, msg: Any, to_world: WorldTransform | None = None):
     """Passes one message of input ``kind`` (odom, people, scan, goal, image, imu) to the extractor.
 
+    ``to_world`` expresses the geometric inputs (odometry pose, people, goal) given in another frame than the world
+    frame in the world frame (their ``header.frame_id`` is honoured); without it they are taken as given.
     Returns the extractor's verdict (``None`` = used, else the reason it was dropped). Raises ValueError for a
-    message that cannot be read (missing field, bad encoding).
+    message that cannot be read (missing field, bad encoding), FrameUnavailable when its frame has no transform.
     """
     try:
         if kind == "odom":
-            return extractor.add_odometry(*odometry_values(msg))
+            stamp, x, y, yaw, v, w = odometry_values(msg)
+            if (transform := _in_world(to_world, msg, stamp)) is not None:
+                (x, y), yaw = transform.apply(np.array([[x, y]]))[0], yaw + transform.yaw
+            return extractor.add_odometry(stamp, x, y, yaw, v, w)
         if kind == "people":
-            return extractor.add_people(*pose_array_positions(msg))
+            stamp, xy = pose_array_positions(msg)
+            if (transform := _in_world(to_world, msg, stamp)) is not None and len(xy):
+                xy = transform.apply(xy)
+            return extractor.add_people(stamp, xy)
         if kind == "scan":
             return extractor.add_scan(*scan_values(msg))
         if kind == "goal":
-            return extractor.add_goal(*goal_values(msg))
+            stamp, x, y = goal_values(msg)
+            if (transform := _in_world(to_world, msg, stamp)) is not None:
+                x, y = transform.apply(np.array([[x, y]]))[0]
+            return extractor.add_goal(stamp, float(x), float(y))
         if kind == "image":
             return extractor.add_image(*image_gray(msg))
         if kind == "imu":

@@ -59,11 +59,49 @@ def test_round_trip_keeps_types_counts_order_and_values(tmp_path, storage):
     assert frames[2].header.stamp.sec == 102 and frames[2].header.frame_id == "odom"
 
 
+def _humble_qos(text: object) -> list[dict]:
+    """Decode ``offered_qos_profiles`` as Humble's rosbag2 0.15 does (metadata_io.cpp, rosbag2_transport/qos.cpp):
+    one YAML string; history/reliability/durability/liveliness as int, depth int, durations as uint64 sec/nsec."""
+    assert isinstance(text, str), f"Humble reads offered_qos_profiles as a string, got {type(text).__name__}"
+    profiles = yaml.safe_load(text)
+    for profile in profiles:
+        for policy in ("history", "reliability", "durability", "liveliness", "depth"):
+            assert type(profile[policy]) is int, (policy, profile[policy])
+        for duration in ("deadline", "lifespan", "liveliness_lease_duration"):
+            assert all(type(profile[duration][k]) is int and 0 <= profile[duration][k] < 2**64 for k in ("sec", "nsec"))
+        assert type(profile["avoid_ros_namespace_conventions"]) is bool
+    return profiles
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_bags_are_readable_by_humble_rosbag2(tmp_path, storage):
+    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+
+    infinite = QosTime(9223372036, 854775807)
+    latched = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, infinite,
+                  infinite, QosLiveliness.AUTOMATIC, infinite, False)
+    path = tmp_path / "humble"
+    with BagWriter(path, storage=storage) as bag:
+        bag.add_topic("/causal/graph", "causal_msgs/msg/CausalGraph", offered_qos=[latched])
+        bag.add_topic("/chatter", "std_msgs/msg/String")
+        bag.write_message("/chatter", 5, bag.typestore.types["std_msgs/msg/String"](data="x"))
+    info = yaml.safe_load((path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert info["version"] == 8
+    topics = {t["topic_metadata"]["name"]: t["topic_metadata"] for t in info["topics_with_message_count"]}
+    (profile,) = _humble_qos(topics["/causal/graph"]["offered_qos_profiles"])
+    assert (profile["reliability"], profile["durability"], profile["depth"]) == (1, 1, 1)  # rmw: reliable, TL
+    assert topics["/chatter"]["offered_qos_profiles"] == ""  # Humble: no profiles = adapt to the subscribers
+    if storage == "mcap":  # the storage plugin reads the channel's copy of the same string
+        assert topics["/causal/graph"]["offered_qos_profiles"].encode() in (path / "humble.mcap").read_bytes()
+    with BagReader(path) as reader:  # and this package (Jazzy/Kilted rules) still reads it
+        assert reader.topics["/causal/graph"].offered_qos[0].durability == QosDurability.TRANSIENT_LOCAL
+
+
 def test_metadata_and_definitions_are_what_stock_rosbag2_needs(tmp_path):
     path = tmp_path / "run"
     _write_sample_bag(path)
     info = yaml.safe_load((path / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
-    assert info["storage_identifier"] == "mcap" and info["version"] == 9
+    assert info["storage_identifier"] == "mcap" and info["version"] == 8
     assert info["relative_file_paths"] == ["run.mcap"] and (path / "run.mcap").is_file()
     topics = {t["topic_metadata"]["name"]: t for t in info["topics_with_message_count"]}
     frame_topic = topics["/causal/variables"]

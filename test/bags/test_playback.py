@@ -142,3 +142,27 @@ def test_remaps_are_parsed_and_checked():
     assert remapped(["/a", "/b"], {"/a": "/x"}) == [("/a", "/x"), ("/b", "/b")]
     with pytest.raises(BagError, match=r"remap of topic\(s\) \['/zzz'\]"):
         remapped(["/a"], {"/zzz": "/y"})
+
+
+def test_derived_topics_are_left_out_by_default(tmp_path):
+    """A replay publishes /clock itself and the pipeline recomputes its outputs: replaying the recorded ones too gave
+    every subscriber two streams (clock jumping back, frames twice). /causal/variables is an output only when the
+    bag holds /people or /odom to compute it from."""
+    from causal_nodes.bags.playback import derived_topics
+
+    physical = ["/clock", "/people", "/odom", "/causal/variables", "/causal/graph", "/causal/graph_markers",
+                "/world_model/paths/p0", "/robot1/causal/graph", "/tf", "/scan", "/diagnostics"]
+    assert derived_topics(physical) == sorted(["/clock", "/causal/variables", "/causal/graph",
+                                               "/causal/graph_markers", "/world_model/paths/p0",
+                                               "/robot1/causal/graph", "/diagnostics"])
+    assert derived_topics(["/clock", "/causal/variables", "/sim/ground_truth"]) == ["/clock"]  # SCM bag: input
+
+    path = tmp_path / "mixed"
+    with BagWriter(path) as bag:
+        for topic in ("/clock", "/people", "/causal/variables", "/causal/graph"):
+            bag.add_topic(topic, "std_msgs/msg/String")
+            bag.write_message(topic, T0, bag.typestore.types["std_msgs/msg/String"](data=topic))
+    with BagReader(path) as reader:
+        assert select_topics(reader, None) == ["/people"]
+        assert select_topics(reader, None, include_outputs=True) == sorted(reader.topics)
+        assert select_topics(reader, ["/causal/graph"]) == ["/causal/graph"]  # named: replayed

@@ -14,17 +14,19 @@ pytest.importorskip("rclpy")
 pytest.importorskip("causal_msgs.msg")
 
 
-def test_demo_finds_the_graph_and_records_the_run_from_its_first_frame(tmp_path: Path) -> None:
+def test_demo_runs_a_physical_scenario_scores_it_and_records_the_run_from_its_first_frame(tmp_path: Path) -> None:
     from causal_nodes.bags.reader import BagReader
     from causal_nodes.cli import main
 
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--duration", "30"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["f1"] >= 0.9, summary
+    assert summary["scenario"] == "corridor_passing" and summary["reference"] == "interventional", summary
+    assert 0.0 < summary["f1"] <= 1.0 and 0.0 < summary["f1_summary"] <= 1.0 and "f1_mechanism" in summary
+    assert summary["window"].get("rejected_non_finite_value", 0) <= 2, "NaN frames starve the discovery window"
     assert (out / "graph.png").stat().st_size > 0
     graph = json.loads((out / "graph.json").read_text())
-    assert graph["links"] and graph["ground_truth"]
+    assert graph["links"] and graph["ground_truth"] and graph["reference"] == "interventional"
     with BagReader(out / "bag") as bag:
         frames = [bag.deserialize(m) for m in bag.messages(["/causal/variables"])]
         assert bag.topics["/causal/priorities"].count >= 1 and bag.topics["/causal/graph"].count >= 1
@@ -32,3 +34,14 @@ def test_demo_finds_the_graph_and_records_the_run_from_its_first_frame(tmp_path:
     # the simulator starts at 1 s of sim time (time_offset_s) and steps 0.1 s: the recorder saw every frame
     assert stamps[0] == pytest.approx(1.0)
     assert np.diff(stamps) == pytest.approx(np.full(len(stamps) - 1, 0.1)) and stamps[-1] >= 30.0
+    values = np.array([f.values for f in frames])
+    assert np.isfinite(values[2:]).all(), "every frame after the first two is complete"
+
+
+def test_demo_on_the_scm_stream_finds_its_graph(tmp_path: Path) -> None:
+    from causal_nodes.cli import main
+
+    out = tmp_path / "scm"
+    assert main(["demo", "--scenario", "scm_demo", "--out", str(out), "--duration", "30"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reference"] == "scm" and summary["f1"] >= 0.9, summary

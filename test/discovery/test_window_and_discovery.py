@@ -9,6 +9,7 @@ from scm_data import NAMES, TRUTH, scm_samples
 
 from causal_nodes.discovery.discover import DiscoveryConfig, InsufficientDataError, discover
 from causal_nodes.discovery.online import OnlineDiscovery
+from causal_nodes.discovery.samples import Samples
 from causal_nodes.discovery.window import SampleWindow, WindowConfig
 from causal_nodes.evaluation.graph_metrics import score_links
 
@@ -134,3 +135,48 @@ def test_streaming_statistics_give_the_batch_result_on_every_window():
             np.testing.assert_allclose(streamed.p_matrix, batch.p_matrix, atol=1e-10)
             checked += 1
     assert checked >= 8 and online.window.resets["time_jumped_back"] == 1
+
+
+def test_encounters_split_at_subject_changes_and_gaps_and_pool_as_datasets():
+    from causal_nodes.discovery.online import encounters
+
+    stamps = np.r_[0.1 * np.arange(100), 20.0 + 0.1 * np.arange(100), 40.0 + 0.1 * np.arange(100)]
+    subjects = ["3"] * 100 + ["3"] * 50 + ["7"] * 50 + ["7"] * 100
+    np.testing.assert_array_equal(np.unique(encounters(stamps, subjects, 1.0), return_counts=True)[1],
+                                  [100, 50, 50, 100])
+    online = OnlineDiscovery(WindowConfig(length=300, time_jump_reset_s=1.0), DiscoveryConfig(tau_max=1),
+                             min_samples=60, pool_encounters=True, encounter_gap_s=1.0)
+    data = scm_samples(300, seed=12)
+    for stamp, subject, row in zip(stamps, subjects, data):
+        assert online.add(stamp, NAMES, row, subject) is None
+    outcome = online.run(online.take_job())
+    assert outcome.result.datasets == 4 and outcome.result.engine == "tigramite"
+    reference = discover(Samples(data, NAMES, datasets=encounters(stamps, subjects, 1.0)), NAMES,
+                         DiscoveryConfig(tau_max=1))
+    np.testing.assert_array_equal(outcome.result.graph, reference.graph)
+
+
+def test_a_run_that_cannot_work_says_why():
+    online = OnlineDiscovery(WindowConfig(length=100), DiscoveryConfig(tau_max=1), min_samples=20)
+    rng = np.random.default_rng(13)
+    for k in range(60):
+        online.add(0.1 * k, NAMES, [rng.normal(), 1.0, 2.0, 3.0])
+    outcome = online.run(online.take_job())
+    assert outcome.result is None and outcome.insufficient
+    assert outcome.error == "fewer than two usable variables (left out: b (constant); c (constant); d (constant))"
+    rcot = OnlineDiscovery(WindowConfig(length=100), DiscoveryConfig(test="rcot", tau_max=3, max_conds_dim=None),
+                           min_samples=20)
+    for k, row in enumerate(scm_samples(25, seed=14)):
+        rcot.add(0.1 * k, NAMES, row)
+    outcome = rcot.run(rcot.take_job())
+    assert outcome.insufficient and "too few samples" in outcome.error
+
+
+def test_duplicated_variables_are_left_out_with_the_reason():
+    data = scm_samples(300, seed=15)
+    twin = np.column_stack([data, 3.0 * data[:, 0] - 1.0, data[:, 1] + data[:, 2]])
+    result = discover(twin, NAMES + ["a_scaled", "b_plus_c"], DiscoveryConfig(tau_max=2))
+    assert result.variables == NAMES
+    assert result.drop_reasons == {"a_scaled": "a linear function of a", "b_plus_c": "a linear function of b, c"}
+    assert {link.key() for link in result.links()} == {link.key() for link in discover(
+        data, NAMES, DiscoveryConfig(tau_max=2)).links()}

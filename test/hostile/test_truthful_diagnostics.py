@@ -1,6 +1,7 @@
 """Diagnostics that tell the truth and parameters that do what they say, over real rclpy (issue #11 findings 3-6)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.ros  # real rclpy nodes over DDS
@@ -51,7 +52,8 @@ def test_bad_parameters_are_refused_at_start_up_naming_them(ros):
 
 
 def test_a_silent_input_is_named_and_graphs_come_once_it_speaks(ros):
-    """Finding 4: no /goal_pose made every frame NaN; discovery never said which variable, variables_node said OK."""
+    """Finding 4: no /goal_pose, nobody in view: every frame was NaN; discovery never said which variable,
+    variables_node said OK."""
     ros.add(VariablesNode(context=ros.context, parameter_overrides=parameters(
         variables=["human_speed", "human_goal_distance", "robot_linear_speed", "min_scan_range"],
         stale_after_s=1.0)))
@@ -63,15 +65,19 @@ def test_a_silent_input_is_named_and_graphs_come_once_it_speaks(ros):
     diagnostics = DiagnosticsWatcher(io)
     assert ros.spin_until(lambda: sensors.odom.get_subscription_count() > 0, 10)
 
-    t = sensors.run(ros, 30.0, 4.0, goal=False)  # nobody publishes /goal_pose
-    named = diagnostics.wait(ros, "variables_node", lambda s: "no value for human_goal_distance" in s.message)
-    assert named.level == WARN and "/goal_pose" in named.message
-    blocked = diagnostics.wait(ros, "discovery_node", lambda s: "human_goal_distance" in s.message)
+    nobody = np.zeros((0, 2))
+    t = sensors.run(ros, 30.0, 4.0, goal=False, crowd=nobody)  # no /goal_pose at all, and nobody in view
+    named = diagnostics.wait(ros, "variables_node", lambda s: "no value for human_speed" in s.message)
+    assert named.level == WARN and "(needs /people)" in named.message
+    assert "left out, never published: human_goal_distance (needs /people, /goal_pose)" in named.message
+    assert named.count("left_out_never_published_human_goal_distance") == 1
+    blocked = diagnostics.wait(ros, "discovery_node", lambda s: "no value for human_speed" in s.message)
     assert blocked.level == WARN and "no graph" in blocked.message and not graphs
 
-    t = sensors.run(ros, t, 5.0, goal=True)  # the goal appears: the window fills, graphs come
-    assert ros.spin_until(lambda: bool(graphs), 20), diagnostics.get("discovery_node")
-    assert "human_goal_distance" in graphs[-1].variables
+    sensors.run(ros, t, 5.0, goal=True)  # a person comes into view, the goal appears: graphs come
+    assert ros.spin_until(lambda: bool(graphs) and "human_goal_distance" in graphs[-1].variables, 20), \
+        diagnostics.get("discovery_node")
+    assert "human_speed" in graphs[-1].variables
 
 
 def test_stale_inputs_turn_diagnostics_stale_and_back(ros):

@@ -100,7 +100,9 @@ def test_launch_file_names_installed_executables_and_existing_files(launch_file:
 def test_params_file_matches_declared_parameters(config_file: Path):
     data = yaml.safe_load(config_file.read_text())
     modules = _node_modules()
-    for node_name, section in data.items():
+    for key, section in data.items():
+        assert key.startswith("/**/"), f"{config_file.name}: key {key!r} must be /**/<node> to apply in any namespace"
+        node_name = key.removeprefix("/**/")
         assert node_name in modules, f"{config_file.name}: no node named {node_name} (known: {sorted(modules)})"
         given = set(section["ros__parameters"])
         declared = _declared(modules[node_name]) | IMPLICIT_PARAMETERS
@@ -129,3 +131,25 @@ def test_rviz_config_shows_the_causal_topics():
     config = yaml.safe_load(text)
     topics = {d.get("Topic", {}).get("Value") for d in config["Visualization Manager"]["Displays"]}
     assert {"/causal/graph_markers", "/causal/graph_image", "/causal/intervention_markers"} <= topics
+
+
+@pytest.mark.parametrize("launch_file", LAUNCH_FILES, ids=lambda p: p.name)
+def test_every_launch_file_takes_a_namespace_and_remaps_for_every_node(launch_file: Path):
+    tree = ast.parse(launch_file.read_text())
+    assert _calls(tree, "namespace_arguments"), f"{launch_file.name}: no namespace/remap arguments"
+    for call in _calls(tree, "Node"):
+        keywords = {k.arg for k in call.keywords}
+        assert {"namespace", "remappings"} <= keywords, f"{launch_file.name}:{call.lineno}: Node lacks namespace/remaps"
+
+
+def test_launch_helpers_parse_remaps_and_move_rviz_topics_into_the_namespace():
+    pytest.importorskip("launch", reason="launch comes from ../shared/ros2_src (scripts/env.sh) or apt")
+    from causal_nodes.nodes.launching import TF_REMAPS, parse_remaps, rviz_topic_remaps
+
+    assert parse_remaps(" people:=/tracker/people  /scan:=front/scan ") == [
+        ("people", "/tracker/people"), ("/scan", "front/scan")]
+    with pytest.raises(ValueError, match="not FROM:=TO"):
+        parse_remaps("people=/tracker/people")
+    rviz = rviz_topic_remaps(ROOT / "rviz" / "causal_nodes.rviz")
+    assert ("/causal/graph_markers", "causal/graph_markers") in rviz and ("/scan", "scan") in rviz
+    assert all(rule in rviz for rule in TF_REMAPS)

@@ -124,8 +124,13 @@ def test_replay_delivers_the_same_bytes_in_order_with_clock_and_latched_graph(ro
     sink.create_subscription(PoseArray, "/robot/people", received["/robot/people"].append, SENSOR_QOS, raw=True)
     sink.create_subscription(Clock, "/clock", lambda m: clock_ns.append(m.clock.sec * 10**9 + m.clock.nanosec),
                              QoSProfile(depth=1000, reliability=ReliabilityPolicy.BEST_EFFORT))
+    # by default a recorded pipeline output is not replayed (the replayed pipeline recomputes it) …
+    default = ReplayNode(bag=str(tmp_path / "bag"), options=PlaybackOptions(rate=1.0), context=ros.context)
+    assert default.topics == ["/chatter", "/people"]
+    default.destroy_node()
+    # … and include_outputs replays it too
     sim = ros.add(ReplayNode(bag=str(tmp_path / "bag"), options=PlaybackOptions(rate=1.0), topics=[],
-                             remaps=["/people:=/robot/people"], context=ros.context))
+                             remaps=["/people:=/robot/people"], include_outputs=True, context=ros.context))
     follower = ros.add(ros.rclpy.create_node("sim_time_follower", context=ros.context,
                                              parameter_overrides=[Parameter("use_sim_time", value=True)]))
     graph_pub = sim.publishers_by_topic["/causal/graph"]

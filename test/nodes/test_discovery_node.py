@@ -122,3 +122,61 @@ def test_callbacks_keep_running_while_discovery_runs(ros):
     assert taken_during_run >= 5, "frames were not taken while the discovery was running"
     assert ros.spin_until(running.done, 30)
     assert node.graphs_published >= 1
+
+
+def test_a_failed_run_keeps_the_last_graph_and_says_why(ros):
+    node = _node(ros, window_length=150, min_samples=100, update_period_s=0.1, tau_max=1, test="rcot",
+                 test_options=["n_features=1"])
+    source = ros.node("frame_source")
+    pub = source.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+    diags, graphs = [], []
+    sink = ros.node("graph_sink")
+    sink.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+    sink.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
+    assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 5)
+    _publish_paced(ros, pub, node, [_frame(0.1 * k, row) for k, row in enumerate(scm_samples(150, seed=4))])
+    assert ros.spin_until(lambda: graphs and graphs[-1].sample_count == 150, 30)  # the full window's graph
+    assert graphs[-1].test == "rcot"
+    received, last = len(graphs), graphs[-1]
+    # the bag loops back: a new window whose variables are all constant but one -- no graph can come from it
+    _publish_paced(ros, pub, node, [_frame(0.1 * k, [math.sin(k), 1.0, 2.0, 3.0]) for k in range(120)])
+
+    def said_why() -> bool:
+        return any("last run failed: fewer than two usable variables" in s.message
+                   for d in diags for s in d.status if s.name == "discovery_node")
+
+    assert ros.spin_until(said_why, 15), [s.message for d in diags for s in d.status]
+    assert len(graphs) == received and graphs[-1] is last  # no new graph: the last one stands
+def _call(ros, client, timeout: float = 30.0):
+    from std_srvs.srv import Trigger
+
+    assert client.wait_for_service(timeout_sec=5.0)
+    future = client.call_async(Trigger.Request())
+    assert ros.spin_until(future.done, timeout)
+    return future.result()
+
+
+def test_discover_now_and_reset_services(ros):
+    from std_srvs.srv import Trigger
+
+    node = _node(ros, window_length=200, min_samples=50, update_period_s=3600.0, tau_max=2)  # no timer graphs
+    source = ros.node("service_client")
+    pub = source.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+    discover_now = source.create_client(Trigger, "/discovery_node/discover_now")
+    reset = source.create_client(Trigger, "/discovery_node/reset")
+    graphs = []
+    source.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
+
+    early = _call(ros, discover_now)
+    assert not early.success and "waiting for samples: 0/50" in early.message
+    assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 5)
+    _publish_paced(ros, pub, node, [_frame(100.0 + 0.1 * k, row) for k, row in enumerate(scm_samples(120, seed=3))])
+    answer = _call(ros, discover_now)
+    assert answer.success and "120 samples" in answer.message, answer.message
+    assert ros.spin_until(lambda: graphs, 10) and graphs[-1].sample_count == 120
+
+    cleared = _call(ros, reset)
+    assert cleared.success and "120 samples dropped" in cleared.message
+    assert node.online.window.fill == 0 and node.online.counters()["reset_requested"] == 1
+    again = _call(ros, discover_now)
+    assert not again.success and "0/50" in again.message

@@ -290,7 +290,8 @@ def test_params_file_and_node_share_the_config_dataclasses_defaults() -> None:
     from causal_nodes.nodes.prioritizer_node import PARAMETERS
     from causal_nodes.prioritization import OnlinePrioritizerConfig
 
-    given = yaml.safe_load((REPO_ROOT / "config" / "prioritizer.yaml").read_text())[STATUS_NAME]["ros__parameters"]
+    config = yaml.safe_load((REPO_ROOT / "config" / "prioritizer.yaml").read_text())
+    given = config[f"/**/{STATUS_NAME}"]["ros__parameters"]
     declared = {name: default for name, (default, _, _) in PARAMETERS.items()}
     assert given == declared
     defaults = OnlinePrioritizerConfig()

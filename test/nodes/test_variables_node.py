@@ -95,3 +95,48 @@ def test_frames_from_sensor_topics(ros):
     assert int(got["dropped_odom_non_finite_value"]) >= 1
     assert int(got["dropped_people_out_of_order"]) >= 1
     assert 0 < int(got["frames_published"]) <= node.frames_published
+
+
+def test_people_in_the_robot_frame_are_transformed_into_the_world_frame(ros):
+    """/people in base_link (as a robot-mounted tracker publishes them): the node moves them into odom through the
+    odometry's odom -> base_link, so the person's speed is its speed over ground (1 m/s), not relative to the robot
+    (1.5 m/s); people in a frame without a transform are dropped and counted; ~/reset starts over."""
+    from std_srvs.srv import Trigger
+
+    node = ros.add(VariablesNode(context=ros.context, parameter_overrides=[
+        Parameter("variables", value=["human_speed", "human_robot_distance"])]))
+    source = ros.node("robot_frame_sensors")
+    odom_pub = source.create_publisher(Odometry, "/odom", SENSOR_QOS)
+    people_pub = source.create_publisher(PoseArray, "/people", SENSOR_QOS)
+    frames = []
+    source.create_subscription(VariableFrame, "/causal/variables", frames.append, STREAM_QOS)
+    assert ros.spin_until(lambda: odom_pub.get_subscription_count() and people_pub.get_subscription_count(), 5)
+    for k in range(30):
+        t = 10.0 + k * 0.05
+        odom, people, _, _ = _messages(t)
+        odom.child_frame_id = "base_link"
+        odom.pose.pose.orientation.z, odom.pose.pose.orientation.w = math.sin(math.pi / 4), math.cos(math.pi / 4)
+        ahead = 6.0 - t - 0.5 * t  # the person's x minus the robot's x, in odom
+        people.header.frame_id = "base_link"  # robot facing +y: odom's +x is base_link's -y
+        people.poses[0].position.x, people.poses[0].position.y = 0.0, -ahead
+        odom_pub.publish(odom)
+        ros.spin_for(0.005)
+        people_pub.publish(people)
+        if k == 10:
+            stray = PoseArray(poses=[Pose()])
+            stray.header.stamp, stray.header.frame_id = to_time_msg(t), "camera_link"
+            people_pub.publish(stray)
+        ros.spin_for(0.01)
+    assert ros.spin_until(lambda: len(frames) >= 8, 10)
+    values = dict(zip(frames[5].names, frames[5].values))
+    t = frames[5].header.stamp.sec + frames[5].header.stamp.nanosec * 1e-9
+    assert values["human_speed"] == pytest.approx(1.0, abs=1e-3)
+    assert values["human_robot_distance"] == pytest.approx(abs(6.0 - 1.5 * t), abs=1e-3)
+    assert ros.spin_until(lambda: node.malformed.get("no_transform_people", 0) >= 1, 5), node.malformed
+    assert node.frames.backend in ("tf2_ros", "builtin")
+
+    client = source.create_client(Trigger, "/variables_node/reset")
+    assert client.wait_for_service(timeout_sec=5.0)
+    future = client.call_async(Trigger.Request())
+    assert ros.spin_until(future.done, 10) and future.result().success
+    assert node.extractor.resets >= 1

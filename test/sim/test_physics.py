@@ -21,6 +21,8 @@ from causal_nodes.sim.geometry import fan_circle_distances, ray_circle_distances
 
 def _world(people, walls=(), robot_start=(-50.0, -50.0, 0.0), robot_goals=((-50.0, -50.0),), noise=0.0,
            controller=None, **robot_kwargs) -> PhysicalConfig:
+    robot_kwargs.setdefault("linear_noise_std", 0.0)
+    robot_kwargs.setdefault("angular_noise_std", 0.0)
     return PhysicalConfig(
         dt=0.1, walls=np.array(walls, dtype=float).reshape(-1, 4),
         robot=RobotSpec(start=robot_start, goals=list(robot_goals), controller=controller or ControllerParams(),
@@ -74,6 +76,52 @@ def test_robot_respects_its_limits_and_slows_near_people() -> None:
     assert 1.0 <= np.linalg.norm(sim.robot_pose[:2] - sim.positions[0]) < 1.3, "stopped at the stop distance"
 
 
+def test_actuator_noise_keeps_the_limits_and_breaks_determinism() -> None:
+    """The executed speeds miss the command by noise (so they are no function of their inputs) within limits."""
+    ctrl = ControllerParams(preferred_speed=0.6, speed_policy="constant")
+    config = _world([PersonSpec(start=(30.0, 30.0), goals=[(30.0, 30.0)], desired_speed=0.0)],
+                    robot_start=(-8.0, 0.0, 0.0), robot_goals=[(8.0, 0.0)], controller=ctrl,
+                    linear_noise_std=0.02, angular_noise_std=0.05)
+    sim = PhysicalSimulator(config, seed=3)
+    speeds, previous = [], 0.0
+    for _ in range(120):
+        sim.step()
+        assert 0.0 <= sim.robot_speed <= config.robot.max_linear_speed
+        assert abs(sim.robot_speed - previous) <= config.robot.max_linear_accel * sim.dt + 1e-9
+        speeds.append(sim.robot_speed)
+        previous = sim.robot_speed
+    cruise = np.array(speeds[40:])
+    assert 0.01 < float(np.std(cruise)) < 0.05 and abs(float(np.mean(cruise)) - 0.6) < 0.02
+    assert float(np.mean(np.diff(cruise) == 0.0)) < 0.05, "the speed changes at every step"
+    quiet = PhysicalSimulator(_world([PersonSpec(start=(30.0, 30.0), goals=[(30.0, 30.0)], desired_speed=0.0)],
+                                     robot_start=(-8.0, 0.0, 0.0), robot_goals=[(8.0, 0.0)], controller=ctrl), seed=3)
+    for _ in range(120):
+        quiet.step()
+    assert quiet.robot_speed == pytest.approx(0.6, abs=1e-9)
+
+
+def test_command_excitation_is_bounded_logged_and_zero_where_the_robot_must_stop() -> None:
+    ctrl = ControllerParams(preferred_speed=0.6, slow_distance=3.0, stop_distance=1.0, excitation_linear=0.1,
+                            excitation_angular=0.2, excitation_hold_s=0.3)
+    person = PersonSpec(start=(0.0, 0.0), goals=[(0.0, 0.0)], desired_speed=0.0, robot_aware=False)
+    sim = PhysicalSimulator(_world([person], robot_start=(-8.0, 0.0, 0.0), robot_goals=[(8.0, 0.0)],
+                                   controller=ctrl), seed=1)
+    dithers = []
+    for _ in range(150):
+        sim.step()
+        linear, angular = sim.command_dither
+        assert abs(linear) <= 0.1 and abs(angular) <= 0.2
+        distance = float(np.linalg.norm(sim.robot_pose[:2] - sim.positions[0]))
+        dithers.append((linear, angular, distance))
+    values = np.array(dithers)
+    assert np.std(values[:30, 0]) > 0.02 and np.std(values[:30, 1]) > 0.05, "it excites while the way is free"
+    assert len(set(np.round(values[:30, 0], 12))) <= 30 // 3 + 1, "each value is held for excitation_hold_s"
+    # scaled by the speed policy: (distance - stop) / (slow - stop) of the amplitude, 0 at the stop distance
+    near = values[-20:]
+    assert np.max(np.abs(near[:, 0])) <= 0.1 * max(0.0, (np.max(near[:, 2]) - 1.0) / 2.0) + 1e-12
+    assert 0.9 <= values[-1, 2] < 1.3
+
+
 def test_external_command_overrides_the_controller_for_its_timeout() -> None:
     scenario = load_scenario("corridor_passing")
     sim = scenario.make_simulator()
@@ -82,7 +130,8 @@ def test_external_command_overrides_the_controller_for_its_timeout() -> None:
     sim.set_command(0.0, 0.5)
     for _ in range(5):
         sim.step()
-    assert sim.robot_yaw_rate == pytest.approx(0.5)
+    # the drive tracks the command up to its actuator noise (0.05 rad/s std)
+    assert sim.robot_yaw_rate == pytest.approx(0.5, abs=4 * sim.config.robot.angular_noise_std)
     assert sim.robot_speed < 0.5
     for _ in range(20):
         sim.step()

@@ -43,13 +43,22 @@ def test_scenario_ground_truth_is_over_its_variables_and_runs_deterministically(
     assert not np.array_equal(first.values, other.values, equal_nan=True)
 
 
-def test_physical_variables_are_the_pipeline_variables() -> None:
+def test_physical_variables_are_the_pipeline_defaults_and_any_pipeline_variable_can_be_run() -> None:
+    from causal_nodes.variables.extractor import DEFAULT_VARIABLES
+
     scenario = load_scenario("corridor_passing")
-    assert scenario.variables == PIPELINE_VARIABLES
-    series = run_scenario(scenario, steps=100)
-    assert np.all(np.isfinite(series.values[2:])), "every variable is defined once two frames exist"
-    assert ("human_robot_distance", "robot_linear_speed", 1) in scenario.ground_truth()
-    assert ("robot_angular_speed", "imu_yaw_rate", 0) in scenario.ground_truth()
+    assert scenario.variables == list(DEFAULT_VARIABLES)
+    series = run_scenario(scenario, steps=100, variables=PIPELINE_VARIABLES)
+    assert series.names == PIPELINE_VARIABLES
+    defined = [n for n in PIPELINE_VARIABLES if n != "image_motion"]
+    assert np.all(np.isfinite(series.values[2:, [series.names.index(n) for n in defined]])), \
+        "every variable is defined once two frames exist"
+    truth = scenario.mechanism_truth(PIPELINE_VARIABLES)
+    assert ("human_robot_distance", "robot_linear_speed", 1) in truth
+    assert ("robot_angular_speed", "imu_yaw_rate", 0) in truth
+    assert scenario.ground_truth() == scenario.mechanism_truth()
+    with pytest.raises(ValueError, match="unknown variable"):
+        run_scenario(scenario, steps=3, variables=["human_speed", "mood"])
 
 
 def test_policies_switch_links_of_the_ground_truth() -> None:
@@ -95,6 +104,8 @@ def _set(data: dict, path: str, value) -> dict:
     (_corridor, "robot.controller.speed_policy", "fast", "robot.controller.speed_policy"),
     (_corridor, "robot.start", [0.0, 1.0], "robot.start"),
     (_corridor, "robot.max_linear_speed", "quick", "robot.max_linear_speed"),
+    (_corridor, "robot.linear_noise_std", -0.1, "robot.linear_noise_std"),
+    (_corridor, "robot.controller.excitation_hold_s", 0.0, "robot.controller.excitation_hold_s"),
     (_corridor, "dt", -0.1, "dt"),
     (_corridor, "kind", "cartoon", "kind"),
     (_corridor, "colour", "red", "colour"),
@@ -114,15 +125,13 @@ def test_invalid_scenario_names_the_field(make, path: str, value, field: str) ->
         scenario_from_dict(data)
 
 
-def test_only_sink_variables_can_be_left_out() -> None:
+def test_any_subset_of_variables_can_be_observed() -> None:
+    """The interventional reference is derived for the variables given, so a scenario may leave out any."""
     data = _corridor()
-    data["variables"] = ["human_speed", "human_heading_rate", "human_robot_distance", "human_goal_distance",
-                         "robot_linear_speed", "robot_angular_speed", "min_scan_range", "collision_risk"]
-    scenario = scenario_from_dict(data)
-    assert all(s in scenario.variables and t in scenario.variables for s, t, _ in scenario.ground_truth())
     data["variables"] = ["human_speed", "robot_linear_speed", "collision_risk"]
-    with pytest.raises(ValueError, match="human_robot_distance"):
-        scenario_from_dict(data)
+    scenario = scenario_from_dict(data)
+    assert scenario.variables == data["variables"]
+    assert all(s in scenario.variables and t in scenario.variables for s, t, _ in scenario.mechanism_truth())
 
 
 def test_people_entries_are_checked() -> None:

@@ -6,7 +6,15 @@ import math
 import numpy as np
 import pytest
 
-from causal_nodes.variables.extractor import VariableConfig, VariableExtractor, collision_risk
+from causal_nodes.variables.extractor import (
+    LEGACY_VARIABLES,
+    TTC_MAX_S,
+    VariableConfig,
+    VariableExtractor,
+    collision_risk,
+    obstacle_clearance,
+    relative_kinematics,
+)
 from causal_nodes.variables.tracking import NearestNeighbourTracker
 
 
@@ -21,7 +29,7 @@ def _scene(extractor: VariableExtractor, t0: float = 0.0, seconds: float = 3.0, 
 
 
 def test_values_match_the_geometry():
-    extractor = VariableExtractor(VariableConfig(rate_hz=10.0))
+    extractor = VariableExtractor(VariableConfig(rate_hz=10.0, variables=LEGACY_VARIABLES))
     _scene(extractor)
     frames = extractor.poll()
     assert len(frames) >= 25
@@ -43,6 +51,53 @@ def test_values_match_the_geometry():
     assert frame.subject_id == frames[-1].subject_id  # the nearest person keeps its track id
 
 
+def test_relative_kinematics_in_the_robot_frame():
+    """REP 103: x forward, y left. Robot at the origin heading +y; person 2 m ahead and 1 m to its right."""
+    k = relative_kinematics(np.array([1.0, 2.0]), np.array([0.0, -1.5]), np.zeros(2), math.pi / 2, 0.5)
+    assert k["forward_offset"] == pytest.approx(2.0) and k["lateral_offset"] == pytest.approx(-1.0)
+    assert k["human_bearing"] == pytest.approx(math.atan2(-1.0, 2.0))
+    distance = math.hypot(1.0, 2.0)
+    closing = -np.dot([1.0, 2.0], [0.0, -2.0]) / distance  # relative velocity (0, -1.5) - (0, 0.5)
+    assert k["closing_speed"] == pytest.approx(closing)
+    assert k["time_to_collision"] == pytest.approx(distance / closing)
+    receding = relative_kinematics(np.array([0.0, 3.0]), np.array([0.0, 1.0]), np.zeros(2), 0.0, 0.0)
+    assert receding["closing_speed"] < 0 and receding["time_to_collision"] == TTC_MAX_S
+
+
+def test_obstacle_clearance_ignores_beams_that_hit_people():
+    # robot at the origin heading +x; a wall 3 m ahead, a person 1 m to the left: the person's beam is not an obstacle
+    angles = np.array([0.0, math.pi / 2, math.pi])
+    ranges = np.array([3.0, 0.7, np.inf])
+    people = np.array([[0.0, 1.0]])
+    assert obstacle_clearance(ranges, angles, np.zeros(3), people) == pytest.approx(3.0)
+    assert obstacle_clearance(ranges, angles, np.zeros(3), np.zeros((0, 2))) == pytest.approx(0.7)
+    assert math.isnan(obstacle_clearance(np.array([0.7, np.inf]), angles[1:], np.zeros(3), people))
+
+
+def test_new_variables_on_the_grid_match_the_geometry():
+    names = ("closing_speed", "human_bearing", "lateral_offset", "forward_offset", "time_to_collision",
+             "robot_obstacle_clearance")
+    extractor = VariableExtractor(VariableConfig(rate_hz=10.0, variables=names))
+    for k in range(60):
+        t = 0.01 + k / 20
+        extractor.add_odometry(t, 0.5 * t, 0.0, 0.0, 0.5, 0.0)
+        extractor.add_people(t, np.array([[6.0 - t, 1.0]]))
+        # beam 0 ahead hits a wall 4 m off; beam 1 points at the person (world angle of the person from the robot)
+        bearing = math.atan2(1.0, 6.0 - 1.5 * t)
+        extractor.add_scan(t, [4.0, math.hypot(6.0 - 1.5 * t, 1.0) - 0.3], 0.05, 10.0, angle_min=0.0,
+                           angle_increment=bearing)
+    frame = extractor.poll()[15]
+    v = dict(zip(frame.names, frame.values))
+    t = frame.stamp
+    forward, lateral = 6.0 - 1.5 * t, 1.0
+    assert v["forward_offset"] == pytest.approx(forward, abs=1e-6) and v["lateral_offset"] == pytest.approx(1.0)
+    assert v["human_bearing"] == pytest.approx(math.atan2(lateral, forward), abs=1e-6)
+    closing = 1.5 * forward / math.hypot(forward, lateral)
+    assert v["closing_speed"] == pytest.approx(closing, rel=1e-6)
+    assert v["time_to_collision"] == pytest.approx(math.hypot(forward, lateral) / closing, rel=1e-6)
+    assert v["robot_obstacle_clearance"] == pytest.approx(4.0), "the beam ending at the person is not an obstacle"
+
+
 def test_collision_risk_is_inverse_time_to_collision():
     # 4 m apart, closing at 2 m/s: 2 s to collision -> 0.5 1/s; moving apart -> 0
     assert collision_risk([4, 0], [-1, 0], [0, 0], [1, 0]) == pytest.approx(0.5)
@@ -61,8 +116,8 @@ def test_bad_inputs_are_dropped_and_counted():
     assert counters["dropped_odom_out_of_order"] == 1 and counters["dropped_odom_non_finite_value"] == 1
 
 
-def test_missing_topic_gives_nan_after_max_age_and_frames_keep_coming():
-    extractor = VariableExtractor(VariableConfig(rate_hz=10.0, max_input_age_s=0.3))
+def test_never_published_topic_leaves_its_variables_out_and_frames_keep_coming():
+    extractor = VariableExtractor(VariableConfig(rate_hz=10.0, max_input_age_s=0.3, variables=LEGACY_VARIABLES))
     for k in range(30):  # odometry and people only: no /scan, no goal
         t = 0.05 + k / 10
         extractor.add_odometry(t, 0, 0, 0, 0.2, 0)
@@ -70,8 +125,16 @@ def test_missing_topic_gives_nan_after_max_age_and_frames_keep_coming():
     frames = extractor.poll()
     assert len(frames) > 20
     v = dict(zip(frames[-1].names, frames[-1].values))
-    assert math.isnan(v["min_scan_range"]) and math.isnan(v["human_goal_distance"])
-    assert v["robot_linear_speed"] == pytest.approx(0.2)
+    # never published: left out of the frames (named), not NaN in every frame
+    assert "min_scan_range" not in v and "human_goal_distance" not in v
+    assert extractor.left_out() == ["human_goal_distance", "min_scan_range"]
+    assert extractor.counters()["left_out_never_published_min_scan_range"] == 1
+    assert v["robot_linear_speed"] == pytest.approx(0.2) and np.isfinite(v["human_robot_distance"])
+    extractor.add_scan(3.2, [2.0, 3.0], 0.05, 10.0)  # the lidar comes up: its variable joins the frames
+    extractor.add_odometry(3.25, 0, 0, 0, 0.2, 0)
+    extractor.add_people(3.25, np.array([[2.0, 0.0]]))
+    later = extractor.poll()
+    assert later and "min_scan_range" in later[-1].names and extractor.left_out() == ["human_goal_distance"]
 
 
 def test_time_jump_back_restarts_the_grid():

@@ -63,7 +63,8 @@ def _scenario_dict(rng: np.random.Generator) -> dict:
         "dt": 0.1,
         "duration_s": 30.0,
         "seed": 0,
-        "robot": {"start": [-4.0, 0.0, 0.0], "goals": [[4.0, 0.0]]},
+        # an ideal drive (no actuator noise): the RL study's results were measured on it
+        "robot": {"start": [-4.0, 0.0, 0.0], "goals": [[4.0, 0.0]], "linear_noise_std": 0.0, "angular_noise_std": 0.0},
         "people": [
             {"start": [px, py], "goals": [[px, -py]], "desired_speed": float(rng.uniform(0.8, 1.3))}
         ],

@@ -1,0 +1,241 @@
+"""HRI discovery benchmark: old and new pipelines side by side on the physical scenarios, held-out seeds.
+
+Run (one core; a few minutes per pipeline):
+
+    python benchmarks/bench_hri_discovery.py --out benchmarks/results/hri_discovery.md
+
+A *pipeline* is a variable set plus a discovery configuration (any field of ``DiscoveryConfig`` by name, so any
+method or test the discovery stage offers drops in)::
+
+    --pipeline "old: variables=legacy method=pcmci test=parcorr"
+    --pipeline "mine: variables=default method=pcmci test=robust_parcorr tau_max=3 pc_alpha=0.2"
+    --pipeline "few: variables=robot_linear_speed,human_robot_distance,closing_speed test=parcorr"
+    --pipeline "phases: variables=default test=rcot context=closing_speed context_bins=0"
+
+``test.NAME=VALUE`` sets an option of the test (as ``discover --test-option``); ``context_bins`` takes commas. A
+``context`` variable that is not among the pipeline's variables is simulated as an extra column and used only as
+the regime label (here: approaching vs moving apart), so the graph and its reference are over the others.
+
+Every pipeline runs on the same simulated streams (each scenario x seed, 600 samples = the window) and is scored
+with ``causal_nodes.evaluation.discovery_scores`` against the scenario's interventional reference over its own
+variables: lag-level F1 (the right pair at the right lag) and lag-collapsed F1 (the summary graph). Pipelines
+on the legacy variables are also scored against the mechanism truth. ``seconds`` is one discovery on the
+600-sample window (one graph update), BLAS and numba on one thread. With ``--scm`` the pipelines' discovery
+configurations also run on the SCM scenarios (their own variables and links), where F1 must stay >= 0.9.
+
+Seeds: the references are derived on seeds 101-103, variable sets and settings were chosen on seeds 11-13; the
+default report seeds (500-504) were used for nothing else.
+"""
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from causal_nodes.discovery.discover import DiscoveryConfig, discover  # noqa: E402
+from causal_nodes.discovery.independence_tests import ci_test  # noqa: E402
+from causal_nodes.evaluation.discovery_scores import discover_and_score  # noqa: E402
+from causal_nodes.sim import load_scenario, run_scenario  # noqa: E402
+from causal_nodes.variables.extractor import DEFAULT_VARIABLES, LEGACY_VARIABLES  # noqa: E402
+
+PHYSICAL = ("corridor_passing", "crossing", "overtaking", "approach_standing", "crowd")
+SCM = ("scm_demo", "scm_random_linear", "scm_random_nonlinear", "scm_contemporaneous")
+REPORT_SEEDS = (500, 501, 502, 503, 504)
+DEFAULT_PIPELINES = (
+    "old: variables=legacy method=pcmci test=parcorr",
+    "new: variables=default method=pcmci test=parcorr",
+)
+TARGETS = {"f1_summary": 0.8, "f1": 0.7, "seconds": 1.0, "scm_f1": 0.9}
+
+
+@dataclass
+class Pipeline:
+    name: str
+    variables: list[str]
+    variable_set: str
+    config: DiscoveryConfig
+
+
+def _value(text: str):
+    if text in ("None", "none"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_pipeline(text: str) -> Pipeline:
+    """``NAME: variables=SET key=value ...`` (SET: legacy, default or a comma list) -> Pipeline."""
+    name, _, rest = text.partition(":")
+    if not name.strip() or not rest.strip():
+        raise ValueError(f"pipeline {text!r}: expected 'NAME: variables=SET key=value ...'")
+    fields = {}
+    for item in rest.split():
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError(f"pipeline {name!r}: {item!r} is not key=value")
+        fields[key] = value
+    variable_set = fields.pop("variables", "default")
+    variables = {"legacy": list(LEGACY_VARIABLES), "default": list(DEFAULT_VARIABLES)}.get(variable_set)
+    if variables is None:
+        variables = [v for v in variable_set.split(",") if v]
+    options = {key[len("test."):]: value for key, value in fields.items() if key.startswith("test.")}
+    values = {k: _value(v) for k, v in fields.items() if not k.startswith("test.")}
+    if "context_bins" in values:
+        values["context_bins"] = tuple(float(b) for b in str(fields["context_bins"]).split(",") if b)
+    values["test"] = ci_test(str(values.get("test", "parcorr")), options or None)
+    config = DiscoveryConfig(**values)
+    return Pipeline(name.strip(), variables, variable_set if variable_set in ("legacy", "default") else "custom",
+                    config)
+
+
+def run_pipelines(pipelines: list[Pipeline], scenarios, seeds) -> dict:
+    """Scores per pipeline, scenario and seed (each stream simulated once per variable set)."""
+    results: dict = {p.name: {} for p in pipelines}
+    rng = np.random.default_rng(0)
+    for pipeline in pipelines:  # compile (numba) and import outside the timed runs
+        names = list(pipeline.variables) + ([pipeline.config.context] if pipeline.config.context else [])
+        warm = rng.normal(size=(600, len(names)))
+        if pipeline.config.context:
+            warm[:, -1] = np.sign(warm[:, -1])
+        discover(warm, names, pipeline.config)
+    for scenario_name in scenarios:
+        scenario = load_scenario(scenario_name)
+        for seed in seeds:
+            streams = {}
+            for pipeline in pipelines:
+                context = pipeline.config.context
+                extra = [context] if context and context not in pipeline.variables else []
+                key = (tuple(pipeline.variables + extra) if scenario.physical is not None
+                       else tuple(scenario.variables))
+                if scenario.physical is None and context:
+                    continue  # a regime label of the physical scenes; SCM streams have none
+                if key not in streams:
+                    streams[key] = run_scenario(scenario, seed=seed, variables=list(key))
+                series = streams[key]
+                score = discover_and_score(scenario, series.names, series.values, pipeline.config)
+                score["seed"] = seed
+                results[pipeline.name].setdefault(scenario_name, []).append(score)
+                print(f"{pipeline.name:>10s} {scenario_name:<22s} seed {seed}: F1 {score['f1']:.3f} "
+                      f"summary {score['f1_summary']:.3f} ({score['seconds']:.2f} s)", flush=True)
+    return results
+
+
+def _mean(rows, key) -> float:
+    values = [r[key] for r in rows if key in r]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def table(pipelines: list[Pipeline], results: dict, scenarios, scm: bool) -> list[str]:
+    lines = ["| pipeline | scenario | F1 lag-level | F1 lag-collapsed | precision | recall | F1 vs mechanism | "
+             "reference links | variables | seconds median / max |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for pipeline in pipelines:
+        everything = []
+        for scenario in scenarios:
+            rows = results[pipeline.name].get(scenario, [])
+            if not rows:
+                continue
+            everything += rows
+            seconds = [r["seconds"] for r in rows]
+            mechanism = _mean(rows, "f1_mechanism")
+            lines.append(
+                f"| {pipeline.name} | {scenario} | {_mean(rows, 'f1'):.3f} | {_mean(rows, 'f1_summary'):.3f} | "
+                f"{_mean(rows, 'precision'):.2f} | {_mean(rows, 'recall'):.2f} | "
+                + (f"{mechanism:.3f}" if np.isfinite(mechanism) and not scm else "") + " | "
+                f"{_mean(rows, 'reference_links'):.0f} | {len(rows[0]['variables'])} | "
+                f"{np.median(seconds):.3f} / {np.max(seconds):.3f} |")
+        if everything:
+            seconds = [r["seconds"] for r in everything]
+            mechanism = _mean(everything, "f1_mechanism")
+            lines.append(
+                f"| **{pipeline.name}** | **mean** | **{_mean(everything, 'f1'):.3f}** | "
+                f"**{_mean(everything, 'f1_summary'):.3f}** | {_mean(everything, 'precision'):.2f} | "
+                f"{_mean(everything, 'recall'):.2f} | "
+                + (f"{mechanism:.3f}" if np.isfinite(mechanism) and not scm else "") + " | | | "
+                f"{np.median(seconds):.3f} / {np.max(seconds):.3f} |")
+    return lines
+
+
+def verdicts(pipelines: list[Pipeline], physical: dict, scm: dict | None) -> list[str]:
+    lines = []
+    for pipeline in pipelines:
+        rows = [r for per in physical[pipeline.name].values() for r in per]
+        if not rows:
+            continue
+        f1s, f1 = _mean(rows, "f1_summary"), _mean(rows, "f1")
+        worst = max(r["seconds"] for r in rows)
+        n = max(len(r["variables"]) for r in rows)
+        parts = [f"lag-collapsed F1 {f1s:.3f} ({'met' if f1s >= TARGETS['f1_summary'] else 'MISSED'}, >= 0.8)",
+                 f"lag-level F1 {f1:.3f} ({'met' if f1 >= TARGETS['f1'] else 'MISSED'}, >= 0.7)",
+                 f"slowest update {worst:.2f} s at N = {n} "
+                 f"({'met' if worst <= TARGETS['seconds'] and n <= 12 else 'MISSED'}, <= 1 s, N <= 12)"]
+        if scm is not None and scm.get(pipeline.name):
+            scm_rows = [r for per in scm[pipeline.name].values() for r in per]
+            lowest = min(_mean(per, "f1") for per in scm[pipeline.name].values())
+            parts.append(f"SCM F1 mean {_mean(scm_rows, 'f1'):.3f}, lowest scenario mean {lowest:.3f} "
+                         f"({'met' if lowest >= TARGETS['scm_f1'] else 'MISSED'}, >= 0.9)")
+        lines.append(f"- **{pipeline.name}**: " + "; ".join(parts))
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pipeline", action="append", default=[], metavar="'NAME: variables=SET key=value ...'",
+                        help="a pipeline to compare (repeatable; default: old and new)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(REPORT_SEEDS))
+    parser.add_argument("--scenarios", nargs="+", default=list(PHYSICAL))
+    parser.add_argument("--scm", action="store_true", help="also run the discovery settings on the SCM scenarios")
+    parser.add_argument("--out", type=Path, help="write the markdown report here")
+    parser.add_argument("--json", type=Path, help="write every score here")
+    args = parser.parse_args()
+    pipelines = [parse_pipeline(text) for text in (args.pipeline or DEFAULT_PIPELINES)]
+    started = time.perf_counter()
+    physical = run_pipelines(pipelines, args.scenarios, args.seeds)
+    scm = run_pipelines(pipelines, SCM, args.seeds) if args.scm else None
+    command = "python benchmarks/bench_hri_discovery.py " + " ".join(
+        [f'--pipeline "{t}"' for t in args.pipeline] + ["--seeds", *map(str, args.seeds)]
+        + (["--scenarios", *args.scenarios] if list(args.scenarios) != list(PHYSICAL) else [])
+        + (["--scm"] if args.scm else []) + (["--out", str(args.out)] if args.out else []))
+    lines = [
+        f"Physical scenarios, seeds {list(args.seeds)} (held out: references derived on 101-103, choices made on "
+        f"11-13), 600 samples per stream; {platform.machine()}, Python {platform.python_version()}, one thread; "
+        f"the machine was shared with other jobs, so seconds are noisy (both pipelines ran in the same run).",
+        "", "Pipelines:", "",
+        *[f"- `{p.name}`: variables {p.variable_set} ({', '.join(p.variables)}); "
+          + ", ".join(f"{k} {v}" for k, v in p.config.as_dict().items()) for p in pipelines],
+        "", *table(pipelines, physical, args.scenarios, scm=False), "", "Targets:", "",
+        *verdicts(pipelines, physical, scm),
+    ]
+    if scm is not None:
+        lines += ["", "SCM scenarios (each scenario's own variables; the reference is its SCM):", "",
+                  *table(pipelines, scm, SCM, scm=True)]
+    lines += ["", f"Total {time.perf_counter() - started:.0f} s. Command: `{command}`"]
+    report = "\n".join(lines)
+    print("\n" + report)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("# HRI discovery benchmark\n\n" + report + "\n")
+    if args.json:
+        args.json.write_text(json.dumps({"physical": physical, "scm": scm}, indent=1, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

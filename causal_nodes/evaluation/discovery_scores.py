@@ -1,0 +1,88 @@
+"""Discovery on a simulated stream, scored against the scenario's reference graph (lag-level and lag-collapsed).
+
+One function used by ``causal-nodes simulate --score``, the demo and ``benchmarks/bench_hri_discovery.py``, so a
+figure in one of them means the same in the others. Variables a run never defines (NaN throughout, e.g. the
+obstacle clearance where there are no walls) or holds constant are left out with a warning naming them, as the
+live pipeline leaves them out of a window; rows where a kept variable is still undefined (the first steps) go.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from causal_nodes.discovery.discover import DiscoveryConfig, DiscoveryResult, discover
+
+from .graph_metrics import score_links, score_summary
+
+MAX_MISSING_FRACTION = 0.2
+"""A variable undefined in more than this fraction of a run's steps is left out (not its rows)."""
+
+
+@dataclass
+class UsableColumns:
+    names: list[str]
+    values: np.ndarray
+    left_out: dict[str, str] = field(default_factory=dict)
+    rows_dropped: int = 0
+
+
+def usable_columns(names: Sequence[str], values: np.ndarray,
+                   max_missing: float = MAX_MISSING_FRACTION) -> UsableColumns:
+    """Leaves out missing/constant variables (naming why), then the rows still incomplete."""
+    values = np.asarray(values, dtype=float)
+    keep, left_out = [], {}
+    for i, name in enumerate(names):
+        finite = np.isfinite(values[:, i])
+        if finite.mean() < 1.0 - max_missing:
+            left_out[name] = f"missing in {int((~finite).sum())} of {len(finite)} samples"
+        elif np.nanstd(values[finite, i]) == 0.0:
+            left_out[name] = "constant"
+        else:
+            keep.append(i)
+    kept = values[:, keep]
+    complete = np.all(np.isfinite(kept), axis=1)
+    return UsableColumns([names[i] for i in keep], kept[complete], left_out, int((~complete).sum()))
+
+
+def score_against(result: DiscoveryResult | Sequence, reference) -> dict:
+    """Lag-level and lag-collapsed scores of a discovery result (or link list) against a ReferenceGraph."""
+    links = result.links() if isinstance(result, DiscoveryResult) else list(result)
+    lag_level = score_links(links, reference.links)
+    summary = score_summary(links, reference.links)
+    return {
+        "precision": lag_level["precision"], "recall": lag_level["recall"], "f1": lag_level["f1"],
+        "tp": lag_level["tp"], "fp": lag_level["fp"], "fn": lag_level["fn"],
+        "precision_summary": summary["precision"], "recall_summary": summary["recall"], "f1_summary": summary["f1"],
+        "reference": reference.kind, "reference_links": len(reference.links),
+    }
+
+
+def discover_and_score(scenario, names: Sequence[str], values: np.ndarray, config: DiscoveryConfig,
+                       *, mechanism: bool = True) -> dict:
+    """Discovery with ``config`` on the usable columns, scored against the reference over the same variables.
+
+    Returns the :func:`score_against` keys plus ``seconds`` (the discovery), ``variables``, ``samples``,
+    ``left_out`` and, for physical scenarios with ``mechanism``, ``f1_mechanism`` / ``f1_summary_mechanism``
+    against the mechanism truth.
+    """
+    usable = usable_columns(list(names), values)
+    if len(usable.names) < 2:
+        raise ValueError(f"fewer than two usable variables (left out: {usable.left_out})")
+    started = time.perf_counter()
+    result = discover(usable.values, usable.names, config)
+    seconds = time.perf_counter() - started
+    graph_names = [n for n in usable.names if n != config.context]  # a context is a regime label, not a node
+    reference = scenario.reference(graph_names, tau_max=config.tau_max)
+    out = score_against(result, reference)
+    out.update(seconds=seconds, variables=graph_names, samples=int(len(usable.values)),
+               left_out=usable.left_out, config=config.as_dict(), tau_max=config.tau_max,
+               engine=str(result.engine), scenario=scenario.name)
+    if mechanism and scenario.physical is not None:
+        truth = scenario.mechanism_truth(graph_names)
+        out["f1_mechanism"] = score_links(result.links(), truth)["f1"]
+        out["f1_summary_mechanism"] = score_summary(result.links(), truth)["f1"]
+    out["links"] = [[link.source, link.target, link.lag, link.link_type] for link in result.links()]
+    return out
