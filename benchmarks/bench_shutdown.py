@@ -78,7 +78,7 @@ def one_run(ros, sensors, graphs, code_root: Path | None, params: Path, layout: 
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
     outcomes = [{"process": " ".join(c[1:2]).split(".")[-1]} for c in LAYOUTS[layout]]
     try:
-        ros.spin_until(lambda: sensors.odom.get_subscription_count() > 0, 60)
+        ros.spin_until(lambda: sensors.scan.get_subscription_count() > 0, 60)
         t = 1000.0 + random.random() * 1000
         deadline = time.monotonic() + 60
         while not graphs and time.monotonic() < deadline and all(p.poll() is None for p in processes):

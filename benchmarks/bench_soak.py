@@ -293,7 +293,7 @@ def run_ros(args) -> list[str]:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp)
         try:
             driver = RosDriver(ros, args.seed)
-            ros.spin_until(lambda: driver.odom.get_subscription_count() > 0, 60)
+            ros.spin_until(lambda: driver.scan.get_subscription_count() > 0, 60)
             ros.spin_for(2.0)
             ramp = []
             sustainable = None

@@ -59,11 +59,16 @@ def test_run_survives_a_10000_variable_frame_and_stops_cleanly_under_load(ros, t
     diagnostics = DiagnosticsWatcher(io)
     for attempt in range(2):  # the first with a 10,000-variable frame, both with Ctrl-C in the middle of the load
         graphs.clear()
+        diagnostics.latest.clear()
         process = _start(["run", "--params", str(params)], tmp_path)
-        try:
-            assert ros.spin_until(lambda: sensors.odom.get_subscription_count() > 0, 30), process.poll()
-            t = sensors.run(ros, 500.0 + 100 * attempt, 4.0, wall_dt=0.005)
-            assert ros.spin_until(lambda: bool(graphs), 20), diagnostics.latest
+        try:  # ready: the new process reports, and its variables node subscribed to the scan
+            assert ros.spin_until(lambda: diagnostics.get("variables_node") is not None
+                                  and sensors.scan.get_subscription_count() > 0, 60), process.poll()
+            t = 500.0 + 100 * attempt
+            deadline = time.monotonic() + 60
+            while not graphs and time.monotonic() < deadline:  # input until the first graph (DDS may be slow)
+                t = sensors.run(ros, t, 1.0, wall_dt=0.005)
+            assert graphs, diagnostics.latest
             rss_loaded = rss_mb(process.pid)
             if attempt == 0:
                 names = [f"v{k}" for k in range(10_000)]

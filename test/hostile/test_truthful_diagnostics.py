@@ -63,7 +63,7 @@ def test_a_silent_input_is_named_and_graphs_come_once_it_speaks(ros):
     sensors = Sensors(io, seed=3)
     graphs = collect(io, CausalGraph, "/causal/graph", LATCHED_QOS)
     diagnostics = DiagnosticsWatcher(io)
-    assert ros.spin_until(lambda: sensors.odom.get_subscription_count() > 0, 10)
+    assert ros.spin_until(lambda: sensors.scan.get_subscription_count() > 0, 10)
 
     nobody = np.zeros((0, 2))
     t = sensors.run(ros, 30.0, 4.0, goal=False, crowd=nobody)  # no /goal_pose at all, and nobody in view
@@ -92,7 +92,7 @@ def test_stale_inputs_turn_diagnostics_stale_and_back(ros):
     io = ros.node("hostile_stale")
     sensors = Sensors(io, seed=4)
     diagnostics = DiagnosticsWatcher(io)
-    assert ros.spin_until(lambda: sensors.odom.get_subscription_count() > 0, 10)
+    assert ros.spin_until(lambda: sensors.scan.get_subscription_count() > 0, 10)
     t = sensors.run(ros, 40.0, 3.0)
     diagnostics.wait(ros, "discovery_node", lambda s: s.level == OK)
     # every input stops: both nodes go STALE and say what is silent
@@ -120,7 +120,7 @@ def test_parameters_apply_at_runtime_or_are_refused_with_the_reason(ros):
     priorities = collect(io, CausalPriorities, "/causal/priorities", LATCHED_QOS)
     graphs = collect(io, CausalGraph, "/causal/graph", LATCHED_QOS)
     frames = collect(io, VariableFrame, "/causal/variables", STREAM_QOS)
-    assert ros.spin_until(lambda: sensors.odom.get_subscription_count() > 0, 10)
+    assert ros.spin_until(lambda: sensors.scan.get_subscription_count() > 0, 10)
     t = sensors.run(ros, 60.0, 5.0)
     assert ros.spin_until(lambda: graphs and graphs[-1].tau_max == 3, 20)
 
