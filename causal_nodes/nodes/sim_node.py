@@ -50,7 +50,6 @@ from causal_nodes.nodes.common import (
 )
 from causal_nodes.nodes.tf import TfPublisher
 from causal_nodes.sim import (
-    PIPELINE_VARIABLES,
     Intervention,
     PhysicalSimulator,
     list_scenarios,
@@ -58,6 +57,7 @@ from causal_nodes.sim import (
     state_variables,
 )
 from causal_nodes.sim.frames import CAMERA_FRAME, LASER_FRAME, ROBOT_FRAME, dynamic_transforms, static_transforms
+from causal_nodes.sim.truth_variables import sensed_variables
 from causal_nodes.variables.frames import Transform
 
 # Sensor outputs: reliable publishers match both reliable and best-effort subscribers; small depth, since a
@@ -114,10 +114,7 @@ class SimNode(Node):
         self.sim = self.scenario.make_simulator(None if seed < 0 else seed)
         physical = self.scenario.physical
         # /sim/true_variables: every pipeline variable the simulated sensors support, not only the scenario's
-        self._true_names = [] if physical is None else [
-            v for v in PIPELINE_VARIABLES
-            if not (v in ("min_scan_range", "robot_obstacle_clearance") and not physical.scan.enabled)
-            and not (v == "image_motion" and not physical.camera.enabled)]
+        self._true_names = [] if physical is None else sensed_variables(physical)
         self.physical = isinstance(self.sim, PhysicalSimulator)
 
         self.counters: dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0,

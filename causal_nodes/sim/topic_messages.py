@@ -27,7 +27,7 @@ from .frames import ROBOT_FRAME, dynamic_transforms, static_transforms
 from .physical import PhysicalSimulator
 from .scenario import Scenario
 from .scm import SCMSimulator
-from .truth_variables import state_variables
+from .truth_variables import sensed_variables, state_variables
 
 Fields = dict[str, Any]
 
@@ -148,7 +148,7 @@ class SimMessages:
             out.append(("/camera/image_raw", self.image()))
         if self.true_variables:
             truth = state_variables(sim)
-            names = list(self.scenario.variables)
+            names = sensed_variables(sim.config)  # every variable the sensors support, as the node publishes
             out.append(("/sim/true_variables", {"header": self.header(), "names": names,
                                                 "values": [float(truth[n]) for n in names],
                                                 "subject_id": str(sim.subject),
