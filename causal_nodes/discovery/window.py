@@ -64,6 +64,8 @@ class SampleWindow:
         self._labels = np.full(config.length, "", dtype=object)
         self._start = 0
         self._count = 0
+        self._clock: float | None = None
+        """Newest stamp of a frame rejected for its values (nobody in view) that kept to the window's clock."""
         self.accepted = 0
         self.rejected: Counter = Counter()
         self.resets: Counter = Counter()
@@ -85,6 +87,7 @@ class SampleWindow:
     def clear(self) -> None:
         self._start = 0
         self._count = 0
+        self._clock = None
         self._forward_guard.clear()
 
     def add(self, stamp: float, names: Sequence[str], values: Sequence[float], label: str = "") -> str | None:
@@ -98,13 +101,14 @@ class SampleWindow:
         row = np.asarray(values, dtype=np.float64)
         if np.isinf(row).any() or (not self.config.allow_missing and np.isnan(row).any()):
             self._note_missing(names, row)
+            self._follow_clock(stamp)
             return self._reject("non_finite_value")
         newest = self.newest_stamp() if list(names) == self.names else None
         verdict = judge_step_back(newest, stamp, self.config.time_rules())
         if verdict.action == DROP:
             return self._reject("out_of_order_stamp" if verdict.reason == "out_of_order" else verdict.reason)
         if verdict.action != RESET:
-            verdict = self._forward_guard.judge(self.newest_stamp(), stamp)
+            verdict = self._forward_guard.judge(self._clock_reference(), stamp)
             if verdict.action == DROP:
                 return self._reject(verdict.reason)
         if list(names) != self.names:
@@ -161,6 +165,23 @@ class SampleWindow:
     def snapshot(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Names, stamps and values copied together, for a discovery running on another thread."""
         return list(self.names), self.stamps(), self.array()
+
+    def _clock_reference(self) -> float | None:
+        """Where the stream's clock stands: the newest accepted sample, or a newer frame rejected for its values.
+
+        Why: a forward jump is judged against the stream, not only the accepted samples; otherwise frames that
+        are NaN for longer than ``max_forward_jump_s`` (nobody in view) would make the next person's first samples
+        "future" outliers and then reset the window, losing the encounters pooled before them.
+        """
+        newest = self.newest_stamp()
+        if newest is None or self._clock is None:
+            return newest
+        return max(newest, self._clock)
+
+    def _follow_clock(self, stamp: float) -> None:
+        reference = self._clock_reference()
+        if reference is not None and 0 < stamp - reference <= self.config.max_forward_jump_s:
+            self._clock = stamp
 
     def _note_missing(self, names: Sequence[str], row: np.ndarray) -> None:
         if set(self.missing_run) != set(names):

@@ -104,11 +104,20 @@ def test_a_crowd_keeps_the_nearest_people_and_counts_the_rest():
     assert extractor.counters()["tracks"] <= 10
 
 
-def test_a_variable_without_input_is_named_as_blocking():
-    extractor = VariableExtractor(VariableConfig(variables=("robot_linear_speed", "human_goal_distance")))
-    _feed(extractor, 10.0, 3.0)  # no goal and nobody in view
-    assert extractor.blocking_variables(20) == ["human_goal_distance"]
+def test_a_variable_without_input_is_left_out_by_name_and_one_without_values_is_named_as_blocking():
+    extractor = VariableExtractor(VariableConfig(variables=("robot_linear_speed", "human_goal_distance",
+                                                            "human_speed")))
+    _feed(extractor, 10.0, 3.0)  # no goal, no people topic yet: left out of the frames, never NaN forever
+    assert extractor.left_out() == ["human_goal_distance", "human_speed"]
+    assert extractor.counters()["left_out_never_published_human_goal_distance"] == 1
     assert extractor.inputs_of("human_goal_distance") == ("people", "goal")
+    for k in range(60):  # the people topic appears, with nobody in view: human_speed is NaN in every frame
+        t = 13.0 + k / 20.0
+        extractor.add_odometry(t, 0.0, 0.0, 0.0, 0.5, 0.0)
+        extractor.add_people(t, np.empty((0, 2)))
+        extractor.poll()
+    assert extractor.left_out() == ["human_goal_distance"]
+    assert extractor.blocking_variables(20) == ["human_speed"]
 
 
 @pytest.mark.parametrize("bad", [
