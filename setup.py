@@ -53,7 +53,7 @@ setup(
         "rosbags>=0.10",
         "PyYAML",
         "scikit-learn",  # tigramite GPDC (Gaussian-process regression)
-        "numba",  # tigramite CMIknn
+        "numba",  # the fast engine's compiled kernels; tigramite CMIknn
         "dcor",  # tigramite GPDC (distance correlation of residuals)
     ],
     extras_require={

@@ -4,8 +4,8 @@
     nice -n 10 python benchmarks/bench_fleet.py --fleet /tmp/fleet_bench --bags 50 --duration-s 600 --workers 2 \
         --out benchmarks/results/fleet.md
 
-The fleet (``scripts/simulate_fleet.py``: physical scenarios, one seed per bag) is generated first if the folder
-lacks it; generation is not part of the comparison. Then ``causal_nodes.fleet.run_fleet`` runs on every bag with
+The fleet (``causal_nodes.sim.synthetic_fleet``, as ``scripts/simulate_fleet.py``: four physical scenarios, one
+seed per bag) is generated first where the folder lacks bags of the plan; generation is not part of the comparison. Then ``causal_nodes.fleet.run_fleet`` runs on every bag with
 ``--scheduler none`` and with a LocalCluster of ``--workers`` processes (alternating, ``--repeat`` pairs), and the
 two summaries are checked to be identical. Reported: wall times and speed-up (cluster start-up included, and
 shown), per-bag cost (task wall and CPU seconds), throughput in sim-hours per CPU-hour, result size per bag
@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from causal_nodes.fleet import FleetConfig, PrioritizationOptions, WindowOptions, find_bags, run_fleet  # noqa: E402
+from causal_nodes.fleet import FleetConfig, PrioritizationOptions, WindowOptions, run_fleet  # noqa: E402
 from causal_nodes.fleet.summary import (  # noqa: E402
     AggregationOptions,
     aggregate,
@@ -41,12 +41,6 @@ from causal_nodes.sim.synthetic_fleet import fleet_plan, write_fleet  # noqa: E4
 def _load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
-
-
-def _generate(fleet: Path, bags: int, duration_s: float, jobs: int) -> None:
-    started = time.perf_counter()
-    cpu = write_fleet(fleet, fleet_plan(fleet, bags), duration_s, jobs)
-    print(f"generated in {time.perf_counter() - started:.0f} s wall, {cpu:.0f} s CPU", flush=True)
 
 
 def _noop(x: int) -> int:
@@ -95,10 +89,15 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="Markdown results (and .json beside it)")
     args = parser.parse_args()
 
-    if not (args.fleet / "fleet.csv").is_file():
-        print(f"generating {args.bags} bags of {args.duration_s:g} s in {args.fleet} …", flush=True)
-        _generate(args.fleet, args.bags, args.duration_s, args.generate_jobs)
-    bags = find_bags([args.fleet])[: args.bags]
+    plan = fleet_plan(args.fleet, args.bags)
+    missing = [entry for entry in plan if not Path(entry.bag).exists()]
+    if missing:
+        print(f"generating {len(missing)} of {args.bags} bags of {args.duration_s:g} s in {args.fleet} …", flush=True)
+    started = time.perf_counter()
+    cpu = write_fleet(args.fleet, plan, args.duration_s, args.generate_jobs)  # keeps the bags that exist
+    if missing:
+        print(f"generated in {time.perf_counter() - started:.0f} s wall, {cpu:.0f} s CPU", flush=True)
+    bags = [entry.bag for entry in plan]
     config = FleetConfig(window=WindowOptions(length=args.window, stride=args.stride),
                          prioritization=PrioritizationOptions(args.prioritize) if args.prioritize else None)
     runs: dict[str, list[dict]] = {"serial": [], "local": []}
@@ -136,6 +135,9 @@ def main() -> int:
         "loads": {label: [(r["load_before"], r["load_after"]) for r in runs[label]] for label in runs},
         "identical_summaries": identical,
         "per_bag_cpu_s_mean": sum(cpu_s) / len(cpu_s), "per_bag_task_s_mean": sum(task_s) / len(task_s),
+        # the workers' CPU per bag: equal to the serial one when the slow-down is only the CPU share they got
+        "local_per_bag_cpu_s_mean": [sum(b.timing.get("cpu_s", 0.0) for b in r["run"].results if b.ok)
+                                     / max(1, sum(1 for b in r["run"].results if b.ok)) for r in runs["local"]],
         "sim_hours_per_cpu_hour": sim_hours / (sum(cpu_s) / 3600.0),
         "result_pickle_bytes_mean": sum(pickled) / len(pickled), "result_json_bytes_mean": sum(as_json) / len(as_json),
         "scheduler_overhead": overhead,
@@ -177,6 +179,8 @@ def _markdown(r: dict) -> str:
         "|---|---:|",
         f"| task wall time, mean | {r['per_bag_task_s_mean']:.2f} s |",
         f"| task CPU time, mean | {r['per_bag_cpu_s_mean']:.2f} s |",
+        *[f"| task CPU time in the LocalCluster run #{k + 1}, mean | {v:.2f} s |"
+          for k, v in enumerate(r.get("local_per_bag_cpu_s_mean", []))],
         f"| throughput | {r['sim_hours_per_cpu_hour']:.0f} sim-hours per CPU-hour |",
         f"| result size, pickled (what Dask ships back) | {r['result_pickle_bytes_mean'] / 1024:.0f} KiB |",
         f"| result size, JSON (summary) | {r['result_json_bytes_mean'] / 1024:.0f} KiB |",

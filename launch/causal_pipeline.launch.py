@@ -49,7 +49,7 @@ def _nodes(context) -> list:
         config = os.path.join(share, "rviz", "causal_nodes.rviz")
         if rviz_available():
             actions.append(Node(package="rviz2", executable="rviz2", output="screen", namespace=namespace,
-                                arguments=["-d", config], remappings=rviz_topic_remaps(config),
+                                arguments=["-d", config], remappings=rviz_topic_remaps(config) + rules,
                                 parameters=[{"use_sim_time": use_sim_time}]))
         else:
             actions.append(missing_viewer("rviz", "apt install ros-$ROS_DISTRO-rviz2"))

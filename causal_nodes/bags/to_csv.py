@@ -148,6 +148,27 @@ def read_variable_frames(bag: BagReader, topic: str = FRAMES_TOPIC) -> Extractio
     return Extraction(frames, names)
 
 
+def drop_valueless_variables(extraction: Extraction) -> list[str]:
+    """Leave out the variables that have no finite value in any frame, recording why in ``skipped_variables``.
+
+    Why: a variable the bag can never give (no wall in reach of the scan for ``robot_obstacle_clearance``, a topic
+    that stays silent) would otherwise make every frame incomplete, so ``--drop-incomplete`` would drop every row.
+    It is left out by name instead, as the live pipeline leaves it out of a window.
+    """
+    valued: set[str] = set()
+    for frame in extraction.frames:
+        valued.update(n for n, v in zip(frame.names, frame.values) if math.isfinite(v))
+    empty = [n for n in extraction.names if n not in valued]
+    if empty:
+        extraction.names = [n for n in extraction.names if n in valued]
+        for frame in extraction.frames:
+            kept = [(n, v) for n, v in zip(frame.names, frame.values) if n in valued]
+            frame.names, frame.values = [n for n, _ in kept], [v for _, v in kept]
+        for name in empty:
+            extraction.skipped_variables[name] = "no finite value in any frame"
+    return empty
+
+
 def frames_to_table(extraction: Extraction, drop_incomplete: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(time (T,), values (T, N)) in ``extraction.names`` order; NaN where a frame lacks a value."""
     index = {name: i for i, name in enumerate(extraction.names)}
@@ -199,6 +220,8 @@ def bag_to_csv(bag_path: PathLike, out: PathLike, rate_hz: float = 10.0, person:
             f"bag {bag_path}: no variable frames could be produced "
             f"(dropped inputs: {extraction.dropped or 'none'}, unreadable: {extraction.bad_messages or 'none'})"
         )
+    if drop_incomplete:
+        drop_valueless_variables(extraction)
     times, values = frames_to_table(extraction, drop_incomplete)
     if len(times) == 0:
         raise BagError(f"bag {bag_path}: every frame has a NaN value, nothing left after --drop-incomplete")

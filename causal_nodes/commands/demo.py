@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=20.0,
                         help="simulated seconds per wall-clock second (default %(default)s)")
     parser.add_argument("--tau-max", type=int, default=3)
-    parser.add_argument("--target", default=None, help="prioritizer target (default: collision_risk if present)")
+    parser.add_argument("--target", default=None,
+                        help="prioritizer target (default: collision_risk if present, else human_robot_distance)")
     parser.add_argument("--seed", type=int, default=-1, help="simulator seed (-1 = the scenario's)")
 
 
@@ -89,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
             variables=variables))
         if actionable and target in variables:
             ros.add(factories["prioritizer"], parameter_overrides=p(
-                target=target, actionable=actionable, goal="minimize", window_size=steps, bootstrap=50,
+                target=target, actionable=actionable, window_size=steps, bootstrap=50,
+                goal="maximize" if target == "human_robot_distance" else "minimize",
                 # SCM variables are abstract (no poses on /odom, /people): their effects come from the SEM alone.
                 effect_model="kinematic" if scenario.kind == "physical" else "linear"))
         if scenario.kind == "physical":

@@ -29,6 +29,7 @@ import numpy as np
 from causal_nodes.discovery.discover import (
     ENGINES,
     FDR_METHODS,
+    METHOD_DEFAULT_PC_ALPHA,
     METHODS,
     TESTS,
     DiscoveryConfig,
@@ -58,7 +59,8 @@ def add_discovery_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tau-min", type=int, default=defaults.tau_min, help="smallest lag (default %(default)s)")
     parser.add_argument(
-        "--pc-alpha", type=float, default=defaults.pc_alpha, help="PC-stage significance (default %(default)s)"
+        "--pc-alpha", type=float, default=METHOD_DEFAULT_PC_ALPHA,
+        help="significance of the PC stages (default: the method's, as tigramite: pcmci 0.2, pcmciplus 0.01)"
     )
     parser.add_argument(
         "--alpha-level", type=float, default=defaults.alpha_level, help="MCI significance (default %(default)s)"

@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tables", type=Path, default=None,
                         help="folder for the Parquet tables (default: next to --json, <name>_tables)")
     parser.add_argument("--report", type=Path, default=None, help="write an HTML report here")
+    parser.add_argument("--compact-json", action="store_true",
+                        help="window counts instead of window graphs in the JSON (they stay in the Parquet tables)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     extraction = parser.add_argument_group("extraction (as bag2csv)")
@@ -121,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     run_result = run_fleet(bags, config, scheduler=scheduler, workers=args.workers,
                            progress=not args.no_progress and sys.stderr.isatty(), dashboard_address=dashboard)
     analysis = aggregate(run_result, config, options, table, pattern)
-    write_summary(analysis, args.json)
+    write_summary(analysis, args.json, windows=not args.compact_json)
     tables = args.tables or args.json.with_name(f"{args.json.stem}_tables")
     write_tables(analysis, tables)
     if args.report:

@@ -64,20 +64,31 @@ def min_samples_for(max_lag: int) -> int:
     return 2 * max_lag + 10
 
 
+METHOD_DEFAULT_PC_ALPHA = 0.0
+"""``pc_alpha`` that stands for the method's own default (:func:`default_pc_alpha`); params files, the CLI and the
+node pass it when no value was chosen."""
+
+
+def default_pc_alpha(method: Method | str) -> float:
+    """tigramite's default pc_alpha of the method: ``run_pcmci`` 0.2, ``run_pcmciplus`` 0.01."""
+    return 0.01 if Method.parse(method, "method") is Method.PCMCIPLUS else 0.2
+
+
 @dataclass(frozen=True)
 class DiscoveryConfig:
     """Options of one PCMCI run; names and meanings follow tigramite's ``run_pcmci`` / ``run_pcmciplus``.
 
     ``method``, ``test``, ``fdr_method`` and ``engine`` also accept their names as strings (params files, the CLI,
     the node); they are stored as :class:`Method`, :class:`~causal_nodes.discovery.independence_tests.CITest`,
-    :class:`FDRMethod` and :class:`Engine`.
+    :class:`FDRMethod` and :class:`Engine`. ``pc_alpha`` defaults to the method's (:func:`default_pc_alpha`),
+    also when given as :data:`METHOD_DEFAULT_PC_ALPHA`; None selects it per variable (tigramite's grid).
     """
 
     method: Method = Method.PCMCI
     test: CITest = field(default_factory=ParCorrTest)
     tau_min: int = 0
     tau_max: int = 3
-    pc_alpha: float | None = 0.2
+    pc_alpha: float | None = METHOD_DEFAULT_PC_ALPHA
     alpha_level: float = 0.01
     max_conds_dim: int | None = None
     max_combinations: int = 1
@@ -105,6 +116,8 @@ class DiscoveryConfig:
                      f"({', '.join(n for n, t in CI_TESTS.items() if t.stratifies)}), not {self.test.name!r}")
         object.__setattr__(self, "engine", Engine.parse(self.engine, "engine"))
         object.__setattr__(self, "fdr_method", FDRMethod.parse(self.fdr_method, "fdr_method"))
+        if self.pc_alpha == METHOD_DEFAULT_PC_ALPHA:
+            object.__setattr__(self, "pc_alpha", default_pc_alpha(self.method))
         _require(0 <= self.tau_min <= self.tau_max, f"need 0 <= tau_min <= tau_max, got {self.tau_min}, {self.tau_max}")
         _require(self.pc_alpha is None or 0.0 < self.pc_alpha < 1.0, f"pc_alpha must be in (0, 1), got {self.pc_alpha}")
         _require(0.0 < self.alpha_level < 1.0, f"alpha_level must be in (0, 1), got {self.alpha_level}")
@@ -113,6 +126,9 @@ class DiscoveryConfig:
             _require(self.tau_min == 0, "PCMCI+ needs tau_min = 0")
 
     def replace(self, **changes: Any) -> DiscoveryConfig:
+        """A copy with ``changes``; a pc_alpha that was the old method's default follows a new method."""
+        if "method" in changes and "pc_alpha" not in changes and self.pc_alpha == default_pc_alpha(self.method):
+            changes["pc_alpha"] = METHOD_DEFAULT_PC_ALPHA
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
@@ -369,7 +385,7 @@ def _choose_engine(config: DiscoveryConfig) -> tuple[Runner, Engine, str]:
         return run_tigramite, Engine.TIGRAMITE, "requested"
     reason = fast_unsupported_reason(config)
     if reason is None:
-        return run_fast_engine, Engine.FAST, "exact streaming ParCorr engine"
+        return run_fast_engine, Engine.FAST, "exact fast ParCorr engine"
     if config.engine is Engine.FAST:
         raise ValueError(f"engine 'fast' cannot run this configuration: {reason}")
     return run_tigramite, Engine.TIGRAMITE, f"fast engine not applicable: {reason}"
@@ -382,8 +398,8 @@ def _tigramite_for(reason: str, config: DiscoveryConfig) -> tuple[Runner, Engine
 
 
 def _pcmci_options(config: DiscoveryConfig) -> dict[str, Any]:
-    """The options run_pcmci takes (PCMCI+ takes the same but alpha_level: it tests at pc_alpha)."""
-    return dict(
+    """The options the method's run function takes (run_pcmciplus has no alpha_level: it tests at pc_alpha)."""
+    options = dict(
         tau_min=config.tau_min,
         tau_max=config.tau_max,
         pc_alpha=config.pc_alpha,
@@ -392,6 +408,9 @@ def _pcmci_options(config: DiscoveryConfig) -> dict[str, Any]:
         max_combinations=config.max_combinations,
         fdr_method=config.fdr_method.value,
     )
+    if config.method is Method.PCMCIPLUS:
+        del options["alpha_level"]
+    return options
 
 
 def _fast_options(config: DiscoveryConfig) -> dict[str, Any]:
@@ -467,7 +486,6 @@ def run_tigramite(samples: Samples | np.ndarray, config: DiscoveryConfig) -> dic
         pcmci = PCMCI(dataframe=frame, cond_ind_test=test, verbosity=0)
         options = _pcmci_options(config)
         if config.method is Method.PCMCIPLUS:
-            del options["alpha_level"]
             results = pcmci.run_pcmciplus(link_assumptions=links, **options)
         else:
             results = pcmci.run_pcmci(link_assumptions=links, **options)

@@ -170,7 +170,9 @@ class RCoTTest(CITest):
     bandwidth: float = 1.0
     """Kernel width in normal-score units."""
     null: str = "wilks"
-    """Approximate null: ``wilks`` (Bartlett chi-square) or ``robust`` (RCoT's fourth-moment chi-square)."""
+    """Approximate null of the feature statistic: ``wilks`` (Bartlett) or ``robust`` (RCoT's fourth moments)."""
+    linear: str = "raw"
+    """Linear terms on standardised values (``raw``, ParCorr's scale) or normal scores (``ranks``)."""
 
     def __post_init__(self) -> None:
         self.rcot_options()  # validates
@@ -179,7 +181,7 @@ class RCoTTest(CITest):
         from causal_nodes.discovery.rcot import RCoTOptions
 
         return RCoTOptions(n_features=self.n_features, frequencies=self.frequencies, bandwidth=self.bandwidth,
-                           seed=seed, null=self.null)
+                           seed=seed, null=self.null, linear=self.linear)
 
     def tigramite_test(self, seed: int) -> Any:
         from causal_nodes.discovery.rcot import RCoT

@@ -121,6 +121,15 @@ class OnlineDiscovery:
             self._follow_window(values)
         return verdict
 
+    def warm_up(self) -> float:
+        """Compiles (first use on a machine: seconds) or loads the fast engine's kernels now, so that the first
+        window is not delayed by it; call it off the callback thread. Returns the seconds it took."""
+        if not self.streaming:
+            return 0.0
+        from causal_nodes.discovery.fast.kernels import warm_up
+
+        return warm_up()
+
     def _follow_window(self, values: Sequence[float]) -> None:
         """Keeps the streaming statistics equal to the window: push, or rebuild after a window reset."""
         from causal_nodes.discovery.fast.pcmci import StreamingPCMCI

@@ -27,6 +27,7 @@ from causal_nodes.bags.to_csv import (
     FRAMES_TOPIC,
     Extraction,
     choose_variables,
+    drop_valueless_variables,
     extract_variables,
     frames_to_table,
     read_variable_frames,
@@ -128,6 +129,7 @@ def _analyze(path: str, config: FleetConfig, timing: dict[str, Any]) -> BagResul
     if not extraction.frames:
         raise BagError(f"bag {path}: no variable frames could be produced (dropped inputs: "
                        f"{extraction.dropped or 'none'}, unreadable: {extraction.bad_messages or 'none'})")
+    drop_valueless_variables(extraction)
     times, values = frames_to_table(extraction, drop_incomplete=True)
     result = BagResult(bag=path, ok=True, source=source, variables=list(extraction.names),
                        frames=len(extraction.frames), complete_frames=len(times),

@@ -109,7 +109,8 @@ def window_json(window: WindowGraph) -> dict[str, Any]:
             "recommendation": _plain(window.recommendation)}
 
 
-def bag_json(result: BagResult, metadata: Mapping[str, str]) -> dict[str, Any]:
+def bag_json(result: BagResult, metadata: Mapping[str, str], windows: bool = True) -> dict[str, Any]:
+    """One bag's entry; ``windows=False`` leaves the window graphs out (they stay in the Parquet tables)."""
     return {
         "bag": result.bag, "ok": result.ok, "error": result.error, "source": result.source,
         "metadata": dict(metadata), "variables": result.variables, "frames": result.frames,
@@ -118,12 +119,14 @@ def bag_json(result: BagResult, metadata: Mapping[str, str]) -> dict[str, Any]:
         "graph": None if result.graph is None and not result.graph_error else {
             "variables": result.graph_variables, "error": result.graph_error,
             "links": [link_json(k) for k in result.graph or []]},
-        "windows": [window_json(w) for w in result.windows],
+        "windows": [window_json(w) for w in result.windows] if windows else len(result.windows),
         "notes": _plain(result.notes), "timing": _plain(result.timing),
     }
 
 
-def summary_json(analysis: FleetAnalysis) -> dict[str, Any]:
+def summary_json(analysis: FleetAnalysis, windows: bool = True) -> dict[str, Any]:
+    """The summary; ``windows=False`` writes each bag's window count instead of its window graphs (a fleet of
+    thousands of bags: the window links, ~KiB per window, belong in the Parquet tables)."""
     results = analysis.results
     run = analysis.run
     failed = [r for r in results if not r.ok]
@@ -136,7 +139,7 @@ def summary_json(analysis: FleetAnalysis) -> dict[str, Any]:
         "bags_total": len(results), "bags_ok": len(results) - len(failed), "bags_failed": len(failed),
         "windows": analysis.consensus.windows, "robot_hours": analysis.robot_hours,
         "failures": [{"bag": r.bag, "error": r.error} for r in failed],
-        "bags": [bag_json(r, m) for r, m in zip(results, analysis.metadata)],
+        "bags": [bag_json(r, m, windows) for r, m in zip(results, analysis.metadata)],
         "consensus": consensus_json,
         "groups": _plain(analysis.groups),
         "change_points": _plain(analysis.change_points),
@@ -172,8 +175,8 @@ def write_text_atomically(path: str | Path, text: str) -> Path:
     return path
 
 
-def write_summary(analysis: FleetAnalysis, path: str | Path) -> dict[str, Any]:
+def write_summary(analysis: FleetAnalysis, path: str | Path, windows: bool = True) -> dict[str, Any]:
     """Write the JSON summary (standard JSON: NaN as null) and return it."""
-    summary = summary_json(analysis)
+    summary = summary_json(analysis, windows)
     write_text_atomically(path, json.dumps(summary, indent=1, allow_nan=False))
     return summary

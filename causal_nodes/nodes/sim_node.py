@@ -49,8 +49,15 @@ from causal_nodes.nodes.common import (
     to_time_msg,
 )
 from causal_nodes.nodes.tf import TfPublisher
-from causal_nodes.sim import Intervention, PhysicalSimulator, list_scenarios, load_scenario, state_variables
+from causal_nodes.sim import (
+    Intervention,
+    PhysicalSimulator,
+    list_scenarios,
+    load_scenario,
+    state_variables,
+)
 from causal_nodes.sim.frames import CAMERA_FRAME, LASER_FRAME, ROBOT_FRAME, dynamic_transforms, static_transforms
+from causal_nodes.sim.truth_variables import sensed_variables
 from causal_nodes.variables.frames import Transform
 
 # Sensor outputs: reliable publishers match both reliable and best-effort subscribers; small depth, since a
@@ -105,6 +112,9 @@ class SimNode(Node):
             if not self.publish_camera:  # no frames, no image_motion (a sink: the ground truth stays exact)
                 self.scenario.variables = [v for v in self.scenario.variables if v != "image_motion"]
         self.sim = self.scenario.make_simulator(None if seed < 0 else seed)
+        physical = self.scenario.physical
+        # /sim/true_variables: every pipeline variable the simulated sensors support, not only the scenario's
+        self._true_names = [] if physical is None else sensed_variables(physical)
         self.physical = isinstance(self.sim, PhysicalSimulator)
 
         self.counters: dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0,
@@ -253,7 +263,7 @@ class SimNode(Node):
             self.excitation_pub.publish(excitation)
         if self.publish_true_variables:
             values = state_variables(sim)
-            names = list(self.scenario.variables)
+            names = self._true_names
             x, y = (float(v) for v in sim.positions[sim.subject])
             self.true_pub.publish(VariableFrame(header=self._header(self.frame_id), names=names,
                                                 values=[float(values[n]) for n in names], subject_id=str(sim.subject),

@@ -25,7 +25,7 @@ from .scenario import Scenario, load_scenario
 from .topic_messages import LATCHED_TOPICS, SimMessages
 
 #: Queue depths the simulator node offers (sensor outputs 10, VariableFrame streams 1000, latched graphs 1).
-_DEPTHS = {"/causal/variables": 1000, "/sim/true_variables": 1000}
+_DEPTHS = {"/causal/variables": 1000, "/sim/true_variables": 1000, "/tf": 100}
 
 
 def _offered_qos(topic: str) -> Qos:
@@ -96,6 +96,7 @@ def write_scenario_bag(scenario: Scenario | str, out: str | Path, *, seed: int |
             bag.write_message(topic, int(round(messages.stamp_s * 1e9)), builder.build(topics[topic], fields))
 
         write("/sim/ground_truth", messages.ground_truth())
+        write("/tf_static", messages.static_frames())
         for k in range(steps + 1):
             if k:
                 sim.step()

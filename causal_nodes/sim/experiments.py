@@ -153,13 +153,15 @@ def run_scenario(scenario: Scenario | str, *, seed: int | None = None, steps: in
 
 
 def compare_intervention(scenario: Scenario | str, intervention: Intervention | Iterable[Intervention],
-                         *, seed: int | None = None, steps: int | None = None) -> InterventionComparison:
-    """Run the scenario twice from the same seed, without and with the intervention(s)."""
+                         *, seed: int | None = None, steps: int | None = None,
+                         variables: Sequence[str] | None = None) -> InterventionComparison:
+    """Run the scenario twice from the same seed, without and with the intervention(s) (``variables``: as
+    :func:`run_scenario`)."""
     if isinstance(scenario, str):
         scenario = load_scenario(scenario)
     items = [intervention] if isinstance(intervention, Intervention) else list(intervention)
     if not items:
         raise ValueError("compare_intervention needs at least one intervention")
-    baseline = run_scenario(scenario, seed=seed, steps=steps)
-    intervened = run_scenario(scenario, seed=seed, steps=steps, interventions=items)
+    baseline = run_scenario(scenario, seed=seed, steps=steps, variables=variables)
+    intervened = run_scenario(scenario, seed=seed, steps=steps, interventions=items, variables=variables)
     return InterventionComparison(baseline, intervened, items)

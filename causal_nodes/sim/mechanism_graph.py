@@ -113,6 +113,8 @@ def physical_ground_truth(config: PhysicalConfig, variables: Iterable[str] | Non
         links.add(("human_robot_distance", "robot_angular_speed", 1))
         # the turn's direction is the side the person is on
         links |= {(side, "robot_angular_speed", 1) for side in ("human_bearing", "lateral_offset")}
+    if not len(config.walls):  # nothing but people to see: the obstacle clearance is undefined, not caused
+        links = {link for link in links if "robot_obstacle_clearance" not in link[:2]}
     if variables is not None:
         keep = set(variables)
         links = {link for link in links if link[0] in keep and link[1] in keep}

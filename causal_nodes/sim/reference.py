@@ -554,10 +554,15 @@ def reference_for(scenario, variables: list[str], tau_max: int = 3) -> Reference
         truth = {link for link in scenario.scm.ground_truth() if link[0] in variables and link[1] in variables}
         return ReferenceGraph("scm", list(variables), max(tau_max, scenario.scm.max_lag), truth,
                               scenario=scenario.name)
-    stored = load_stored(scenario.name, variables)
+    key = (scenario.name, str(scenario.source), tuple(variables))
+    stored = _DERIVED.get(key) or load_stored(scenario.name, variables)
     if stored is None or stored.tau_max < tau_max:
         stored = derive_reference(scenario, variables, tau_max=tau_max)
+        _DERIVED[key] = stored  # derived once per process: scoring many runs must not derive it each time
     return stored.restricted(stored.variables, tau_max)
+
+
+_DERIVED: dict[tuple, ReferenceGraph] = {}
 
 
 def write_reference(reference: ReferenceGraph, requested: Sequence[str], path: Path | None = None) -> Path:

@@ -44,7 +44,7 @@ from .config import (
 from .mechanism_graph import physical_ground_truth
 from .physical import PhysicalSimulator
 from .scm import FUNCTIONS, SCMLink, SCMSimulator, SCMSpec, random_scm
-from .truth_variables import PIPELINE_VARIABLES
+from .truth_variables import sensed_variables
 
 Link = tuple[str, str, int]
 KINDS = ("physical", "scm")
@@ -304,9 +304,7 @@ def scenario_from_dict(data: Any, default_name: str = "scenario") -> Scenario:
     if top.has("scm"):
         top.fail("scm", "is only allowed in scm scenarios")
     config = _parse_physical(top, dt)
-    available = [v for v in PIPELINE_VARIABLES
-                 if not (v in ("min_scan_range", "robot_obstacle_clearance") and not config.scan.enabled)
-                 and not (v == "image_motion" and not config.camera.enabled)]
+    available = sensed_variables(config)
     # Any subset may be observed: the interventional reference is derived for the variables given (latent causes
     # then show as links at longer lags); the mechanism truth restricted to a subset misses paths through the rest.
     variables = _parse_variables(top, available, [v for v in DEFAULT_VARIABLES if v in available])

@@ -287,24 +287,22 @@ def simulate_scm(spec: SCMSpec, steps: int, seed: int = 0, rng: np.random.Genera
     return rows
 
 
-def random_linear_scm(n_vars: int, n_time: int, *, max_lag: int = 2, density: float = 0.3,
-                      contemporaneous: bool = True, autocorrelation: float = 0.5,
-                      seed: int | None = 0, burn_in: int = 200) -> np.ndarray:
-    """Data of a random stable linear SCM drawn by link *density* (the fast engine's tests and benchmarks).
+def linear_scm_coefficients(n_vars: int, *, max_lag: int = 2, density: float = 0.3, contemporaneous: bool = True,
+                            autocorrelation: float = 0.5, seed: int | None = 0) -> np.ndarray:
+    """The structure :func:`random_linear_scm` simulates with the same arguments: ``coeffs[k, j, i]`` is the effect
+    of ``x_i(t-k)`` on ``x_j(t)`` (k = 0: contemporaneous), after the stability rescaling (benchmarks report it)."""
+    if n_vars < 1:
+        raise ValueError(f"need n_vars >= 1, got {n_vars}")
+    return _draw_linear_coefficients(np.random.default_rng(seed), n_vars, max_lag, density, contemporaneous,
+                                     autocorrelation)
 
-    Cross links are drawn with probability ``density`` at lags ``1..max_lag`` (and at lag 0 from lower to higher
-    index when ``contemporaneous``), each variable gets an own lag-1 coefficient ``autocorrelation``, and the
-    lagged coefficients are rescaled until the process is stable (spectral radius < 0.95). The same generator then
-    draws the unit Gaussian noise of ``burn_in + n_time`` steps of :class:`SCMSimulator`; returns ``(n_time,
-    n_vars)``. :func:`random_scm` draws a fixed number of links instead, and optionally nonlinear ones.
-    """
-    if n_vars < 1 or n_time < 1:
-        raise ValueError(f"need n_vars >= 1 and n_time >= 1, got {n_vars}, {n_time}")
+
+def _draw_linear_coefficients(rng: np.random.Generator, n_vars: int, max_lag: int, density: float,
+                              contemporaneous: bool, autocorrelation: float) -> np.ndarray:
     if max_lag < 1:
         raise ValueError(f"max_lag must be >= 1, got {max_lag}")
     if not 0.0 <= density <= 1.0:
         raise ValueError(f"density must be in [0, 1], got {density}")
-    rng = np.random.default_rng(seed)
     coeffs = np.zeros((max_lag + 1, n_vars, n_vars))  # coeffs[k, j, i]: effect of x_i(t-k) on x_j(t)
     for k in range(1, max_lag + 1):
         mask = rng.random((n_vars, n_vars)) < density
@@ -322,6 +320,25 @@ def random_linear_scm(n_vars: int, n_time: int, *, max_lag: int = 2, density: fl
         if np.max(np.abs(np.linalg.eigvals(companion))) < 0.95:
             break
         coeffs[1:] *= 0.8
+    return coeffs
+
+
+def random_linear_scm(n_vars: int, n_time: int, *, max_lag: int = 2, density: float = 0.3,
+                      contemporaneous: bool = True, autocorrelation: float = 0.5,
+                      seed: int | None = 0, burn_in: int = 200) -> np.ndarray:
+    """Data of a random stable linear SCM drawn by link *density* (the fast engine's tests and benchmarks).
+
+    Cross links are drawn with probability ``density`` at lags ``1..max_lag`` (and at lag 0 from lower to higher
+    index when ``contemporaneous``), each variable gets an own lag-1 coefficient ``autocorrelation``, and the
+    lagged coefficients are rescaled until the process is stable (spectral radius < 0.95;
+    :func:`linear_scm_coefficients` returns that structure). The same generator then
+    draws the unit Gaussian noise of ``burn_in + n_time`` steps of :class:`SCMSimulator`; returns ``(n_time,
+    n_vars)``. :func:`random_scm` draws a fixed number of links instead, and optionally nonlinear ones.
+    """
+    if n_vars < 1 or n_time < 1:
+        raise ValueError(f"need n_vars >= 1 and n_time >= 1, got {n_vars}, {n_time}")
+    rng = np.random.default_rng(seed)
+    coeffs = _draw_linear_coefficients(rng, n_vars, max_lag, density, contemporaneous, autocorrelation)
     names = [f"x{i}" for i in range(n_vars)]
     links = tuple(SCMLink(names[i], names[j], k, float(coeffs[k, j, i]))
                   for k in range(max_lag + 1) for j in range(n_vars) for i in range(n_vars) if coeffs[k, j, i] != 0.0)

@@ -8,8 +8,9 @@ field by field with what the running simulator node records, so the two cannot d
 
 Topics, types and order within a step follow ``causal_nodes/nodes/sim_node.py``: ``/clock`` first, then (physical
 scenarios) ``/people``, ``/odom``, ``/scan``, ``/imu``, ``/goal_pose``, ``/camera/image_raw`` (optional),
-``/sim/true_variables``; SCM scenarios publish ``/causal/variables``. ``/sim/ground_truth`` goes out once, at the
-start. Stamps are ``time_offset_s + sim.time`` (ROS reads time 0 as unset).
+``/sim/true_variables``; SCM scenarios publish ``/causal/variables``. The moving frames (:mod:`.frames`: robot and
+people) go on ``/tf`` at every step of a physical scenario; ``/sim/ground_truth`` and the fixed frames on
+``/tf_static`` go out once, at the start. Stamps are ``time_offset_s + sim.time`` (ROS reads time 0 as unset).
 """
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from typing import Any
 import numpy as np
 
 from causal_nodes.geometry import yaw_to_quaternion
+from causal_nodes.variables.frames import Transform
 from causal_nodes.variables.msg_adapters import seconds_to_sec_nanosec
 
+from .frames import ROBOT_FRAME, dynamic_transforms, static_transforms
 from .physical import PhysicalSimulator
 from .scenario import Scenario
 from .scm import SCMSimulator
-from .truth_variables import state_variables
+from .truth_variables import sensed_variables, state_variables
 
 Fields = dict[str, Any]
 
@@ -40,7 +43,9 @@ PHYSICAL_TOPICS: dict[str, str] = {
     "/sim/true_variables": "causal_msgs/msg/VariableFrame",
 }
 SCM_TOPICS: dict[str, str] = {"/causal/variables": "causal_msgs/msg/VariableFrame"}
-LATCHED_TOPICS = frozenset({GROUND_TRUTH[0]})
+TF = ("/tf", "tf2_msgs/msg/TFMessage")
+TF_STATIC = ("/tf_static", "tf2_msgs/msg/TFMessage")
+LATCHED_TOPICS = frozenset({GROUND_TRUTH[0], TF_STATIC[0]})
 """Topics the node publishes transient-local (a late subscriber still gets them)."""
 
 
@@ -61,6 +66,15 @@ def pose_fields(x: float, y: float, yaw: float) -> Fields:
     qx, qy, qz, qw = yaw_to_quaternion(float(yaw))
     return {"position": {"x": float(x), "y": float(y), "z": 0.0},
             "orientation": {"x": qx, "y": qy, "z": qz, "w": qw}}
+
+
+def transforms_fields(transforms: list[Transform]) -> Fields:
+    """``tf2_msgs/TFMessage`` fields of ``transforms``."""
+    return {"transforms": [
+        {"header": {"stamp": time_fields(t.stamp), "frame_id": t.parent}, "child_frame_id": t.child,
+         "transform": {"translation": dict(zip("xyz", (float(v) for v in t.translation))),
+                       "rotation": dict(zip("xyzw", (float(v) for v in t.rotation)))}}
+        for t in transforms]}
 
 
 class SimMessages:
@@ -94,10 +108,11 @@ class SimMessages:
 
     def topics(self) -> dict[str, str]:
         """Topic -> type of everything :meth:`step` and :meth:`ground_truth` produce."""
-        out = dict([CLOCK, GROUND_TRUTH])
+        out = dict([CLOCK, GROUND_TRUTH, TF_STATIC])
         if self._physical is None:
             out.update(SCM_TOPICS)
             return out
+        out[TF[0]] = TF[1]
         for topic, msgtype in PHYSICAL_TOPICS.items():
             if topic == "/scan" and not self._physical.config.scan.enabled:
                 continue
@@ -122,6 +137,7 @@ class SimMessages:
                                               "subject_position": NO_POSITION}))
             return out
         sim = self._physical
+        out.append((TF[0], transforms_fields(dynamic_transforms(sim, self.stamp_s, self.frame_id))))
         out += [("/people", self.people()), ("/odom", self.odometry())]
         if sim.scan_ranges is not None:
             out.append(("/scan", self.scan()))
@@ -132,7 +148,7 @@ class SimMessages:
             out.append(("/camera/image_raw", self.image()))
         if self.true_variables:
             truth = state_variables(sim)
-            names = list(self.scenario.variables)
+            names = sensed_variables(sim.config)  # every variable the sensors support, as the node publishes
             out.append(("/sim/true_variables", {"header": self.header(), "names": names,
                                                 "values": [float(truth[n]) for n in names],
                                                 "subject_id": str(sim.subject),
@@ -178,6 +194,14 @@ class SimMessages:
                 "is_bigendian": 0, "step": width * 3, "data": np.frombuffer(image.tobytes(), np.uint8)}
 
     # ---- once -------------------------------------------------------------------------------------------------
+    def static_frames(self) -> Fields:
+        """The fixed frames as the node latches them on ``/tf_static``: the sensor mounts (physical scenarios), or
+        the SCM's frame pinned to ``base_link`` so that its graph markers resolve."""
+        stamp = self.time_offset_s
+        transforms = (static_transforms(stamp) if self.physical
+                      else [Transform(self.frame_id, ROBOT_FRAME, stamp=stamp)])
+        return transforms_fields(transforms)
+
     def ground_truth(self) -> Fields:
         """The scenario's causal graph as the node latches it on ``/sim/ground_truth``."""
         scenario = self.scenario

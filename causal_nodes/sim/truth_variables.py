@@ -17,10 +17,22 @@ import numpy as np
 from causal_nodes.geometry import wrap_angle
 from causal_nodes.variables.extractor import ALL_VARIABLES, collision_risk, obstacle_clearance, relative_kinematics
 
+from .config import PhysicalConfig
 from .physical import PhysicalSimulator
 
 PIPELINE_VARIABLES: list[str] = list(ALL_VARIABLES)
 """Canonical pipeline variable names, in the spec's order."""
+
+SCAN_VARIABLES = frozenset({"min_scan_range", "robot_obstacle_clearance"})
+CAMERA_VARIABLES = frozenset({"image_motion"})
+
+
+def sensed_variables(config: PhysicalConfig) -> list[str]:
+    """The pipeline variables the simulated sensors of ``config`` support (no scan: no scan variables; no camera: no
+    ``image_motion``), in the spec's order. What a scenario may observe and what ``/sim/true_variables`` carries."""
+    return [v for v in PIPELINE_VARIABLES
+            if not (v in SCAN_VARIABLES and not config.scan.enabled)
+            and not (v in CAMERA_VARIABLES and not config.camera.enabled)]
 
 HEADING_MIN_SPEED = 0.05
 """m/s: below this the person's direction of motion is noise and the heading rate reads 0 (as in the pipeline)."""

@@ -70,7 +70,20 @@ ALL_VARIABLES: tuple[str, ...] = (
 )
 LEGACY_VARIABLES: tuple[str, ...] = ALL_VARIABLES[:8]
 """The default variables until issue #10: kept as a named set so the old pipeline can be compared with the new."""
-DEFAULT_VARIABLES: tuple[str, ...] = LEGACY_VARIABLES
+DEFAULT_VARIABLES: tuple[str, ...] = (
+    "robot_linear_speed",
+    "robot_angular_speed",
+    "human_speed",
+    "human_approach_speed",
+    "human_robot_distance",
+    "human_bearing",
+    "human_goal_distance",
+    "robot_obstacle_clearance",
+)
+"""Chosen by measurement (``benchmarks/choose_variables.py``, tuning seeds): the relative kinematics of the person
+in the robot frame plus the robot's speeds and clearance. No variable is a function of the others at one instant
+(those -- collision risk, time to collision, the scan minimum -- add links that are no effects), and the
+person's state relative to the robot is nearly complete, so little latent state spreads links over lags."""
 
 # Which input stream each variable reads; a grid time waits only for the streams of configured variables.
 _STREAMS_OF: dict[str, tuple[str, ...]] = {

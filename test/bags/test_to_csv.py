@@ -10,15 +10,15 @@ from scene_bags import T0, _header, _pose, read_csv, write_scene
 from causal_nodes.bags import BagReader, BagWriter
 from causal_nodes.bags.to_csv import bag_to_csv
 from causal_nodes.cli import main as cli
+from causal_nodes.variables.extractor import LEGACY_VARIABLES
 
 
 def test_scene_variables_match_the_known_motion(tmp_path):
     write_scene(tmp_path / "scene")
     out = tmp_path / "scene.csv"
-    extraction = bag_to_csv(tmp_path / "scene", out, rate_hz=10.0)
+    extraction = bag_to_csv(tmp_path / "scene", out, rate_hz=10.0, variables=LEGACY_VARIABLES)
     header, table = read_csv(out)
-    assert header == ["time", "human_speed", "human_heading_rate", "human_robot_distance", "human_goal_distance",
-                      "robot_linear_speed", "robot_angular_speed", "min_scan_range", "collision_risk"]
+    assert header == ["time", *LEGACY_VARIABLES]
     assert extraction.skipped_variables == {} and extraction.bad_messages == {}
     times = table[:, 0]
     assert np.allclose(np.diff(times), 0.1, atol=1e-6)  # the 10 Hz grid
@@ -72,7 +72,7 @@ def test_missing_topics_are_left_out_or_named(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "left out robot_linear_speed: no /odom in the bag" in printed
     header, table = read_csv(out)
-    assert header == ["time", "human_speed", "human_heading_rate"]
+    assert header == ["time", "human_speed"]  # the only default variable a people-only bag defines
     assert np.allclose(table[2:, 1], 3.0, atol=1e-6)
     # explicitly asked for a variable whose topic is absent: an error naming the topic, and no CSV
     bad_out = tmp_path / "bad.csv"

@@ -78,6 +78,15 @@ def test_fleet_command_writes_summary_tables_and_report(site_bags, tmp_path, cap
     assert "Bags that could not be analysed" in report and "site_a" in report
 
 
+def test_compact_json_keeps_window_counts_only(site_bags, tmp_path, capsys):
+    out = tmp_path / "compact.json"
+    assert main(["fleet", str(site_bags / "site_a"), "--scheduler", "none", "--json", str(out), "--window", "100",
+                 "--stride", "50", "--compact-json", "--bootstrap", "20"]) == 0
+    summary = _strict_json(out)
+    assert [b["windows"] for b in summary["bags"]] == [4, 4] and summary["consensus"]["links"]
+    assert pq.read_table(tmp_path / "compact_tables" / "windows.parquet").num_rows == 8
+
+
 def test_fleet_command_refuses_bad_options_with_one_line(site_bags, tmp_path, capsys):
     assert main(["fleet", str(site_bags), "--scheduler", "bogus", "--json", str(tmp_path / "f.json")]) == 2
     assert "scheduler must be" in capsys.readouterr().err

@@ -42,6 +42,18 @@ def test_scores_discovery_on_the_demo(capsys) -> None:
     assert f1 >= 0.9
 
 
+def test_score_json_has_the_promised_keys(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "score.json"
+    assert simulate.run(_args("scm_demo", "--seed", "2", "--score", "--json", str(out))) == 0
+    score = json.loads(out.read_text())
+    for key in ("precision", "recall", "f1", "f1_summary", "reference", "seconds"):
+        assert key in score, key
+    assert score["reference"] == "scm" and score["f1"] >= 0.9 and score["seed"] == 2
+    assert simulate.run(_args("scm_demo", "--json", str(out))) == 2, "--json needs --score"
+
+
 @pytest.mark.parametrize("text, message", [("speed", "VAR=VALUE"), ("human_speed=fast", "numbers"),
                                            ("robot_linear_speed=0.1@5:2", "end")])
 def test_bad_do_is_rejected(text: str, message: str) -> None:

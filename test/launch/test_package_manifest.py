@@ -20,13 +20,17 @@ from repo_paths import REPO_ROOT
 ROSDEP_KEY = {
     "numpy": "python3-numpy", "scipy": "python3-scipy", "cv2": "python3-opencv", "yaml": "python3-yaml",
     "onnxruntime": "python3-onnxruntime-pip", "rosbags": "python3-rosbags-pip", "tf2_ros": "tf2_ros_py",
+    # the fast engine's compiled kernels; llvmlite is numba's own dependency (python3-numba pulls it in)
+    "numba": "python3-numba", "llvmlite": "python3-numba",
 }
 # no rosdep key exists: installed with pip from requirements/pip-only.txt
 PIP_ONLY = {"tigramite": "tigramite", "foxglove": "foxglove-sdk"}
 # tigramite imports these without declaring them (GPDC, CMIknn, parallel runs)
 FOR_TIGRAMITE = {"python3-joblib", "python3-sklearn", "python3-numba"}
-# optional extras of setup.py (training, the RL study, GPU back-ends), not needed to run the nodes
-OPTIONAL = {"torch", "gymnasium", "stable_baselines3", "tensorrt", "cuda"}
+# optional extras of setup.py (training, the RL study, GPU back-ends, offline fleet analysis), not needed to run the
+# nodes; threadpoolctl comes with scikit-learn
+OPTIONAL = {"torch", "gymnasium", "stable_baselines3", "tensorrt", "cuda", "dask", "distributed", "pyarrow", "tqdm",
+            "matplotlib", "bokeh", "threadpoolctl"}
 FIRST_PARTY = {"causal_nodes", "causal_msgs", "__future__"}
 
 

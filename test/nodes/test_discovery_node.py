@@ -124,6 +124,29 @@ def test_callbacks_keep_running_while_discovery_runs(ros):
     assert node.graphs_published >= 1
 
 
+def test_a_failed_run_keeps_the_last_graph_and_says_why(ros):
+    node = _node(ros, window_length=150, min_samples=100, update_period_s=0.1, tau_max=1, test="rcot",
+                 test_options=["n_features=1"])
+    source = ros.node("frame_source")
+    pub = source.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+    diags, graphs = [], []
+    sink = ros.node("graph_sink")
+    sink.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+    sink.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
+    assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 5)
+    _publish_paced(ros, pub, node, [_frame(0.1 * k, row) for k, row in enumerate(scm_samples(150, seed=4))])
+    assert ros.spin_until(lambda: graphs and graphs[-1].sample_count == 150, 30)  # the full window's graph
+    assert graphs[-1].test == "rcot"
+    received, last = len(graphs), graphs[-1]
+    # the bag loops back: a new window whose variables are all constant but one -- no graph can come from it
+    _publish_paced(ros, pub, node, [_frame(0.1 * k, [math.sin(k), 1.0, 2.0, 3.0]) for k in range(120)])
+
+    def said_why() -> bool:
+        return any("last run failed: fewer than two usable variables" in s.message
+                   for d in diags for s in d.status if s.name == "discovery_node")
+
+    assert ros.spin_until(said_why, 15), [s.message for d in diags for s in d.status]
+    assert len(graphs) == received and graphs[-1] is last  # no new graph: the last one stands
 def _call(ros, client, timeout: float = 30.0):
     from std_srvs.srv import Trigger
 
@@ -157,29 +180,3 @@ def test_discover_now_and_reset_services(ros):
     assert node.online.window.fill == 0 and node.online.counters()["reset_requested"] == 1
     again = _call(ros, discover_now)
     assert not again.success and "0/50" in again.message
-
-
-def test_a_failed_run_keeps_the_last_graph_and_says_why(ros):
-    node = _node(ros, window_length=150, min_samples=100, update_period_s=0.1, tau_max=1, test="rcot",
-                 test_options=["n_features=1"])
-    source = ros.node("frame_source")
-    pub = source.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
-    diags, graphs = [], []
-    sink = ros.node("graph_sink")
-    sink.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
-    sink.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
-    assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 5)
-    _publish_paced(ros, pub, node, [_frame(0.1 * k, row) for k, row in enumerate(scm_samples(150, seed=4))])
-    # under load the first graphs may come from a partly filled window: wait for the one over all 150 samples
-    assert ros.spin_until(lambda: graphs and graphs[-1].sample_count == 150, 30)
-    assert graphs[-1].test == "rcot"
-    published = node.graphs_published
-    # the bag loops back: a new window whose variables are all constant but one -- no graph can come from it
-    _publish_paced(ros, pub, node, [_frame(0.1 * k, [math.sin(k), 1.0, 2.0, 3.0]) for k in range(120)])
-
-    def said_why() -> bool:
-        return any("last run failed: fewer than two usable variables" in s.message
-                   for d in diags for s in d.status if s.name == "discovery_node")
-
-    assert ros.spin_until(said_why, 15), [s.message for d in diags for s in d.status]
-    assert node.graphs_published == published and graphs[-1].sample_count == 150  # the last graph stands

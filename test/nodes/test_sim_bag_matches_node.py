@@ -22,7 +22,8 @@ from causal_nodes.nodes.sim_node import SimNode  # noqa: E402
 from causal_nodes.sim.bag_export import write_scenario_bag  # noqa: E402
 
 STEPS = 30
-TOPICS = ["/clock", "/people", "/odom", "/scan", "/imu", "/goal_pose", "/sim/true_variables", "/sim/ground_truth"]
+TOPICS = ["/clock", "/people", "/odom", "/scan", "/imu", "/goal_pose", "/sim/true_variables", "/sim/ground_truth",
+          "/tf", "/tf_static"]
 
 
 def _nan_safe(value):
@@ -40,7 +41,12 @@ def _by_stamp(path) -> dict[str, dict[int, dict]]:
     with BagReader(path) as bag:
         for message in bag.messages(TOPICS):
             fields = _nan_safe(message_fields(bag.deserialize(message)))
-            stamp = fields["clock"] if message.topic == "/clock" else fields["header"]["stamp"]
+            if message.topic == "/clock":
+                stamp = fields["clock"]
+            elif message.topic.startswith("/tf"):
+                stamp = fields["transforms"][0]["header"]["stamp"]
+            else:
+                stamp = fields["header"]["stamp"]
             out.setdefault(message.topic, {})[stamp["sec"] * 10**9 + stamp["nanosec"]] = fields
     return out
 

@@ -37,13 +37,18 @@ def test_variables_node_reproduces_the_simulator_variables(ros) -> None:
                              STREAM_QOS)
     peer.create_subscription(VariableFrame, "/sim/true_variables", lambda m: truth.__setitem__(_stamp(m), m),
                              STREAM_QOS)
-    assert ros.spin_until(lambda: len(set(pipeline) & set(truth)) >= 30, timeout=30.0), (len(pipeline), len(truth))
-    common = sorted(set(pipeline) & set(truth))[5:]  # the first frames lack a previous position / image
+    def complete() -> list[int]:
+        """Stamps both sides have, the pipeline's with every variable the simulator states (its scenario's): an
+        input not received yet (the first camera image under load) leaves its variables out of the early frames."""
+        return [t for t in sorted(set(pipeline) & set(truth)) if set(truth[t].names) <= set(pipeline[t].names)]
+
+    assert ros.spin_until(lambda: len(complete()) >= 30, timeout=30.0), (len(pipeline), len(truth))
+    common = complete()[5:]  # the first frames lack a previous position / image
     compared = 0
     for stamp in common:
         computed = dict(zip(pipeline[stamp].names, pipeline[stamp].values))
         expected = dict(zip(truth[stamp].names, truth[stamp].values))
-        for name in ALL_VARIABLES:
+        for name in expected:
             assert computed[name] == pytest.approx(expected[name], rel=1e-5, abs=1e-5), (stamp, name)
             compared += 1
     assert compared >= 10 * 20

@@ -46,6 +46,8 @@ def _remove(ros, nodes) -> None:
     for node in nodes:
         ros.executor.remove_node(node)
         ros.nodes.remove(node)
+    ros.spin_for(1.0)  # let the spinning executor rebuild its wait set before the handles go
+    for node in nodes:
         node.destroy_node()
 
 

@@ -27,20 +27,23 @@ def _messages(path, topic):
 def test_physical_bag_has_the_node_topics_and_the_simulator_state(tmp_path):
     path = tmp_path / "corridor"
     written = write_scenario_bag("corridor_passing", path, seed=3, steps=STEPS)
-    expected = {"/clock", "/sim/ground_truth", *PHYSICAL_TOPICS} - {"/camera/image_raw"}
+    expected = {"/clock", "/sim/ground_truth", "/tf", "/tf_static", *PHYSICAL_TOPICS} - {"/camera/image_raw"}
     with BagReader(path) as bag:
         assert set(bag.topics) == expected
         assert {t: i.msgtype for t, i in bag.topics.items() if t in PHYSICAL_TOPICS} == \
             {t: PHYSICAL_TOPICS[t] for t in expected if t in PHYSICAL_TOPICS}
         assert bag.topics["/clock"].msgtype == "rosgraph_msgs/msg/Clock"
-        assert bag.topics["/sim/ground_truth"].count == 1
-        assert all(bag.topics[t].count == STEPS + 1 for t in expected - {"/sim/ground_truth"})
+        assert bag.topics["/sim/ground_truth"].count == 1 and bag.topics["/tf_static"].count == 1
+        assert all(bag.topics[t].count == STEPS + 1 for t in expected - {"/sim/ground_truth", "/tf_static"})
         assert bag.custom_data["scenario"] == "corridor_passing" and bag.custom_data["seed"] == "3"
         assert bag.topics["/sim/ground_truth"].offered_qos[0].durability.name == "TRANSIENT_LOCAL"
-    assert written.message_count == 1 + 7 * (STEPS + 1)
+    assert written.message_count == 2 + 8 * (STEPS + 1)
 
     sim = load_scenario("corridor_passing").make_simulator(3)
-    people, odom, scans = (_messages(path, t) for t in ("/people", "/odom", "/scan"))
+    people, odom, scans, tfs = (_messages(path, t) for t in ("/people", "/odom", "/scan", "/tf"))
+    (_, mounts), = _messages(path, "/tf_static")
+    assert {(t.header.frame_id, t.child_frame_id) for t in mounts.transforms} == {
+        ("base_link", "base_laser"), ("base_link", "camera")}
     for k in range(STEPS + 1):
         if k:
             sim.step()
@@ -53,6 +56,12 @@ def test_physical_bag_has_the_node_topics_and_the_simulator_state(tmp_path):
         assert odom[k][1].twist.twist.linear.x == sim.robot_speed and odom[k][1].child_frame_id == "base_link"
         assert np.array_equal(scans[k][1].ranges, sim.scan_ranges.astype(np.float32))
         assert scans[k][1].header.frame_id == "base_laser"
+        robot = {t.child_frame_id: t for t in tfs[k][1].transforms}["base_link"]
+        assert robot.header.frame_id == "odom" and robot.header.stamp == odom[k][1].header.stamp
+        assert (robot.transform.translation.x, robot.transform.translation.y) == pytest.approx(
+            tuple(sim.robot_pose[:2]), abs=1e-12)
+        assert quaternion_to_yaw(robot.transform.rotation) == pytest.approx(sim.robot_pose[2], abs=1e-9)
+        assert len(tfs[k][1].transforms) == 1 + len(sim.positions)  # the robot and one frame per person
     (_, truth), = _messages(path, "/sim/ground_truth")
     assert {(k.source, k.target, k.lag) for k in truth.links} == load_scenario("corridor_passing").ground_truth() - \
         {link for link in load_scenario("corridor_passing").ground_truth() if "image_motion" in link[:2]}
@@ -85,7 +94,7 @@ def test_scm_bag_frames_are_the_scm_samples_and_interventions_are_applied(tmp_pa
     assert [list(f.names) for _, f in frames] == [series.names] * (STEPS + 1)
     assert np.array_equal(np.array([f.values for _, f in frames]), series.values)
     with BagReader(path) as bag:
-        assert set(bag.topics) == {"/clock", "/causal/variables", "/sim/ground_truth"}
+        assert set(bag.topics) == {"/clock", "/causal/variables", "/sim/ground_truth", "/tf_static"}
         assert bag.custom_data["interventions"] == "robot_linear_speed=0.9@1:2"
     speed = series.column("robot_linear_speed")
     assert all(math.isclose(v, 0.9) for v, t in zip(speed, series.times) if 1.0 <= t < 2.0 - 1e-9)

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 import yaml
 
-from causal_nodes.sim import Intervention, compare_intervention, load_scenario, scenario_from_dict, shortest_lags
+from causal_nodes.sim import (
+    PIPELINE_VARIABLES,
+    Intervention,
+    compare_intervention,
+    load_scenario,
+    scenario_from_dict,
+    shortest_lags,
+)
 
 STEPS = 250
 # (scenario, start, end): windows in which the robot and the person interact.
@@ -74,7 +81,8 @@ def test_person_who_ignores_the_robot_is_not_a_descendant_of_the_robot() -> None
     scenario = load_scenario("crossing")
     truth = scenario.ground_truth()
     assert ("human_robot_distance", "human_speed", 1) not in truth
-    comparison = compare_intervention(scenario, Intervention("robot_linear_speed", 0.0, 0.0), steps=150)
+    comparison = compare_intervention(scenario, Intervention("robot_linear_speed", 0.0, 0.0), steps=150,
+                                      variables=PIPELINE_VARIABLES)
     for name in ("human_speed", "human_heading_rate", "human_goal_distance"):
         np.testing.assert_array_equal(comparison.baseline.column(name), comparison.intervened.column(name))
     assert np.any(comparison.effect("human_robot_distance") != 0.0)
@@ -82,7 +90,7 @@ def test_person_who_ignores_the_robot_is_not_a_descendant_of_the_robot() -> None
 
 def test_slowing_the_robot_lowers_collision_risk_while_they_meet() -> None:
     comparison = compare_intervention("corridor_passing", Intervention("robot_linear_speed", 0.0, 3.0, 9.0),
-                                      steps=100)
+                                      variables=PIPELINE_VARIABLES, steps=100)
     assert comparison.mean_effect("robot_linear_speed", 3.0, 9.0) < -0.3
     assert comparison.mean_effect("collision_risk", 3.0, 9.0) < 0.0
 

@@ -16,7 +16,7 @@ from causal_nodes.sim.reference import (
     load_stored,
 )
 from causal_nodes.sim.truth_variables import state_variables
-from causal_nodes.variables.extractor import LEGACY_VARIABLES
+from causal_nodes.variables.extractor import DEFAULT_VARIABLES, LEGACY_VARIABLES
 
 FRESH_SEED = 7  # never a derivation seed
 CONFIRM_FACTOR = 2.0
@@ -65,11 +65,12 @@ def test_a_robot_blind_person_has_no_in_links_from_the_robot() -> None:
     assert np.nanmax(r[names.index("human_robot_distance"), names.index("robot_linear_speed")]) >= 1.0
 
 
-@pytest.mark.parametrize("name", ["corridor_passing", "crossing"])
-def test_stored_reference_is_confirmed_by_fresh_do_experiments(name: str) -> None:
+@pytest.mark.parametrize("name, variables", [("corridor_passing", LEGACY_VARIABLES),
+                                             ("crossing", DEFAULT_VARIABLES)])
+def test_stored_reference_is_confirmed_by_fresh_do_experiments(name: str, variables) -> None:
     scenario = load_scenario(name)
-    stored = load_stored(name, list(LEGACY_VARIABLES))
-    assert stored is not None, f"run: causal-nodes reference {name} --legacy --write"
+    stored = load_stored(name, list(variables))
+    assert stored is not None, f"run: causal-nodes reference {name} [--legacy] --write"
     assert FRESH_SEED not in stored.seeds and stored.band and stored.links
     stats = derive_effects(scenario, stored.variables, [FRESH_SEED], tau_max=stored.tau_max, stride=20)
     r = stats.effect_sizes()

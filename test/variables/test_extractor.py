@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from causal_nodes.variables.extractor import (
+    LEGACY_VARIABLES,
     TTC_MAX_S,
     VariableConfig,
     VariableExtractor,
@@ -28,7 +29,7 @@ def _scene(extractor: VariableExtractor, t0: float = 0.0, seconds: float = 3.0, 
 
 
 def test_values_match_the_geometry():
-    extractor = VariableExtractor(VariableConfig(rate_hz=10.0))
+    extractor = VariableExtractor(VariableConfig(rate_hz=10.0, variables=LEGACY_VARIABLES))
     _scene(extractor)
     frames = extractor.poll()
     assert len(frames) >= 25
@@ -116,7 +117,7 @@ def test_bad_inputs_are_dropped_and_counted():
 
 
 def test_never_published_topic_leaves_its_variables_out_and_frames_keep_coming():
-    extractor = VariableExtractor(VariableConfig(rate_hz=10.0, max_input_age_s=0.3))
+    extractor = VariableExtractor(VariableConfig(rate_hz=10.0, max_input_age_s=0.3, variables=LEGACY_VARIABLES))
     for k in range(30):  # odometry and people only: no /scan, no goal
         t = 0.05 + k / 10
         extractor.add_odometry(t, 0, 0, 0, 0.2, 0)

@@ -137,21 +137,35 @@ def string_graph(significant: np.ndarray) -> np.ndarray:
     return graph
 
 
+def contemporaneous_kinds(links: LinkAssumptions, n_vars: int) -> np.ndarray:
+    """``kind[i, j]`` of the lag-0 assumption ``links[j][(i, 0)]``: 1 circle (``o-o``/``o?o``), 2 directed
+    (``-->``/``-?>``), 0 otherwise (absent or ``<--``)."""
+    kinds = np.zeros((n_vars, n_vars), dtype=np.int8)
+    for j, entries in links.items():
+        for (i, lag), link_type in entries.items():
+            if lag == 0:
+                kinds[i, j] = 1 if link_type in ("o-o", "o?o") else 2 if link_type in ("-->", "-?>") else 0
+    return kinds
+
+
 def symmetrize(p_matrix: np.ndarray, val_matrix: np.ndarray, links: LinkAssumptions) -> None:
-    """Copy lag-0 results onto the reverse entry, in tigramite's order (in place)."""
-    n_vars = p_matrix.shape[0]
-    for i in range(n_vars):
-        for j in range(n_vars):
-            link_type = links[j].get((i, 0))
-            if link_type is None:
-                continue
-            if link_type in ("o-o", "o?o"):
-                if p_matrix[i, j, 0] >= p_matrix[j, i, 0]:
-                    p_matrix[j, i, 0] = p_matrix[i, j, 0]
-                    val_matrix[j, i, 0] = val_matrix[i, j, 0]
-            elif link_type in ("-->", "-?>"):
-                p_matrix[j, i, 0] = p_matrix[i, j, 0]
-                val_matrix[j, i, 0] = val_matrix[i, j, 0]
+    """Copy lag-0 results onto the reverse entry as tigramite's loop does (in place).
+
+    Circle pairs take both entries from the one with the larger p-value (the lower index wins ties; NaN never
+    wins), directed pairs from the cause's entry.
+    """
+    kinds = contemporaneous_kinds(links, p_matrix.shape[0])
+    p0, v0 = p_matrix[:, :, 0], val_matrix[:, :, 0]
+    upper = np.triu(np.ones(kinds.shape, dtype=bool), k=1)
+    i, j = np.nonzero((kinds == 1) & upper)
+    forward = p0[i, j] >= p0[j, i]
+    backward = ~forward & (p0[j, i] >= p0[i, j])
+    src_i = np.concatenate([i[forward], j[backward]])
+    src_j = np.concatenate([j[forward], i[backward]])
+    i, j = np.nonzero(kinds == 2)
+    src_i, src_j = np.concatenate([src_i, i]), np.concatenate([src_j, j])
+    p0[src_j, src_i] = p0[src_i, src_j]
+    v0[src_j, src_i] = v0[src_i, src_j]
 
 
 def run_mci(oracle: LaggedParCorr, parents: dict[int, list[Node]], links: LinkAssumptions,

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import linalg, special, stats
 
+from causal_nodes.discovery.fast import kernels
 from causal_nodes.discovery.fast.lagged_moments import KIND_DEGENERATE, KIND_NORMAL, KIND_ZERO
 
 #: Smallest accepted Cholesky pivot (relative residual variance). Below it the
@@ -310,6 +311,13 @@ class LaggedParCorr:
 
         if self.has_special:
             return self.test_lists(xs.tolist(), ys.tolist(), [full_z(k) for k in range(n_tests)])
+        if kernels.AVAILABLE:
+            base_len = np.array([len(base_cols) for base_cols in bases], dtype=np.intp)
+            base_pad = np.zeros((len(bases), max(1, int(base_len.max()))), dtype=np.intp)
+            for b, base_cols in enumerate(bases):
+                base_pad[b, :len(base_cols)] = base_cols
+            cols, widths = kernels.assemble_tests(base_pad, base_len, owners, extras, counts, xs, ys)
+            return self.test_columns(cols, widths, lambda k: (xs[k], ys[k], full_z(k)))
         real = np.arange(extras.shape[1])[None, :] < counts[:, None]
         used = np.unique(np.concatenate([extras[real], xs, ys]))
         position = np.full(self.corr.shape[0], -1, dtype=np.intp)
@@ -356,6 +364,30 @@ class LaggedParCorr:
             bad.extend(members[~good].tolist())
         self._replay_rows(bad, vals, pvals, lambda k: (xs[k], ys[k], full_z(k)))
         return vals, pvals, constant
+
+    def test_columns(self, cols: np.ndarray, widths: np.ndarray,
+                     test_of=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tests ``cols[k, w-2] _|_ cols[k, w-1] | cols[k, :w-2]`` (``w = widths[k]``), in tigramite's order.
+
+        Compiled per-test factorisations (:mod:`.kernels`) when available and the data has no constant
+        columns; otherwise grouped by width through :meth:`test_lists`. ``test_of(k) -> (x, y, z)`` names the
+        k-th test for replays (default: read from ``cols``).
+        """
+        cols = np.asarray(cols, dtype=np.intp)
+        widths = np.asarray(widths, dtype=np.intp)
+        if test_of is None:
+            def test_of(k: int) -> tuple[int, int, list]:
+                w = widths[k]
+                return int(cols[k, w - 2]), int(cols[k, w - 1]), cols[k, :w - 2].tolist()
+        n_tests = len(widths)
+        if self.has_special or not kernels.AVAILABLE:
+            specs = [test_of(k) for k in range(n_tests)]
+            return self.test_lists([t[0] for t in specs], [t[1] for t in specs], [t[2] for t in specs])
+        self.n_tests += n_tests
+        vals, pvals, good = kernels.partial_correlations(self.corr, cols, widths, self.n_samples,
+                                                         PIVOT_TOLERANCE)
+        self._replay_rows(np.flatnonzero(~good), vals, pvals, test_of)
+        return vals, pvals, np.zeros(n_tests, dtype=bool)
 
     def model_selection_score(self, y: int, z: Sequence[int]) -> float:
         """tigramite's AIC score ``n log(RSS) + 2 p`` of ``y`` regressed on ``z``.

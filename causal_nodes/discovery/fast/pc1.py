@@ -1,10 +1,14 @@
-"""PC1 phase of PCMCI (tigramite's ``run_pc_stable``), vectorised across variables and pc_alpha.
+"""PC1 phase of PCMCI (tigramite's ``run_pc_stable``), for all variables and pc_alpha values at once.
 
 Why a separate module: the condition-selection logic has to mirror tigramite's
 order of operations exactly (candidate order, lexicographic condition sets,
 removal after each condition dimension, stable re-sorting by min |val|,
-AIC selection over pc_alpha), while answering each dimension's tests in one
-batched call to :class:`causal_nodes.discovery.fast.parcorr.LaggedParCorr`.
+AIC selection over pc_alpha). Two implementations give the same result: the
+compiled loop of :func:`causal_nodes.discovery.fast.kernels.pc1_searches` (used
+when numba is available and the data has no constant columns), and
+:class:`PCSearches`, which answers each dimension's tests in one batched call to
+:class:`causal_nodes.discovery.fast.parcorr.LaggedParCorr` and handles every
+exactness fallback (row-wise replays, constant columns).
 """
 from __future__ import annotations
 
@@ -12,13 +16,15 @@ import functools
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from causal_nodes.discovery.fast import kernels
 from causal_nodes.discovery.fast.lagged_moments import node_column
 from causal_nodes.discovery.fast.link_assumptions import default_link_assumptions
-from causal_nodes.discovery.fast.parcorr import LaggedParCorr
+from causal_nodes.discovery.fast.parcorr import PIVOT_TOLERANCE, LaggedParCorr
 
 Node = tuple[int, int]
 
@@ -36,18 +42,23 @@ def _first_combinations(n_items: int, size: int, limit: int) -> np.ndarray:
 class PCCandidates:
     """PC1 candidate parents of one variable: nodes in tigramite's order, columns, forced flags."""
 
-    def __init__(self, n_vars: int, j: int, links_j: dict[Node, str]) -> None:
-        self.nodes = [node for node, t in links_j.items()
-                      if node != (j, 0) and t not in ("<--", "<?-")]
-        self.cols = np.array([node_column(node, n_vars) for node in self.nodes], dtype=np.intp)
-        self.forced = np.array([links_j[node] == "-->" for node in self.nodes], dtype=bool)
+    def __init__(self, nodes: list[Node], cols: np.ndarray, forced: np.ndarray) -> None:
+        self.nodes = nodes
+        self.cols = cols
+        self.forced = forced
+
+    @classmethod
+    def from_links(cls, n_vars: int, j: int, links_j: dict[Node, str]) -> PCCandidates:
+        nodes = [node for node, t in links_j.items() if node != (j, 0) and t not in ("<--", "<?-")]
+        return cls(nodes, np.array([node_column(node, n_vars) for node in nodes], dtype=np.intp),
+                   np.array([links_j[node] == "-->" for node in nodes], dtype=bool))
 
 
 @functools.lru_cache(maxsize=64)
 def default_pc_candidates(n_vars: int, tau_min: int, tau_max: int) -> tuple[PCCandidates, ...]:
     """Candidates from the default link assumptions (cached; treat as read-only)."""
     links = default_link_assumptions(n_vars, tau_min, tau_max)
-    return tuple(PCCandidates(n_vars, j, links[j]) for j in range(n_vars))
+    return tuple(PCCandidates.from_links(n_vars, j, links[j]) for j in range(n_vars))
 
 
 class PCSearches:
@@ -59,6 +70,9 @@ class PCSearches:
     seen per candidate. After each condition dimension the surviving parents
     are re-sorted by ``val_min`` (descending), ties kept in candidate (= first
     test) order, exactly like ``sorted(val_min_dict, reverse=True)``.
+    ``pval_max``/``val_of_pmax`` are tigramite's ``pval_max``/``val_dict``: the
+    largest p-value of each candidate's tests and the value of the first test
+    that reached it (NaN until tested).
     """
 
     def __init__(self, specs: list[tuple[int, PCCandidates, float]]) -> None:
@@ -78,6 +92,9 @@ class PCSearches:
         self.alpha = np.array([a for _, _, a in specs], dtype=np.float64)
         self.order = np.tile(np.arange(width), (n_search, 1))
         self.val_min = np.full((n_search, width), np.inf)
+        self.pval_max = np.full((n_search, width), np.nan)
+        self.val_of_pmax = np.full((n_search, width), np.nan)
+        self.tested = np.zeros((n_search, width), dtype=bool)
         self.alive = np.arange(width)[None, :] < self.n_par[:, None]
 
     def run(self, oracle: LaggedParCorr, max_conds_dim: int, max_combinations: int) -> None:
@@ -119,6 +136,11 @@ class PCSearches:
                     vals[free], pvals[free], constant[free] = oracle.test(idx[free])
                 self.val_min[s_idx, x_cand] = np.minimum(np.abs(vals),
                                                          self.val_min[s_idx, x_cand])
+                # tigramite: ``if pval_max is None or pval > pval_max`` (a NaN p-value never replaces one)
+                raise_max = ~self.tested[s_idx, x_cand] | (pvals > self.pval_max[s_idx, x_cand])
+                self.pval_max[s_idx[raise_max], x_cand[raise_max]] = pvals[raise_max]
+                self.val_of_pmax[s_idx[raise_max], x_cand[raise_max]] = vals[raise_max]
+                self.tested[s_idx, x_cand] = True
                 dependent = (pvals <= self.alpha[s_idx]) & ~constant
                 nonsig[s_idx[~dependent], a_idx[~dependent]] = True
                 active[s_idx[~dependent], a_idx[~dependent]] = False
@@ -131,14 +153,63 @@ class PCSearches:
             self.order[running] = new_order[running]
             self.n_par = self.alive.sum(axis=1)
 
+    def run_compiled(self, oracle: LaggedParCorr, max_conds_dim: int, max_combinations: int,
+                     need_pvalues: bool = True) -> None:
+        """Same as :meth:`run` with the compiled PC1 loop; a search that meets an ill-conditioned test is rerun
+        by :meth:`run` on its own (row-wise replays). Needs :data:`kernels.AVAILABLE` and no constant columns.
+        Without ``need_pvalues``, decisions that are clear from |val| skip the p-value and ``pval_max``/
+        ``val_of_pmax`` stay unfilled (PCMCI does not report them)."""
+        clear = kernels.clear_decision_thresholds(self.alpha, max_conds_dim, oracle.n_samples)
+        (self.order, self.n_par, self.val_min, self.pval_max, self.val_of_pmax, status,
+         n_tests) = kernels.pc1_searches(oracle.corr, self.cand, self.n_par, self.forced, self.target, self.alpha,
+                                         max_conds_dim, max_combinations, oracle.n_samples, PIVOT_TOLERANCE,
+                                         need_pvalues, clear)
+        ok = status == kernels.PC1_OK
+        oracle.n_tests += int(n_tests[ok].sum())
+        for s in np.flatnonzero(~ok):
+            count = len(self.candidates[s])
+            alone = PCCandidates(self.candidates[s], self.cand[s, :count], self.forced[s, :count])
+            single = PCSearches([(int(self.target[s]), alone, float(self.alpha[s]))])
+            single.run(oracle, max_conds_dim, max_combinations)
+            width = single.order.shape[1]
+            self.order[s, :width], self.n_par[s] = single.order[0], single.n_par[0]
+            for name in ("val_min", "pval_max", "val_of_pmax"):
+                getattr(self, name)[s, :width] = getattr(single, name)[0]
+
     def parents(self, s: int) -> list[Node]:
         return [self.candidates[s][c] for c in self.order[s, :self.n_par[s]]]
 
 
+@dataclass
+class PC1Result:
+    """What tigramite's ``run_pc_stable`` leaves behind: the parents of every variable and, per link, its
+    ``pval_max``/``val_dict`` for the selected pc_alpha (PCMCI+ reports them for lagged links PC1 removed)."""
+
+    parents: dict[int, list[Node]]
+    sources: dict[int, tuple[PCSearches, int]]
+    """The search (and its row) each variable's parents come from."""
+
+    def matrices(self, n_vars: int, tau_max: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(p_matrix, val_matrix)`` as tigramite's ``_dict_to_matrix`` builds them (defaults 1 and 0)."""
+        p_matrix = np.ones((n_vars, n_vars, tau_max + 1))
+        val_matrix = np.zeros((n_vars, n_vars, tau_max + 1))
+        for j, (searches, s) in self.sources.items():
+            count = len(searches.candidates[s])
+            if count == 0:
+                continue
+            nodes = np.array(searches.candidates[s], dtype=np.intp).reshape(count, 2)
+            p_matrix[nodes[:, 0], j, -nodes[:, 1]] = searches.pval_max[s, :count]
+            val_matrix[nodes[:, 0], j, -nodes[:, 1]] = searches.val_of_pmax[s, :count]
+        return p_matrix, val_matrix
+
+
 def run_pc_stable(oracle: LaggedParCorr, candidates: Sequence[PCCandidates], n_vars: int,
                   tau_min: int, tau_max: int, pc_alpha: Any, max_conds_dim: Any,
-                  max_combinations: int) -> dict[int, list[Node]]:
+                  max_combinations: int, need_pvalues: bool = True) -> PC1Result:
     """Parents of every variable from PC1, with tigramite's pc_alpha list / AIC selection.
+
+    ``need_pvalues=False``: the caller does not use :meth:`PC1Result.matrices` (PCMCI), which lets the compiled
+    path skip p-values whose decision is clear.
 
     ``tau_min`` is PC1's (at least 1). Data with degenerate columns run the
     searches one after another so that exact replays happen in tigramite's order.
@@ -162,22 +233,28 @@ def run_pc_stable(oracle: LaggedParCorr, candidates: Sequence[PCCandidates], n_v
     specs = [(j, candidates[j], alpha) for j in range(n_vars) for alpha in alphas]
     if oracle.has_degenerate:
         # Replayed tests must be submitted in tigramite's order (see LaggedParCorr).
-        parent_lists = []
+        outcomes = []
         for spec in specs:
             single = PCSearches([spec])
             single.run(oracle, max_conds_dim, max_combinations)
-            parent_lists.append(single.parents(0))
+            outcomes.append((single, 0))
     else:
         searches = PCSearches(specs)
-        searches.run(oracle, max_conds_dim, max_combinations)
-        parent_lists = [searches.parents(s) for s in range(len(specs))]
-    found = {(j, alpha): parent_lists[s] for s, (j, _, alpha) in enumerate(specs)}
-    all_parents: dict[int, list[Node]] = {}
+        if kernels.AVAILABLE and not oracle.has_special:
+            searches.run_compiled(oracle, max_conds_dim, max_combinations, need_pvalues)
+        else:
+            searches.run(oracle, max_conds_dim, max_combinations)
+        outcomes = [(searches, s) for s in range(len(specs))]
+    found = {(j, alpha): outcomes[s] for s, (j, _, alpha) in enumerate(specs)}
+    result = PC1Result({}, {})
     for j in range(n_vars):
         scores = np.zeros_like(alphas)
         if select:
             for k, alpha in enumerate(alphas):
-                z_cols = [node_column(node, n_vars) for node in found[(j, alpha)]]
+                searched, s = found[(j, alpha)]
+                z_cols = [node_column(node, n_vars) for node in searched.parents(s)]
                 scores[k] = oracle.model_selection_score(j, z_cols)
-        all_parents[j] = found[(j, alphas[int(scores.argmin())])]
-    return all_parents
+        searched, s = found[(j, alphas[int(scores.argmin())])]
+        result.parents[j] = searched.parents(s)
+        result.sources[j] = (searched, s)
+    return result

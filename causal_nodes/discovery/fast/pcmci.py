@@ -17,8 +17,13 @@ strings from ``p_matrix <= alpha_level``. Exactness guards (constant columns,
 near-singular conditioning sets -> row-wise least-squares replay) are documented
 in :mod:`causal_nodes.discovery.fast.parcorr`.
 
+``method='pcmciplus'`` reproduces ``run_pcmciplus(...)`` the same way
+(:mod:`causal_nodes.discovery.fast.pcmciplus`), with tigramite's defaults
+(``pc_alpha=0.01``, majority collider rule, conflict resolution).
+
 Use :func:`unsupported_reason` first; when it returns a string, hand over to
-tigramite and log the reason. No ROS; numpy/scipy at runtime.
+tigramite and log the reason. No ROS; numpy/scipy at runtime (numba, when
+installed, compiles the test kernels: :mod:`causal_nodes.discovery.fast.kernels`).
 """
 from __future__ import annotations
 
@@ -43,22 +48,30 @@ from causal_nodes.discovery.fast.link_assumptions import (
 from causal_nodes.discovery.fast.mci import default_mci_candidates, mci_candidates, run_mci
 from causal_nodes.discovery.fast.parcorr import LaggedParCorr
 from causal_nodes.discovery.fast.pc1 import PCCandidates, default_pc_candidates, run_pc_stable
+from causal_nodes.discovery.fast.pcmciplus import PlusOptions, run_pcmciplus
 
 __all__ = ["unsupported_reason", "run_fast", "run_fast_with_diagnostics", "StreamingPCMCI",
            "SUPPORTED_METHODS", "SUPPORTED_TESTS"]
 
-SUPPORTED_METHODS = ("pcmci",)
+SUPPORTED_METHODS = ("pcmci", "pcmciplus")
 SUPPORTED_TESTS = ("parcorr", "robust_parcorr")
-_RUN_OPTIONS = ("tau_min", "tau_max", "pc_alpha", "alpha_level", "max_conds_dim",
-                "max_combinations", "fdr_method", "link_assumptions", "max_conds_py",
-                "max_conds_px")
+#: Run options and their defaults per method: tigramite's ``run_pcmci`` / ``run_pcmciplus`` defaults
+#: (``tau_max`` aside, which has no sensible default).
+DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
+    "pcmci": dict(tau_min=0, tau_max=1, pc_alpha=0.2, alpha_level=0.05, max_conds_dim=None, max_combinations=1,
+                  fdr_method="none", link_assumptions=None, max_conds_py=None, max_conds_px=None),
+    "pcmciplus": dict(tau_min=0, tau_max=1, pc_alpha=0.01, contemp_collider_rule="majority",
+                      conflict_resolution=True, reset_lagged_links=False, max_conds_dim=None, max_combinations=1,
+                      max_conds_py=None, max_conds_px=None, max_conds_px_lagged=None, fdr_method="none",
+                      link_assumptions=None),
+}
 Node = tuple[int, int]
 
 
 def unsupported_reason(*, method: str, test: str, **options: Any) -> str | None:
     """None if :func:`run_fast` reproduces tigramite exactly for these options, else why not.
 
-    Besides the run options of :func:`run_fast`, ``significance`` (only
+    Besides the run options of the method (:data:`DEFAULT_OPTIONS`), ``significance`` (only
     ``'analytic'``), ``mask``/``missing_flag`` (must be None) and
     ``save_iterations``/``verbosity``/``var_names`` (no effect on results) are
     understood; anything else is
@@ -73,7 +86,7 @@ def unsupported_reason(*, method: str, test: str, **options: Any) -> str | None:
         return (f"independence test {test!r} is not moment-based "
                 f"(fast engine supports {', '.join(SUPPORTED_TESTS)})")
     for key, value in options.items():
-        if key in _RUN_OPTIONS or key in ("save_iterations", "verbosity", "var_names"):
+        if key in DEFAULT_OPTIONS[method_l] or key in ("save_iterations", "verbosity", "var_names"):
             continue
         if key == "significance":
             if value != "analytic":
@@ -83,7 +96,7 @@ def unsupported_reason(*, method: str, test: str, **options: Any) -> str | None:
             if value is not None:
                 return f"{key} is not supported by the fast engine (complete, unmasked data only)"
             continue
-        return f"option {key!r} is not supported by the fast engine"
+        return f"option {key!r} is not an option of {method_l} (or not supported by the fast engine)"
     fdr = options.get("fdr_method", "none")
     if fdr not in (None, "none", "fdr_bh"):
         return f"fdr_method={fdr!r} is not implemented (tigramite only has 'fdr_bh')"
@@ -128,66 +141,60 @@ def _pcmci_on_oracle(oracle: LaggedParCorr, n_vars: int, *, tau_min: int, tau_ma
     else:
         pc_links = normalize_link_assumptions(link_assumptions, n_vars, pc_tau_min, tau_max,
                                               remove_contemp=True)
-        pc_candidates = tuple(PCCandidates(n_vars, j, pc_links[j]) for j in range(n_vars))
+        pc_candidates = tuple(PCCandidates.from_links(n_vars, j, pc_links[j]) for j in range(n_vars))
         mci_links = normalize_link_assumptions(link_assumptions, n_vars, tau_min, tau_max)
         candidates = mci_candidates(mci_links, n_vars)
     parents = run_pc_stable(oracle, pc_candidates, n_vars, pc_tau_min, tau_max, pc_alpha,
-                            max_conds_dim, max_combinations)
+                            max_conds_dim, max_combinations, need_pvalues=False).parents
     return run_mci(oracle, parents, mci_links, candidates, n_vars, tau_min, tau_max,
                    max_conds_py, max_conds_px, alpha_level, fdr_method)
 
 
-def _check_method(method: str, test: str, fdr_method: str | None) -> str:
-    reason = unsupported_reason(method=method, test=test, fdr_method=fdr_method)
+def _resolve(method: str, test: str, options: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """Lower-case method and test, and the method's full option set; ValueError for anything unsupported."""
+    reason = unsupported_reason(method=method, test=test, **options)
     if reason is not None:
         raise ValueError(reason)
-    return str(test).lower()
+    method_l = str(method).lower()
+    full = dict(DEFAULT_OPTIONS[method_l])
+    full.update({k: v for k, v in options.items() if k in full})
+    return method_l, str(test).lower(), full
 
 
-def run_fast(data: np.ndarray, *, method: str = "pcmci", test: str = "parcorr",
-             tau_min: int = 0, tau_max: int = 1, pc_alpha: Any = 0.2,
-             alpha_level: float = 0.05, max_conds_dim: int | None = None,
-             max_combinations: int = 1, fdr_method: str | None = "none",
-             link_assumptions: LinkAssumptions | None = None,
-             max_conds_py: int | None = None,
-             max_conds_px: int | None = None) -> dict[str, Any]:
-    """Drop-in for tigramite's ``PCMCI(...).run_pcmci(...)`` with (Robust)ParCorr, analytic p-values.
+def _run_on_oracle(oracle: LaggedParCorr, n_vars: int, method: str, options: dict[str, Any]) -> dict[str, Any]:
+    if method == "pcmciplus":
+        pc_alpha = options.pop("pc_alpha")
+        link_assumptions = options.pop("link_assumptions")
+        return run_pcmciplus(oracle, n_vars, PlusOptions(**options), pc_alpha, link_assumptions)
+    return _pcmci_on_oracle(oracle, n_vars, **options)
+
+
+def run_fast(data: np.ndarray, *, method: str = "pcmci", test: str = "parcorr", **options: Any) -> dict[str, Any]:
+    """Drop-in for tigramite's ``run_pcmci(...)`` / ``run_pcmciplus(...)`` with (Robust)ParCorr, analytic p-values.
 
     Same as ``PCMCI(DataFrame(data), ParCorr(significance='analytic'), verbosity=0)
-    .run_pcmci(...)`` (``test='robust_parcorr'``: RobustParCorr).
+    .run_pcmci(**options)`` (``test='robust_parcorr'``: RobustParCorr; ``method='pcmciplus'``:
+    ``.run_pcmciplus(**options)``), with the same options and defaults (:data:`DEFAULT_OPTIONS`).
 
     ``data`` is ``(T, N)`` without NaN/inf (ValueError otherwise); it is used as
     float64 (other real dtypes are upcast -- note that tigramite computes
     float32 input in float32, so compare on float64 data). Returns
     ``{'graph', 'val_matrix', 'p_matrix', 'conf_matrix': None}`` with tigramite's
-    shapes and dtypes. ``pc_alpha`` may be a float, a list (AIC selection) or
-    None (tigramite's default grid). ``max_conds_py``/``max_conds_px`` are
-    ``run_pcmci``'s MCI options.
+    shapes and dtypes (PCMCI+: also ``sepsets`` and ``ambiguous_triples``, and
+    ``optimal_alpha`` when pc_alpha was selected). ``pc_alpha`` may be a float, a list
+    (score-based selection) or None (tigramite's default grid of the method).
     """
-    return run_fast_with_diagnostics(
-        data, method=method, test=test, tau_min=tau_min, tau_max=tau_max, pc_alpha=pc_alpha,
-        alpha_level=alpha_level, max_conds_dim=max_conds_dim, max_combinations=max_combinations,
-        fdr_method=fdr_method, link_assumptions=link_assumptions, max_conds_py=max_conds_py,
-        max_conds_px=max_conds_px)[0]
+    return run_fast_with_diagnostics(data, method=method, test=test, **options)[0]
 
 
 def run_fast_with_diagnostics(data: np.ndarray, *, method: str = "pcmci", test: str = "parcorr",
-                              tau_min: int = 0, tau_max: int = 1,
                               **options: Any) -> tuple[dict[str, Any], dict[str, int]]:
     """:func:`run_fast` plus counters ``{'n_tests', 'n_rowwise'}`` (tests run, exact replays)."""
-    test_l = _check_method(method, test, options.get("fdr_method", "none"))
+    method_l, test_l, full = _resolve(method, test, options)
     arr = check_data(data)
-    _check_taus(tau_min, tau_max)
-    raw_rows = lagged_rows(arr, tau_max)
-    oracle = _oracle_from_rows(raw_rows, test_l, arr.shape[1])
-    defaults: dict[str, Any] = dict(pc_alpha=0.2, alpha_level=0.05, max_conds_dim=None, max_combinations=1,
-                    fdr_method="none", link_assumptions=None, max_conds_py=None,
-                    max_conds_px=None)
-    unknown = set(options) - set(defaults)
-    if unknown:
-        raise ValueError(f"unknown option(s) for the fast engine: {sorted(unknown)}")
-    defaults.update(options)
-    results = _pcmci_on_oracle(oracle, arr.shape[1], tau_min=tau_min, tau_max=tau_max, **defaults)
+    _check_taus(full["tau_min"], full["tau_max"])
+    oracle = _oracle_from_rows(lagged_rows(arr, full["tau_max"]), test_l, arr.shape[1])
+    results = _run_on_oracle(oracle, arr.shape[1], method_l, full)
     return results, {"n_tests": oracle.n_tests, "n_rowwise": oracle.n_rowwise}
 
 
@@ -256,10 +263,10 @@ class StreamingPCMCI:
         cov = moments.covariance() if str(test).lower() == "parcorr" else None
         return WindowStatistics(raw_rows, cov, self.n_vars, self.tau_max, str(test).lower())
 
-    def run(self, *, method: str = "pcmci", test: str = "parcorr", tau_min: int = 0,
-            tau_max: int | None = None, **options: Any) -> dict[str, Any]:
-        """PCMCI on the current window; same options and result as :func:`run_fast`."""
-        return self.snapshot(test).run(method=method, test=test, tau_min=tau_min, tau_max=tau_max, **options)
+    def run(self, *, method: str = "pcmci", test: str = "parcorr", tau_max: int | None = None,
+            **options: Any) -> dict[str, Any]:
+        """PCMCI / PCMCI+ on the current window; same options and result as :func:`run_fast`."""
+        return self.snapshot(test).run(method=method, test=test, tau_max=tau_max, **options)
 
 
 class WindowStatistics:
@@ -273,23 +280,15 @@ class WindowStatistics:
         self.tau_max = tau_max
         self.test = test
 
-    def run(self, *, method: str = "pcmci", test: str = "parcorr", tau_min: int = 0,
-            tau_max: int | None = None, pc_alpha: Any = 0.2, alpha_level: float = 0.05,
-            max_conds_dim: int | None = None, max_combinations: int = 1,
-            fdr_method: str | None = "none",
-            link_assumptions: LinkAssumptions | None = None,
-            max_conds_py: int | None = None,
-            max_conds_px: int | None = None) -> dict[str, Any]:
-        """PCMCI on the snapshot's window; same options and result as :func:`run_fast`."""
+    def run(self, *, method: str = "pcmci", test: str = "parcorr", tau_max: int | None = None,
+            **options: Any) -> dict[str, Any]:
+        """PCMCI / PCMCI+ on the snapshot's window; same options and result as :func:`run_fast`."""
         if tau_max is not None and tau_max != self.tau_max:
             raise ValueError(f"this StreamingPCMCI was built for tau_max={self.tau_max}, "
                              f"got tau_max={tau_max}")
-        test_l = _check_method(method, test, fdr_method)
+        method_l, test_l, full = _resolve(method, test, {**options, "tau_max": self.tau_max})
         if test_l != self.test:
             raise ValueError(f"the snapshot was taken for test {self.test!r}, not {test_l!r}")
+        _check_taus(full["tau_min"], full["tau_max"])
         oracle = _oracle_from_rows(self.raw_rows, test_l, self.n_vars, self.cov)
-        return _pcmci_on_oracle(oracle, self.n_vars, tau_min=tau_min, tau_max=self.tau_max,
-                                pc_alpha=pc_alpha, alpha_level=alpha_level,
-                                max_conds_dim=max_conds_dim, max_combinations=max_combinations,
-                                fdr_method=fdr_method, link_assumptions=link_assumptions,
-                                max_conds_py=max_conds_py, max_conds_px=max_conds_px)
+        return _run_on_oracle(oracle, self.n_vars, method_l, full)

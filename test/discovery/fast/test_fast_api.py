@@ -14,10 +14,14 @@ def test_supported_configurations_have_no_reason():
     assert unsupported_reason(method="PCMCI", test="robust_parcorr", tau_max=3, pc_alpha=None,
                               fdr_method="fdr_bh", significance="analytic",
                               link_assumptions=None, max_conds_px=2) is None
+    assert unsupported_reason(method="pcmciplus", test="parcorr", tau_max=2, pc_alpha=[0.01, 0.05],
+                              contemp_collider_rule="conservative", conflict_resolution=False,
+                              reset_lagged_links=True, max_conds_px_lagged=1) is None
 
 
 @pytest.mark.parametrize("kwargs,fragment", [
-    (dict(method="pcmciplus", test="parcorr"), "pcmciplus"),
+    (dict(method="pcmciplus", test="parcorr", alpha_level=0.05), "alpha_level"),
+    (dict(method="pcmci", test="parcorr", contemp_collider_rule="majority"), "contemp_collider_rule"),
     (dict(method="lpcmci", test="parcorr"), "lpcmci"),
     (dict(method="pcmci", test="cmiknn"), "cmiknn"),
     (dict(method="pcmci", test="gpdc"), "gpdc"),
@@ -33,8 +37,12 @@ def test_unsupported_configurations_explain_why(kwargs, fragment):
 
 def test_run_fast_rejects_what_it_cannot_do_exactly():
     data = random_linear_scm(3, 100, seed=0)
-    with pytest.raises(ValueError, match="pcmciplus"):
-        run_fast(data, method="pcmciplus")
+    with pytest.raises(ValueError, match="lpcmci"):
+        run_fast(data, method="lpcmci")
+    with pytest.raises(ValueError, match="alpha_level"):
+        run_fast(data, method="pcmciplus", alpha_level=0.05)
+    with pytest.raises(ValueError, match="contemp_collider_rule"):
+        run_fast(data, method="pcmciplus", contemp_collider_rule="vote")
     with pytest.raises(ValueError, match="cmiknn"):
         run_fast(data, test="cmiknn")
 

@@ -9,8 +9,7 @@ import pytest
 tigramite = pytest.importorskip("tigramite")
 from tigramite.data_processing import DataFrame  # noqa: E402
 from tigramite.independence_tests.parcorr import ParCorr  # noqa: E402
-from tigramite.independence_tests.robust_parcorr import RobustParCorr  # noqa: E402
-from tigramite.pcmci import PCMCI  # noqa: E402
+from tigramite_oracle import TOL, assert_same, tigramite_results  # noqa: E402
 
 from causal_nodes.discovery.fast.lagged_moments import (  # noqa: E402
     KIND_DEGENERATE,
@@ -25,29 +24,9 @@ from causal_nodes.discovery.fast.parcorr import LaggedParCorr, rowwise_partial_c
 from causal_nodes.discovery.fast.pcmci import run_fast  # noqa: E402
 from causal_nodes.sim.scm import random_linear_scm  # noqa: E402
 
-TOL = 1e-8
-
-
-def tigramite_pcmci(data: np.ndarray, test: str = "parcorr", **options) -> dict:
-    cond = (ParCorr if test == "parcorr" else RobustParCorr)(significance="analytic")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return PCMCI(dataframe=DataFrame(data), cond_ind_test=cond, verbosity=0).run_pcmci(**options)
-
-
-def assert_same(expected: dict, got: dict) -> None:
-    assert got["graph"].shape == expected["graph"].shape
-    assert got["graph"].dtype == expected["graph"].dtype
-    mismatch = np.argwhere(got["graph"] != expected["graph"])
-    assert mismatch.size == 0, f"graph differs at {mismatch[:5].tolist()}"
-    for key in ("val_matrix", "p_matrix"):
-        assert got[key].shape == expected[key].shape and got[key].dtype == expected[key].dtype
-        np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=TOL, equal_nan=True,
-                                   err_msg=key)
-
 
 def check(data: np.ndarray, test: str = "parcorr", **options) -> dict:
-    expected = tigramite_pcmci(data, test=test, **options)
+    expected = tigramite_results(data, test=test, **options)
     got = run_fast(data, test=test, **options)
     assert_same(expected, got)
     return got

@@ -6,19 +6,11 @@ import warnings
 import numpy as np
 import pytest
 from scipy.signal import lfilter
+from tigramite_oracle import assert_same
 
 from causal_nodes.discovery.fast.lagged_moments import SlidingLaggedMoments, covariance_of_rows, lagged_rows
 from causal_nodes.discovery.fast.pcmci import StreamingPCMCI, run_fast
 from causal_nodes.sim.scm import random_linear_scm
-
-TOL = 1e-8
-
-
-def assert_same(expected: dict, got: dict, tol: float = TOL) -> None:
-    assert np.array_equal(got["graph"], expected["graph"])
-    for key in ("val_matrix", "p_matrix"):
-        np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=tol, equal_nan=True,
-                                   err_msg=key)
 
 
 @pytest.mark.parametrize("block,recompute_every", [(1, None), (7, 0), (256, 25)])
