@@ -98,7 +98,8 @@ def state_variables(sim: PhysicalSimulator) -> dict[str, float]:
     relative = relative_kinematics(pos, vel, robot_xy, float(yaw), sim.robot_speed)
     if not moved:
         relative.update(closing_speed=math.nan, human_approach_speed=math.nan, time_to_collision=math.nan)
-    clearance = (obstacle_clearance(scan, sim.scan_angles(), sim.robot_pose, sim.positions)
+    clearance = (obstacle_clearance(scan, sim.scan_angles(), sim.robot_pose, sim.positions,
+                                    range_max=sim.config.scan.range_max)
                  if scan is not None else math.nan)
     return {
         "human_speed": math.hypot(vel[0], vel[1]) if moved else math.nan,

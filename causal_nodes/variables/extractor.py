@@ -28,7 +28,8 @@ lateral_offset         m       the person's y in the robot frame (REP 103: + lef
 forward_offset         m       the person's x in the robot frame (+ ahead of the robot)
 time_to_collision      s       distance / closing speed while closing, capped at 10 s (10 s when not closing)
 robot_obstacle_clearance m     smallest scan range whose beam ends away (> 0.5 m) from every tracked person:
-                               the nearest wall or object; NaN when the scan sees nothing but people
+                               the nearest wall or object; the scan's range_max when it sees nothing but
+                               people or nothing within range (REP 117: no return = no obstacle in range)
 =====================  ======  ==========================================================================
 
 Relative kinematics (the last block) exist because the mechanisms act through them: the robot slows for the
@@ -213,7 +214,7 @@ class VariableExtractor:
         self._previous_heading: dict[int, float] = {}
         self._previous_image: np.ndarray | None = None
         # Valid beams of the recent scans (robot_obstacle_clearance only); bounded by count and by age.
-        self._scans: deque[tuple[float, np.ndarray, np.ndarray]] = deque(maxlen=256)
+        self._scans: deque[tuple[float, np.ndarray, np.ndarray, float]] = deque(maxlen=256)
         self._seen: set[str] = set()
         self._first_input = math.inf
         self._next_k: int | None = None
@@ -250,13 +251,18 @@ class VariableExtractor:
         r = np.asarray(ranges, dtype=np.float64)
         ok = np.isfinite(r) & (r >= range_min) & (r <= range_max)
         if not ok.any():
+            if "robot_obstacle_clearance" in self.config.variables and math.isfinite(range_max) and (
+                    not self._scans or stamp > self._scans[-1][0]):
+                # No return anywhere: no obstacle within range_max. In an open space (no walls) the clearance is
+                # then range_max rather than NaN, which would make every frame incomplete and starve discovery.
+                self._scans.append((stamp, r[:0], r[:0], float(range_max)))
             return self._count("scan_without_valid_range")
         verdict = self._push("scan", stamp, (float(r[ok].min()),))
         if verdict is None and "robot_obstacle_clearance" in self.config.variables:
             if angle_increment is None:
                 angle_increment = 2.0 * math.pi / r.size
             angles = angle_min + angle_increment * np.arange(r.size)
-            self._scans.append((stamp, angles[ok], r[ok]))
+            self._scans.append((stamp, angles[ok], r[ok], float(range_max)))
             while len(self._scans) > 2 and self._scans[1][0] < stamp - 2.0 * self.config.max_input_age_s - 1.0:
                 self._scans.popleft()
         return verdict
@@ -402,7 +408,7 @@ class VariableExtractor:
             return math.nan
         people = [p for p in (s.at(t, self.config.max_input_age_s) for s in self._track_streams.values())
                   if p is not None]
-        return obstacle_clearance(scan[2], scan[1], odom[:3], np.array(people).reshape(-1, 2))
+        return obstacle_clearance(scan[2], scan[1], odom[:3], np.array(people).reshape(-1, 2), range_max=scan[3])
 
     def _select_person(self, t: float, odom: np.ndarray | None) -> tuple[int | None, np.ndarray | None]:
         age = self.config.max_input_age_s
@@ -506,9 +512,12 @@ def relative_kinematics(person_xy: np.ndarray, person_v: np.ndarray, robot_xy: n
 
 
 def obstacle_clearance(ranges: np.ndarray, angles: np.ndarray, robot_pose: np.ndarray, people_xy: np.ndarray,
-                       exclusion_m: float = PERSON_BEAM_RADIUS_M) -> float:
-    """Smallest finite range among beams that do not end within ``exclusion_m`` of a person (NaN if none).
+                       exclusion_m: float = PERSON_BEAM_RADIUS_M, range_max: float = math.nan) -> float:
+    """Smallest finite range among beams that do not end within ``exclusion_m`` of a person.
 
+    When no such beam exists the scan saw no obstacle within its range: the result is ``range_max`` (NaN when
+    not given). Why not NaN: in an open space every frame would then miss the variable and the discovery window,
+    which takes complete frames only, would never fill. A constant clearance is left out by the discovery instead.
     ``angles`` are in the robot frame, ``robot_pose`` is (x, y, yaw) and ``people_xy`` (P, 2) in the world frame.
     """
     r = np.asarray(ranges, float)
@@ -519,4 +528,4 @@ def obstacle_clearance(ranges: np.ndarray, angles: np.ndarray, robot_pose: np.nd
         ends = np.stack([robot_pose[0] + reach * np.cos(heading), robot_pose[1] + reach * np.sin(heading)], axis=1)
         gaps = np.hypot(ends[:, None, 0] - people_xy[None, :, 0], ends[:, None, 1] - people_xy[None, :, 1])
         keep &= ~np.any(gaps < exclusion_m, axis=1)
-    return float(r[keep].min()) if keep.any() else math.nan
+    return float(r[keep].min()) if keep.any() else float(range_max)

@@ -8,9 +8,9 @@ import numpy as np
 from scene_bags import T0, _header, _pose, read_csv, write_scene
 
 from causal_nodes.bags import BagReader, BagWriter
-from causal_nodes.bags.to_csv import bag_to_csv
+from causal_nodes.bags.to_csv import Extraction, bag_to_csv, drop_valueless_variables, frames_to_table
 from causal_nodes.cli import main as cli
-from causal_nodes.variables.extractor import LEGACY_VARIABLES
+from causal_nodes.variables.extractor import LEGACY_VARIABLES, VariableSample
 
 
 def test_scene_variables_match_the_known_motion(tmp_path):
@@ -116,3 +116,12 @@ def test_replayed_timing_does_not_matter_offline(tmp_path):
     bag_to_csv(tmp_path / "scene", tmp_path / "a.csv")
     bag_to_csv(shifted, tmp_path / "b.csv")
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_a_variable_with_no_value_in_any_frame_is_left_out_by_name_not_every_row() -> None:
+    frames = [VariableSample(0.1 * k, ["a", "silent", "b"], [float(k), math.nan, 2.0 * k]) for k in range(5)]
+    extraction = Extraction(frames, ["a", "silent", "b"])
+    assert drop_valueless_variables(extraction) == ["silent"]
+    assert extraction.names == ["a", "b"] and extraction.skipped_variables == {"silent": "no finite value in any frame"}
+    time, values = frames_to_table(extraction, drop_incomplete=True)
+    assert values.shape == (5, 2) and values[4].tolist() == [4.0, 8.0]

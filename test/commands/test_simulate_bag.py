@@ -14,11 +14,10 @@ def test_simulate_writes_a_bag_that_bag2csv_reads(tmp_path, capsys):
         assert {"/clock", "/people", "/odom", "/scan", "/sim/ground_truth"} <= set(reader.topics)
         assert reader.topics["/odom"].count == 61 and reader.custom_data["seed"] == "4"
     assert main(["bag2csv", str(bag), "--out", str(tmp_path / "v.csv"), "--drop-incomplete"]) == 0
-    # crossing has no walls: the scan never shows an obstacle, so the clearance is left out by name, not every row
-    assert "left out robot_obstacle_clearance: no finite value in any frame" in capsys.readouterr().out
+    # crossing has no walls: the scan shows no obstacle, so the clearance is the scan's range_max (10 m), not NaN
     names, values, time = read_variables_csv(tmp_path / "v.csv")
     assert "human_robot_distance" in names and len(values) >= 55 and time[0] >= 1.0
-    assert "robot_obstacle_clearance" not in names
+    assert set(values[:, names.index("robot_obstacle_clearance")]) == {10.0}
 
 
 def test_simulate_refuses_to_overwrite_a_bag(tmp_path, capsys):

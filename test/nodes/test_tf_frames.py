@@ -80,6 +80,6 @@ def test_fixed_frame_resolves_for_everything_drawn_in_sim_and_replay(ros, tmp_pa
     ros.spin_for(1.0)
     thread = threading.Thread(target=player.play, daemon=True)
     thread.start()
-    assert ros.spin_until(replayed.complete, 60), replayed.unresolved()
+    assert ros.spin_until(replayed.complete, 120), replayed.unresolved()
     assert player.synthesized_tf > 0
     thread.join(60)

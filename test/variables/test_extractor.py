@@ -72,6 +72,8 @@ def test_obstacle_clearance_ignores_beams_that_hit_people():
     assert obstacle_clearance(ranges, angles, np.zeros(3), people) == pytest.approx(3.0)
     assert obstacle_clearance(ranges, angles, np.zeros(3), np.zeros((0, 2))) == pytest.approx(0.7)
     assert math.isnan(obstacle_clearance(np.array([0.7, np.inf]), angles[1:], np.zeros(3), people))
+    # only the person (or nothing) within range: no obstacle closer than the scan's range_max (open space)
+    assert obstacle_clearance(np.array([0.7, np.inf]), angles[1:], np.zeros(3), people, range_max=10.0) == 10.0
 
 
 def test_new_variables_on_the_grid_match_the_geometry():
