@@ -86,11 +86,16 @@ def _score_table(n: int) -> np.ndarray:
 
 
 def residual_scores(columns: np.ndarray) -> np.ndarray:
-    """Normal scores of continuous columns (residuals): ties, which have probability 0 there, are broken by
-    order. An argsort instead of a rank with tie handling: this runs twice per test."""
+    """:func:`normal_scores` by one argsort per column, which this needs twice per test; columns with ties (a
+    residual of a variable that often repeats a value, with nothing to regress on) go the slower way, since
+    breaking ties by order would make their scores follow time."""
     n = columns.shape[0]
+    order = np.argsort(columns, axis=0)
     out = np.empty_like(columns)
-    np.put_along_axis(out, np.argsort(columns, axis=0), _score_table(n)[:, None], axis=0)
+    np.put_along_axis(out, order, _score_table(n)[:, None], axis=0)
+    tied = np.any(np.diff(np.take_along_axis(columns, order, axis=0), axis=0) == 0, axis=0)
+    if tied.any():
+        out[:, tied] = normal_scores(columns[:, tied])
     return out
 
 
@@ -242,10 +247,11 @@ def _wilks(cov: np.ndarray, p_x: int, n: int, p_z: int) -> Part | None:
     log_lambda = _log_lambda_by_cholesky(cov, p_x)
     if log_lambda is None:  # rank-deficient features: drop the empty directions, then canonical correlations
         wx, wy = _whitener(cov[:p_x, :p_x]), _whitener(cov[p_x:, p_x:])
+        cross = cov[:p_x, p_x:]
         p_x, p_y = wx.shape[1], wy.shape[1]
         if p_x == 0 or p_y == 0:
             return Part(0.0, 0.0, 0, n)
-        log_lambda = _log_lambda(np.linalg.svd(wx.T @ cov[:p_x, p_x:] @ wy, compute_uv=False))
+        log_lambda = _log_lambda(np.linalg.svd(wx.T @ cross @ wy, compute_uv=False))
     factor = n - 1 - p_z - (p_x + p_y + 1) / 2.0
     if factor < MIN_RESIDUAL_DOF:
         return None

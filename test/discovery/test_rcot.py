@@ -168,3 +168,25 @@ def test_tigramite_interface_rejects_what_it_cannot_do():
         test.get_model_selection_criterion(1, [(0, -1)])
     with pytest.raises(ValueError, match="null must be one of"):
         RCoTOptions(null="lpb4")
+
+
+def test_rank_deficient_features_drop_their_empty_directions():
+    rng = np.random.default_rng(31)
+    x = rng.integers(0, 2, size=(300, 1)).astype(float)  # two values: its cosine features are collinear with it
+    y = x + rng.normal(size=(300, 1))
+    none = np.zeros((300, 0))
+    outcome = conditional_test(x, y, none)
+    assert outcome.p_value < 1e-6 and outcome.dof == 3  # one direction of X's features is left, times Y's three
+
+
+def test_tied_values_do_not_make_scores_follow_time():
+    # two independent variables that mostly repeat a value: ordering ties by position would correlate them
+    rng = np.random.default_rng(32)
+    p = []
+    for _ in range(200):
+        x = np.where(rng.random((300, 1)) < 0.7, 0.0, rng.normal(size=(300, 1)))
+        y = np.where(rng.random((300, 1)) < 0.7, 0.0, rng.normal(size=(300, 1)))
+        p.append(conditional_test(x, y, np.zeros((300, 0))).p_value)
+    assert np.mean(np.array(p) <= 0.05) <= 0.08
+    np.testing.assert_allclose(residual_scores(np.array([[1.0], [0.0], [0.0], [2.0]]))[:, 0],
+                               normal_scores(np.array([[1.0], [0.0], [0.0], [2.0]]))[:, 0])
