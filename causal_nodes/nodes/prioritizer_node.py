@@ -1,7 +1,8 @@
 """ROS 2 node: causal priorities and ranked do()-interventions for a target, on every discovered graph.
 
-In: ``/causal/graph`` (CausalGraph, transient local), ``/causal/variables`` (VariableFrame), ``/odom`` (Odometry)
-and, with a world model, ``/people`` (PoseArray). Out: ``/causal/priorities`` and ``/causal/interventions``
+In: ``/causal/graph`` (CausalGraph, transient local), ``/causal/variables`` (VariableFrame), ``/odom`` (Odometry),
+with a world model ``/people`` (PoseArray), optionally the robot's plan (nav_msgs/Path on ``plan_topic``).
+Out: ``/causal/priorities`` and ``/causal/interventions``
 (transient local), text markers on ``/causal/intervention_markers``, a status on ``/diagnostics``. The rules
 (the SEM is fitted on the graph's own window; the kinematic model starts from ``/odom`` and the frames' subject;
 the optional world model fills ``predicted_paths``) live in
@@ -77,8 +78,9 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "effect_model": (_CORE.effect_model.value, "how robot commands act on the distance and collision risk: "
                      "'kinematic' (unicycle + geometry inside the learned SEM; needs /odom and the frames' subject) "
                      "or 'linear' (SEM only)", dict(choices=EffectModel.names())),
-    "person_motion": (_CORE.person_motion.value, "the person in the kinematic model: 'constant_velocity' or 'sem' "
-                      "(speed and turning from the SEM)", dict(choices=PersonMotion.names())),
+    "person_motion": (_CORE.person_motion.value, "the person in the kinematic model: 'constant_velocity', 'sem' "
+                      "(speed and turning from the SEM) or 'world_model' (the world model's forecast under each "
+                      "scenario's commands; needs world_model_path)", dict(choices=PersonMotion.names())),
     "candidate_spacing": (_CORE.candidate_spacing.value, "candidate values: 'even' over the 5..95 % range of the "
                           "window, or the window's 'quantile's", dict(choices=CandidateSpacing.names())),
     "seed": (_CORE.seed, "seed of the block bootstrap", dict(int_range=(0, 2**31 - 1))),
@@ -87,6 +89,11 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "world_model_path": ("", "world-model step ONNX (metadata JSON beside it) for predicted_paths; '' = none",
                          dict(read_only=True)),
     "world_model_horizon": (12, "world-model steps of the predicted paths", dict(int_range=(1, 100), read_only=True)),
+    "plan_topic": ("", "the robot's plan (nav_msgs/Path in the /odom frame, e.g. a local planner's); its commands "
+                   "replace the SEM's forecast of the robot's own; '' = none", dict(read_only=True)),
+    "plan_dt": (0.1, "time between a plan's poses when they carry no stamps [s]", dict(float_range=(0.01, 5.0))),
+    "plan_timeout_s": (_DEFAULTS.plan_timeout_s, "a plan is used while its last pose is at most this much older "
+                       "than the graph's window end [s]", dict(float_range=(0.0, 60.0))),
     "stale_after_s": (10.0, "no graph or no frame for this long: STALE on /diagnostics [s, wall clock]",
                       dict(float_range=(0.1, 3600.0))),
 }
@@ -122,6 +129,9 @@ class PrioritizerNode(Node):
         self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS)
         if self.online.world is not None:  # the people are only needed to stream the world model
             self.create_subscription(PoseArray, "people", self._on_people, SENSOR_QOS)
+        plan_topic = str(self.get_parameter("plan_topic").value)
+        if plan_topic:  # a planner publishes when it replans: keep the newest, reliably
+            self.create_subscription(PathMsg, plan_topic, self._on_plan, STREAM_QOS)
         wall_timer(self, 1.0, self._publish_status)
         on_parameter_change(self, self._apply_parameters)
 
@@ -132,7 +142,7 @@ class PrioritizerNode(Node):
 
         return OnlinePrioritizerConfig(
             target=str(get("target")), actionable=tuple(str(a) for a in get("actionable")),
-            window_size=int(get("window_size")),
+            window_size=int(get("window_size")), plan_timeout_s=float(get("plan_timeout_s")),
             prioritizer=PrioritizerConfig(**{name: get(name) for name in _CORE_FIELDS}),
         )
 
@@ -175,6 +185,18 @@ class PrioritizerNode(Node):
         people = [(p.position.x, p.position.y) for p in msg.poses]
         try:
             self.online.add_people(stamp_seconds(msg.header.stamp), people, msg.header.frame_id)
+        except ValueError:
+            self._bad_messages += 1
+
+    def _on_plan(self, msg: PathMsg) -> None:
+        """Poses with their own stamps if they carry increasing ones, else ``plan_dt`` apart from the header's."""
+        stamps = np.array([stamp_seconds(p.header.stamp) for p in msg.poses])
+        if stamps.size < 2 or np.any(np.diff(stamps) <= 0):
+            dt = float(self.get_parameter("plan_dt").value)
+            stamps = stamp_seconds(msg.header.stamp) + dt * np.arange(len(msg.poses))
+        poses = [(p.pose.position.x, p.pose.position.y, quaternion_to_yaw(p.pose.orientation)) for p in msg.poses]
+        try:
+            self.online.add_plan(stamps, poses)
         except ValueError:
             self._bad_messages += 1
 
