@@ -624,4 +624,6 @@ def obstacle_clearance(ranges: np.ndarray, angles: np.ndarray, robot_pose: np.nd
         ends = np.stack([robot_pose[0] + reach * np.cos(heading), robot_pose[1] + reach * np.sin(heading)], axis=1)
         gaps = np.hypot(ends[:, None, 0] - people_xy[None, :, 0], ends[:, None, 1] - people_xy[None, :, 1])
         keep &= ~np.any(gaps < exclusion_m, axis=1)
-    return float(r[keep].min()) if keep.any() else float(range_max)
+    if keep.any():
+        return float(r[keep].min())
+    return float(range_max) if math.isfinite(range_max) else math.nan  # a scan claiming range_max inf: unknown
