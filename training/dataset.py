@@ -9,6 +9,20 @@ ETH/UCY has no robot, so each sample picks one (documented in docs/world_model.m
   the model also sees plain pedestrian dynamics in arbitrary orientations (as in evaluation).
 If more than ``p_max`` people remain, the ``p_max`` nearest to the robot at the last observed step
 are kept (the same rule the runtime documents).
+
+Augmentation (:class:`Augment`, each drawn per sample; measured one by one in docs/world_model.md):
+* rotation is built in: the virtual robot's heading is uniform and a walking "robot" defines its own
+  frame, so the world axes never reach the model;
+* mirroring (y -> -y, also the simulator robot's pose and turn rate): people are not handed;
+* time reversal (ETH/UCY only): a pedestrian track played backwards is another plausible track with
+  the opposite goal; the simulator's robot is not reversible (it cannot drive backwards), so it is skipped;
+* speed scaling (ETH/UCY only): all positions times ``s`` (log-uniform), i.e. the same paths walked
+  ``s`` times faster; the scenes differ in walking speed (ETH's median is ~2.4 m/s against ~1 m/s
+  elsewhere), so a model trained on four scenes otherwise extrapolates speeds it never saw;
+* observation noise: the *inputs* get Gaussian position noise (std drawn per sample up to
+  ``noise_max`` m) while the targets stay clean, so the model learns to filter a noisy track as a
+  people tracker delivers it (BIWI's hand-clicked tracks jitter by a few cm, the UCY tracks are
+  spline-smooth).
 """
 from __future__ import annotations
 
@@ -18,6 +32,38 @@ import numpy as np
 
 from causal_nodes.world_model.eth_ucy import Window
 from causal_nodes.world_model.frames import actions_from_track, vectors_to_robot, world_to_robot
+
+
+@dataclass
+class Augment:
+    """Per-sample augmentation probabilities and ranges (all off by default)."""
+
+    mirror: float = 0.0  # probability of y -> -y
+    reverse: float = 0.0  # probability of time reversal (windows without a real robot)
+    scale: float = 0.0  # probability of speed scaling (windows without a real robot)
+    scale_range: tuple[float, float] = (0.7, 2.0)
+    noise: float = 0.0  # probability of input position noise
+    noise_max: float = 0.05  # m, per-axis std drawn uniformly in [0, noise_max]
+
+
+def augment_window(win: Window, rng: np.random.Generator, aug: Augment) -> Window:
+    """A geometrically transformed copy of ``win`` (mirror / time reversal / speed scaling)."""
+    pos, present, pose, action = win.positions, win.present, win.robot_pose, win.robot_action
+    real_robot = pose is not None
+    if not real_robot and rng.random() < aug.reverse:
+        pos, present = pos[::-1], present[::-1]
+    if not real_robot and rng.random() < aug.scale:
+        lo, hi = np.log(aug.scale_range[0]), np.log(aug.scale_range[1])
+        pos = pos * float(np.exp(rng.uniform(lo, hi)))
+    if rng.random() < aug.mirror:
+        pos = pos * np.array([1.0, -1.0])
+        if real_robot:
+            pose = pose * np.array([1.0, -1.0, -1.0])
+            action = action * np.array([1.0, -1.0])
+    if pos is win.positions and pose is win.robot_pose:
+        return win
+    return Window(np.ascontiguousarray(pos), np.ascontiguousarray(present), win.source, win.start_frame,
+                  robot_pose=pose, robot_action=action)
 
 
 @dataclass
@@ -41,7 +87,9 @@ def velocities(pos: np.ndarray, present: np.ndarray, dt: float) -> np.ndarray:
 
 
 def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, horizon: int, dt: float,
-                p_pedestrian_robot: float) -> tuple:
+                p_pedestrian_robot: float, aug: Augment | None = None) -> tuple:
+    aug = aug or Augment()
+    win = augment_window(win, rng, aug)
     pos, present = win.positions, win.present
     T = pos.shape[0]
     targets = win.targets
@@ -67,16 +115,19 @@ def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, hor
     pos, present = pos[:, order], present[:, order]
     n = pos.shape[1]
 
-    vel = velocities(pos, present, dt)
+    seen = pos  # what the model is fed; the targets stay the clean positions
+    if rng.random() < aug.noise:
+        seen = pos + rng.normal(0.0, rng.uniform(0.0, aug.noise_max), size=pos.shape)
+    vel = velocities(seen, present, dt)
     people = np.zeros((T, p_max, 4))
-    people[:, :n, :2] = np.nan_to_num(world_to_robot(np.nan_to_num(pos), poses))
+    people[:, :n, :2] = np.nan_to_num(world_to_robot(np.nan_to_num(seen), poses))
     people[:, :n, 2:] = vectors_to_robot(vel, poses[:, 2:3])
     mask = np.zeros((T, p_max), dtype=bool)
     mask[:, :n] = present
     people[~mask] = 0.0
     target = np.zeros((T, p_max, 2))
     target_valid = np.zeros((T, p_max), dtype=bool)
-    step = np.nan_to_num(pos[1:] - pos[:-1])
+    step = np.nan_to_num(pos[1:] - seen[:-1])  # from the fed position to the true next one
     target[:-1, :n] = vectors_to_robot(step, poses[:-1, 2:3])
     target_valid[:-1, :n] = present[1:] & present[:-1]
 
@@ -93,8 +144,8 @@ def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, hor
 
 
 def make_batch(windows: list[Window], idx: np.ndarray, rng: np.random.Generator, p_max: int, obs: int,
-               horizon: int, dt: float, p_pedestrian_robot: float) -> Batch:
-    parts = [make_sample(windows[i], rng, p_max, obs, horizon, dt, p_pedestrian_robot) for i in idx]
+               horizon: int, dt: float, p_pedestrian_robot: float, aug: Augment | None = None) -> Batch:
+    parts = [make_sample(windows[i], rng, p_max, obs, horizon, dt, p_pedestrian_robot, aug) for i in idx]
     arrays = [np.stack(a) for a in zip(*parts)]
     # trim the people axis to the largest crowd in the batch (padding is masked anyway)
     used = max(1, int(arrays[1].any(axis=1).sum(axis=1).max()))

@@ -3,8 +3,11 @@
 * ``<name>.onnx`` — one streaming step, batch 1: the KV cache is an explicit input/output
   (``past_k/past_v`` → ``present_k/present_v``, fixed shape ``(layers, 1, p_max, slots, d_model)``);
 * ``<name>_rollout.onnx`` — ``horizon`` steps unrolled (no Loop op) for ``k_max`` candidate action
-  sequences at once, reading the live cache without copying it.
-Opset 17, no dynamic axes, so TensorRT can build both without optimisation profiles.
+  sequences at once, reading the live cache without copying it;
+* ``<name>_rollout_p<N>.onnx`` (optional, ``buckets``) — the same rollout for N < p_max person slots: the
+  model is permutation-equivariant and absent people are never keys, so the runtime packs the people
+  present into the smallest bucket that holds them and pays for those, not for p_max.
+Opset 17, no dynamic axes, so TensorRT can build every graph without optimisation profiles.
 """
 from __future__ import annotations
 
@@ -53,14 +56,15 @@ def example_step_inputs(model: StreamingWorldModel) -> tuple:
             torch.zeros(1, c.p_max, c.slots), torch.zeros(c.slots, dtype=torch.int64), torch.eye(c.slots)[0])
 
 
-def example_rollout_inputs(model: StreamingWorldModel) -> tuple:
+def example_rollout_inputs(model: StreamingWorldModel, people: int = 0) -> tuple:
     c = model.cfg
-    cache = torch.zeros(c.layers, 1, c.p_max, c.slots, c.d_model)
+    p = people or c.p_max
+    cache = torch.zeros(c.layers, 1, p, c.slots, c.d_model)
     pose = torch.zeros(c.k_max, c.horizon, 4)
     pose[..., 2] = 1.0
-    return (torch.zeros(1, c.p_max, 4), torch.ones(1, c.p_max), cache, cache.clone(),
-            torch.zeros(c.horizon, 1, c.p_max, c.slots), torch.zeros(c.horizon, c.slots, dtype=torch.int64),
-            pose, torch.zeros(c.k_max, c.horizon, 2), torch.zeros(c.k_max, c.horizon, c.p_max, 2))
+    return (torch.zeros(1, p, 4), torch.ones(1, p), cache, cache.clone(), torch.zeros(1, p, c.slots),
+            torch.zeros(c.horizon, c.slots, dtype=torch.int64), pose, torch.zeros(c.k_max, c.horizon, 2),
+            torch.zeros(c.k_max, c.horizon, p, 2))
 
 
 def _export(module: nn.Module, inputs: tuple, names_in, names_out, path: Path) -> None:
@@ -127,20 +131,35 @@ def _io(path: Path) -> dict[str, list]:
     return {"inputs": io_spec(sess.get_inputs()), "outputs": io_spec(sess.get_outputs())}
 
 
+def _entry(path: Path) -> dict:
+    return {"file": path.name, "sha256": sha256_file(path), **_io(path)}
+
+
 def export_all(
-    model: StreamingWorldModel, out: Path, name: str, training: dict, metrics: dict = None
+    model: StreamingWorldModel, out: Path, name: str, training: dict, metrics: dict | None = None,
+    buckets: tuple[int, ...] = (),
 ) -> dict[str, Path]:
+    """Write the step graph, the p_max rollout graph, rollout graphs for the person ``buckets`` below
+    p_max, and the metadata JSON (shapes, hashes, training info, metrics)."""
     out.mkdir(parents=True, exist_ok=True)
+    c = model.cfg
+    buckets = tuple(sorted({int(b) for b in buckets if 0 < int(b) < c.p_max}))
     step_path, roll_path = out / f"{name}.onnx", out / f"{name}_rollout.onnx"
     _export(_Step(model), example_step_inputs(model), STEP_INPUTS, STEP_OUTPUTS, step_path)
     _export(_Rollout(model), example_rollout_inputs(model), ROLLOUT_INPUTS, ROLLOUT_OUTPUTS, roll_path)
-    c = model.cfg
+    bucket_paths = {b: out / f"{name}_rollout_p{b}.onnx" for b in buckets}
+    for b, path in bucket_paths.items():
+        _export(_Rollout(model), example_rollout_inputs(model, b), ROLLOUT_INPUTS, ROLLOUT_OUTPUTS, path)
+    for stale in out.glob(f"{name}_rollout_p*.onnx"):  # buckets of an earlier export with this name
+        if stale not in bucket_paths.values():
+            stale.unlink()
     meta = {
         "format": FORMAT,
         "opset": OPSET,
         "config": c.to_dict(),
-        "step_model": {"file": step_path.name, "sha256": sha256_file(step_path), **_io(step_path)},
-        "rollout_model": {"file": roll_path.name, "sha256": sha256_file(roll_path), **_io(roll_path)},
+        "step_model": _entry(step_path),
+        "rollout_model": _entry(roll_path),
+        "rollout_buckets": [{"people": b, **_entry(path)} for b, path in bucket_paths.items()],
         "frames": ("inputs per person: [x, y, vx, vy] in the robot frame of the step (REP 103: x forward, "
                    "y left; m, m/s; velocity = the person's ground velocity rotated into the robot frame); "
                    "action: [linear m/s, angular rad/s] applied from this step to the next; outputs: "
@@ -155,7 +174,8 @@ def export_all(
     }
     meta_path = out / f"{name}.json"
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
-    return {"step": step_path, "rollout": roll_path, "metadata": meta_path}
+    return {"step": step_path, "rollout": roll_path, "metadata": meta_path,
+            **{f"rollout_p{b}": path for b, path in bucket_paths.items()}}
 
 
 def update_metrics(meta_path: Path, metrics: dict) -> None:
@@ -163,6 +183,14 @@ def update_metrics(meta_path: Path, metrics: dict) -> None:
     meta = json.loads(Path(meta_path).read_text())
     meta.setdefault("metrics", {}).update(metrics)
     Path(meta_path).write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def parse_buckets(text: str) -> tuple[int, ...]:
+    """``"4,8,12"`` -> (4, 8, 12); ``""`` -> ()."""
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError as exc:
+        raise ValueError(f"buckets must be comma-separated integers, got {text!r}") from exc
 
 
 def load_checkpoint(path: Path) -> StreamingWorldModel:
@@ -181,13 +209,15 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(description="re-export world-model ONNX graphs from a .pt checkpoint")
     p.add_argument("checkpoint", type=Path, nargs="+")
+    p.add_argument("--buckets", default=None, type=parse_buckets,
+                   help="person buckets below p_max for extra rollout graphs, e.g. 4,8,12 (default: as before)")
     args = p.parse_args(argv)
     for ckpt in args.checkpoint:
         meta_path = ckpt.with_suffix(".json")
         old = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        paths = export_all(
-            load_checkpoint(ckpt), ckpt.parent, ckpt.stem, old.get("training", {}), old.get("metrics", {})
-        )
+        buckets = args.buckets if args.buckets is not None else [b["people"] for b in old.get("rollout_buckets", [])]
+        paths = export_all(load_checkpoint(ckpt), ckpt.parent, ckpt.stem, old.get("training", {}),
+                           old.get("metrics", {}), tuple(buckets))
         print(json.dumps({k: str(v) for k, v in paths.items()}))
     return 0
 

@@ -1,13 +1,23 @@
-"""The streaming world model in PyTorch: a small causal transformer over time steps.
+"""The streaming world model in PyTorch: a small transformer over (person, step) tokens.
 
-Tokens are (person, step). Each layer does
-1. *temporal* attention of a person's current token over that person's cached past tokens
-   (attention sinks + ring buffer, see ``causal_nodes.world_model.cache_policy``) with
-   Shaw-style relative age embeddings added to keys and values, so no absolute position exists;
-2. *social* attention across the people present at the current step;
-3. a feed-forward block.
+Each layer does one *joint* attention of a person's current token over
+* that person's own cached past tokens (attention sinks + ring buffer, see
+  ``causal_nodes.world_model.cache_policy``), each described by its age bucket,
+* the current tokens of everybody present at this step (social interaction; the own one with a
+  learned per-head bias),
+with one softmax over both, followed by a feed-forward block. Keys and values get Shaw-style learned
+age embeddings (a current token's is folded into the projection bias), so no absolute position
+exists anywhere. One attention instead of a temporal and a
+social one halves the projections, norms and softmaxes per layer, which is what the 32-candidate
+rollout spends its time on (see docs/world_model.md, "Rollout speed").
 The head predicts the next-step displacement in the current robot frame as a residual on the
 constant-velocity step (velocity × dt), plus its log-variance (Gaussian NLL).
+
+Rollouts (imagined futures) do not write to the cache: step 0 re-reads the latest *observation* with a
+candidate action and its keys/values join the memory as one extra entry (what a live step writes), the
+following predicted steps attend to that memory and to each other's current tokens only. So a rollout's
+cost per step is constant, and the runtime reproduces it with the step graph by not writing
+(``write_onehot`` all zero; ``StreamingCachePolicy.plan_rollout`` / ``plan_read``).
 
 The same functions run the training rollouts, the per-step ONNX graph and the unrolled, batched
 rollout ONNX graph, so training and inference share one cache policy.
@@ -25,7 +35,7 @@ NEG = -1.0e4  # additive mask; finite so fp16 engines never produce inf - inf = 
 @dataclass
 class WorldModelConfig:
     d_model: int = 32
-    heads: int = 4
+    heads: int = 2
     layers: int = 2
     ffn: int = 64
     p_max: int = 32
@@ -50,125 +60,124 @@ class WorldModelConfig:
         return asdict(self)
 
 
+class Memory:
+    """One person-wise cache as seen by one layer during one step or rollout.
+
+    ``k``/``v`` (Bc, P, C, D) without age embeddings, ``valid`` (Bc, P, C), ``ages`` (S, C): the age
+    buckets of the cached slots at each of the S steps that will read it. ``Bc`` is either the query
+    batch (training: one cache per sample) or 1 (inference: every candidate reads the one live cache,
+    never copied). In the shared case the keys and values are laid out once per rollout as block matrices
+    (per person, and the age embeddings per step), so that each step's scores and values are GEMMs batched
+    over people (the layout that is fast on a CPU). Scores are laid out (B, P, heads, C) so that the joint
+    softmax runs over the last axis.
+    """
+
+    def __init__(self, layer: Layer, k: torch.Tensor, v: torch.Tensor, valid: torch.Tensor,
+                 ages: torch.Tensor) -> None:
+        self.layer, self.k, self.v, self.ages = layer, k, v, ages
+        self.shared = k.shape[0] == 1
+        self.slots = c = k.shape[2]
+        h = layer.h
+        bias = (1.0 - valid) * NEG  # (Bc, P, C)
+        self.bias = bias.unsqueeze(2)  # (Bc, P, 1, C)
+        if self.shared:
+            g = layer.group  # (D, h)
+            p = k.shape[1]
+            # kT[p, d, j*C + c] = k[p, c, d] * [d in head j];  vX[p, j*C + c, d] = v[p, c, d] * [d in head j];
+            # the age embeddings of each step get the same layout (S, D, h*C) / (S, h*C, D)
+            self.kT = self._key_blocks(k[0].transpose(1, 2), g)
+            self.vX = self._key_blocks(v[0].transpose(1, 2), g).transpose(1, 2)
+            self.age_kT = self._key_blocks(layer.age_k(ages).transpose(1, 2), g)
+            self.age_vX = self._key_blocks(layer.age_v(ages).transpose(1, 2), g).transpose(1, 2)
+            self.bias = bias[0].unsqueeze(1).expand(p, h, c).reshape(1, p, h * c)
+
+    @staticmethod
+    def _key_blocks(t: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """(N, D, C) -> (N, D, h*C) with entry [n, d, j*C + c] = t[n, d, c] * g[d, j]."""
+        n, d, c = t.shape
+        return (t.unsqueeze(2) * g.reshape(1, d, -1, 1)).reshape(n, d, -1)
+
+    def scores(self, q: torch.Tensor, step: int) -> torch.Tensor:
+        """Scaled scores (B, P, h, C) of queries (B, P, D) against the cache as read at ``step``."""
+        layer = self.layer
+        b, p, d = q.shape
+        if self.shared:
+            s = torch.matmul(q.transpose(0, 1), self.kT + self.age_kT[step]).transpose(0, 1)  # (B, P, h*C)
+            return (s + self.bias).reshape(b, p, layer.h, self.slots)
+        k = self.k + layer.age_k(self.ages[step])
+        s = torch.matmul(q.unsqueeze(2) * k, layer.group)  # (B, P, C, h); q is pre-scaled
+        return s.transpose(2, 3) + self.bias
+
+    def values(self, att: torch.Tensor, step: int) -> torch.Tensor:
+        """Attention-weighted cache values (B, P, D) for weights ``att`` (B, P, h, C)."""
+        layer = self.layer
+        b, p, h, c = att.shape
+        if self.shared:
+            return torch.matmul(att.reshape(b, p, h * c).transpose(0, 1), self.vX + self.age_vX[step]).transpose(0, 1)
+        w = torch.matmul(att.transpose(2, 3), layer.group.t())  # (B, P, C, D)
+        return (w * (self.v + layer.age_v(self.ages[step]))).sum(2)
+
+
 class Layer(nn.Module):
     def __init__(self, cfg: WorldModelConfig) -> None:
         super().__init__()
         d, self.h = cfg.d_model, cfg.heads
+        if d % cfg.heads:
+            raise ValueError("d_model must be a multiple of heads")
         self.dh = d // cfg.heads
-        self.norm_t, self.norm_s, self.norm_f = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
-        self.qkv_t = nn.Linear(d, 3 * d)
-        self.out_t = nn.Linear(d, d)
+        self.norm_a, self.norm_f = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+        # age buckets 1..window of cached steps; a current token (age 0) needs none: the k/v bias is its embedding
         self.age_k = nn.Embedding(cfg.window + 1, d)
         self.age_v = nn.Embedding(cfg.window + 1, d)
-        self.qkv_s = nn.Linear(d, 3 * d)
-        self.out_s = nn.Linear(d, d)
+        self.self_bias = nn.Parameter(torch.zeros(cfg.heads))  # the own current token among everybody's
         self.ffn = nn.Sequential(nn.Linear(d, cfg.ffn), nn.ReLU(), nn.Linear(cfg.ffn, d))
-        self.scale = self.dh ** -0.5
+        self.register_buffer("qkv_scale", torch.tensor([self.dh ** -0.5] * d + [1.0] * (2 * d)), persistent=False)
         group = torch.zeros(d, cfg.heads)
         for i in range(cfg.heads):
             group[i * self.dh : (i + 1) * self.dh, i] = 1.0
         self.register_buffer("group", group, persistent=False)
 
-    def split(self, t: torch.Tensor) -> torch.Tensor:
-        """(..., D) -> (..., heads, dh)."""
-        return t.reshape(t.shape[:-1] + (self.h, self.dh))
+    def project(self, x: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Query, key, value (B, P, D) of the current tokens x (B*P, D); k and v are what the cache stores."""
+        # the attention scale is folded into the query weights (a constant in the exported graphs)
+        qkv = nn.functional.linear(self.norm_a(x), self.qkv.weight * self.qkv_scale.unsqueeze(-1),
+                                   self.qkv.bias * self.qkv_scale)
+        q, k, v = qkv.reshape(b, -1, 3 * x.shape[-1]).chunk(3, dim=-1)
+        return q, k, v
 
-    def temporal(self, x: torch.Tensor, blocks: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]):
-        """Attend over memory blocks plus the current token.
+    def now_bias(self, mask: torch.Tensor, eye: torch.Tensor) -> torch.Tensor:
+        """Additive scores (B, P, h, P) over everybody's current token: absent people are never keys,
+        the own token gets a learned per-head bias."""
+        b, p = mask.shape
+        return self.self_bias.reshape(1, 1, self.h, 1) * eye.unsqueeze(1) + ((1.0 - mask) * NEG).reshape(b, 1, 1, p)
 
-        ``blocks``: (k (Bm,P,M,D), v (Bm,P,M,D), valid (Bv,P,M), age (M,) int64); Bm may be 1 while x
-        has batch B (the rollout keeps the pre-rollout cache un-copied). Returns (out, k_cur, v_cur).
+    def attend(self, x: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, now_bias: torch.Tensor,
+               memory: Memory, step: int, extra: tuple[torch.Tensor, torch.Tensor, int] | None = None) -> torch.Tensor:
+        """One joint attention + FFN; ``x`` (B*P, D) is the residual stream, ``q, k, v`` (B, P, D) its projections.
 
-        Scores are laid out (B, P, M, heads). Per-head dot products are an elementwise product
-        followed by a GEMM with the (D, heads) block indicator ``group``: that keeps the work in
-        large GEMMs instead of thousands of 1×dh×M products, which is what makes the rollout fast
-        on CPU, and it stays plain Mul/MatMul/ReduceSum in ONNX.
+        Keys: ``memory`` as read at ``step``, everybody's current token (``now_bias`` from
+        :meth:`now_bias`), and optionally ``extra`` = (k, v (B, P, D), age bucket): one entry per query,
+        the rollout's step 0. Per-head products use block matrices built with the (D, heads) indicator
+        ``group``, so every product is one GEMM per candidate or per person instead of one per head.
         """
-        out, k_cur, v_cur, _ = self._temporal(x, blocks)
-        return out, k_cur, v_cur
-
-    def _temporal(self, x, blocks, shared_past=None):
-        """Shared implementation; ``shared_past`` = (s_past (P,h,K,C), v_past (P,h,C,dh), pre-attention
-        values) from :meth:`shared_past_scores` joins the softmax without copying the cache K times."""
-        group = self.group
-        q, k_cur, v_cur = self.qkv_t(self.norm_t(x)).chunk(3, dim=-1)
-        q = q.unsqueeze(-2)  # (B,P,1,D)
-        k0 = (k_cur + self.age_k.weight[0]).unsqueeze(-2)
-        v0 = (v_cur + self.age_v.weight[0]).unsqueeze(-2)
-        scores = [torch.matmul(q * k0, group) * self.scale]  # (B,P,1,h)
-        values = [v0]
-        for k, v, valid, age in blocks:
-            k_eff = k + self.age_k(age)  # (Bm,P,M,D)
-            v_eff = v + self.age_v(age)
-            s = torch.matmul(q * k_eff, group) * self.scale  # (B,P,M,h)
-            values.append(v_eff)
-            scores.append(s + ((1.0 - valid) * NEG).unsqueeze(-1))
-        att = torch.softmax(torch.cat(scores, dim=-2), dim=-2)  # over memory entries
-        out = torch.zeros_like(x)
-        start = 0
-        for v in values:
-            m = v.shape[-2]
-            out = out + (torch.matmul(att[..., start : start + m, :], group.t()) * v).sum(-2)
-            start += m
-        return x + self.out_t(out), k_cur, v_cur, None
-
-    def shared_past(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Head-split views of one stream's cache (P,C,D), computed once per rollout."""
-        return self.split(k).permute(0, 2, 3, 1), self.split(v).transpose(1, 2)  # (P,h,dh,C), (P,h,C,dh)
-
-    def temporal_shared(self, x: torch.Tensor, new_kv: list[tuple[torch.Tensor, torch.Tensor]],
-                        past: tuple[torch.Tensor, torch.Tensor], past_valid: torch.Tensor, past_age: torch.Tensor,
-                        mask: torch.Tensor):
-        """``temporal`` for K candidates that share one pre-rollout cache (identical math).
-
-        ``new_kv``: keys/values (K,P,D) written during the rollout, oldest first; ``past_valid``
-        (P,C); ``mask`` (K,P). The shared cache is read with one GEMM per (person, head) in layout
-        (P, h, K, C) and its age embeddings are added to that cache once, not to K copies. The
-        rollout's own keys are ordered newest first so their ages are 0..m, which turns the age
-        terms into one GEMM with a (D, ages × heads) block matrix plus a contiguous slice. The
-        softmax over [cache, rollout keys] is assembled from both layouts with a common max, so
-        nothing of size K × cache is materialised.
-        """
-        group = self.group
-        kT, vP = past
-        kk, pp, d = x.shape
-        ages = self.age_k.num_embeddings
-        q, k_cur, v_cur = self.qkv_t(self.norm_t(x)).chunk(3, dim=-1)
-        qp = self.split(q).permute(1, 2, 0, 3) * self.scale  # (P,h,K,dh)
-        kT_age = kT + self.split(self.age_k(past_age)).permute(1, 2, 0)  # (P,h,dh,C)
-        s_past = torch.matmul(qp, kT_age) + ((1.0 - past_valid) * NEG).unsqueeze(1).unsqueeze(1)  # (P,h,K,C)
-        ks = torch.stack([k_cur] + [k for k, _ in reversed(new_kv)], dim=2)  # (K,P,m+1,D), age 0..m
-        vs = torch.stack([v_cur] + [v for _, v in reversed(new_kv)], dim=2)
-        m1 = ks.shape[2]
-        age_k_blocks = (self.age_k.weight.t().unsqueeze(-1) * group.unsqueeze(1)).reshape(d, ages * self.h)
-        q_age = torch.matmul(q, age_k_blocks).reshape(kk, pp, ages, self.h)[:, :, :m1]  # (K,P,m+1,h)
-        s_new = (torch.matmul(q.unsqueeze(-2) * ks, group) + q_age) * self.scale
-        if m1 > 1:
-            invalid = (1.0 - mask).unsqueeze(-1).unsqueeze(-1) * NEG  # (K,P,1,1)
-            s_new = torch.cat([s_new[:, :, :1], s_new[:, :, 1:] + invalid], dim=2)
-        mx = torch.maximum(s_new.amax(dim=-2, keepdim=True), s_past.amax(dim=-1, keepdim=True).permute(2, 0, 3, 1))
-        e_new = torch.exp(s_new - mx)  # (K,P,m+1,h)
-        e_past = torch.exp(s_past - mx.permute(1, 3, 0, 2))  # (P,h,K,C)
-        denom = e_new.sum(dim=-2) + e_past.sum(dim=-1).permute(2, 0, 1)  # (K,P,h)
-        age_v = self.split(self.age_v(past_age)).transpose(0, 1)  # (h,C,dh)
-        out = torch.matmul(e_past, vP + age_v).permute(2, 0, 1, 3).reshape(kk, pp, d)
-        age_v_blocks = (self.age_v.weight.unsqueeze(1) * group.t().unsqueeze(0)).reshape(ages * self.h, d)
-        out = out + (torch.matmul(e_new, group.t()) * vs).sum(-2)
-        out = out + torch.matmul(e_new.reshape(kk, pp, m1 * self.h), age_v_blocks[: m1 * self.h])
-        out = out / torch.matmul(denom, group.t())
-        return x + self.out_t(out), k_cur, v_cur
-
-    def social(self, x: torch.Tensor, mask: torch.Tensor, eye: torch.Tensor) -> torch.Tensor:
-        """Attention across people at the current step; absent people are never keys."""
-        q, k, v = self.qkv_s(self.norm_s(x)).chunk(3, dim=-1)
-        q, k, v = (self.split(t).transpose(1, 2) for t in (q, k, v))  # (B,h,P,dh)
-        s = torch.matmul(q, k.transpose(-1, -2)) * self.scale  # (B,h,P,P)
-        allowed = torch.maximum(mask.unsqueeze(1).unsqueeze(1), eye)  # self always allowed
-        s = s + (1.0 - allowed) * NEG
-        out = torch.matmul(torch.softmax(s, dim=-1), v).transpose(1, 2).reshape(x.shape)
-        return x + self.out_s(out)
-
-    def forward_ffn(self, x: torch.Tensor) -> torch.Tensor:
+        b, p, d = q.shape
+        h, g = self.h, self.group
+        k_blocks = (k.transpose(1, 2).unsqueeze(2) * g.reshape(1, d, h, 1)).reshape(b, d, h * p)
+        s_now = torch.matmul(q, k_blocks).reshape(b, p, h, p) + now_bias
+        parts = [memory.scores(q, step), s_now]
+        if extra is not None:
+            ek, ev, e_age = extra
+            s_e = torch.matmul(q * (ek + self.age_k.weight[e_age]), g)  # (B, P, h)
+            parts.append(s_e.unsqueeze(-1))
+        att = torch.softmax(torch.cat(parts, dim=-1), dim=-1)  # (B, P, h, C + P [+ 1])
+        c = memory.slots
+        v_blocks = (v.unsqueeze(1) * g.t().reshape(1, h, 1, d)).reshape(b, h * p, d)
+        out = memory.values(att[..., :c], step) + torch.matmul(att[..., c : c + p].reshape(b, p, h * p), v_blocks)
+        if extra is not None:
+            out = out + torch.matmul(att[..., c + p], g.t()) * (ev + self.age_v.weight[e_age])
+        x = x + self.out(out.reshape(b * p, d))
         return x + self.ffn(self.norm_f(x))
 
 
@@ -176,45 +185,60 @@ class StreamingWorldModel(nn.Module):
     def __init__(self, cfg: WorldModelConfig) -> None:
         super().__init__()
         if cfg.horizon > cfg.window:
-            raise ValueError("horizon must be <= window so rollout keys are never evicted")
+            raise ValueError("horizon must be <= window so the rollout's step 0 stays inside the age buckets")
         self.cfg = cfg
         d = cfg.d_model
-        self.embed = nn.Sequential(nn.Linear(7, d), nn.ReLU(), nn.Linear(d, d))
+        self.embed_in = nn.Linear(7, d)
+        self.embed_out = nn.Linear(d, d)
+        # input normalisation folded into the first layer's weights (one GEMM, no elementwise scaling)
+        inv = [1 / cfg.pos_scale] * 3 + [1 / cfg.vel_scale] * 2 + [1 / cfg.lin_scale, 1 / cfg.ang_scale]
+        self.register_buffer("inv_scale", torch.tensor(inv), persistent=False)
         self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.layers))
         self.norm_out = nn.LayerNorm(d)
         self.head = nn.Linear(d, 4)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        self.register_buffer("head_scale", torch.tensor([cfg.disp_scale] * 2 + [1.0] * 2), persistent=False)
+        self.register_buffer("head_offset", torch.tensor([0.0] * 2 + [-4.0] * 2), persistent=False)
         self.register_buffer("eye", torch.eye(cfg.p_max), persistent=False)
 
     # -- shared pieces -------------------------------------------------------------------------
-    def features(self, people: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        c = self.cfg
-        xy, vel = people[..., :2], people[..., 2:4]
+    def embed(self, xy: torch.Tensor, vel: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Tokens (B*P, D) from robot-frame positions and velocities (B, P, 2) and the action (B, P, 2)."""
         r = torch.sqrt((xy * xy).sum(-1, keepdim=True) + 1e-6)
-        act = action.unsqueeze(-2).expand(people.shape[:-1] + (2,))
-        scale_a = torch.tensor([c.lin_scale, c.ang_scale], dtype=people.dtype)
-        return torch.cat([xy / c.pos_scale, r / c.pos_scale, vel / c.vel_scale, act / scale_a], dim=-1)
+        raw = torch.cat([xy, r, vel, action], dim=-1)
+        z = nn.functional.linear(raw.reshape(-1, 7), self.embed_in.weight * self.inv_scale, self.embed_in.bias)
+        return self.embed_out(torch.relu(z))
 
     def head_out(self, x: torch.Tensor, vel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance (B, P, 2) of the next displacement from tokens x (B*P, D).
+
+        The mean is a residual on the constant-velocity step; the residual scale and the log-variance
+        offset are folded into the head's weights (constants in the exported graphs)."""
         c = self.cfg
-        out = self.head(self.norm_out(x))
-        mean = vel * c.dt + out[..., :2] * c.disp_scale
-        logvar = torch.clamp(out[..., 2:] - 4.0, c.logvar_min, c.logvar_max)
-        return mean, logvar
+        w = self.head.weight * self.head_scale.unsqueeze(-1)
+        out = nn.functional.linear(self.norm_out(x), w, self.head.bias * self.head_scale + self.head_offset)
+        mean, logvar = out.reshape(vel.shape[:-1] + (4,)).chunk(2, dim=-1)
+        return vel * c.dt + mean, torch.clamp(logvar, c.logvar_min, c.logvar_max)
+
+    def _eye(self, p: int) -> torch.Tensor:
+        return self.eye[:p, :p]
 
     # -- one streaming step (the per-step ONNX graph) ------------------------------------------
     def step(self, people, mask, action, past_k, past_v, past_valid, past_age, write_onehot):
         """people (B,P,4) robot frame [x,y,vx,vy]; mask (B,P); action (B,2); past_k/v (L,B,P,C,D);
-        past_valid (B,P,C); past_age (C,) int64; write_onehot (C,). Returns mean, logvar (B,P,2),
-        present_k, present_v (L,B,P,C,D)."""
-        x = self.embed(self.features(people, action))
+        past_valid (B,P,C); past_age (C,) int64; write_onehot (C,) (all zero: read only, nothing
+        written, as a rollout step). Returns mean, logvar (B,P,2), present_k, present_v (L,B,P,C,D)."""
+        b, p = mask.shape
+        x = self.embed(people[..., :2], people[..., 2:4], action.unsqueeze(1).expand(b, p, 2))
+        eye = self._eye(p)
         ks, vs = [], []
         for i, layer in enumerate(self.layers):
-            x, k_cur, v_cur = layer.temporal(x, [(past_k[i], past_v[i], past_valid, past_age)])
-            x = layer.forward_ffn(layer.social(x, mask, self.eye[: mask.shape[-1], : mask.shape[-1]]))
-            ks.append(k_cur)
-            vs.append(v_cur)
+            q, k, v = layer.project(x, b)
+            memory = Memory(layer, past_k[i], past_v[i], past_valid, past_age.unsqueeze(0))
+            x = layer.attend(x, q, k, v, layer.now_bias(mask, eye), memory, 0)
+            ks.append(k)
+            vs.append(v)
         w = write_onehot.reshape(1, 1, 1, -1, 1)
         present_k = past_k * (1.0 - w) + torch.stack(ks).unsqueeze(-2) * w
         present_v = past_v * (1.0 - w) + torch.stack(vs).unsqueeze(-2) * w
@@ -227,52 +251,46 @@ class StreamingWorldModel(nn.Module):
         """Predict ``horizon`` steps for K candidate action sequences in one pass.
 
         people (Bp,P,4) and mask (Bp,P): the latest observation (robot frame at rollout start);
-        past_k/v (L,Bp,P,C,D): cache *before* that observation; past_valid (H,Bp,P,C) and
-        past_age (H,C): from ``StreamingCachePolicy.plan_rollout``; robot_pose (K,H,4) =
-        [x, y, cos yaw, sin yaw] of the robot at each step in the start frame; actions (K,H,2);
-        noise (K,H,P,2) standard normal (zeros = mean prediction). Bp is 1 or K.
+        past_k/v (L,Bp,P,C,D): cache *before* that observation; past_valid (Bp,P,C) and past_age
+        (H,C): from ``StreamingCachePolicy.plan_rollout``; robot_pose (K,H,4) = [x, y, cos yaw, sin yaw]
+        of the robot at each step in the start frame; actions (K,H,2); noise (K,H,P,2) standard
+        normal (zeros = mean prediction). Bp is 1 (inference: the cache is read, never copied) or K.
         Returns positions (K,P,H,2) in the start robot frame and logvar (K,P,H,2).
         """
         c = self.cfg
         horizon = horizon or c.horizon
-        k_count = actions.shape[0]
+        k_count, p = actions.shape[0], mask.shape[-1]
         pos = people[..., :2].expand(k_count, -1, -1)
         vel = people[..., 2:4].expand(k_count, -1, -1)
         mask_k = mask.expand(k_count, -1)
-        new_k: list[list[torch.Tensor]] = [[] for _ in self.layers]
-        new_v: list[list[torch.Tensor]] = [[] for _ in self.layers]
+        eye = self._eye(p)
+        memories = [Memory(layer, past_k[i], past_v[i], past_valid, past_age[:horizon])
+                    for i, layer in enumerate(self.layers)]
+        now_bias = [layer.now_bias(mask_k, eye) for layer in self.layers]
+        # frames: row vectors times to_robot[h] give the robot frame of step h, times to_start[h] go back
+        cs, sn = robot_pose[..., 2], robot_pose[..., 3]  # (K, H)
+        to_robot = torch.stack([torch.stack([cs, -sn], -1), torch.stack([sn, cs], -1)], -2)  # (K, H, 2, 2)
+        to_start = to_robot.transpose(-1, -2)
+        origin = robot_pose[..., :2].unsqueeze(2)  # (K, H, 1, 2)
+        acts = actions.unsqueeze(2).expand(k_count, actions.shape[1], p, 2)
+        first: list[tuple[torch.Tensor, torch.Tensor]] = []
         positions, logvars = [], []
-        shared = past_k.shape[1] == 1  # inference: one live cache read by all K candidates
-        past = (
-            [layer.shared_past(past_k[i][0], past_v[i][0]) for i, layer in enumerate(self.layers)] if shared else None
-        )
         for h in range(horizon):
-            rx, ry = robot_pose[:, h, 0:1], robot_pose[:, h, 1:2]
-            cs, sn = robot_pose[:, h, 2:3], robot_pose[:, h, 3:4]
-            dx, dy = pos[..., 0] - rx, pos[..., 1] - ry
-            rel = torch.stack([cs * dx + sn * dy, -sn * dx + cs * dy], dim=-1)
-            velr = torch.stack([cs * vel[..., 0] + sn * vel[..., 1], -sn * vel[..., 0] + cs * vel[..., 1]], dim=-1)
-            obs = torch.cat([rel, velr], dim=-1)
-            x = self.embed(self.features(obs, actions[:, h]))
+            rel = torch.matmul(pos - origin[:, h], to_robot[:, h])
+            velr = torch.matmul(vel, to_robot[:, h])
+            x = self.embed(rel, velr, acts[:, h])
             for i, layer in enumerate(self.layers):
-                if shared:
-                    x, k_cur, v_cur = layer.temporal_shared(x, list(zip(new_k[i], new_v[i])), past[i],
-                                                            past_valid[h][0], past_age[h], mask_k)
-                else:
-                    blocks = [(past_k[i], past_v[i], past_valid[h], past_age[h])]
-                    if h > 0:
-                        ages = torch.arange(h, 0, -1, dtype=torch.int64)
-                        valid_new = mask_k.unsqueeze(-1).expand(-1, -1, h)
-                        blocks.append((torch.stack(new_k[i], dim=2), torch.stack(new_v[i], dim=2), valid_new, ages))
-                    x, k_cur, v_cur = layer.temporal(x, blocks)
-                x = layer.forward_ffn(layer.social(x, mask_k, self.eye[: mask.shape[-1], : mask.shape[-1]]))
-                new_k[i].append(k_cur)
-                new_v[i].append(v_cur)
+                q, k, v = layer.project(x, k_count)
+                extra = (first[i][0], first[i][1], h) if h > 0 else None
+                x = layer.attend(x, q, k, v, now_bias[i], memories[i], h, extra)
+                if h == 0:
+                    first.append((k, v))
             mean, logvar = self.head_out(x, velr)
-            disp = mean + noise[:, h] * torch.exp(0.5 * logvar)
-            d0 = torch.stack([cs * disp[..., 0] - sn * disp[..., 1], sn * disp[..., 0] + cs * disp[..., 1]], dim=-1)
-            pos = pos + d0
-            vel = d0 / c.dt
+            # a sample perturbs the positions; the velocity the next step sees is the mean one, so the noise
+            # does not compound through the model's input (fed back, it drove samples metres off in 12 steps)
+            d0 = torch.matmul(mean, to_start[:, h])
+            pos = pos + d0 + torch.matmul(noise[:, h] * torch.exp(0.5 * logvar), to_start[:, h])
+            vel = d0 * (1.0 / c.dt)
             positions.append(pos)
             logvars.append(logvar)
         return torch.stack(positions, dim=2), torch.stack(logvars, dim=2)

@@ -124,6 +124,8 @@ class PlaybackStats:
     wall_s: float = 0.0
     abs_error_sum_s: float = 0.0
     max_abs_error_s: float = 0.0
+    unreadable: dict[str, int] = field(default_factory=dict)
+    """Per topic: messages listed in the bag's metadata that could not be read (a corrupt part, skipped)."""
 
     @property
     def message_count(self) -> int:
@@ -214,6 +216,7 @@ def play(bag: BagReader, topics: Sequence[str], options: PlaybackOptions,
             stats.max_abs_error_s = max(stats.max_abs_error_s, error)
             stats.published[message.topic] += 1
         stats.passes += 1
+        stats.unreadable = dict(bag.unreadable)
         if not options.loop or stats.message_count == published_before:
             break  # a pass that published nothing (no messages of these topics after the offset) would spin forever
     stats.wall_s = now() - started

@@ -20,6 +20,8 @@ from causal_nodes.bags.paths import PathLike
 from causal_nodes.bags.typestore import typestore_for_definitions
 
 _FORMAT_NAMES = {MessageDefinitionFormat.MSG: "ros2msg", MessageDefinitionFormat.IDL: "ros2idl"}
+_RESUME_STEP_NS = 1_000_000  # 1 ms: the first step past a corrupt part (doubled while nothing can be read)
+_MAX_RESUMES = 200
 
 
 class BagMessage(NamedTuple):
@@ -61,6 +63,10 @@ class BagReader:
         except Exception as error:  # rosbags raises ReaderError, KeyError, struct/zstd errors … on broken files
             raise BagError(f"cannot open bag {self.path}: {error or type(error).__name__}") from None
         self._typestore: Typestore | None = None
+        self.unreadable: dict[str, int] = {}
+        self.read_errors: list[str] = []
+        """Per topic: messages the metadata promises that the last full read could not reach (a corrupt chunk
+        that the storage reader skipped without an error). Filled when :meth:`messages` ran to the end."""
         self.topics: dict[str, TopicInfo] = {}
         for name, info in sorted(self._reader.topics.items()):
             if info.msgtype is None:
@@ -117,8 +123,10 @@ class BagReader:
                  stop_ns: int | None = None) -> Iterator[BagMessage]:
         """Messages of ``topics`` (all when None) in bag-time order, from ``start_ns`` (inclusive) to ``stop_ns``.
 
-        A read failure part-way (truncated chunk, bad compression) raises BagError naming the bag, so callers that
-        write output should write it to a temporary place and keep it only when the iteration completes.
+        A corrupt part (garbage in a chunk, bad compression) does not end the read: it resumes after the part,
+        stepping ahead in bag time until messages come again, and what the metadata promised but could not be
+        read is counted in :attr:`unreadable` (and the read errors in :attr:`read_errors`). Only when nothing at
+        all can be read does it raise BagError naming the bag.
         """
         if topics is not None:
             wanted = set(self.require_topics(topics))
@@ -127,13 +135,47 @@ class BagReader:
                 return
         else:
             connections = list(self._reader.connections)
-        try:
-            for connection, timestamp, data in self._reader.messages(connections, start=start_ns, stop=stop_ns):
-                yield BagMessage(connection.topic, connection.msgtype, int(timestamp), bytes(data))
-        except BagError:
-            raise
-        except Exception as error:
-            raise BagError(f"bag {self.path} is corrupt or truncated: {error or type(error).__name__}") from None
+        read: dict[str, int] = dict.fromkeys({c.topic for c in connections}, 0)
+        promised = sum(self.topics[topic].count for topic in read)
+        whole = (start_ns is None or start_ns <= self.start_ns) and (stop_ns is None or stop_ns > self.end_ns)
+        self.read_errors = []
+        position, newest, step = start_ns, None, _RESUME_STEP_NS
+        longest_step = max(_RESUME_STEP_NS, (self.end_ns - self.start_ns) // 100)  # ~100 tries cross the bag
+        while True:
+            progressed = False
+            try:
+                for connection, timestamp, data in self._reader.messages(connections, start=position, stop=stop_ns):
+                    progressed, newest = True, int(timestamp)
+                    read[connection.topic] += 1
+                    yield BagMessage(connection.topic, connection.msgtype, int(timestamp), bytes(data))
+            except BagError:
+                raise
+            except Exception as error:  # rosbags raises struct/zstd/index errors on a corrupt chunk
+                self.read_errors.append(f"{error or type(error).__name__}")
+                if newest is None and len(self.read_errors) > _MAX_RESUMES:
+                    raise BagError(f"bag {self.path} is corrupt or truncated: {self.read_errors[0]}") from None
+            else:
+                if not whole or sum(read.values()) >= promised:
+                    break  # everything the metadata promised (the normal case: one pass)
+            # Ended early: resume just after the newest message read, further ahead each time nothing comes.
+            step = _RESUME_STEP_NS if progressed else min(2 * step, longest_step)
+            base = newest if newest is not None else (position if position is not None else self.start_ns)
+            position = base + step
+            if position > self.end_ns or (stop_ns is not None and position >= stop_ns) \
+                    or len(self.read_errors) > _MAX_RESUMES:
+                break
+        if whole:
+            short = {topic: self.topics[topic].count - n for topic, n in read.items() if n < self.topics[topic].count}
+            self.unreadable = dict(sorted(short.items()))
+
+    def describe_unreadable(self) -> str:
+        """One sentence about :attr:`unreadable` ('' when every promised message was read)."""
+        if not self.unreadable:
+            return ""
+        lost = sum(self.unreadable.values())
+        per_topic = ", ".join(f"{topic} {count}" for topic, count in self.unreadable.items())
+        return (f"bag {self.path}: {lost} message(s) that its metadata lists could not be read (corrupt or truncated "
+                f"data, skipped): {per_topic}")
 
     def validate(self) -> int:
         """Read every message once (catches truncation that metadata alone does not show); returns the count."""

@@ -104,8 +104,9 @@ def extract_variables(bag: BagReader, config: VariableConfig,
                       topics: Mapping[str, str] = DEFAULT_TOPICS) -> Extraction:
     """Run the variable extraction over the bag's input topics in bag order; returns every completed frame.
 
-    A topic of the wrong type is an error naming it; a message that cannot be read (bad encoding, missing field)
-    is counted in ``bad_messages`` per topic, as the live node counts it on /diagnostics.
+    A topic of the wrong type is an error naming it; a message that cannot be decoded or read (bad encoding,
+    missing field) is counted in ``bad_messages`` per topic, as the live node counts it on /diagnostics; messages
+    the bag's metadata lists but its storage could not deliver (a corrupt chunk) are counted there as well.
     """
     kinds = {topics[kind]: kind for kind in config.streams() if topics[kind] in bag.topics}
     for topic, kind in kinds.items():
@@ -117,15 +118,18 @@ def extract_variables(bag: BagReader, config: VariableConfig,
     frames: list[VariableSample] = []
     bad: dict[str, int] = {}
     for message in bag.messages(sorted(kinds)):
-        msg = bag.deserialize(message)
         try:
-            feed(extractor, kinds[message.topic], msg)
-        except ValueError:
+            feed(extractor, kinds[message.topic], bag.deserialize(message))
+        except ValueError:  # BagError (undecodable) is one too
             bad[message.topic] = bad.get(message.topic, 0) + 1
             continue
         frames.extend(extractor.poll())
+    for topic, count in bag.unreadable.items():
+        bad[topic] = bad.get(topic, 0) + count
+    counters = extractor.counters()
     return Extraction(frames, list(config.variables), bad_messages=bad,
-                      dropped={k: v for k, v in extractor.counters().items() if k.startswith("dropped_")})
+                      dropped={k: v for k, v in counters.items() if k.startswith(("dropped_", "reset_"))
+                               or (k == "frames_skipped_gap" and v)})
 
 
 def read_variable_frames(bag: BagReader, topic: str = FRAMES_TOPIC) -> Extraction:
@@ -136,16 +140,22 @@ def read_variable_frames(bag: BagReader, topic: str = FRAMES_TOPIC) -> Extractio
                        f"expected {FRAMES_TYPE!r}")
     frames: list[VariableSample] = []
     names: list[str] = []
+    bad = 0
     for message in bag.messages([topic]):
-        msg = bag.deserialize(message)
+        try:
+            msg = bag.deserialize(message)
+        except BagError:
+            bad += 1
+            continue
         frame_names = [str(n) for n in msg.names]
         values = [float(v) for v in msg.values]
         if len(frame_names) != len(values):
-            raise BagError(f"bag {bag.path}: VariableFrame at t={message.timestamp_ns} ns has "
-                           f"{len(frame_names)} names but {len(values)} values")
+            bad += 1
+            continue
         names.extend(n for n in frame_names if n not in names)
         frames.append(VariableSample(stamp_seconds(msg.header.stamp), frame_names, values, str(msg.subject_id)))
-    return Extraction(frames, names)
+    bad += bag.unreadable.get(topic, 0)
+    return Extraction(frames, names, bad_messages={topic: bad} if bad else {})
 
 
 def drop_valueless_variables(extraction: Extraction) -> list[str]:
@@ -190,6 +200,8 @@ def write_csv_atomically(path: PathLike, names: Sequence[str], times: np.ndarray
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise BagError(f"output folder {parent} does not exist")
+    if path.is_dir():
+        raise BagError(f"output {path} is a folder; give a CSV file name")
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=parent)
     os.close(handle)
     try:
@@ -207,6 +219,8 @@ def bag_to_csv(bag_path: PathLike, out: PathLike, rate_hz: float = 10.0, person:
     """Extract the pipeline variables of ``bag_path`` (or dump its VariableFrames) into the CSV ``out``."""
     if not (person == "nearest" or person.lstrip("-").isdigit()):
         raise BagError(f"--person must be 'nearest' or an integer track id, got {person!r}")
+    if Path(out).is_dir():
+        raise BagError(f"output {out} is a folder; give a CSV file name")
     with BagReader(bag_path) as bag:
         if from_frames:
             extraction = read_variable_frames(bag)

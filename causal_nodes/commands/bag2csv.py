@@ -10,6 +10,7 @@ the /causal/variables frames already in the bag instead.
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
     for name, reason in extraction.skipped_variables.items():
         print(f"  left out {name}: {reason}")
     for topic, count in extraction.bad_messages.items():
-        print(f"  unreadable messages on {topic}: {count}")
+        print(f"causal-nodes bag2csv: warning: {count} unreadable message(s) on {topic} of {args.bag} (counted, "
+              "skipped)", file=sys.stderr)
     for reason, count in extraction.dropped.items():
-        print(f"  {reason}: {count}")
+        if reason.startswith("reset_") or reason == "frames_skipped_gap":
+            print(f"causal-nodes bag2csv: warning: time sanity: {reason} {count} (the grid started over; no "
+                  "frames were made up for the gap)", file=sys.stderr)
+        else:
+            print(f"  {reason}: {count}")
     return 0

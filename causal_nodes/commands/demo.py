@@ -11,6 +11,10 @@ Why the run holds up on a loaded machine: the simulator runs ahead of the variab
 variables node's input topics arrived up to 1.1 s of sim time apart (measured), more than the 0.5 s it waits for
 a late input, so frames went out with NaN robot variables and the discovery window, which refuses such frames,
 starved ("no causal graph was published").
+
+The discovery and prioritizer windows hold at most --window samples, so a long run costs the same per graph as a
+short one. Ctrl-C stops the run early and still writes the outputs of the newest graph (summary.json says
+"interrupted": true; exit code 130).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import json
 import math
 import shutil
 import time
+from collections import deque
 from pathlib import Path
 
 from causal_nodes.evaluation.discovery_scores import score_against
@@ -27,6 +32,7 @@ from causal_nodes.evaluation.graph_metrics import score_links
 DEMO_SCENARIO = "corridor_passing"
 MAX_LEAD_S = 0.3
 """Sim time the simulator may run ahead of the variables node: below its max_input_age_s (0.5 s)."""
+DEFAULT_WINDOW = 2000  # samples: a bounded window for long runs
 RECORDED_TOPICS = ["/clock", "/causal/variables", "/causal/graph", "/sim/ground_truth", "/causal/priorities",
                    "/causal/interventions", "/people", "/odom", "/scan", "/goal_pose", "/tf", "/tf_static"]
 
@@ -42,12 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default=None,
                         help="prioritizer target (default: collision_risk if present, else human_robot_distance)")
     parser.add_argument("--seed", type=int, default=-1, help="simulator seed (-1 = the scenario's)")
+    parser.add_argument("--window", type=int, default=DEFAULT_WINDOW,
+                        help="most samples in the discovery and prioritizer windows (default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
     from rclpy.parameter import Parameter
 
     from causal_msgs.msg import CausalGraph, CausalPriorities, InterventionArray
+    from causal_nodes.cli import CommandError
     from causal_nodes.nodes.common import LATCHED_QOS
     from causal_nodes.nodes.composition import Composition, node_factories
     from causal_nodes.nodes.recorder_node import RecorderNode
@@ -55,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     duration = args.duration or scenario.duration_s
+    if duration <= 0 or args.speed <= 0:
+        raise CommandError(f"--duration ({duration}) and --speed ({args.speed}) must be > 0")
+    if args.window < 20:
+        raise CommandError(f"--window must be >= 20 samples, got {args.window}")
     steps = int(round(duration / scenario.dt))
+    window = max(min(steps, args.window), 20)
     reference = scenario.reference(tau_max=args.tau_max)  # physical: stored in sim/references/ (else derived)
     for name, why in reference.left_out.items():
         print(f"WARN: {name} left out: {why} in this scenario")
@@ -73,24 +87,27 @@ def run(args: argparse.Namespace) -> int:
         return [Parameter(k, value=v) for k, v in values.items()]
 
     factories = node_factories()
-    graphs: list[CausalGraph] = []
-    priorities: list[CausalPriorities] = []
-    interventions: list[InterventionArray] = []
+    graphs: deque[CausalGraph] = deque(maxlen=2)  # the newest ones only: a long run keeps nothing else
+    priorities: deque[CausalPriorities] = deque(maxlen=2)
+    interventions: deque[InterventionArray] = deque(maxlen=2)
     started = time.monotonic()
     print(f"scenario {scenario.name} ({scenario.kind}): {len(variables)} variables, {steps} steps of "
           f"{scenario.dt} s, {len(truth)} links in the {reference.kind} reference")
     with Composition() as ros:
         recorder = ros.add(RecorderNode, bag=str(bag_dir), topics=RECORDED_TOPICS, storage="mcap")
         observer = ros.add(lambda **kw: __import__("rclpy").create_node("demo_observer", **kw))
-        observer.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
-        observer.create_subscription(CausalPriorities, "/causal/priorities", priorities.append, LATCHED_QOS)
-        observer.create_subscription(InterventionArray, "/causal/interventions", interventions.append, LATCHED_QOS)
+        # (lambdas: rclpy inspects a callback's signature, which a deque's builtin append does not have)
+        observer.create_subscription(CausalGraph, "/causal/graph", lambda m: graphs.append(m), LATCHED_QOS)
+        observer.create_subscription(CausalPriorities, "/causal/priorities", lambda m: priorities.append(m),
+                                     LATCHED_QOS)
+        observer.create_subscription(InterventionArray, "/causal/interventions", lambda m: interventions.append(m),
+                                     LATCHED_QOS)
         discovery = ros.add(factories["discovery"], parameter_overrides=p(
-            window_length=steps, min_samples=min(steps, 100), update_period_s=0.5, tau_max=args.tau_max,
+            window_length=window, min_samples=min(window, 100), update_period_s=0.5, tau_max=args.tau_max,
             variables=variables))
         if actionable and target in variables:
             ros.add(factories["prioritizer"], parameter_overrides=p(
-                target=target, actionable=actionable, window_size=steps, bootstrap=50,
+                target=target, actionable=actionable, window_size=window, bootstrap=50,
                 goal="maximize" if target == "human_robot_distance" else "minimize",
                 # SCM variables are abstract (no poses on /odom, /people): their effects come from the SEM alone.
                 effect_model="kinematic" if scenario.kind == "physical" else "linear"))
@@ -108,8 +125,15 @@ def run(args: argparse.Namespace) -> int:
         ros.spin_until(lambda: bool(priorities) and _stamp(priorities[-1]) >= _stamp(graphs[-1]) - 1e-6, 10)
         summary_bag = recorder.finish()
         diag = discovery.online.counters()
+        interrupted = ros.stop.is_set()
     if not graphs:
-        raise RuntimeError("no causal graph was published; see the discovery node's diagnostics")
+        if interrupted:
+            (args.out / "summary.json").write_text(json.dumps(
+                {"interrupted": True, "graphs": 0, "scenario": scenario.name, "bag": str(summary_bag.bag),
+                 "bag_messages": summary_bag.message_count, "window": diag}, indent=1, default=_json_default))
+            print(f"\ninterrupted before the first graph; wrote {args.out}/summary.json and bag/")
+            return 130
+        raise CommandError("no causal graph was published; see the discovery node's diagnostics")
     graph = graphs[-1]
     links = [(link.source, link.target, link.lag, link.link_type) for link in graph.links]
     scores = score_against(links, reference)
@@ -121,9 +145,11 @@ def run(args: argparse.Namespace) -> int:
           f"fn {scores['fn']}); lag-collapsed F1 {scores['f1_summary']:.3f}")
     if priorities:
         _print_priorities(priorities[-1], interventions[-1] if interventions else None)
-    _write_outputs(args.out, graph, truth, scores, scenario, summary_bag, diag, time.monotonic() - started)
-    print(f"\nwrote {args.out}/graph.json, graph.png, summary.json and bag/ ({summary_bag.message_count} messages)")
-    return 0
+    _write_outputs(args.out, graph, truth, scores, scenario, summary_bag, diag, time.monotonic() - started,
+                   interrupted)
+    print(f"\n{'interrupted: ' if interrupted else ''}wrote {args.out}/graph.json, graph.png, summary.json and bag/ "
+          f"({summary_bag.message_count} messages)")
+    return 130 if interrupted else 0
 
 
 STALL_S = 60.0
@@ -134,11 +160,11 @@ def _run_to_the_end(ros, sim) -> None:
     """Spins until the simulator finished, however slowly a loaded machine lets it go (flow control paces it to
     the pipeline), giving up only when it made no progress for STALL_S."""
     last, last_change = sim.sim.time, time.monotonic()
-    while not sim.finished and time.monotonic() - last_change < STALL_S:
+    while not sim.finished and time.monotonic() - last_change < STALL_S and not ros.stop.is_set():
         ros.spin_until(lambda: sim.finished, 1.0)
         if sim.sim.time != last:
             last, last_change = sim.sim.time, time.monotonic()
-    if not sim.finished:
+    if not sim.finished and not ros.stop.is_set():
         print(f"WARN: the simulator made no progress for {STALL_S:.0f} s; scoring the run up to "
               f"{sim.sim.time:.1f} s of sim time")
 
@@ -183,7 +209,8 @@ def _print_priorities(priorities, interventions) -> None:
               f"{interventions.target} {best.predicted_effect:+.4f} ± {best.predicted_effect_std:.4f}")
 
 
-def _write_outputs(out: Path, graph, truth, scores: dict, scenario, bag, diagnostics: dict, seconds: float) -> None:
+def _write_outputs(out: Path, graph, truth, scores: dict, scenario, bag, diagnostics: dict, seconds: float,
+                   interrupted: bool = False) -> None:
     from causal_nodes.discovery.discover import Link
     from causal_nodes.discovery.graph_layout import render_graph_image
 
@@ -209,7 +236,7 @@ def _write_outputs(out: Path, graph, truth, scores: dict, scenario, bag, diagnos
     summary.update(scenario=scenario.name, samples=graph.sample_count, links_found=len(links),
                    links_true=len(truth), engine=graph.engine, discovery_seconds=graph.compute_time,
                    wall_seconds=round(seconds, 2), bag=str(bag.bag), bag_messages=bag.message_count,
-                   window=diagnostics)
+                   window=diagnostics, interrupted=interrupted)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=_json_default))
 
 

@@ -2,6 +2,9 @@
 
 The CSV has a header of variable names and optionally a first column `time`. Prints the significant links and,
 with --json, writes variables, graph ([i][j][tau] link strings), val_matrix, p_matrix and seconds.
+Empty cells or `nan` mark a missing value (a row of them is a missing sample; their count is printed). The table
+is limited to --max-columns variables and --max-rows rows (a discovery's memory grows with the square of the
+columns).
 
 What tigramite users give besides the samples:
   --mask FILE|COLUMN     samples not to test on (nonzero = masked), as tigramite's mask with --mask-type
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +42,7 @@ from causal_nodes.discovery.discover import (
 )
 from causal_nodes.discovery.independence_tests import ci_test, parse_test_options
 from causal_nodes.discovery.samples import Samples
-from causal_nodes.variables.csv_io import read_datasets_csv, read_variables_csv
+from causal_nodes.variables.csv_io import MAX_COLUMNS, MAX_ROWS, read_datasets_csv, read_variables_csv
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--datasets", metavar="COLUMN",
                         help="column whose runs of equal labels are separate datasets (blank lines separate too)")
     parser.add_argument("--json", type=Path, help="write the result as JSON to this file")
+    parser.add_argument("--max-columns", type=int, default=MAX_COLUMNS,
+                        help="refuse a CSV with more variable columns (default %(default)s)")
+    parser.add_argument("--max-rows", type=int, default=MAX_ROWS,
+                        help="refuse a CSV with more data rows (default %(default)s)")
 
 
 def add_discovery_options(parser: argparse.ArgumentParser) -> None:
@@ -113,8 +121,11 @@ def format_links(result: DiscoveryResult) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json is not None and args.json.is_dir():
+        raise ValueError(f"--json {args.json} is a folder; give a file name")
     config = config_from_args(args)
-    samples = read_samples(args.csv, args.mask, args.datasets)
+    samples = read_samples(args.csv, args.mask, args.datasets, args.max_columns, args.max_rows)
+    _note_gaps(args.csv, samples)
     result = discover(samples, samples.names, config)
     print(format_links(result))
     if args.json:
@@ -122,10 +133,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_samples(path: Path, mask: str | None = None, datasets: str | None = None) -> Samples:
+def read_samples(path: Path, mask: str | None = None, datasets: str | None = None, max_columns: int = MAX_COLUMNS,
+                 max_rows: int = MAX_ROWS) -> Samples:
     """The CSV's samples, with a mask (a file, or a column of the CSV) and dataset labels (a column, or blank
     separator lines). Columns used as mask or dataset labels are not variables."""
-    names, values, _, blank_runs = read_datasets_csv(path)
+    names, values, _, blank_runs = read_datasets_csv(path, max_columns, max_rows)
     samples = Samples(values, names, datasets=blank_runs if blank_runs[-1:].any() else None)
     if datasets:
         labels, samples = samples.with_column(datasets)
@@ -142,6 +154,20 @@ def read_samples(path: Path, mask: str | None = None, datasets: str | None = Non
         else:
             raise ValueError(f"--mask {mask!r} is neither a file nor a column of {path} ({', '.join(samples.names)})")
     return samples
+
+
+def _note_gaps(path: Path, samples: Samples) -> None:
+    """Says what the user may not expect (never silent): missing samples, and blank lines that split datasets."""
+    values = np.asarray(samples.array, dtype=float)
+    missing_rows = int(np.isnan(values).any(axis=1).sum())
+    if missing_rows:
+        empty = int(np.isnan(values).all(axis=1).sum())
+        print(f"note: {missing_rows} of {len(values)} rows of {path} have missing values ({empty} entirely empty); "
+              "tigramite leaves out every test sample that touches one", file=sys.stderr)
+    if samples.datasets is not None:
+        count = len(np.unique(samples.datasets))
+        print(f"note: {path} holds {count} datasets (blank lines or --datasets); lags never cross from one to the "
+              "next", file=sys.stderr)
 
 
 def _mask_file(path: Path, samples: Samples) -> np.ndarray:

@@ -51,6 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how robot commands act on geometric variables: kinematic (unicycle + geometry "
                         "inside the learned SEM), linear (SEM only); auto: kinematic for physical scenarios, "
                         "linear for SCM ones (default %(default)s)")
+    parser.add_argument("--person-motion", choices=("constant_velocity", "sem", "world_model"),
+                        default=d.person_motion, help="the person in the kinematic model; world_model needs "
+                        "--world-model (default %(default)s)")
+    parser.add_argument("--world-model", default=d.world_model,
+                        help="world-model step ONNX streamed with all people during the window (for "
+                        "--person-motion world_model)")
+    parser.add_argument("--planned-commands", action="store_true",
+                        help="give the prioritizer the robot's plan (its controller's commands over the horizon "
+                        "without intervention) instead of the SEM's forecast of them")
     parser.add_argument("--json", type=Path, help="write the full result (with every candidate) to this file")
 
 
@@ -73,11 +82,13 @@ def run(args: argparse.Namespace) -> int:
         local_weighting=("state" if physical else "none") if args.local == "auto" else args.local,
         local_span=args.local_span,
         effect_model=("kinematic" if physical else "linear") if args.effect_model == "auto" else args.effect_model,
+        person_motion=args.person_motion, world_model=args.world_model, planned_commands=args.planned_commands,
     )
     result = verify_scenario(scenario, target, actionable, cfg)
     print(f"scenario {scenario.name} ({scenario.kind}), target {target}, actionable {actionable}, "
           f"horizon {cfg.horizon}, graph {result['graph']}, local fit {cfg.local_weighting}, "
-          f"effect model {cfg.effect_model}")
+          f"effect model {cfg.effect_model}, person {cfg.person_motion}"
+          + (", planned commands" if cfg.planned_commands else ""))
     for ep in result["episodes"]:
         print(f"  seed {ep['seed']}: {ep['links']} links, {len(ep['candidates'])} candidates, "
               f"tau {ep['kendall_tau']:.3f}" + (f"  warnings: {ep['warnings']}" if ep["warnings"] else ""))

@@ -8,6 +8,7 @@ into the bag, optionally looping; /clock carries bag time with every message and
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,4 +47,8 @@ def run(args: argparse.Namespace) -> int:
           f"mean timing error {stats.mean_abs_error_s * 1e3:.3f} ms)")
     for topic, count in sorted(stats.published.items()):
         print(f"  {topic}: {count}")
+    if stats.unreadable:
+        print(f"causal-nodes replay: warning: {sum(stats.unreadable.values())} message(s) of {args.bag} could not "
+              "be read (corrupt or truncated data, skipped): "
+              + ", ".join(f"{t} {n}" for t, n in sorted(stats.unreadable.items())), file=sys.stderr)
     return 0

@@ -2,7 +2,9 @@
 
 The node owns the threads and the messages; this class owns the rules, so they can be tested without ROS:
 which variables enter the window, when a window is worth a run (enough samples, new samples since the last run),
-and how a failed run is reported (a status, never an exception into a callback).
+how a failed run is reported (a status, never an exception into a callback), and how a change of the settings at
+runtime applies (:meth:`OnlineDiscovery.reconfigure`: checked in full first, then applied at once, so the next
+graph reflects it).
 """
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ class WindowJob:
     taken_at: float
     statistics: Any | None = None
     """The fast engine's streaming statistics of this window, when kept (see :class:`OnlineDiscovery`)."""
+    config: DiscoveryConfig | None = None
+    """The settings when the job was cut (a reconfiguration meanwhile applies to the next job)."""
     datasets: np.ndarray | None = None
     """Encounter number per sample when encounters are pooled as separate datasets (see :class:`OnlineDiscovery`)."""
 
@@ -95,21 +99,55 @@ class OnlineDiscovery:
             raise ValueError(f"encounter_gap_s must be > 0, got {encounter_gap_s}")
         self.pool_encounters = pool_encounters
         self.encounter_gap_s = encounter_gap_s
-        self.min_samples = max(min_samples or 0, config.min_samples())
-        if self.min_samples > window.length:
-            raise ValueError(
-                f"window length {window.length} is shorter than the {self.min_samples} samples a run needs"
-            )
+        self._min_samples_wanted = min_samples or 0
+        self.min_samples = _min_samples(config, self._min_samples_wanted, window.length)
+        if len(self.variables) > window.max_variables:
+            raise ValueError(f"variables: {len(self.variables)} configured, max_variables is {window.max_variables}")
         self.rejected: Counter = Counter()
+        self._missing_run: dict[str, int] = {}
+        """Configured variables absent from the newest frames: name -> frames in a row."""
+        self.reconfigurations = 0
         self._samples_at_last_job = -1
-        self.streaming = config.engine is not Engine.TIGRAMITE and fast_unsupported_reason(config) is None
+        self.streaming = _streams(config)
         self._stream: Any | None = None
         self._stream_resets = -1
 
+    def reconfigure(self, config: DiscoveryConfig | None = None, window: WindowConfig | None = None,
+                    min_samples: int | None = None, variables: Sequence[str] | None = None) -> None:
+        """Applies new settings (``None`` = keep): all are checked first (ValueError naming the problem, nothing
+        changed), then applied together. The window keeps its newest samples unless the variables change (then
+        it starts over); the streaming statistics are rebuilt from the window."""
+        config = config or self.config
+        window = window or self.window.config
+        wanted = self._min_samples_wanted if min_samples is None else min_samples
+        new_min = _min_samples(config, wanted, window.length)
+        if variables is not None and config.context and variables and config.context not in variables:
+            variables = [*variables, config.context]
+        if variables is not None and len(variables) > window.max_variables:
+            raise ValueError(f"variables: {len(variables)} configured, max_variables is {window.max_variables}")
+        if window != self.window.config:
+            self.window.reconfigure(window)
+        if variables is not None and list(variables) != self.variables:
+            self.variables = list(variables)
+            if self.window.fill:
+                self.window.resets["variables_changed"] += 1
+            self.window.clear()
+        self.config, self._min_samples_wanted, self.min_samples = config, wanted, new_min
+        self.streaming = _streams(config)
+        self._stream = None
+        if self.streaming and self.window.fill:
+            self._follow_window(self.window.array()[-1])
+        self._samples_at_last_job = -1  # the next tick runs with the new settings even without new samples
+        self.reconfigurations += 1
+
     def add(self, stamp: float, names: Sequence[str], values: Sequence[float], subject: str = "") -> str | None:
         if self.variables:
+            if len(names) != len(values):
+                return self.window.add(stamp, names, values)  # rejected and counted there
             index = {name: k for k, name in enumerate(names)}
             missing = [v for v in self.variables if v not in index]
+            for name in self.variables:
+                self._missing_run[name] = self._missing_run.get(name, 0) + 1 if name in missing else 0
             if missing:
                 reason = f"missing_{missing[0]}"
                 self.rejected[reason] += 1
@@ -135,7 +173,7 @@ class OnlineDiscovery:
         from causal_nodes.discovery.fast.pcmci import StreamingPCMCI
 
         resets = sum(self.window.resets.values())
-        if self._stream is None or resets != self._stream_resets:
+        if self._stream is None or resets != self._stream_resets or self._stream.window != self.window.config.length:
             self._stream = StreamingPCMCI(len(self.window.names), self.window.config.length, self.config.tau_max)
             self._stream.extend(self.window.array())
             self._stream_resets = resets
@@ -163,15 +201,16 @@ class OnlineDiscovery:
             statistics = self._stream.snapshot(self.config.test.name)
         datasets = encounters(stamps, self.window.labels(), self.encounter_gap_s) if self.pool_encounters else None
         return WindowJob(names=names, stamps=stamps, data=data, taken_at=time.monotonic(), statistics=statistics,
-                         datasets=datasets)
+                         config=self.config, datasets=datasets)
 
     def run(self, job: WindowJob) -> DiscoveryOutcome:
         """Runs the discovery on a job; errors become an outcome, not an exception."""
         try:
+            config = job.config or self.config
             if job.datasets is not None and job.datasets[-1] > 0:
                 samples = Samples(job.data, list(job.names), datasets=job.datasets)
-                return DiscoveryOutcome(job, discover(samples, job.names, self.config))
-            return DiscoveryOutcome(job, discover(job.data, job.names, self.config, job.statistics))
+                return DiscoveryOutcome(job, discover(samples, job.names, config))
+            return DiscoveryOutcome(job, discover(job.data, job.names, config, job.statistics))
         except InsufficientDataError as error:
             return DiscoveryOutcome(job, None, str(error), insufficient=True)
         except Exception as error:  # a failed run must not take the node down; it is reported instead
@@ -180,11 +219,35 @@ class OnlineDiscovery:
     def counters(self) -> dict:
         out = self.window.counters()
         out.update({f"rejected_{k}": v for k, v in self.rejected.items()})
+        out["reconfigurations"] = self.reconfigurations
         return out
 
+    def blocking(self) -> dict[str, int]:
+        """Variables that kept the newest frames out of the window: name -> frames in a row (NaN or missing)."""
+        blocked = {**self.window.blocking(), **self._missing_run}
+        return {name: run for name, run in blocked.items() if run > 0}
+
     def fill_status(self) -> tuple[bool, str]:
-        """(enough samples?, a sentence for diagnostics)."""
+        """(enough samples?, a sentence for diagnostics naming what blocks the window, if anything does)."""
         fill = self.window.fill
+        blocked = self.blocking()
+        blocked_note = ""
+        if blocked:
+            worst = sorted(blocked.items(), key=lambda item: -item[1])
+            blocked_note = "; newest frames rejected, no value for " + ", ".join(
+                f"{name} ({count} frames in a row)" for name, count in worst[:3])
         if fill < self.min_samples:
-            return False, f"waiting for samples: {fill}/{self.min_samples} in window"
-        return True, f"window {fill}/{self.window.config.length}"
+            return False, f"waiting for samples: {fill}/{self.min_samples} in window{blocked_note}"
+        return True, f"window {fill}/{self.window.config.length}{blocked_note}"
+
+
+def _min_samples(config: DiscoveryConfig, wanted: int, window_length: int) -> int:
+    needed = max(wanted, config.min_samples())
+    if needed > window_length:
+        raise ValueError(f"window_length {window_length} is shorter than the {needed} samples a run needs "
+                         f"(min_samples {wanted}, tau_max {config.tau_max})")
+    return needed
+
+
+def _streams(config: DiscoveryConfig) -> bool:
+    return config.engine is not Engine.TIGRAMITE and fast_unsupported_reason(config) is None

@@ -2,8 +2,9 @@
 
 Why a dedicated structure: a discovery over a window is only meaningful when samples are finite, on one time
 axis and in order. Streams break those rules in practice (NaN from a failed sensor, duplicated messages, a bag
-that loops back to its start), so every sample passes the checks here; a rejected sample is counted by reason,
-never raised, so a node can report the counters on ``/diagnostics`` and carry on.
+that loops back to its start, a frame stamped 2038, a frame of 10,000 variables), so every sample passes the checks
+here; a rejected sample is counted by reason, never raised, so a node can report the counters on ``/diagnostics``
+and carry on. The time rules are shared with the variables extractor (:mod:`causal_nodes.variables.time_sanity`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from causal_nodes.variables.time_sanity import DROP, RESET, ForwardJumpGuard, TimeRules, judge_step_back
+
 
 @dataclass(frozen=True)
 class WindowConfig:
@@ -21,6 +24,11 @@ class WindowConfig:
     time_jump_reset_s: float = 1.0
     """A stamp this far *behind* the newest sample means time restarted (a looping bag): the window is reset.
     Smaller steps back are treated as out-of-order samples and dropped."""
+    max_forward_jump_s: float = 10.0
+    """A stamp this far *ahead* of the newest sample is dropped as an outlier, unless the next ones confirm that
+    time jumped (then the window is reset)."""
+    max_variables: int = 50
+    """Widest sample accepted; a wider one is rejected (the statistics grow with the square of the width)."""
     allow_missing: bool = False
     """Keep samples with NaN values (missing; inf is still rejected). Discovery needs complete samples; the
     prioritizer's SEM fit skips the rows that touch a missing value, so it keeps them and loses no time steps."""
@@ -28,26 +36,36 @@ class WindowConfig:
     def __post_init__(self) -> None:
         if self.length < 2:
             raise ValueError(f"window length must be >= 2, got {self.length}")
-        if self.time_jump_reset_s <= 0:
-            raise ValueError(f"time_jump_reset_s must be > 0, got {self.time_jump_reset_s}")
+        if self.max_variables < 1:
+            raise ValueError(f"max_variables must be >= 1, got {self.max_variables}")
+        self.time_rules()
+
+    def time_rules(self) -> TimeRules:
+        return TimeRules(back_jump_reset_s=self.time_jump_reset_s, max_forward_jump_s=self.max_forward_jump_s)
 
 
 class SampleWindow:
     """Ring buffer of ``(stamp, values)`` for a fixed list of variable names.
 
     ``add`` returns ``None`` when the sample was accepted, otherwise the reason it was not (also counted in
-    :attr:`rejected`). A change of the variable list, or a jump back in time, resets the window (counted in
-    :attr:`resets`) and the sample then starts the new window.
+    :attr:`rejected`). A change of the variable list, or a jump in time, resets the window (counted in
+    :attr:`resets`) and the sample then starts the new window. A sample with a NaN is rejected, and the
+    variables that were NaN in every sample since the last accepted one are :meth:`blocking` the window.
     """
 
     def __init__(self, config: WindowConfig) -> None:
         self.config = config
+        self._forward_guard = ForwardJumpGuard(config.time_rules())
+        self.missing_run: dict[str, int] = {}
+        """Per variable: samples in a row, up to the newest, rejected because it was NaN."""
         self.names: list[str] = []
         self._values = np.empty((config.length, 0))
         self._stamps = np.empty(config.length)
         self._labels = np.full(config.length, "", dtype=object)
         self._start = 0
         self._count = 0
+        self._clock: float | None = None
+        """Newest stamp of a frame rejected for its values (nobody in view) that kept to the window's clock."""
         self.accepted = 0
         self.rejected: Counter = Counter()
         self.resets: Counter = Counter()
@@ -69,32 +87,63 @@ class SampleWindow:
     def clear(self) -> None:
         self._start = 0
         self._count = 0
+        self._clock = None
+        self._forward_guard.clear()
 
     def add(self, stamp: float, names: Sequence[str], values: Sequence[float], label: str = "") -> str | None:
         """``label``: who or what the sample is about (e.g. the subject person), kept beside it."""
         if len(names) != len(values):
             return self._reject("names_values_length_mismatch")
+        if len(names) > self.config.max_variables:
+            return self._reject("too_many_variables")
         if not np.isfinite(stamp):
             return self._reject("non_finite_stamp")
         row = np.asarray(values, dtype=np.float64)
         if np.isinf(row).any() or (not self.config.allow_missing and np.isnan(row).any()):
+            self._note_missing(names, row)
+            self._follow_clock(stamp)
             return self._reject("non_finite_value")
+        newest = self.newest_stamp() if list(names) == self.names else None
+        verdict = judge_step_back(newest, stamp, self.config.time_rules())
+        if verdict.action == DROP:
+            return self._reject("out_of_order_stamp" if verdict.reason == "out_of_order" else verdict.reason)
+        if verdict.action != RESET:
+            verdict = self._forward_guard.judge(self._clock_reference(), stamp)
+            if verdict.action == DROP:
+                return self._reject(verdict.reason)
         if list(names) != self.names:
             if self._count:
                 self.resets["variables_changed"] += 1
             self._set_names(names)
-        newest = self.newest_stamp()
-        if newest is not None and stamp <= newest:
-            if newest - stamp >= self.config.time_jump_reset_s:
-                self.resets["time_jumped_back"] += 1
-                self.clear()
-            elif stamp == newest:
-                return self._reject("duplicate_stamp")
-            else:
-                return self._reject("out_of_order_stamp")
+        elif verdict.action == RESET:
+            self.resets[verdict.reason] += 1
+            self.clear()
+        if any(self.missing_run.values()):
+            self.missing_run = dict.fromkeys(self.names, 0)
         self._append(stamp, row, label)
         self.accepted += 1
         return None
+
+    def blocking(self) -> dict[str, int]:
+        """Variables NaN in every sample since the last accepted one: name -> samples rejected in a row."""
+        return {name: run for name, run in self.missing_run.items() if run > 0}
+
+    def reconfigure(self, config: WindowConfig) -> None:
+        """New settings at runtime, keeping the newest samples (as many as the new length holds)."""
+        length = config.length
+        stamps, values, labels = self.stamps()[-length:], self.array()[-length:], self.labels()[-length:]
+        self.config = config
+        self._forward_guard = ForwardJumpGuard(config.time_rules())
+        if len(self.names) > config.max_variables:
+            self.resets["variables_changed"] += 1
+            self.names = []
+        self._values = np.empty((length, len(self.names)))
+        self._stamps = np.empty(length)
+        self._labels = np.full(length, "", dtype=object)
+        self.clear()
+        if self.names:
+            for stamp, row, label in zip(stamps, values, labels):
+                self._append(float(stamp), row, label)
 
     def array(self) -> np.ndarray:
         """The window's samples, oldest first, as a (fill, N) copy."""
@@ -116,6 +165,29 @@ class SampleWindow:
     def snapshot(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Names, stamps and values copied together, for a discovery running on another thread."""
         return list(self.names), self.stamps(), self.array()
+
+    def _clock_reference(self) -> float | None:
+        """Where the stream's clock stands: the newest accepted sample, or a newer frame rejected for its values.
+
+        Why: a forward jump is judged against the stream, not only the accepted samples; otherwise frames that
+        are NaN for longer than ``max_forward_jump_s`` (nobody in view) would make the next person's first samples
+        "future" outliers and then reset the window, losing the encounters pooled before them.
+        """
+        newest = self.newest_stamp()
+        if newest is None or self._clock is None:
+            return newest
+        return max(newest, self._clock)
+
+    def _follow_clock(self, stamp: float) -> None:
+        reference = self._clock_reference()
+        if reference is not None and 0 < stamp - reference <= self.config.max_forward_jump_s:
+            self._clock = stamp
+
+    def _note_missing(self, names: Sequence[str], row: np.ndarray) -> None:
+        if set(self.missing_run) != set(names):
+            self.missing_run = dict.fromkeys(names, 0)  # bounded by max_variables: only this frame's names
+        for name, value in zip(names, row):
+            self.missing_run[name] = 0 if np.isfinite(value) else self.missing_run[name] + 1
 
     def _set_names(self, names: Sequence[str]) -> None:
         self.names = list(names)

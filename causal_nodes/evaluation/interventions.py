@@ -12,6 +12,13 @@ are compared with Kendall's tau and sign agreement.
 
 Sign accuracy is computed over pairs whose real effect is not negligible: ``|real| >= min_effect_fraction *
 max |real|`` of the episode (a sign of a zero effect is noise, not a prediction to check).
+
+Optional parts of the kinematic effect model, as the node has them: ``person_motion="world_model"`` with
+``world_model`` (a step ONNX) streams every person and the robot through the world model during the window (at
+the model's step, as the node does from ``/people`` and ``/odom``) and forecasts the subject with it;
+``planned_commands`` gives the prioritizer the robot's plan, emulated as the commands the simulated robot's
+controller executes over the horizon in a copy without intervention (noise future 0) -- what a local planner
+that predicts its own controller publishes, as ``nav_msgs/Path``, to the node.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,8 +55,14 @@ class VerificationConfig:
     local_weighting: str = "none"
     local_span: float = 0.3
     effect_model: str = "linear"
+    person_motion: str = "constant_velocity"
+    world_model: str = ""
+    """Step ONNX of the world model streamed during the window (``person_motion="world_model"``); '' = none."""
+    planned_commands: bool = False
 
     def __post_init__(self) -> None:
+        if self.person_motion == "world_model" and not self.world_model:
+            raise ValueError("person_motion world_model needs world_model (the path of a world-model ONNX)")
         if self.episodes < 1:
             raise ValueError(f"episodes must be >= 1, got {self.episodes}")
         if self.observe_steps < 20:
@@ -160,11 +173,13 @@ def _measure(
     return float(read_sample(intervened_twin(sim, variable, value, horizon, future), names)[target_index])
 
 
-def observe_episode(scenario: Any, cfg: VerificationConfig, seed: int) -> tuple[Any, np.ndarray, list, float]:
+def observe_episode(scenario: Any, cfg: VerificationConfig, seed: int,
+                    on_step: Callable[[Any], None] | None = None) -> tuple[Any, np.ndarray, list, float]:
     """Run the scenario observationally (warm-up, then the window) and get its graph.
 
     Returns the simulator at the end of the window, the window ``(observe_steps, N)`` (gaps forward-filled), the
-    links (discovered, or the truth with ``use_true_graph``) and the discovery time in seconds.
+    links (discovered, or the truth with ``use_true_graph``) and the discovery time in seconds. ``on_step`` sees
+    the simulator after every step of the window.
     """
     names = list(scenario.variables)
     sim = scenario.make_simulator(seed)
@@ -174,6 +189,8 @@ def observe_episode(scenario: Any, cfg: VerificationConfig, seed: int) -> tuple[
     for _ in range(cfg.observe_steps):
         sim.step()
         rows.append(read_sample(sim, names))
+        if on_step is not None:
+            on_step(sim)
     window = _fill_gaps(np.array(rows))
     if cfg.use_true_graph:
         return sim, window, [(s, t, lag) for s, t, lag in scenario.ground_truth()], 0.0
@@ -181,16 +198,54 @@ def observe_episode(scenario: Any, cfg: VerificationConfig, seed: int) -> tuple[
     return sim, window, links, seconds
 
 
+def planned_commands(sim: Any, horizon: int) -> np.ndarray:
+    """The robot's commands ``(H, 2)`` over the next ``horizon`` steps in a copy without intervention (future 0):
+    the plan of a local planner that knows its own controller."""
+    commands: list[tuple[float, float]] = []
+    intervened_twin(sim, None, 0.0, horizon, 0, on_step=lambda t: commands.append((t.robot_speed, t.robot_yaw_rate)))
+    return np.array(commands)
+
+
+class WorldModelFeed:
+    """Streams a physical simulator's people and robot into the world model, as the prioritizer node does from
+    ``/people`` and ``/odom`` (decimated to the model's step), and forecasts the subject at the window's end."""
+
+    def __init__(self, model_path: str) -> None:
+        from causal_nodes.prioritization.world_paths import WorldModelPaths
+
+        self.world = WorldModelPaths(model_path, 12)
+
+    def reset(self) -> None:
+        self.world.stream.reset()
+        self.world.pose = None
+
+    def __call__(self, sim: Any) -> None:
+        self.world.update(sim.time, [tuple(p) for p in sim.positions], tuple(float(v) for v in sim.robot_pose),
+                          (float(sim.robot_speed), float(sim.robot_yaw_rate)), "odom")
+
+    def forecast(self, scene: PlanarScene, stamp: float) -> Any:
+        return self.world.person_forecast(scene.person_xy, stamp, scene.dt)
+
+
 def run_episode(
-    scenario: Any, target: str, actionable: Sequence[str], cfg: VerificationConfig, seed: int
+    scenario: Any, target: str, actionable: Sequence[str], cfg: VerificationConfig, seed: int,
+    feed: WorldModelFeed | None = None,
 ) -> EpisodeOutcome:
     names = list(scenario.variables)
-    sim, window, links, disc_s = observe_episode(scenario, cfg, seed)
+    if feed is not None:
+        feed.reset()
+    sim, window, links, disc_s = observe_episode(scenario, cfg, seed, on_step=feed)
     pcfg = PrioritizerConfig(
         horizon=cfg.horizon, bootstrap=cfg.bootstrap, candidate_values=cfg.candidate_values, seed=seed, start="last",
         local_weighting=cfg.local_weighting, local_span=cfg.local_span, effect_model=cfg.effect_model,
+        person_motion=cfg.person_motion,
     )
-    res = prioritize(window, names, links, target, list(actionable), pcfg, scene=scene_of(sim))
+    scene = scene_of(sim)
+    if scene is not None:
+        forecast = feed.forecast(scene, sim.time) if feed is not None else None
+        plan = planned_commands(sim, cfg.horizon) if cfg.planned_commands else None
+        scene = replace(scene, person_forecast=forecast, planned_commands=plan)
+    res = prioritize(window, names, links, target, list(actionable), pcfg, scene=scene)
     tgt = names.index(target)
     futures = [seed * 1000 + f for f in range(cfg.futures)]
     baseline = [_measure(sim, None, 0.0, cfg.horizon, tgt, names, f) for f in futures]
@@ -243,7 +298,8 @@ def verify_scenario(
     bad = [a for a in actionable if a not in names]
     if bad:
         raise ValueError(f"actionable {bad} not variables of scenario {scenario.name!r}; known: {names}")
-    episodes = [run_episode(scenario, target, actionable, cfg, cfg.seed + k) for k in range(cfg.episodes)]
+    feed = WorldModelFeed(cfg.world_model) if cfg.world_model and scenario.kind == "physical" else None
+    episodes = [run_episode(scenario, target, actionable, cfg, cfg.seed + k, feed) for k in range(cfg.episodes)]
     summary = summarize(episodes, cfg.min_effect_fraction)
     truth = scenario.ground_truth()
     summary.update(
@@ -255,6 +311,9 @@ def verify_scenario(
         local_weighting=cfg.local_weighting,
         local_span=cfg.local_span,
         effect_model=cfg.effect_model,
+        person_motion=cfg.person_motion,
+        world_model=cfg.world_model,
+        planned_commands=cfg.planned_commands,
         episodes=[
             dict(seed=e.seed, links=e.links, kendall_tau=e.kendall_tau, warnings=e.warnings,
                  discovery_seconds=e.discovery_seconds, prioritize_seconds=e.prioritize_seconds,

@@ -10,6 +10,11 @@ QoS, chosen per kind of topic:
 - ``LATCHED_QOS`` (reliable, transient local, depth 1) for graphs, priorities, ground truth and their markers:
   a subscriber that joins late (RViz, a prioritizer) gets the last result at once.
 
+Parameters: :func:`declare` checks every value at start-up (range, choices, type) and turns rclpy's exceptions into
+a ``ValueError`` naming the node and the parameter, so a bad params file ends in one line and exit code 2, never a
+node that dies at its first message. :func:`on_parameter_change` applies a ``set_parameters`` at runtime or
+rejects it with the reason; parameters that cannot change at runtime are declared ``read_only``.
+
 Topic names are relative (``causal/graph``, ``people``), so a node started in a namespace (``robot1``) uses
 ``/robot1/causal/graph`` and several robots share one DDS domain without crosstalk. Two stay absolute by ROS
 convention: ``/diagnostics`` (one aggregator per system; statuses are named by the node's full name) and
@@ -17,17 +22,22 @@ convention: ``/diagnostics`` (one aggregator per system; statuses are named by t
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
+from rclpy.exceptions import ParameterException, ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from causal_nodes.variables.msg_adapters import seconds_to_sec_nanosec, stamp_seconds
+from causal_nodes.variables.stream_health import InputMonitor
 
 SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 STREAM_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=ReliabilityPolicy.RELIABLE)
@@ -38,7 +48,7 @@ LATCHED_QOS = QoSProfile(
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
 
-OK, WARN, ERROR = 0, 1, 2  # DiagnosticStatus levels as ints (the message field is a byte)
+OK, WARN, ERROR, STALE = 0, 1, 2, 3  # DiagnosticStatus levels as ints (the message field is a byte)
 
 
 def declare(
@@ -64,10 +74,76 @@ def declare(
     if choices is not None:
         constraints = "one of: " + ", ".join(choices)
         descriptor.additional_constraints = constraints
-    value = node.declare_parameter(name, default, descriptor).value
+    try:
+        value = node.declare_parameter(name, default, descriptor).value
+    except ParameterException as error:  # out of range, wrong type: one line naming node and parameter
+        raise ValueError(f"{node.get_name()}: parameter {name}: {error}") from None
+    if value is None and isinstance(default, list):
+        value = []  # `name: []` in a params file has no element type, so rclpy gives no value: an empty list
     if choices is not None and value not in set(choices):
-        raise ValueError(f"parameter {name}={value!r} is not {constraints}")
+        raise ValueError(f"{node.get_name()}: parameter {name}={value!r} is not {constraints}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{node.get_name()}: parameter {name}={value!r} must be a finite number")
     return value
+
+
+def on_parameter_change(node: Node, apply: Callable[[dict[str, Any]], None]) -> None:
+    """Registers ``apply(changes)`` for ``set_parameters``: it checks and applies the new values (name -> value)
+    together, or raises ValueError, which rejects the change with its message as the reason.
+
+    Register it after every ``declare``: rclpy calls these callbacks for declarations too. Ranges and read-only
+    flags are checked by rclpy before ``apply`` is called.
+    """
+
+    def callback(params: list) -> SetParametersResult:
+        changes = {p.name: p.value for p in params}
+        if set(changes) <= {"use_sim_time"}:
+            return SetParametersResult(successful=True)  # rclpy's own
+        try:
+            apply(changes)
+        except ValueError as error:
+            node.get_logger().warning(f"parameter change rejected: {error}")
+            return SetParametersResult(successful=False, reason=str(error))
+        node.get_logger().info("parameters changed: " + ", ".join(f"{k}={v!r}" for k, v in changes.items()))
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(callback)
+
+
+def parameter_values(node: Node, names: Iterable[str], changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The current values of ``names``, with pending ``changes`` applied (for checking a change before it is set)."""
+    changes = changes or {}
+    return {name: changes[name] if name in changes else _current(node, name) for name in names}
+
+
+def _current(node: Node, name: str) -> Any:
+    try:
+        return node.get_parameter(name).value
+    except ParameterUninitializedException:  # declared from `name: []` (an empty list has no type): empty
+        return []
+
+
+def input_health(level: int, message: str, inputs: InputMonitor, topics: dict[str, str]) -> tuple[int, str]:
+    """``(level, message)`` with the truth about the inputs laid over: STALE naming the inputs silent for longer
+    than their limit, a WARN with the frames lost on the way (by sequence numbers)."""
+    lost = [f"{h.lost} of {h.expected} frames lost on {topics.get(name, name)}"
+            for name, h in inputs.streams.items() if h.lost]
+    if lost:
+        level, message = max(level, WARN), f"{message}; {', '.join(lost)}"
+    silent = inputs.describe_stale(monotonic(), topics)
+    if silent:
+        level, message = STALE, f"stale: {silent}; {message}"
+    return level, message
+
+
+def wall_timer(node: Node, period_s: float, callback: Callable[[], None]) -> Any:
+    """A timer on the steady clock: diagnostics keep coming when sim time stands still (a paused bag)."""
+    return node.create_timer(period_s, callback, clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+
+def monotonic() -> float:
+    """The clock of input silence (``InputMonitor``): wall time, never bag time."""
+    return time.monotonic()
 
 
 def to_time_msg(seconds: float) -> Time:
@@ -107,25 +183,21 @@ def _fmt(value: Any) -> str:
 
 
 def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> None:
-    """``main()`` of a single node: init, spin on a multi-threaded executor, clean shutdown on Ctrl-C."""
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    """``main()`` of a single node: run it until Ctrl-C / SIGTERM, then shut down in order (see
+    :mod:`causal_nodes.nodes.composition`). A bad parameter ends in one line and exit code 2."""
+    from causal_nodes.nodes.composition import Composition
 
-    rclpy.init(args=args)
-    node = node_class()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+        with Composition(ros_args=args) as composition:
+            composition.add(node_class)
+            composition.spin_forever()
+    except ValueError as error:
+        print(f"{node_class.__name__}: error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)
 
 
 __all__ = [
-    "SENSOR_QOS", "STREAM_QOS", "LATCHED_QOS", "OK", "WARN", "ERROR", "declare", "to_time_msg", "now_seconds",
-    "stamp_seconds", "DiagnosticsPublisher", "run_node",
+    "SENSOR_QOS", "STREAM_QOS", "LATCHED_QOS", "OK", "WARN", "ERROR", "STALE", "declare", "on_parameter_change",
+    "parameter_values", "input_health", "wall_timer", "monotonic", "to_time_msg", "now_seconds", "stamp_seconds",
+    "DiagnosticsPublisher", "run_node",
 ]

@@ -5,11 +5,16 @@ it copies the window and runs the discovery on a worker thread, so the executor 
 PCMCI runs; a tick that finds the worker busy is counted as a skipped update. Publishes
 ``/causal/graph`` (causal_msgs/CausalGraph, transient local), ``/causal/graph_markers``
 (visualization_msgs/MarkerArray, transient local), ``/causal/graph_image`` (sensor_msgs/Image, rgb8) and
-``/diagnostics`` (window fill, latency, rejected frames, skipped updates).
+``/diagnostics`` (window fill, latency, rejected frames and window resets by reason, skipped updates, frames
+received / expected / lost by their ``sequence``, the variables that block the window; STALE when no frame came
+for ``stale_after_s``).
 
 Services (std_srvs/Trigger): ``~/reset`` empties the window (the next graph waits for ``min_samples`` new
 samples); ``~/discover_now`` runs a discovery on the current window at once and answers with the published graph's
 size, or why there is none (too few samples, a run already going).
+
+Every parameter applies at runtime (:meth:`OnlineDiscovery.reconfigure`; the next graph reflects it) or the
+change is rejected with the reason; none is silently ignored.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import gc
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from geometry_msgs.msg import Point
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -40,71 +46,76 @@ from causal_nodes.nodes.common import (
     WARN,
     DiagnosticsPublisher,
     declare,
+    input_health,
+    monotonic,
+    on_parameter_change,
+    parameter_values,
     run_node,
     stamp_seconds,
     to_time_msg,
+    wall_timer,
 )
+from causal_nodes.variables.stream_health import InputMonitor
 
 MARKER_NAMESPACE = "causal_graph"
+
+
+DISCOVERY_PARAMETERS = ("method", "test", "test_options", "engine", "tau_min", "tau_max", "pc_alpha", "alpha_level",
+                        "max_conds_dim", "max_combinations", "context", "context_bins")
+WINDOW_PARAMETERS = ("window_length", "time_jump_reset_s", "max_forward_jump_s", "max_variables")
 
 
 class DiscoveryNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("discovery_node", **kwargs)
-        config = DiscoveryConfig(
-            method=declare(self, "method", "pcmci", "PCMCI variant", choices=METHODS),
-            test=ci_test(declare(self, "test", "parcorr", "Conditional independence test", choices=TESTS),
-                         parse_test_options([item for item in declare(
-                             self, "test_options", [""], "Options of the test, 'KEY=VALUE' (e.g. n_features=3)")
-                             if item])),
-            engine=declare(self, "engine", "auto", "auto = exact fast ParCorr engine where it applies, else tigramite",
-                           choices=ENGINES),
-            tau_min=declare(self, "tau_min", 0, "Smallest lag [samples]", int_range=(0, 50)),
-            tau_max=declare(self, "tau_max", 3, "Largest lag [samples]", int_range=(0, 50)),
-            pc_alpha=declare(self, "pc_alpha", METHOD_DEFAULT_PC_ALPHA,
-                             "Significance of the PC stages; 0 = the method's default as in tigramite "
-                             "(pcmci 0.2, pcmciplus 0.01)", float_range=(0.0, 0.9999)),
-            alpha_level=declare(self, "alpha_level", 0.01, "Significance of a link in the final graph",
-                                float_range=(0.0001, 0.9999)),
-            max_conds_dim=_none_if_negative(declare(self, "max_conds_dim", -1,
-                                                    "Largest condition set in the PC stage (-1 = unlimited)",
-                                                    int_range=(-1, 100))),
-            max_combinations=declare(self, "max_combinations", 1, "Condition combinations tested per size",
-                                     int_range=(1, 100)),
-            context=declare(self, "context", "", "Variable of regime labels: tests run within regimes (test rcot)"),
-            context_bins=_floats(declare(self, "context_bins", "",
-                                         "Increasing edges 'E1,E2,..' cutting a continuous context into regimes")),
-        )
-        window = WindowConfig(
-            length=declare(self, "window_length", 300, "Samples in the sliding window", int_range=(20, 100000)),
-            time_jump_reset_s=declare(self, "time_jump_reset_s", 1.0,
-                                      "A stamp this far behind the newest resets the window (looping bag) [s]",
-                                      float_range=(0.001, 3600.0)),
-        )
-        self.online = OnlineDiscovery(
-            window,
-            config,
-            variables=[
-                v
-                for v in declare(self, "variables", [""], "Variables to use, in order ([''] = all in the frames)")
-                if v
-            ],
-            min_samples=declare(
-                self, "min_samples", 50, "Fewest samples before a graph is computed", int_range=(10, 100000)
-            ),
-            pool_encounters=declare(self, "pool_encounters", False,
-                                    "Pool encounters (subject changes, gaps) as separate datasets"),
-            encounter_gap_s=declare(self, "encounter_gap_s", 1.0, "A gap this long starts a new encounter [s]",
-                                    float_range=(0.001, 3600.0)),
-        )
+        self._worker: ThreadPoolExecutor | None = None
+        declare(self, "method", "pcmci", "PCMCI variant", choices=METHODS)
+        declare(self, "test", "parcorr", "Conditional independence test", choices=TESTS)
+        declare(self, "test_options", [""], "Options of the test, 'KEY=VALUE' (e.g. n_features=3)")
+        declare(self, "engine", "auto", "auto = exact fast ParCorr engine where it applies, else tigramite",
+                choices=ENGINES)
+        declare(self, "tau_min", 0, "Smallest lag [samples]", int_range=(0, 50))
+        declare(self, "tau_max", 3, "Largest lag [samples]", int_range=(0, 50))
+        declare(self, "pc_alpha", METHOD_DEFAULT_PC_ALPHA, "Significance of the PC stages; 0 = the method's default "
+                "as in tigramite (pcmci 0.2, pcmciplus 0.01)", float_range=(0.0, 0.9999))
+        declare(self, "alpha_level", 0.01, "Significance of a link in the final graph", float_range=(0.0001, 0.9999))
+        declare(self, "max_conds_dim", -1, "Largest condition set in the PC stage (-1 = unlimited)",
+                int_range=(-1, 100))
+        declare(self, "max_combinations", 1, "Condition combinations tested per size", int_range=(1, 100))
+        declare(self, "context", "", "Variable of regime labels: tests run within regimes (test rcot)")
+        declare(self, "context_bins", "", "Increasing edges 'E1,E2,..' cutting a continuous context into regimes")
+        declare(self, "window_length", 300, "Samples in the sliding window", int_range=(20, 100000))
+        declare(self, "time_jump_reset_s", 1.0,
+                "A stamp this far behind the newest resets the window (looping bag) [s]", float_range=(0.001, 3600.0))
+        declare(self, "max_forward_jump_s", 10.0,
+                "A stamp this far ahead of the newest is dropped; 3 in a row reset the window [s]",
+                float_range=(0.01, 1e6))
+        declare(self, "max_variables", 50, "Widest frame taken into the window; wider ones are dropped and counted",
+                int_range=(2, 1000))
+        declare(self, "variables", [""], "Variables to use, in order ([''] = all in the frames)")
+        declare(self, "min_samples", 50, "Fewest samples before a graph is computed", int_range=(10, 100000))
+        declare(self, "pool_encounters", False, "Pool encounters (subject changes, gaps) as separate datasets")
+        declare(self, "encounter_gap_s", 1.0, "A gap this long starts a new encounter [s]",
+                float_range=(0.001, 3600.0))
         self.marker_frame = declare(self, "marker_frame", "base_link", "Frame the graph markers are drawn in")
         self.marker_height = declare(self, "marker_height", 2.0, "Height of the graph above the frame origin [m]",
                                      float_range=(-100.0, 100.0))
         self.marker_radius = declare(self, "marker_radius", 1.0, "Radius of the variables' circle [m]",
                                      float_range=(0.1, 100.0))
         self.publish_image = declare(self, "publish_image", True, "Publish the rendered graph image")
-        period = declare(self, "update_period_s", 1.0, "Time between discoveries [s, node clock]",
-                         float_range=(0.01, 3600.0))
+        self.update_period_s = declare(self, "update_period_s", 1.0, "Time between discoveries [s, node clock]",
+                                       float_range=(0.01, 3600.0))
+        self.stale_after_s = declare(self, "stale_after_s", 5.0,
+                                     "No frame for this long: STALE on /diagnostics [s, wall clock]",
+                                     float_range=(0.1, 3600.0))
+        try:
+            config, window, variables = self._settings({})
+            self.online = OnlineDiscovery(window, config, variables=variables,
+                                          min_samples=self.get_parameter("min_samples").value,
+                                          pool_encounters=self.get_parameter("pool_encounters").value,
+                                          encounter_gap_s=self.get_parameter("encounter_gap_s").value)
+        except ValueError as error:  # checked at start-up, not at the first frame
+            raise ValueError(f"{self.get_name()}: parameter {error}") from None
 
         self._lock = threading.Lock()  # guards the window between the frame callback and the timer
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcmci")
@@ -113,6 +124,8 @@ class DiscoveryNode(Node):
         self.skipped_updates = 0
         self.graphs_published = 0
         self.frames_received = 0
+        self.inputs = InputMonitor(["frames"], self.stale_after_s, monotonic())
+        self._resets_reported = 0
         self._last_outcome: DiscoveryOutcome | None = None
         self._last_latency_s = float("nan")
 
@@ -121,11 +134,43 @@ class DiscoveryNode(Node):
         self.image_pub = self.create_publisher(Image, "causal/graph_image", LATCHED_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
         self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
-        services = MutuallyExclusiveCallbackGroup()  # a waiting ~/discover_now must not hold up the frames
+        # Services share the node's executor thread (one per node, see composition.py): a ~/discover_now waits for
+        # its run, and the frames meanwhile wait in their queue (depth 1000).
+        services = MutuallyExclusiveCallbackGroup()
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=services)
         self.create_service(Trigger, "~/discover_now", self._on_discover_now, callback_group=services)
-        self.create_timer(period, self._on_tick)
-        self.create_timer(1.0, self._publish_diagnostics)
+        self._tick_timer = self.create_timer(self.update_period_s, self._on_tick)
+        wall_timer(self, 1.0, self._publish_diagnostics)
+        on_parameter_change(self, self._apply_parameters)
+
+    # ---- parameters -----------------------------------------------------------------------------------------
+    def _settings(self, changes: dict[str, Any]) -> tuple[DiscoveryConfig, WindowConfig, list[str]]:
+        """The discovery and window settings from the parameters with ``changes`` applied (ValueError if bad)."""
+        d = parameter_values(self, DISCOVERY_PARAMETERS, changes)
+        d["max_conds_dim"] = _none_if_negative(d["max_conds_dim"])
+        d["test"] = ci_test(d["test"], parse_test_options([item for item in d.pop("test_options") if item]))
+        d["context_bins"] = _floats(d["context_bins"])
+        w = parameter_values(self, WINDOW_PARAMETERS, changes)
+        window = WindowConfig(length=w["window_length"], time_jump_reset_s=w["time_jump_reset_s"],
+                              max_forward_jump_s=w["max_forward_jump_s"], max_variables=w["max_variables"])
+        variables = [v for v in parameter_values(self, ["variables"], changes)["variables"] if v]
+        return DiscoveryConfig(**d), window, variables
+
+    def _apply_parameters(self, changes: dict[str, Any]) -> None:
+        config, window, variables = self._settings(changes)
+        InputMonitor((), changes.get("stale_after_s", self.stale_after_s), 0.0)  # validates
+        with self._lock:
+            self.online.reconfigure(config, window, changes.get("min_samples"), variables)
+            self.online.pool_encounters = changes.get("pool_encounters", self.online.pool_encounters)
+            self.online.encounter_gap_s = changes.get("encounter_gap_s", self.online.encounter_gap_s)
+        for name in ("marker_frame", "marker_height", "marker_radius", "publish_image", "stale_after_s"):
+            if name in changes:
+                setattr(self, name, changes[name])
+        self.inputs.stale_after_s = self.stale_after_s
+        if "update_period_s" in changes and changes["update_period_s"] != self.update_period_s:
+            self.update_period_s = changes["update_period_s"]
+            self.destroy_timer(self._tick_timer)
+            self._tick_timer = self.create_timer(self.update_period_s, self._on_tick)
 
     def _prepare_engine(self) -> None:
         """Loads (or compiles, the first time on a machine) the fast engine's kernels before the first window is
@@ -137,8 +182,14 @@ class DiscoveryNode(Node):
     # ---- callbacks ------------------------------------------------------------------------------------------
     def _on_frame(self, msg: VariableFrame) -> None:
         self.frames_received += 1
+        self.inputs.arrived("frames", monotonic(), int(msg.sequence))
         with self._lock:
             self.online.add(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values), msg.subject_id)
+            resets = sum(self.online.window.resets.values())
+        if resets != self._resets_reported:
+            self._resets_reported = resets
+            self.get_logger().warning("window reset: " + ", ".join(
+                f"{k} x{v}" for k, v in self.online.window.resets.items()), throttle_duration_sec=2.0)
 
     def _on_tick(self) -> None:
         if self._running is not None and not self._running.done():
@@ -193,12 +244,20 @@ class DiscoveryNode(Node):
         return response
 
     def _publish_diagnostics(self) -> None:
+        level, message, counters = self.status()
+        self.diagnostics.publish(level, message, counters)
+
+    def status(self) -> tuple[int, str, dict[str, Any]]:
+        """(level, sentence, counters) for /diagnostics."""
         with self._lock:
             counters = self.online.counters()
             enough, sentence = self.online.fill_status()
         counters.update(frames_received=self.frames_received, graphs_published=self.graphs_published,
                         skipped_updates=self.skipped_updates, latency_s=self._last_latency_s)
+        counters.update(self.inputs.counters())
         level, message = (OK, sentence) if enough else (WARN, f"no graph: {sentence}")
+        if self.online.blocking():
+            level = max(level, WARN)
         outcome = self._last_outcome
         if outcome is not None:
             if outcome.result is not None:
@@ -210,7 +269,8 @@ class DiscoveryNode(Node):
             else:
                 level = WARN if outcome.insufficient else ERROR
                 message += f"; last run failed: {outcome.error}"
-        self.diagnostics.publish(level, message, counters)
+        level, message = input_health(level, message, self.inputs, {"frames": "/causal/variables"})
+        return level, message, counters
 
     # ---- message conversion ---------------------------------------------------------------------------------
     def graph_message(self, outcome: DiscoveryOutcome) -> CausalGraph:
@@ -294,7 +354,8 @@ class DiscoveryNode(Node):
         return msg
 
     def destroy_node(self) -> None:
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        if self._worker is not None:  # None when the constructor failed (a bad parameter) before making it
+            self._worker.shutdown(wait=True, cancel_futures=True)
         super().destroy_node()
 
 

@@ -1,12 +1,14 @@
 """ROS 2 node: causal priorities and ranked do()-interventions for a target, on every discovered graph.
 
-In: ``/causal/graph`` (CausalGraph, transient local), ``/causal/variables`` (VariableFrame), ``/odom`` (Odometry)
-and, with a world model, ``/people`` (PoseArray). Out: ``/causal/priorities`` and ``/causal/interventions``
+In: ``/causal/graph`` (CausalGraph, transient local), ``/causal/variables`` (VariableFrame), ``/odom`` (Odometry),
+with a world model ``/people`` (PoseArray), optionally the robot's plan (nav_msgs/Path on ``plan_topic``).
+Out: ``/causal/priorities`` and ``/causal/interventions``
 (transient local), text markers on ``/causal/intervention_markers``, a status on ``/diagnostics``. The rules
 (the SEM is fitted on the graph's own window; the kinematic model starts from ``/odom`` and the frames' subject;
 the optional world model fills ``predicted_paths``) live in
 :class:`causal_nodes.prioritization.online.OnlinePrioritizer`; this node converts messages, holds the parameters
-(defaults from its config dataclasses) and wires topics.
+(defaults from its config dataclasses) and wires topics. Its status goes STALE when no graph (or no frame) came
+for ``stale_after_s``, and counts frames received / expected / lost by their ``sequence``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import numpy as np
 from geometry_msgs.msg import PoseArray, PoseStamped
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
-from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from visualization_msgs.msg import Marker, MarkerArray
 
@@ -40,8 +41,13 @@ from causal_nodes.nodes.common import (
     WARN,
     DiagnosticsPublisher,
     declare,
+    input_health,
+    monotonic,
+    on_parameter_change,
+    parameter_values,
     run_node,
     stamp_seconds,
+    wall_timer,
 )
 from causal_nodes.prioritization import PrioritizationResult, PrioritizerConfig
 from causal_nodes.prioritization.graph import UndirectedPolicy
@@ -50,6 +56,7 @@ from causal_nodes.prioritization.lagged_sem import LocalWeighting
 from causal_nodes.prioritization.online import GraphWindow, OnlinePrioritizer, OnlinePrioritizerConfig
 from causal_nodes.prioritization.prioritizer import CandidateSpacing, Goal
 from causal_nodes.prioritization.world_paths import WorldModelPaths
+from causal_nodes.variables.stream_health import InputMonitor
 
 STATUS_NAME = "causal_prioritizer"
 _DEFAULTS = OnlinePrioritizerConfig()
@@ -71,8 +78,9 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "effect_model": (_CORE.effect_model.value, "how robot commands act on the distance and collision risk: "
                      "'kinematic' (unicycle + geometry inside the learned SEM; needs /odom and the frames' subject) "
                      "or 'linear' (SEM only)", dict(choices=EffectModel.names())),
-    "person_motion": (_CORE.person_motion.value, "the person in the kinematic model: 'constant_velocity' or 'sem' "
-                      "(speed and turning from the SEM)", dict(choices=PersonMotion.names())),
+    "person_motion": (_CORE.person_motion.value, "the person in the kinematic model: 'constant_velocity', 'sem' "
+                      "(speed and turning from the SEM) or 'world_model' (the world model's forecast under each "
+                      "scenario's commands; needs world_model_path)", dict(choices=PersonMotion.names())),
     "candidate_spacing": (_CORE.candidate_spacing.value, "candidate values: 'even' over the 5..95 % range of the "
                           "window, or the window's 'quantile's", dict(choices=CandidateSpacing.names())),
     "seed": (_CORE.seed, "seed of the block bootstrap", dict(int_range=(0, 2**31 - 1))),
@@ -81,6 +89,13 @@ PARAMETERS: dict[str, tuple[Any, str, dict[str, Any]]] = {
     "world_model_path": ("", "world-model step ONNX (metadata JSON beside it) for predicted_paths; '' = none",
                          dict(read_only=True)),
     "world_model_horizon": (12, "world-model steps of the predicted paths", dict(int_range=(1, 100), read_only=True)),
+    "plan_topic": ("", "the robot's plan (nav_msgs/Path in the /odom frame, e.g. a local planner's); its commands "
+                   "replace the SEM's forecast of the robot's own; '' = none", dict(read_only=True)),
+    "plan_dt": (0.1, "time between a plan's poses when they carry no stamps [s]", dict(float_range=(0.01, 5.0))),
+    "plan_timeout_s": (_DEFAULTS.plan_timeout_s, "a plan is used while its last pose is at most this much older "
+                       "than the graph's window end [s]", dict(float_range=(0.0, 60.0))),
+    "stale_after_s": (10.0, "no graph or no frame for this long: STALE on /diagnostics [s, wall clock]",
+                      dict(float_range=(0.1, 3600.0))),
 }
 _CORE_FIELDS = [f.name for f in dataclasses.fields(PrioritizerConfig) if f.name in PARAMETERS]
 
@@ -93,9 +108,12 @@ class PrioritizerNode(Node):
         for name, (default, description, options) in PARAMETERS.items():
             declare(self, name, default, description, **options)
         self.world_error = ""
-        world = self._load_world_model()
-        self.online = OnlinePrioritizer(self._config(), world=world, world_error=self.world_error)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        try:
+            config = self._config()
+        except ValueError as error:  # checked at start-up, not at the first graph
+            raise ValueError(f"{self.get_name()}: parameter {error}") from None
+        self.online = OnlinePrioritizer(config, world=self._load_world_model(), world_error=self.world_error)
+        self.inputs = InputMonitor(["graphs", "frames"], self.get_parameter("stale_after_s").value, monotonic())
         self._graph_received = 0.0
         self._graph_header: Any = None
         self._bad_messages = 0
@@ -111,26 +129,28 @@ class PrioritizerNode(Node):
         self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS)
         if self.online.world is not None:  # the people are only needed to stream the world model
             self.create_subscription(PoseArray, "people", self._on_people, SENSOR_QOS)
-        self.create_timer(1.0, self._publish_status)
+        plan_topic = str(self.get_parameter("plan_topic").value)
+        if plan_topic:  # a planner publishes when it replans: keep the newest, reliably
+            self.create_subscription(PathMsg, plan_topic, self._on_plan, STREAM_QOS)
+        wall_timer(self, 1.0, self._publish_status)
+        on_parameter_change(self, self._apply_parameters)
 
     # ---- parameters -------------------------------------------------------------------------------------------
     def _config(self, overrides: dict | None = None) -> OnlinePrioritizerConfig:
         def get(name: str) -> Any:
-            return (overrides or {}).get(name, self.get_parameter(name).value)
+            return parameter_values(self, [name], overrides)[name]
 
         return OnlinePrioritizerConfig(
             target=str(get("target")), actionable=tuple(str(a) for a in get("actionable")),
-            window_size=int(get("window_size")),
+            window_size=int(get("window_size")), plan_timeout_s=float(get("plan_timeout_s")),
             prioritizer=PrioritizerConfig(**{name: get(name) for name in _CORE_FIELDS}),
         )
 
-    def _on_set_parameters(self, params: list) -> SetParametersResult:
-        try:
-            config = self._config({p.name: p.value for p in params})
-        except ValueError as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
+    def _apply_parameters(self, changes: dict[str, Any]) -> None:
+        """Checks the new values (ValueError: the change is refused with the reason), then applies them."""
+        config = self._config(changes)
+        self.inputs.stale_after_s = float(changes.get("stale_after_s", self.inputs.stale_after_s))
         self.online.reconfigure(config)
-        return SetParametersResult(successful=True)
 
     def _load_world_model(self) -> WorldModelPaths | None:
         """The world model if ``world_model_path`` is set; a failure is reported, never fatal."""
@@ -146,6 +166,7 @@ class PrioritizerNode(Node):
 
     # ---- inputs -----------------------------------------------------------------------------------------------
     def _on_frame(self, msg: VariableFrame) -> None:
+        self.inputs.arrived("frames", monotonic(), int(msg.sequence))
         p = msg.subject_position  # rejected frames are counted by reason in the window's counters
         self.online.add_frame(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values), msg.subject_id,
                               (p.x, p.y))
@@ -167,7 +188,20 @@ class PrioritizerNode(Node):
         except ValueError:
             self._bad_messages += 1
 
+    def _on_plan(self, msg: PathMsg) -> None:
+        """Poses with their own stamps if they carry increasing ones, else ``plan_dt`` apart from the header's."""
+        stamps = np.array([stamp_seconds(p.header.stamp) for p in msg.poses])
+        if stamps.size < 2 or np.any(np.diff(stamps) <= 0):
+            dt = float(self.get_parameter("plan_dt").value)
+            stamps = stamp_seconds(msg.header.stamp) + dt * np.arange(len(msg.poses))
+        poses = [(p.pose.position.x, p.pose.position.y, quaternion_to_yaw(p.pose.orientation)) for p in msg.poses]
+        try:
+            self.online.add_plan(stamps, poses)
+        except ValueError:
+            self._bad_messages += 1
+
     def _on_graph(self, msg: CausalGraph) -> None:
+        self.inputs.arrived("graphs", monotonic())
         self._graph_received = time.perf_counter()
         self.online.set_graph(GraphWindow(
             variables=list(msg.variables), tau_max=int(msg.tau_max), sample_count=int(msg.sample_count),
@@ -233,8 +267,10 @@ class PrioritizerNode(Node):
 
     def _publish_status(self) -> None:
         level, message, extra = self._status
+        level, message = input_health(level, message, self.inputs, {"graphs": "/causal/graph",
+                                                                    "frames": "/causal/variables"})
         values: dict[str, Any] = {"target": self.online.config.target, "bad_messages": self._bad_messages,
-                                  **self.online.counters()}
+                                  **self.online.counters(), **self.inputs.counters()}
         if self._latencies:
             lat = np.array(self._latencies) * 1e3
             values.update(latency_ms_last=lat[-1], latency_ms_mean=lat.mean(), latency_ms_max=lat.max())

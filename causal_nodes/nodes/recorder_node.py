@@ -218,8 +218,8 @@ def record(bag: str, topics: Sequence[str] = (), duration_s: float = 0.0, storag
     Requested topics that never appeared are reported (not an error: the bag is still valid, but the user should
     know). Runs its own rclpy context with rclpy's signal handlers off, so the bag is always closed properly.
     """
-    if duration_s < 0:
-        raise BagError(f"duration must be >= 0 s (0 = until Ctrl-C), got {duration_s}")
+    if not 0 <= duration_s < float("inf"):  # NaN fails too: it would record forever
+        raise BagError(f"duration must be a finite number >= 0 s (0 = until Ctrl-C), got {duration_s}")
     with bag_context(node_args):
         node = None
         try:

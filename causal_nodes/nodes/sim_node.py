@@ -143,6 +143,7 @@ class SimNode(Node):
             )
         else:
             self.frame_pub = self.create_publisher(VariableFrame, "causal/variables", STREAM_QOS)
+        self.frames_published = 0  # the sequence of causal/variables (subscribers count losses by it)
         # Flow control (faster-than-real-time runs): a simulator that outruns the variables node on a loaded machine
         # makes the node's input topics arrive with more skew than its max_input_age_s, which turns into NaN frames.
         self._pipeline_stamp = -math.inf
@@ -242,7 +243,9 @@ class SimNode(Node):
         if not self.physical:
             names, values = self.sim.frame()
             self.frame_pub.publish(VariableFrame(header=self._header(self.frame_id), names=names, values=values,
-                                                 subject_id="", subject_position=_NO_POSITION))
+                                                 subject_id="", subject_position=_NO_POSITION,
+                                                 sequence=self.frames_published))
+            self.frames_published += 1
             return
         sim: PhysicalSimulator = self.sim
         if self.tf is not None:

@@ -13,7 +13,11 @@ The node owns messages, parameters and timers; this class owns the rules, so the
 * **The scene.** The robot pose (odometry) and the *subject* of the frames (the person the variables node chose
   and sent with each frame) at the span's last stamp; see :class:`.scene_tracker.SceneTracker`.
 * **The optional world model** (:class:`.world_paths.WorldModelPaths`) is streamed with the people and the
-  robot's odometry, and predicts the people's paths under each robot-command candidate.
+  robot's odometry, and predicts the people's paths under each robot-command candidate; with
+  ``person_motion="world_model"`` it is also the kinematic model's forecast of the subject (seeing every person).
+* **The robot's plan** (optional, :meth:`OnlinePrioritizer.add_plan`, e.g. a local planner's ``nav_msgs/Path``):
+  its commands on the variable grid replace the SEM's forecast of the robot's own commands, as long as the plan
+  still covers the graph's window end.
 
 Swapping the effect model: ``run`` is :func:`~.prioritizer.prioritize` unless another function with its
 signature is given (e.g. one whose person forecast comes from a world model); it receives the window, the graph's
@@ -22,7 +26,7 @@ links, the target and actionable variables, the :class:`PrioritizerConfig` and t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,7 +34,7 @@ import numpy as np
 from causal_nodes.discovery.discover import min_samples_for
 from causal_nodes.discovery.window import SampleWindow, WindowConfig
 
-from .kinematics import EffectModel, PlanarScene
+from .kinematics import EffectModel, PersonMotion, PlanarScene, commands_from_poses
 from .prioritizer import PrioritizationResult, PrioritizerConfig, prioritize
 from .scene_tracker import SceneTracker
 from .world_paths import WorldModelPaths
@@ -74,6 +78,8 @@ class OnlinePrioritizerConfig:
     scene_history_s: float = 10.0
     """Odometry and subject positions kept: the scene is looked up at the graph's window end, which is behind
     the newest odometry by the discovery's latency."""
+    plan_timeout_s: float = 2.0
+    """A plan is used while its last pose is at most this much older than the graph's window end [s]."""
     prioritizer: PrioritizerConfig = field(default_factory=PrioritizerConfig)
 
     def __post_init__(self) -> None:
@@ -82,6 +88,8 @@ class OnlinePrioritizerConfig:
             raise ValueError("target must name a variable")
         if self.window_size < 20:
             raise ValueError(f"window_size must be >= 20 frames, got {self.window_size}")
+        if not self.plan_timeout_s >= 0:
+            raise ValueError(f"plan_timeout_s must be >= 0, got {self.plan_timeout_s}")
 
 
 @dataclass
@@ -135,6 +143,7 @@ class OnlinePrioritizer:
         self._prioritize = run
         self._graph: GraphWindow | None = None
         self._pending = False
+        self._plan: tuple[np.ndarray, np.ndarray] | None = None  # (stamps (M,), poses (M, 3)) of the newest plan
 
     # ---- inputs -----------------------------------------------------------------------------------------------
     def reconfigure(self, config: OnlinePrioritizerConfig) -> None:
@@ -166,6 +175,13 @@ class OnlinePrioritizer:
         if self.world is None or self.robot_pose is None or self.robot_command is None:
             return
         self.world.update(stamp, people_xy, self.robot_pose, self.robot_command, frame_id)
+
+    def add_plan(self, stamps: Sequence[float], poses: Sequence[Sequence[float]]) -> None:
+        """The robot's newest plan: poses ``(x, y, yaw)`` in the odometry frame at increasing ``stamps``; replaces
+        the previous one. ValueError on a plan that is empty, not finite or not increasing (the old one is kept)."""
+        t, p = np.asarray(stamps, dtype=float).reshape(-1), np.asarray(poses, dtype=float)
+        commands_from_poses(t, p, float(t[0]) if t.size else 0.0, 0.1, 1)  # validates
+        self._plan = (t, p)
 
     def predicted_paths(self, candidates: Sequence[Any]) -> list[list[np.ndarray]]:
         """Per candidate, the people's predicted ``(H, 2)`` paths (empty lists without a world model)."""
@@ -215,6 +231,8 @@ class OnlinePrioritizer:
         cfg = self.config
         if cfg.prioritizer.effect_model is EffectModel.KINEMATIC:
             outcome.scene = self.scene_tracker.scene(grid_period(stamps), at=float(stamps[-1]))
+            if outcome.scene is not None:
+                outcome.scene = self._with_forecasts(outcome.scene, float(stamps[-1]))
         try:
             outcome.result = self._prioritize(data, names, graph.links, cfg.target, list(cfg.actionable),
                                               cfg.prioritizer, scene=outcome.scene)
@@ -224,9 +242,23 @@ class OnlinePrioritizer:
             outcome.error, outcome.failed = f"prioritization failed: {type(exc).__name__}: {exc}", True
         return outcome
 
+    def _with_forecasts(self, scene: PlanarScene, stamp: float) -> PlanarScene:
+        """The scene with the world model's forecast of the subject (``person_motion="world_model"``) and the robot's
+        planned commands on the grid from ``stamp`` (a plan made after ``stamp`` is taken from its start)."""
+        cfg = self.config
+        forecast = None
+        if cfg.prioritizer.person_motion is PersonMotion.WORLD_MODEL and self.world is not None:
+            forecast = self.world.person_forecast(scene.person_xy, stamp, scene.dt)
+        plan = None
+        if self._plan is not None and self._plan[0][-1] >= stamp - cfg.plan_timeout_s:
+            t, poses = self._plan
+            plan = commands_from_poses(t, poses, max(stamp, float(t[0])), scene.dt, cfg.prioritizer.horizon)
+        return replace(scene, person_forecast=forecast, planned_commands=plan)
+
     def counters(self) -> dict[str, Any]:
         """The window's counters (frames, rejections and resets by reason) and the world model's state."""
-        out: dict[str, Any] = {"window_frames": self.window.fill}
+        out: dict[str, Any] = {"window_frames": self.window.fill, "plan": "none" if self._plan is None else
+                               f"{len(self._plan[0])} poses up to {self._plan[0][-1]:.3f} s"}
         out.update({f"window_{k}": v for k, v in self.window.counters().items() if k.startswith("re")})
         if self.world is not None or self._world_error:
             out["world_model"] = "loaded" if self.world is not None else "off"

@@ -326,15 +326,14 @@ def prioritize(
 
     reps = sem.replicas
     limits = _command_limits(arr, [idx[c] for c in COMMANDS]) if kinematic else None
+    forecast = kinematic and cfg.person_motion is PersonMotion.WORLD_MODEL
+    if forecast and (scene is None or scene.person_forecast is None):
+        warnings.append("person_motion world_model without a world-model forecast of the person: constant velocity")
+        forecast = False
 
-    def coupling(scenarios: int) -> KinematicCoupling:
+    def coupling(scenarios: int, person_paths: np.ndarray | None = None) -> KinematicCoupling:
         assert scene is not None  # kinematic implies a scene (_kinematics_usable)
-        return KinematicCoupling(scene, names, reps, scenarios, limits, cfg.person_motion)
-
-    baseline = simulate_clamped(
-        sem, history, np.array([-1]), np.zeros((1, horizon)), horizon,
-        post_step=coupling(1) if kinematic else None,
-    )[:, 0]  # (R, H, N)
+        return KinematicCoupling(scene, names, reps, scenarios, limits, cfg.person_motion, person_paths, horizon)
 
     # Scenarios: a shift of every non-target variable (total effects), then the candidate grid.
     cand_specs: list[tuple[str, float]] = []
@@ -348,8 +347,22 @@ def prioritize(
         warnings.append(f"no actionable variable is a (possible) ancestor of {target!r}: no interventions proposed")
     clamp_var = np.array([idx[n] for n in others] + [idx[a] for a, _ in cand_specs], dtype=int)
     if kinematic:
-        diffs = _kinematic_differences(sem, history, baseline, clamp_var, cand_specs, arr, tgt, horizon, coupling)
+        runs = _kinematic_run(sem, history, clamp_var, cand_specs, arr, horizon, coupling)
+        if forecast:
+            # The person's path depends on what the robot does: forecast it per scenario under the commands the
+            # first pass drove (the plan, the clamped value, the SEM's forecast of the rest), then simulate again.
+            assert scene is not None and scene.person_forecast is not None
+            commands = np.concatenate([_commands(runs[0], idx), _commands(runs[1], idx)])
+            paths = np.asarray(scene.person_forecast(commands), dtype=float)
+            if paths.shape != commands.shape or not np.isfinite(paths).all():
+                raise ValueError(f"person forecast returned {paths.shape} (finite: {np.isfinite(paths).all()}), "
+                                 f"expected finite {commands.shape}")
+            runs = _kinematic_run(sem, history, clamp_var, cand_specs, arr, horizon,
+                                  lambda n: coupling(n, paths[:1] if n == 1 else paths[1:]))
+        baseline, scenario_paths = runs
+        diffs = _kinematic_differences(baseline, scenario_paths, clamp_var, cand_specs, arr, tgt)
     else:
+        baseline = simulate_clamped(sem, history, np.array([-1]), np.zeros((1, horizon)), horizon)[:, 0]
         diffs = _linear_differences(sem, baseline, clamp_var, cand_specs, len(names), idx, tgt, horizon)
     effects = diffs[:, :, -1] if cfg.effect_at is EffectAt.FINAL else diffs.mean(axis=2)
     point = effects[0]
@@ -402,25 +415,44 @@ def _linear_differences(
     )[..., tgt]
 
 
-def _kinematic_differences(
-    sem: LaggedSEM, history: np.ndarray, baseline: np.ndarray, clamp_var: np.ndarray,
-    cand_specs: list[tuple[str, float]], arr: np.ndarray, tgt: int, horizon: int, coupling: Any,
-) -> np.ndarray:
-    """Target differences ``(R, S, H)`` in the hybrid (nonlinear) model, simulated in absolute terms.
-
-    Total effects are finite differences per unit: the shift is a tenth of the variable's window std (a local
-    slope; 1 unit for a constant variable), so the nonlinear geometry is probed near the current situation.
-    """
-    n_units = clamp_var.size - len(cand_specs)
+def _unit_shifts(arr: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Finite-difference shift per variable: a tenth of its window std (a local slope of the nonlinear geometry
+    near the current situation), 1 unit for a constant variable."""
     with np.errstate(all="ignore"):
         sd = np.nanstd(arr, axis=0)
-    shift = np.where(np.isfinite(sd) & (sd > 0), 0.1 * sd, 1.0)[clamp_var[:n_units]]
+    return np.where(np.isfinite(sd) & (sd > 0), 0.1 * sd, 1.0)[columns]
+
+
+def _kinematic_run(
+    sem: LaggedSEM, history: np.ndarray, clamp_var: np.ndarray, cand_specs: list[tuple[str, float]],
+    arr: np.ndarray, horizon: int, coupling: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute paths in the hybrid (nonlinear) model: the baseline ``(R, H, N)`` and every scenario
+    ``(R, S, H, N)`` (unit shifts of the non-target variables on top of the baseline, then the candidates)."""
+    baseline = simulate_clamped(sem, history, np.array([-1]), np.zeros((1, horizon)), horizon,
+                                post_step=coupling(1))[:, 0]
+    n_units = clamp_var.size - len(cand_specs)
+    shift = _unit_shifts(arr, clamp_var[:n_units])
     values = np.empty((sem.replicas, clamp_var.size, horizon))
     values[:, :n_units] = np.moveaxis(baseline[:, :, clamp_var[:n_units]], 2, 1) + shift[None, :, None]
     values[:, n_units:] = np.array([v for _, v in cand_specs])[None, :, None]
     step = coupling(clamp_var.size)
     step.protect(clamp_var)
-    paths = simulate_clamped(sem, history, clamp_var, values, horizon, post_step=step)[..., tgt]
-    diffs = paths - baseline[:, None, :, tgt]
-    diffs[:, :n_units] /= shift[None, :, None]
+    return baseline, simulate_clamped(sem, history, clamp_var, values, horizon, post_step=step)
+
+
+def _commands(paths: np.ndarray, idx: dict[str, int]) -> np.ndarray:
+    """The robot's (linear, angular) commands ``(S, H, 2)`` of the point fit (replica 0) of paths ``(R, [S,] H, N)``."""
+    point = paths[0] if paths.ndim == 4 else paths[:1]
+    return np.stack([point[..., idx[COMMANDS[0]]], point[..., idx[COMMANDS[1]]]], axis=-1)
+
+
+def _kinematic_differences(
+    baseline: np.ndarray, scenario_paths: np.ndarray, clamp_var: np.ndarray, cand_specs: list[tuple[str, float]],
+    arr: np.ndarray, tgt: int,
+) -> np.ndarray:
+    """Target differences ``(R, S, H)`` from the baseline; unit shifts divided by their shift (total effects)."""
+    n_units = clamp_var.size - len(cand_specs)
+    diffs = scenario_paths[..., tgt] - baseline[:, None, :, tgt]
+    diffs[:, :n_units] /= _unit_shifts(arr, clamp_var[:n_units])[None, :, None]
     return diffs

@@ -8,7 +8,13 @@ with ``use_sim_time`` gives the same frames as the live run.
 
 A grid time is emitted once every sampled stream that feeds a configured variable has data at or after it, or
 once any stream is ``max_input_age_s`` past it (then the late streams' variables are NaN). The goal is held (it
-is an event, published once), so it never delays the grid. Variables, units (REP 103):
+is an event, published once), so it never delays the grid.
+
+Hostile stamps never make the grid grow without bound (:mod:`causal_nodes.variables.time_sanity`): a far-future
+stamp is dropped until confirmed, a confirmed jump either way starts over, and a grid that would have to fill
+more than ``max_gap_fill_s`` of silence at once restarts after the gap instead (every case counted by name).
+A ``PoseArray`` with more than ``max_people`` people keeps the ``max_people`` nearest to the robot.
+Variables, units (REP 103):
 
 =====================  ======  ==========================================================================
 human_speed            m/s     speed of the selected person (finite difference of tracked grid positions)
@@ -48,6 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from causal_nodes.geometry import wrap_angle
+from causal_nodes.variables.time_sanity import DROP, RESET, ForwardJumpGuard, TimeRules, judge_step_back
 from causal_nodes.variables.tracking import NearestNeighbourTracker
 
 ALL_VARIABLES: tuple[str, ...] = (
@@ -128,17 +135,38 @@ class VariableConfig:
     tracker_gate_m: float = 1.0
     track_timeout_s: float = 1.0
     image_size: tuple[int, int] = (64, 48)
+    max_forward_jump_s: float = 10.0
+    """A stamp this far ahead of every input so far is dropped, until confirmed by more (then: start over)."""
+    max_gap_fill_s: float = 2.0
+    """A silence of every input longer than this is not filled with frames: the grid restarts after it."""
+    max_people: int = 50
+    """People used per message: the nearest to the robot (the tracker is quadratic in their number)."""
 
     def __post_init__(self) -> None:
         unknown = [v for v in self.variables if v not in ALL_VARIABLES]
         if unknown:
             raise ValueError(f"unknown variable(s) {unknown}; known: {list(ALL_VARIABLES)}")
         if not self.variables:
-            raise ValueError("at least one variable must be configured")
+            raise ValueError("variables: at least one variable must be configured")
+        if len(set(self.variables)) != len(self.variables):
+            raise ValueError(f"variables: each variable once, got {list(self.variables)}")
         if not 0.1 <= self.rate_hz <= 1000.0:
             raise ValueError(f"rate_hz must be in [0.1, 1000], got {self.rate_hz}")
-        if self.max_input_age_s <= 0:
+        if not self.max_input_age_s > 0:
             raise ValueError(f"max_input_age_s must be > 0, got {self.max_input_age_s}")
+        if self.person != "nearest" and not self.person.strip().lstrip("-").isdigit():
+            raise ValueError(f"person must be 'nearest' or an integer track id, got {self.person!r}")
+        if not (self.tracker_gate_m > 0 and self.track_timeout_s > 0):
+            raise ValueError(f"tracker_gate_m and track_timeout_s must be > 0, got {self.tracker_gate_m}, "
+                             f"{self.track_timeout_s}")
+        if not self.max_gap_fill_s > 0:
+            raise ValueError(f"max_gap_fill_s must be > 0, got {self.max_gap_fill_s}")
+        if self.max_people < 1:
+            raise ValueError(f"max_people must be >= 1, got {self.max_people}")
+        self.time_rules()  # validates the jump limits
+
+    def time_rules(self) -> TimeRules:
+        return TimeRules(back_jump_reset_s=self.time_jump_reset_s, max_forward_jump_s=self.max_forward_jump_s)
 
     def streams(self) -> tuple[str, ...]:
         needed = {s for v in self.variables for s in _STREAMS_OF[v]}
@@ -219,9 +247,22 @@ class VariableExtractor:
         self._first_input = math.inf
         self._next_k: int | None = None
         self._newest_input = -math.inf
+        self._time_rules = config.time_rules()
+        self._forward_guard = ForwardJumpGuard(self._time_rules)
+        self._gaps: deque[tuple[float, float]] = deque(maxlen=1000)
+        """Silences of every input ahead of the grid: (last held time, first new stamp)."""
         self.dropped: Counter = Counter()
-        self.resets = 0
+        self.reset_reasons: Counter = Counter()
         self.frames_emitted = 0
+        self.frames_skipped = 0
+        """Grid times left out after a gap longer than ``max_gap_fill_s`` (never synthesised)."""
+        self.missing_run: dict[str, int] = dict.fromkeys(config.variables, 0)
+        """Per variable: frames in a row, up to the newest, in which it was NaN (names what blocks a window)."""
+        self.missing_total: Counter = Counter()
+
+    @property
+    def resets(self) -> int:
+        return sum(self.reset_reasons.values())
 
     # ---- inputs -------------------------------------------------------------------------------------------
     def add_odometry(self, stamp: float, x: float, y: float, yaw: float, v: float, w: float) -> str | None:
@@ -232,6 +273,8 @@ class VariableExtractor:
         problem = self._check(stamp, xy, "people")
         if problem:
             return problem
+        if len(xy) > self.config.max_people:
+            xy = self._nearest_people(stamp, xy)
         self._streams["people"].push(stamp, np.zeros(1))
         for track_id, position in self._tracker.update(stamp, xy).items():
             stream = self._track_streams.setdefault(track_id, _Stream(self._streams["people"].horizon_s))
@@ -303,6 +346,7 @@ class VariableExtractor:
             self._next_k = math.ceil(start / self.period - 1e-9)
         frames: list[VariableSample] = []
         while True:
+            self._skip_gap()
             t = self._next_k * self.period
             reached = all((newest := s.newest()) is not None and newest >= t for s in needed)
             if not reached and self._newest_input < t + self.config.max_input_age_s:
@@ -310,16 +354,63 @@ class VariableExtractor:
             frames.append(self._frame(t))
             self._next_k += 1
         self.frames_emitted += len(frames)
+        for frame in frames:
+            self._note_missing(frame)
         return frames
 
     def counters(self) -> dict[str, int]:
-        out = {"frames": self.frames_emitted, "resets": self.resets, "tracks": len(self._track_streams)}
+        out = {"frames": self.frames_emitted, "resets": self.resets, "tracks": len(self._track_streams),
+               "frames_skipped_gap": self.frames_skipped}
+        out.update({f"reset_{k}": v for k, v in self.reset_reasons.items()})
         out.update({f"dropped_{k}": v for k, v in self.dropped.items()})
+        out.update({f"nan_{k}": v for k, v in self.missing_total.items()})
         if self._next_k is not None:  # the grid has started: what is missing now was never published
             out.update({f"left_out_never_published_{name}": 1 for name in self.left_out()})
         return out
 
+    def blocking_variables(self, min_frames: int = 1) -> list[str]:
+        """Variables NaN in at least the last ``min_frames`` frames, longest first (what a window waits for)."""
+        runs = [(run, name) for name, run in self.missing_run.items() if run >= min_frames]
+        return [name for _, name in sorted(runs, key=lambda item: -item[0])]
+
+    def inputs_of(self, variable: str) -> tuple[str, ...]:
+        """The input streams a variable reads (odom, people, scan, goal, image, imu)."""
+        return _STREAMS_OF[variable]
+
     # ---- internals ----------------------------------------------------------------------------------------
+    def _skip_gap(self) -> None:
+        """Never fill a silence of every input longer than ``max_gap_fill_s``: the grid restarts after it."""
+        assert self._next_k is not None
+        while self._gaps:
+            start, end = self._gaps[0]
+            if self._next_k * self.period < start:
+                return  # the gap is still ahead of the grid
+            self._gaps.popleft()
+            restart_k = math.ceil(end / self.period - 1e-9)
+            if restart_k > self._next_k:
+                self.frames_skipped += restart_k - self._next_k
+                self.reset_reasons["gap_too_long"] += 1
+                self._next_k = restart_k
+                self._previous_grid_xy.clear()  # a speed or turn across the gap would be meaningless
+                self._previous_heading.clear()
+
+    def _note_missing(self, frame: VariableSample) -> None:
+        for name, value in zip(frame.names, frame.values):
+            if math.isfinite(value):
+                self.missing_run[name] = 0
+            else:
+                self.missing_run[name] = self.missing_run.get(name, 0) + 1
+                self.missing_total[name] += 1
+
+    def _nearest_people(self, stamp: float, xy: np.ndarray) -> np.ndarray:
+        """The ``max_people`` rows nearest the robot (at its last known position); the rest is counted."""
+        odom = self._streams["odom"].at(stamp, math.inf)
+        reference = odom[:2] if odom is not None else np.zeros(2)
+        keep = self.config.max_people
+        nearest = np.argpartition(np.hypot(*(xy - reference).T), keep - 1)[:keep]
+        self.dropped["people_beyond_max_people"] += len(xy) - keep
+        return xy[np.sort(nearest)]
+
     def _frame(self, t: float) -> VariableSample:
         age = self.config.max_input_age_s
         odom = self._streams["odom"].at(t, age, angle_index=2)
@@ -417,12 +508,7 @@ class VariableExtractor:
         if not positions:
             return None, None
         if self.config.person != "nearest":
-            try:
-                wanted = int(self.config.person)
-            except ValueError:
-                raise ValueError(
-                    f"person must be 'nearest' or an integer track id, got {self.config.person!r}"
-                ) from None
+            wanted = int(self.config.person)  # validated by VariableConfig
             return (wanted, positions[wanted]) if wanted in positions else (None, None)
         reference = odom[:2] if odom is not None else np.zeros(2)
         subject = min(positions, key=lambda tid: float(np.hypot(*(positions[tid] - reference))))
@@ -437,16 +523,23 @@ class VariableExtractor:
         return None
 
     def _check(self, stamp: float, values: np.ndarray, stream: str) -> str | None:
+        """Order is checked per stream (streams have their own latency); a jump ahead against all inputs."""
         if not math.isfinite(stamp):
             return self._count(f"{stream}_non_finite_stamp")
         if not np.all(np.isfinite(values)):
             return self._count(f"{stream}_non_finite_value")
-        newest = self._streams[stream].newest()
-        if newest is not None and stamp <= newest:
-            if newest - stamp >= self.config.time_jump_reset_s:
-                self._reset()
-            else:
-                return self._count(f"{stream}_out_of_order" if stamp < newest else f"{stream}_duplicate_stamp")
+        verdict = judge_step_back(self._streams[stream].newest(), stamp, self._time_rules)
+        if verdict.action == DROP:
+            return self._count(f"{stream}_{verdict.reason}")
+        if verdict.action != RESET:
+            newest = self._newest_input if math.isfinite(self._newest_input) else None
+            verdict = self._forward_guard.judge(newest, stamp)
+            if verdict.action == DROP:
+                return self._count(f"{stream}_{verdict.reason}")
+        if verdict.action == RESET:
+            self._reset(verdict.reason)
+        elif stamp - self._newest_input > self.config.max_gap_fill_s:  # every input was silent: a gap
+            self._gaps.append((self._newest_input + self.config.max_input_age_s, stamp))
         self._newest_input = max(self._newest_input, stamp)
         self._first_input = min(self._first_input, stamp)
         self._seen.add(stream)
@@ -454,10 +547,11 @@ class VariableExtractor:
 
     def reset(self) -> None:
         """Start over: forget every input and track (a ``~/reset`` service request)."""
-        self._reset()
+        self._reset("requested")
 
-    def _reset(self) -> None:
-        """Time jumped back (a looping bag, a restarted simulator): start over on the new time axis."""
+    def _reset(self, reason: str) -> None:
+        """Time jumped (a looping bag, a restarted simulator, a clock that jumped ahead), or a reset was requested:
+        start over on the new time axis."""
         for stream in self._streams.values():
             stream.clear()
         self._track_streams.clear()
@@ -470,7 +564,9 @@ class VariableExtractor:
         self._tracker.reset()
         self._next_k = None
         self._newest_input = -math.inf
-        self.resets += 1
+        self._gaps.clear()
+        self._forward_guard.clear()
+        self.reset_reasons[reason] += 1
 
     def _count(self, reason: str) -> str:
         self.dropped[reason] += 1
@@ -528,4 +624,6 @@ def obstacle_clearance(ranges: np.ndarray, angles: np.ndarray, robot_pose: np.nd
         ends = np.stack([robot_pose[0] + reach * np.cos(heading), robot_pose[1] + reach * np.sin(heading)], axis=1)
         gaps = np.hypot(ends[:, None, 0] - people_xy[None, :, 0], ends[:, None, 1] - people_xy[None, :, 1])
         keep &= ~np.any(gaps < exclusion_m, axis=1)
-    return float(r[keep].min()) if keep.any() else float(range_max)
+    if keep.any():
+        return float(r[keep].min())
+    return float(range_max) if math.isfinite(range_max) else math.nan  # a scan claiming range_max inf: unknown

@@ -80,26 +80,29 @@ class StreamingCachePolicy:
         # The counter is a Python int (no overflow); the model only sees bounded age buckets.
         self.step_index += 1
 
-    def plan_rollout(self, mask: np.ndarray, horizon: int) -> tuple:
+    def plan_read(self, mask: np.ndarray, steps_ahead: int = 0) -> StepPlan:
+        """A read-only step ``steps_ahead`` steps after the next one: nothing is written or evicted.
+
+        This is how a rollout's imagined steps see the cache (see :meth:`plan_rollout`); the runtime
+        uses it to replay a rollout with the step graph (``write_onehot`` all zero, no commit).
+        """
+        mask = self._check_mask(mask)
+        valid = self.valid & (mask & self.prev_mask)[..., None]
+        ages = self.ages(self.step_index + int(steps_ahead), self.written_step)
+        return StepPlan(valid.astype(np.float32), ages, np.zeros(self.slots, dtype=np.float32), -1)
+
+    def plan_rollout(self, mask: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         """Inputs for an unrolled rollout of ``horizon`` steps starting with the next step.
 
-        Returns ``(past_valid (H, B, P, C) float32, past_age (H, C) int64, slots list)``: at rollout
-        step h the *pre-rollout* cache content stays visible unless a rollout write has evicted it;
-        keys written during the rollout are handled inside the model (never evicted while
-        ``horizon <= window``). The mask is held constant over the rollout.
+        Step 0 re-reads the latest observation: a live step, which writes its slot (evicting that
+        slot's old content). The imagined steps 1..H-1 write nothing: they read the cache as step 0
+        left it (step 0's own keys are handled inside the model as one extra entry of age h), so only
+        the age buckets change. Returns ``(past_valid (B, P, C) float32, past_age (H, C) int64)``.
+        The mask is held constant over the rollout; ``horizon <= window`` keeps step 0's age a bucket
+        of its own.
         """
         if horizon > self.window:
             raise ValueError(f"rollout horizon {horizon} exceeds the cache window {self.window}")
         base = self.plan(mask)
-        valid = base.past_valid.astype(bool)
-        out_valid = np.zeros((horizon, self.batch, self.people, self.slots), dtype=np.float32)
-        out_age = np.zeros((horizon, self.slots), dtype=np.int64)
-        slots = []
-        for h in range(horizon):
-            step = self.step_index + h
-            slot = self.slot_for(step)
-            valid[..., slot] = False
-            slots.append(slot)
-            out_valid[h] = valid
-            out_age[h] = self.ages(step, self.written_step)
-        return out_valid, out_age, slots
+        ages = np.stack([self.ages(self.step_index + h, self.written_step) for h in range(horizon)])
+        return base.past_valid, ages

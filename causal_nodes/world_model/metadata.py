@@ -10,7 +10,9 @@ import hashlib
 import json
 from pathlib import Path
 
-FORMAT = "causal_nodes.world_model/1"
+# /2: rollouts read the cache without writing imagined steps (past_valid (1, P, C)), joint attention,
+# optional rollout graphs per person bucket. /1 files (the first release) are refused with this message.
+FORMAT = "causal_nodes.world_model/2"
 REQUIRED_CONFIG = ("d_model", "layers", "p_max", "sinks", "window", "horizon", "k_max", "dt")
 STEP_INPUTS = ("people", "mask", "action", "past_k", "past_v", "past_valid", "past_age", "write_onehot")
 STEP_OUTPUTS = ("mean", "logvar", "present_k", "present_v")
@@ -44,7 +46,9 @@ def load_metadata(model_path: Path) -> dict:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{meta_path}: not valid JSON ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{meta_path}: 'format' must be {FORMAT!r}")
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{meta_path}: 'format' must be {FORMAT!r}, found {found!r} (re-export the model with "
+                         "python -m training.export_onnx <model>.pt, or retrain)")
     for key in ("config", "step_model", "rollout_model"):
         if key not in meta:
             raise ValueError(f"{meta_path}: missing key {key!r}")
@@ -55,11 +59,14 @@ def load_metadata(model_path: Path) -> dict:
         raise ValueError(
             f"{meta_path}: describes step model {meta['step_model'].get('file')!r}, not {model_path.name!r}"
         )
-    for key, names_in, names_out in (
-        ("step_model", STEP_INPUTS, STEP_OUTPUTS),
-        ("rollout_model", ROLLOUT_INPUTS, ROLLOUT_OUTPUTS),
-    ):
-        entry = meta[key]
+    buckets = meta.get("rollout_buckets", [])
+    if not isinstance(buckets, list) or not all(isinstance(b, dict) and isinstance(b.get("people"), int)
+                                                and 0 < b["people"] < int(meta["config"]["p_max"]) for b in buckets):
+        raise ValueError(f"{meta_path}: rollout_buckets must list {{'people': N, 'file': ...}} with 0 < N < p_max")
+    graphs = [("step_model", meta["step_model"], STEP_INPUTS, STEP_OUTPUTS),
+              ("rollout_model", meta["rollout_model"], ROLLOUT_INPUTS, ROLLOUT_OUTPUTS)]
+    graphs += [(f"rollout bucket {b['people']}", b, ROLLOUT_INPUTS, ROLLOUT_OUTPUTS) for b in buckets]
+    for key, entry, names_in, names_out in graphs:
         path = model_path.parent / entry.get("file", "")
         if not path.is_file():
             raise ValueError(f"{key} file not found: {path}")

@@ -3,7 +3,9 @@
 ``WorldModel`` keeps the streaming state (KV cache, slot, sink fill, per-person validity) with
 constant memory: the cache arrays have a fixed shape forever, and each ``step`` costs one call of
 a static graph. ``rollout`` predicts K candidate robot action sequences from the current state in
-one call of the unrolled rollout graph, without touching the live state.
+one call of the unrolled rollout graph, without touching the live state; the people present are
+packed into the smallest exported person bucket that holds them (the graphs are static, the cost
+is that of the bucket).
 
 Frames: people are given as ``[x, y, vx, vy]`` in the robot frame of the current step
 (REP 103: x forward, y left; m, m/s; velocity = the person's ground velocity expressed in robot
@@ -37,14 +39,21 @@ class WorldModel:
         self.p_max, self.sinks, self.window = int(cfg["p_max"]), int(cfg["sinks"]), int(cfg["window"])
         self.layers, self.d_model = int(cfg["layers"]), int(cfg["d_model"])
         self.horizon_max, self.k_max, self.dt = int(cfg["horizon"]), int(cfg["k_max"]), float(cfg["dt"])
-        paths = [model_path, model_path.parent / self.metadata["rollout_model"]["file"]]
+        entries = [self.metadata["step_model"], self.metadata["rollout_model"]]
+        entries += sorted(self.metadata.get("rollout_buckets", []), key=lambda b: b["people"])
+        paths = [model_path.parent / e["file"] for e in entries]
         cache_dir = Path(engine_cache_dir) if engine_cache_dir is not None else None
-        self.backend, (self._step_runner, self._rollout_runner), self.fallback_reasons = open_runners(
+        self.backend, runners, self.fallback_reasons = open_runners(
             paths, backend, fp16=fp16, engine_cache_dir=cache_dir, threads=threads)
-        for runner, key in ((self._step_runner, "step_model"), (self._rollout_runner, "rollout_model")):
+        for runner, entry, path in zip(runners, entries, paths):
             session = getattr(runner, "session", None)
             if session is not None:
-                check_session_matches(session, self.metadata[key], f"{paths[0].parent / self.metadata[key]['file']}")
+                check_session_matches(session, entry, str(path))
+        self._step_runner = runners[0]
+        # person bucket -> rollout runner, smallest first; p_max is always there
+        self._rollout_runners = {int(e.get("people", self.p_max)): r for e, r in zip(entries[2:], runners[2:])}
+        self._rollout_runners[self.p_max] = runners[1]
+        self.buckets = tuple(sorted(self._rollout_runners))
         self.reset()
 
     # -- state ----------------------------------------------------------------------------------
@@ -126,8 +135,9 @@ class WorldModel:
         Step 0 re-reads the latest observation with the candidate's first action (the live step
         used the executed one), so this answers "what if the robot did this instead from now".
         Returns positions ``(K, N, horizon, 2)`` in the robot frame of the latest step; NaN for
-        rows absent in it. ``sample=True`` draws each step's displacement from the predicted
-        Gaussian (``rng``) instead of using the mean. The live state is not modified.
+        rows absent in it. ``sample=True`` adds each step's predicted Gaussian noise (``rng``) to the
+        positions; the velocity the next step sees stays the mean one, so the noise does not compound
+        through the model's input. The live state is not modified.
         """
         if self._before_last is None:
             raise ValueError("rollout needs at least one step() since the last reset()")
@@ -147,7 +157,20 @@ class WorldModel:
         if horizon < self.horizon_max:  # the graph always runs horizon_max steps; pad and slice
             acts = np.concatenate([acts, np.repeat(acts[:, -1:], self.horizon_max - horizon, axis=1)], axis=1)
         k_prev, v_prev, policy, people, mask, n = self._before_last
-        past_valid, past_age, _ = policy.plan_rollout(mask, self.horizon_max)
+        past_valid, past_age = policy.plan_rollout(mask, self.horizon_max)
+        rows = np.flatnonzero(mask[0])  # the people present, packed into the smallest bucket that holds them
+        bucket = next(b for b in self.buckets if b >= max(len(rows), 1))
+        runner = self._rollout_runners[bucket]
+        m = len(rows)
+        packed_people = np.zeros((1, bucket, 4), dtype=np.float32)
+        packed_people[0, :m] = people[0, rows]
+        packed_mask = np.zeros((1, bucket), dtype=np.float32)
+        packed_mask[0, :m] = 1.0
+        shape = (self.layers, 1, bucket) + k_prev.shape[3:]
+        packed_k, packed_v = np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.float32)
+        packed_k[:, :, :m], packed_v[:, :, :m] = k_prev[:, :, rows], v_prev[:, :, rows]
+        packed_valid = np.zeros((1, bucket, past_valid.shape[-1]), dtype=np.float32)
+        packed_valid[0, :m] = past_valid[0, rows]
         rng = rng or np.random.default_rng()
         chunks = []
         for start in range(0, acts.shape[0], self.k_max):
@@ -156,17 +179,26 @@ class WorldModel:
             padded = np.concatenate([chunk, np.repeat(chunk[-1:], self.k_max - k, axis=0)], axis=0)
             poses = integrate_unicycle(padded, self.dt)
             robot_pose = np.stack([poses[..., 0], poses[..., 1], np.cos(poses[..., 2]), np.sin(poses[..., 2])], -1)
-            noise = np.zeros((self.k_max, self.horizon_max, self.p_max, 2), dtype=np.float32)
+            noise = np.zeros((self.k_max, self.horizon_max, bucket, 2), dtype=np.float32)
             if sample:
-                noise[:k] = rng.standard_normal((k, self.horizon_max, self.p_max, 2))
-            out = self._rollout_runner.run({
-                "people": people, "mask": mask.astype(np.float32), "past_k": k_prev, "past_v": v_prev,
-                "past_valid": past_valid, "past_age": past_age, "robot_pose": robot_pose.astype(np.float32),
+                noise[:k] = rng.standard_normal((k, self.horizon_max, bucket, 2))
+            out = runner.run({
+                "people": packed_people, "mask": packed_mask, "past_k": packed_k, "past_v": packed_v,
+                "past_valid": packed_valid, "past_age": past_age, "robot_pose": robot_pose.astype(np.float32),
                 "actions": padded.astype(np.float32), "noise": noise})
-            chunks.append(out["positions"][:k, :n, :horizon].astype(np.float64))
-        positions = np.concatenate(chunks, axis=0)
-        positions[:, ~mask[0, :n]] = np.nan
+            chunks.append(out["positions"][:k, :m, :horizon].astype(np.float64))
+        positions = np.full((acts.shape[0], n, horizon, 2), np.nan)
+        positions[:, rows] = np.concatenate(chunks, axis=0)
         return positions
+
+    def _read_only_step(self, people: np.ndarray, mask: np.ndarray, action: np.ndarray, ahead: int) -> np.ndarray:
+        """Step graph without writing or committing: an imagined step ``ahead`` steps after the live one."""
+        plan = self._policy.plan_read(mask, ahead - 1)
+        out = self._step_runner.run({
+            "people": people, "mask": mask.astype(np.float32), "action": self._action(action),
+            "past_k": self._k, "past_v": self._v, "past_valid": plan.past_valid,
+            "past_age": plan.past_age, "write_onehot": plan.write_onehot})
+        return out["mean"][0].astype(np.float64)
 
     def predict_sequential(self, horizon: int, robot_actions: ArrayLike) -> np.ndarray:
         """Mean prediction for ONE action sequence by stepping the step graph ``horizon`` times.
@@ -202,7 +234,10 @@ class WorldModel:
                     ],
                     -1,
                 )
-                mean, _ = self.step(obs, mask[0], acts[h])
+                if h == 0:  # the latest observation again, with this action: a live step (it writes its slot)
+                    mean, _ = self.step(obs, mask[0], acts[h])
+                else:  # imagined steps only read the cache (StreamingCachePolicy.plan_rollout)
+                    mean = self._read_only_step(obs.astype(np.float32)[None], mask, acts[h], h)
                 mean = np.nan_to_num(mean)
                 d0 = np.stack([c * mean[:, 0] - s * mean[:, 1], s * mean[:, 0] + c * mean[:, 1]], -1)
                 pos, vel = pos + d0, d0 / self.dt

@@ -42,13 +42,27 @@ class WorldModelStream:
         self._last_stamp: float | None = None
         self._last_pos: dict[Hashable, np.ndarray] = {}
 
+    @property
+    def last_stamp(self) -> float | None:
+        """Stamp of the model's latest step (None before the first)."""
+        return self._last_stamp
+
+    def last_positions(self) -> dict[Hashable, np.ndarray]:
+        """World-frame position of every person seen at the latest step, by id."""
+        return {pid: p.copy() for pid, p in self._last_pos.items()}
+
+    def slot(self, pid: Hashable) -> int:
+        """The model slot of a person seen at the latest step, -1 if they were dropped (beyond p_max)."""
+        return int(self.slots.slot_of.get(pid, -1))
+
     def update(self, stamp: float, ids: Sequence[Hashable], people_world: np.ndarray, robot_pose: Sequence[float],
-               action: Sequence[float]) -> Prediction | None:
+               action: Sequence[float], predict: bool = True) -> Prediction | None:
         """Consume one detection frame; returns a Prediction when the model stepped, else None.
 
         ``people_world``: (N, 2) positions in the world (odom) frame; ``robot_pose``: (x, y, yaw) in
         the same frame; ``action``: (linear m/s, angular rad/s). Raises ValueError on bad input
-        (non-finite values, wrong shapes, time going backwards).
+        (non-finite values, wrong shapes, time going backwards). ``predict=False`` only streams (no rollout,
+        empty paths): for callers that run their own rollouts.
         """
         people_world = np.asarray(people_world, dtype=np.float64).reshape(-1, 2) if len(ids) else np.zeros((0, 2))
         pose = np.asarray(robot_pose, dtype=np.float64)
@@ -71,16 +85,21 @@ class WorldModelStream:
         states = np.concatenate([rel, vectors_to_robot(vel_world, pose[2])], axis=1) if len(ids) else np.zeros((0, 4))
         people, mask, slot_of = self.slots.assign(list(ids), states)
         mean, _ = self.model.step(people, mask, action)
-        paths = self.model.rollout(self.horizon, np.asarray(action, dtype=np.float64)[None])[0]  # (P, H, 2)
+        if predict:
+            paths = self.model.rollout(self.horizon, np.asarray(action, dtype=np.float64)[None])[0]  # (P, H, 2)
+        else:
+            paths = np.full((len(mask), self.horizon, 2), np.nan)
         c, s = np.cos(pose[2]), np.sin(pose[2])
         out_paths, out_mean = {}, {}
         for i, pid in enumerate(ids):
             k = slot_of[i]
             if k < 0:
                 continue
+            out_mean[pid] = mean[k]
+            if not predict:
+                continue
             p = paths[k]
             out_paths[pid] = np.stack([pose[0] + c * p[:, 0] - s * p[:, 1], pose[1] + s * p[:, 0] + c * p[:, 1]], -1)
-            out_mean[pid] = mean[k]
         self._last_stamp = stamp
         self._last_pos = {pid: people_world[i].copy() for i, pid in enumerate(ids)}
         return Prediction(stamp, out_paths, out_mean, int((slot_of < 0).sum()))

@@ -19,7 +19,7 @@ from causal_nodes.bags.typestore import (
 )
 
 # RIHS01 of causal_msgs/msg/VariableFrame as rosidl computes it (read from a live publisher's endpoint info).
-VARIABLE_FRAME_RIHS01 = "RIHS01_9b6928ba3c731fc28e7809a6efc92e30cc9886e7a01caacd1245084a9586858b"
+VARIABLE_FRAME_RIHS01 = "RIHS01_ab34a21773d9d2ebbb2616cfa5d5f3e26335c51f991b4e241487c6780aeddb86"
 
 
 def _frame(store, k: int):
@@ -27,7 +27,7 @@ def _frame(store, k: int):
         stamp=store.types["builtin_interfaces/msg/Time"](sec=100 + k, nanosec=5), frame_id="odom")
     return store.types["causal_msgs/msg/VariableFrame"](
         header=header, names=["a", "b"], values=np.array([float(k), -1.5]), subject_id=str(k),
-        subject_position=store.types["geometry_msgs/msg/Point"](x=float(k), y=0.5, z=0.0))
+        subject_position=store.types["geometry_msgs/msg/Point"](x=float(k), y=0.5, z=0.0), sequence=k)
 
 
 def _write_sample_bag(path: Path, storage: str = "mcap", frames: int = 5) -> None:

@@ -47,7 +47,7 @@ def test_frames_already_in_the_bag_are_dumped(tmp_path):
             values = [float(k), math.nan] if k != 2 else [float(k), 7.0]
             bag.write_message("/causal/variables", int(t * 1e9), store.types["causal_msgs/msg/VariableFrame"](
                 header=_header(store, t), names=["x", "y"], values=np.array(values), subject_id="0",
-                subject_position=store.types["geometry_msgs/msg/Point"](x=1.0, y=2.0, z=0.0)))
+                subject_position=store.types["geometry_msgs/msg/Point"](x=1.0, y=2.0, z=0.0), sequence=k))
     out = tmp_path / "frames.csv"
     assert cli(["bag2csv", str(path), "--out", str(out), "--from-frames"]) == 0
     header, table = read_csv(out)

@@ -140,7 +140,8 @@ def test_streaming_statistics_give_the_batch_result_on_every_window():
 def test_encounters_split_at_subject_changes_and_gaps_and_pool_as_datasets():
     from causal_nodes.discovery.online import encounters
 
-    stamps = np.r_[0.1 * np.arange(100), 20.0 + 0.1 * np.arange(100), 40.0 + 0.1 * np.arange(100)]
+    # gaps of 5 s: longer than encounter_gap_s, within the window's max_forward_jump_s (10 s)
+    stamps = np.r_[0.1 * np.arange(100), 15.0 + 0.1 * np.arange(100), 30.0 + 0.1 * np.arange(100)]
     subjects = ["3"] * 100 + ["3"] * 50 + ["7"] * 50 + ["7"] * 100
     np.testing.assert_array_equal(np.unique(encounters(stamps, subjects, 1.0), return_counts=True)[1],
                                   [100, 50, 50, 100])
@@ -154,6 +155,22 @@ def test_encounters_split_at_subject_changes_and_gaps_and_pool_as_datasets():
     reference = discover(Samples(data, NAMES, datasets=encounters(stamps, subjects, 1.0)), NAMES,
                          DiscoveryConfig(tau_max=1))
     np.testing.assert_array_equal(outcome.result.graph, reference.graph)
+
+
+def test_frames_without_a_person_for_longer_than_the_forward_jump_limit_keep_the_pooled_encounters():
+    online = OnlineDiscovery(WindowConfig(length=300, max_forward_jump_s=10.0), DiscoveryConfig(tau_max=1),
+                             min_samples=60, pool_encounters=True, encounter_gap_s=1.0)
+    data = scm_samples(200, seed=15)
+    for k in range(100):
+        assert online.add(0.1 * k, NAMES, data[k], "3") is None
+    for k in range(100, 400):  # 30 s of frames with nobody in view: rejected, but the clock moves on
+        assert online.add(0.1 * k, NAMES, [np.nan] * len(NAMES), "") == "non_finite_value"
+    for k in range(100):
+        assert online.add(40.0 + 0.1 * k, NAMES, data[100 + k], "7") is None
+    assert online.window.fill == 200 and not online.window.resets
+    assert online.take_job().datasets[-1] == 1  # two encounters, split at the gap
+    online.add(1e9, NAMES, data[0], "7")  # a far-future outlier is still one
+    assert online.window.rejected["future_stamp"] == 1
 
 
 def test_a_run_that_cannot_work_says_why():

@@ -175,7 +175,7 @@ def test_cli_replay_and_record_errors_name_the_problem(tmp_path, capsys):
     assert cli(["record", str(tmp_path / "bag"), "--duration", "0.2"]) == 2
     assert "exists already" in capsys.readouterr().err
     assert cli(["record", str(tmp_path / "new"), "--duration", "-1"]) == 2
-    assert "duration must be >= 0" in capsys.readouterr().err
+    assert "duration must be a finite number >= 0" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
     with pytest.raises(BagError, match="'nobody_msgs/msg/Thing' is not installed"):
         message_class("nobody_msgs/msg/Thing")

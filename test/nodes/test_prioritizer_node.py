@@ -191,6 +191,48 @@ def test_kinematic_effects_use_the_robot_pose_from_odom_and_the_frames_subject(r
     assert h.spin_until(lambda: h.last_status() is not None and h.last_status().level == DiagnosticStatus.OK)
 
 
+def test_a_planners_path_replaces_the_sems_forecast_of_the_robots_commands(ros) -> None:
+    """A nav_msgs/Path on plan_topic drives the kinematic model: a plan that stands still makes the free command
+    zero, so do(angular) candidates leave a subject straight ahead where the plan leaves it; a NaN plan is counted,
+    the previous plan kept."""
+    from geometry_msgs.msg import PoseStamped
+    from nav_msgs.msg import Path as PathMsg
+
+    h = ros(target=TARGET, bootstrap=10, horizon=10, plan_topic="/plan")
+    pub_plan = h.peer.create_publisher(PathMsg, "/plan", STREAM_QOS)
+    assert h.spin_until(lambda: pub_plan.get_subscription_count() > 0)
+    _publish_odometry(h)
+
+    def plan(x_step: float) -> PathMsg:
+        msg = PathMsg()
+        msg.header.frame_id = "odom"
+        msg.header.stamp = to_time_msg(19.9)  # the window's end: frames 0..199 are 0.1 s apart
+        for k in range(12):  # no pose stamps: plan_dt apart from the header's
+            pose = PoseStamped()
+            pose.pose.position.x = x_step * k
+            pose.pose.orientation.w = 1.0
+            msg.poses.append(pose)
+        return msg
+
+    pub_plan.publish(plan(0.0))  # standing still for 1.1 s
+    assert h.spin_until(lambda: "12 poses" in h.node.online.counters()["plan"])
+    bad = plan(0.0)
+    bad.poses[3].pose.position.x = float("nan")
+    pub_plan.publish(bad)
+    assert h.spin_until(lambda: h.node._bad_messages == 1)
+    assert "12 poses up to 21.000 s" in h.node.online.counters()["plan"]  # the good plan is kept
+    h.send_frames(make_data(200), subject_xy=(3.0, 0.0))
+    h.send_graph(LINKS)
+    assert h.spin_until(lambda: bool(h.got["interventions"]))
+    turn = [c for c in h.got["interventions"][-1].candidates if c.variable == "robot_angular_speed"]
+    speed = [c for c in h.got["interventions"][-1].candidates if c.variable == "robot_linear_speed"]
+    assert turn and speed
+    # the plan keeps the robot standing, so turning in place leaves the distance as it is (to the SEM's other
+    # parents' noise: the distance's own forecast is replaced by the geometry)
+    assert max(abs(c.predicted_effect) for c in turn) < 1e-6
+    assert max(abs(c.predicted_effect) for c in speed) > 0.01  # driving changes it
+
+
 def test_kinematic_without_odometry_warns_and_uses_the_linear_sem(ros) -> None:
     h = ros(target=TARGET, bootstrap=10)
     h.send_frames(make_data(60))

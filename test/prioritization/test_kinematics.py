@@ -164,3 +164,86 @@ def test_kinematic_effects_rank_like_the_simulator_on_a_physical_scenario() -> N
     assert result["n"] >= 10
     assert result["kendall_tau"] >= 0.7
     assert result["sign_accuracy"] >= 0.9
+
+
+def test_a_planned_path_becomes_commands_the_unicycle_replays() -> None:
+    from causal_nodes.prioritization.kinematics import commands_from_poses
+
+    t = np.arange(0.0, 2.01, 0.25)  # a plan every 0.25 s: an arc of 2 m radius at 0.5 m/s
+    yaw = 0.25 * t
+    poses = np.stack([2.0 * np.sin(yaw), 2.0 * (1 - np.cos(yaw)), yaw], axis=1)
+    commands = commands_from_poses(t, poses, start=0.5, dt=0.1, steps=10)
+    assert commands.shape == (10, 2)
+    np.testing.assert_allclose(commands[:, 1], 0.25, atol=1e-9)
+    np.testing.assert_allclose(commands[:, 0], 0.5, rtol=0.01)  # chord of the resampled arc
+    scene = PlanarScene(tuple(np.interp(0.5, t, poses[:, k]) for k in range(3)), (9.0, 9.0), (0.0, 0.0), dt=0.1,
+                        planned_commands=commands)
+    step = KinematicCoupling(scene, NAMES, replicas=1, scenarios=1, horizon=10)
+    x = np.zeros((1, 1, 4))  # the SEM forecasts a standing robot: the plan overrides it
+    for _ in range(10):
+        out = step(x)
+    end = np.array([np.interp(1.5, t, poses[:, k]) for k in range(2)])
+    assert out[0, 0, D] == pytest.approx(float(np.hypot(*(np.array([9.0, 9.0]) - end))), abs=1e-2)
+    held = commands_from_poses(t, poses, start=3.0, dt=0.1, steps=3)  # after the plan's end: standing still
+    np.testing.assert_allclose(held, 0.0, atol=1e-12)
+    for bad in ((t[::-1], poses[::-1]), (t, poses[:, :2]), (np.array([]), np.zeros((0, 3)))):
+        with pytest.raises(ValueError):
+            commands_from_poses(*bad, start=0.0, dt=0.1, steps=3)
+
+
+def test_person_paths_replace_the_persons_motion_and_protected_commands_ignore_the_plan() -> None:
+    scene = PlanarScene((0.0, 0.0, 0.0), (4.0, 0.0), (-1.0, 0.0), dt=0.1, planned_commands=np.full((5, 2), 0.0))
+    paths = np.stack([np.stack([4.0 + 0.5 * np.arange(1, 6), np.zeros(5)], 1),  # walks away
+                      np.stack([np.full(5, 4.0), np.zeros(5)], 1)])  # stands
+    step = KinematicCoupling(scene, NAMES, replicas=2, scenarios=2, person_paths=paths, horizon=5)
+    step.protect(np.array([V, -1]))  # scenario 0: do(robot_linear_speed := 1)
+    x = np.zeros((2, 2, 4))
+    x[..., V] = 1.0
+    for _ in range(5):
+        out = step(x)
+    assert out[0, 0, D] == pytest.approx(6.5 - 0.5)  # person at 6.5 m, the clamped robot drove 0.5 m
+    assert out[0, 1, D] == pytest.approx(4.0)  # the plan (standing) replaced the SEM's 1 m/s
+    assert out[0, 0, R] == 0.0  # moving apart: no collision risk
+    with pytest.raises(ValueError, match="person_paths"):
+        KinematicCoupling(scene, NAMES, 1, 3, person_paths=paths)
+
+
+def test_world_model_person_motion_forecasts_each_scenario_under_its_commands() -> None:
+    """The forecast gets every scenario's commands (plan, clamped value); a forecast equal to constant velocity
+    reproduces the constant-velocity effects, one that reacts to the robot changes them."""
+    plan = np.tile([0.3, 0.0], (10, 1))
+    received = []
+
+    def constant_velocity(commands: np.ndarray) -> np.ndarray:
+        received.append(commands.copy())
+        steps = np.arange(1, commands.shape[1] + 1)[None, :, None]
+        return np.array([3.0, 0.0])[None, None] + np.array([-0.5, 0.0])[None, None] * 0.1 * steps + 0 * commands
+
+    kw = dict(horizon=10, bootstrap=5, effect_model="kinematic", local_weighting="none")
+    cv_scene = PlanarScene((0.0, 0.0, 0.0), (3.0, 0.0), (-0.5, 0.0), dt=0.1, planned_commands=plan)
+    args = (_robot_window(), NAMES, LINKS, NAMES[D], [NAMES[V], NAMES[W]])
+    reference = prioritize(*args, PrioritizerConfig(**kw), scene=cv_scene)
+    from dataclasses import replace
+
+    forecast = prioritize(*args, PrioritizerConfig(person_motion="world_model", **kw),
+                          scene=replace(cv_scene, person_forecast=constant_velocity))
+    assert not forecast.warnings
+    assert [c.predicted_effect for c in forecast.candidates] == pytest.approx(
+        [c.predicted_effect for c in reference.candidates], abs=1e-9)
+    commands = received[-1]  # baseline, then one row per scenario (unit shifts of 3 variables, candidates)
+    np.testing.assert_allclose(commands[0], plan)
+    speed = [c for c in forecast.candidates if c.variable == NAMES[V]]
+    rows = commands[1 + 3:]  # the candidates, speed first, in ascending order
+    np.testing.assert_allclose(rows[: len(speed), :, 0], np.sort([c.value for c in speed])[:, None] * np.ones(10))
+    np.testing.assert_allclose(rows[: len(speed), :, 1], 0.0)  # the other command follows the plan
+    np.testing.assert_allclose(rows[len(speed):, :, 0], 0.3)
+
+    def backs_off(commands: np.ndarray) -> np.ndarray:  # the person keeps 3 m from a robot driving at them
+        return constant_velocity(commands) + np.cumsum(commands[..., :1] * 0.1, axis=1) * np.array([1.0, 0.0])
+
+    reacting = prioritize(*args, PrioritizerConfig(person_motion="world_model", **kw),
+                          scene=replace(cv_scene, person_forecast=backs_off))
+    speed_effects = {round(c.value, 6): c.predicted_effect for c in reacting.candidates if c.variable == NAMES[V]}
+    assert max(abs(e) for e in speed_effects.values()) < 1e-6  # the distance no longer depends on the speed
+    missing = prioritize(*args, PrioritizerConfig(person_motion="world_model", **kw), scene=cv_scene)
+    assert any("world-model forecast" in w for w in missing.warnings)

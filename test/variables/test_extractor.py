@@ -74,6 +74,7 @@ def test_obstacle_clearance_ignores_beams_that_hit_people():
     assert math.isnan(obstacle_clearance(np.array([0.7, np.inf]), angles[1:], np.zeros(3), people))
     # only the person (or nothing) within range: no obstacle closer than the scan's range_max (open space)
     assert obstacle_clearance(np.array([0.7, np.inf]), angles[1:], np.zeros(3), people, range_max=10.0) == 10.0
+    assert math.isnan(obstacle_clearance(np.array([0.7]), angles[1:2], np.zeros(3), people, range_max=np.inf))
 
 
 def test_new_variables_on_the_grid_match_the_geometry():

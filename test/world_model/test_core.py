@@ -39,15 +39,24 @@ def test_cache_policy_clears_history_of_new_and_leaving_people():
     assert plan.past_valid[0, 1].sum() == 0 and plan.past_valid[0, 0].sum() == 4
 
 
-def test_cache_policy_rollout_plan_evicts_progressively_and_checks_horizon():
+def test_cache_policy_rollout_reads_without_writing_and_checks_horizon():
     pol = StreamingCachePolicy(sinks=1, window=3, batch=1, people=1)
     m = np.ones((1, 1), bool)
     for _ in range(5):
         pol.commit(m)
-    valid, age, slots = pol.plan_rollout(m, 3)
-    assert valid.shape == (3, 1, 1, 4) and age.shape == (3, 4)
-    assert [int(valid[h].sum()) for h in range(3)] == [3, 2, 1]  # sink stays, ring evicted one by one
-    assert valid[:, 0, 0, 0].all()
+    valid, age = pol.plan_rollout(m, 3)
+    assert valid.shape == (1, 1, 4) and age.shape == (3, 4)
+    step0 = pol.plan(m)
+    np.testing.assert_array_equal(valid, step0.past_valid)  # step 0 is a live step: its slot is evicted
+    assert valid[0, 0, step0.slot] == 0 and valid.sum() == 3
+    # imagined steps write nothing: the cached steps only grow older (capped at the window bucket)
+    np.testing.assert_array_equal(age[1], np.minimum(age[0] + 1, 3))
+    np.testing.assert_array_equal(age[2], np.minimum(age[0] + 2, 3))
+    pol.commit(m)  # what step 0 leaves behind is what a read-only step sees, at the same ages
+    read = pol.plan_read(m, 1)
+    assert read.write_onehot.sum() == 0 and read.past_valid.sum() == 4
+    np.testing.assert_array_equal(np.delete(read.past_age, step0.slot), np.delete(age[2], step0.slot))
+    assert read.past_age[step0.slot] == 2  # step 0's entry, two imagined steps later
     with pytest.raises(ValueError, match="horizon"):
         pol.plan_rollout(m, 4)
     with pytest.raises(ValueError, match="mask"):

@@ -34,7 +34,8 @@ def _walkers(n: int, t: int) -> np.ndarray:
 
 def _copy_model(src: Path, dst: Path) -> Path:
     meta = json.loads(src.with_suffix(".json").read_text())
-    for name in (meta["step_model"]["file"], meta["rollout_model"]["file"], src.with_suffix(".json").name):
+    files = [meta["step_model"]["file"], meta["rollout_model"]["file"], src.with_suffix(".json").name]
+    for name in files + [b["file"] for b in meta.get("rollout_buckets", [])]:
         shutil.copy(src.parent / name, dst / name)
     return dst / src.name
 

@@ -59,7 +59,9 @@ def test_streaming_loss_trains_and_export_runs_in_onnxruntime(tmp_path):
             # straight walkers: the model starts as constant velocity (zero head), so the error starts ~0
             assert float(ade) < 1e-3
         if it == 1:  # once the zero-initialised head has moved, the loss reaches every part of the model
-            for name in ("head.weight", "layers.0.age_k.weight", "layers.1.age_v.weight", "layers.0.qkv_s.weight"):
+            names = ("head.weight", "layers.0.age_k.weight", "layers.1.age_v.weight", "layers.0.self_bias",
+                     "embed_in.weight")
+            for name in names:
                 grad = dict(model.named_parameters())[name].grad
                 assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0, name
         opt.step()
@@ -89,3 +91,101 @@ def test_simulator_windows_have_a_real_robot():
     # the sim robot is used as is (never replaced by a pedestrian): people count is unchanged
     assert b.mask[:, 7].sum(axis=1).tolist() == [wins[0].positions.shape[1]] * len(wins)
     np.testing.assert_allclose(b.action, np.stack([w.robot_action for w in wins]), atol=1e-5)
+
+
+def test_augmentations_mirror_reverse_scale_and_keep_a_real_robot():
+    from training.dataset import Augment, augment_window
+
+    win = _windows(1)[0]
+    rng = np.random.default_rng(0)
+    same = augment_window(win, rng, Augment())
+    assert same is win  # nothing drawn: the window itself
+    mirrored = augment_window(win, rng, Augment(mirror=1.0))
+    np.testing.assert_array_equal(mirrored.positions[..., 1], -win.positions[..., 1])
+    reversed_ = augment_window(win, rng, Augment(reverse=1.0))
+    np.testing.assert_array_equal(reversed_.present, win.present[::-1])
+    scaled = augment_window(win, rng, Augment(scale=1.0, scale_range=(2.0, 2.0)))
+    np.testing.assert_allclose(scaled.positions, 2.0 * win.positions)
+    pose = np.tile([1.0, 2.0, 0.5], (20, 1))
+    action = np.tile([0.4, 0.3], (20, 1))
+    robot = Window(win.positions, win.present, "sim", 0.0, robot_pose=pose, robot_action=action)
+    kept = augment_window(robot, rng, Augment(reverse=1.0, scale=1.0))
+    assert kept is robot  # a real robot cannot be reversed or rescaled
+    flipped = augment_window(robot, rng, Augment(mirror=1.0))
+    np.testing.assert_allclose(flipped.robot_pose[0], [1.0, -2.0, -0.5])
+    np.testing.assert_allclose(flipped.robot_action[0], [0.4, -0.3])
+
+
+def test_observation_noise_reaches_inputs_not_targets():
+    from training.dataset import Augment
+
+    wins = _windows(1)  # one sample: the same robot is drawn in both batches, only the noise differs
+    kw = dict(p_max=8, obs=8, horizon=12, dt=0.4, p_pedestrian_robot=0.0)
+    clean = make_batch(wins, np.arange(1), np.random.default_rng(3), **kw)
+    noisy = make_batch(wins, np.arange(1), np.random.default_rng(3), **kw, aug=Augment(noise=1.0, noise_max=0.2))
+    valid = clean.mask & noisy.mask
+    assert np.abs(noisy.people[..., :2] - clean.people[..., :2])[valid].max() > 1e-3
+    np.testing.assert_allclose(noisy.future, clean.future, atol=1e-5)  # truth stays clean
+    # the target is the step from the *fed* position to the true next one, so the model learns to filter
+    tv = clean.target_valid & noisy.target_valid
+    np.testing.assert_allclose((noisy.people[:, :-1, :, :2] + noisy.target[:, :-1])[tv[:, :-1]],
+                               (clean.people[:, :-1, :, :2] + clean.target[:, :-1])[tv[:, :-1]], atol=1e-4)
+
+
+def test_batch_sampler_mixes_pools_by_share():
+    from training.train_world_model import BatchSampler
+
+    real, sim = _windows(6), _windows(5)
+    sampler = BatchSampler(real, sim, batch=2, p_max=8, p_sim=0.25)
+    rng = np.random.default_rng(0)
+    draws = [sampler.draw(rng)[0] is sim for _ in range(400)]
+    assert 0.18 < np.mean(draws) < 0.32
+    only_real = BatchSampler(real, [], batch=2, p_max=8, p_sim=0.25)
+    assert all(only_real.draw(rng)[0] is real for _ in range(20))
+
+
+def test_shared_cache_rollout_equals_per_sample_rollout():
+    """The inference layout (one cache read by all candidates) computes what training's per-sample caches do."""
+    torch.manual_seed(0)
+    cfg = WorldModelConfig(p_max=6, k_max=5)
+    model = StreamingWorldModel(cfg).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.3)
+    k_count, p, c = 5, 6, cfg.slots
+    cache = torch.randn(cfg.layers, 1, p, c, cfg.d_model)
+    valid = (torch.rand(1, p, c) > 0.3).float()
+    mask = torch.tensor([[1.0, 1, 1, 0, 1, 1]])
+    pose = torch.cat([torch.randn(k_count, 12, 2), torch.ones(k_count, 12, 1), torch.zeros(k_count, 12, 1)], -1)
+    args = (torch.randn(1, p, 4), mask, cache, cache.clone(), valid, torch.randint(1, 13, (12, c)), pose,
+            torch.randn(k_count, 12, 2), torch.zeros(k_count, 12, p, 2))
+    with torch.no_grad():
+        shared, _ = model.rollout(*args)
+        per_sample, _ = model.rollout(args[0].expand(k_count, -1, -1), mask.expand(k_count, -1),
+                                      cache.expand(-1, k_count, -1, -1, -1), cache.expand(-1, k_count, -1, -1, -1),
+                                      valid.expand(k_count, -1, -1), *args[5:])
+    present = mask[0].bool()
+    assert torch.allclose(shared[:, present], per_sample[:, present], atol=1e-5)
+
+
+def test_export_with_person_buckets_matches_the_full_graph(tmp_path):
+    torch.manual_seed(1)
+    cfg = WorldModelConfig(p_max=8, k_max=4, sinks=1, window=4, horizon=4)  # small graphs: quick export
+    model = StreamingWorldModel(cfg).eval()
+    torch.nn.init.normal_(model.head.weight, std=0.3)
+    paths = export_all(model, tmp_path, "b", {"data": "synthetic"}, buckets=(3, 5, 99))
+    meta = json.loads(paths["metadata"].read_text())
+    assert [b["people"] for b in meta["rollout_buckets"]] == [3, 5]  # 99 >= p_max: no bucket
+    wm = WorldModel(paths["step"], backend="cpu")
+    assert wm.buckets == (3, 5, 8)
+    full = WorldModel(paths["step"], backend="cpu")
+    full.buckets = (8,)  # the p_max graph only
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        people = rng.normal(size=(6, 4))
+        mask = np.array([True, False, True, True, False, True])  # 4 present in 6 rows -> bucket 5
+        wm.step(people, mask, (0.2, 0.1))
+        full.step(people, mask, (0.2, 0.1))
+    acts = rng.normal(scale=0.5, size=(6, 4, 2))  # more than k_max: two graph calls
+    got, want = wm.rollout(4, acts), full.rollout(4, acts)
+    assert np.isnan(got[:, ~mask]).all() and np.isfinite(got[:, mask]).all()
+    np.testing.assert_allclose(got[:, mask], want[:, mask], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[2], wm.predict_sequential(4, acts[2]), rtol=1e-5, atol=1e-4)
