@@ -144,6 +144,23 @@ def _mean(rows, key) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def _row(pipeline: str, scenario: str, rows: list[dict], scm: bool, mean: bool) -> str:
+    """One table row over ``rows``; the mean row is bold and leaves the per-scenario columns empty."""
+    def bold(text: str) -> str:
+        return f"**{text}**" if mean else text
+
+    seconds = [r["cpu_seconds"] for r in rows]
+    wall = [r["seconds"] for r in rows]
+    mechanism = _mean(rows, "f1_mechanism")
+    per_scenario = " | | | " if mean else f" | {_mean(rows, 'reference_links'):.0f} | {len(rows[0]['variables'])} | "
+    f1, f1_summary = f"{_mean(rows, 'f1'):.3f}", f"{_mean(rows, 'f1_summary'):.3f}"
+    return (f"| {bold(pipeline)} | {bold(scenario)} | {bold(f1)} | "
+            f"{bold(f1_summary)} | {_mean(rows, 'precision'):.2f} | "
+            f"{_mean(rows, 'recall'):.2f} | "
+            + (f"{mechanism:.3f}" if np.isfinite(mechanism) and not scm else "") + per_scenario
+            + f"{np.median(seconds):.3f} / {np.max(seconds):.3f} | {np.median(wall):.2f} |")
+
+
 def table(pipelines: list[Pipeline], results: dict, scenarios, scm: bool) -> list[str]:
     lines = ["| pipeline | scenario | F1 lag-level | F1 lag-collapsed | precision | recall | F1 vs mechanism | "
              "reference links | variables | CPU s median / max | wall s median |",
@@ -152,28 +169,11 @@ def table(pipelines: list[Pipeline], results: dict, scenarios, scm: bool) -> lis
         everything = []
         for scenario in scenarios:
             rows = results[pipeline.name].get(scenario, [])
-            if not rows:
-                continue
-            everything += rows
-            seconds = [r["cpu_seconds"] for r in rows]
-            wall = [r["seconds"] for r in rows]
-            mechanism = _mean(rows, "f1_mechanism")
-            lines.append(
-                f"| {pipeline.name} | {scenario} | {_mean(rows, 'f1'):.3f} | {_mean(rows, 'f1_summary'):.3f} | "
-                f"{_mean(rows, 'precision'):.2f} | {_mean(rows, 'recall'):.2f} | "
-                + (f"{mechanism:.3f}" if np.isfinite(mechanism) and not scm else "") + " | "
-                f"{_mean(rows, 'reference_links'):.0f} | {len(rows[0]['variables'])} | "
-                f"{np.median(seconds):.3f} / {np.max(seconds):.3f} | {np.median(wall):.2f} |")
+            if rows:
+                everything += rows
+                lines.append(_row(pipeline.name, scenario, rows, scm, mean=False))
         if everything:
-            seconds = [r["cpu_seconds"] for r in everything]
-            wall = [r["seconds"] for r in everything]
-            mechanism = _mean(everything, "f1_mechanism")
-            lines.append(
-                f"| **{pipeline.name}** | **mean** | **{_mean(everything, 'f1'):.3f}** | "
-                f"**{_mean(everything, 'f1_summary'):.3f}** | {_mean(everything, 'precision'):.2f} | "
-                f"{_mean(everything, 'recall'):.2f} | "
-                + (f"{mechanism:.3f}" if np.isfinite(mechanism) and not scm else "") + " | | | "
-                f"{np.median(seconds):.3f} / {np.max(seconds):.3f} | {np.median(wall):.2f} |")
+            lines.append(_row(pipeline.name, "mean", everything, scm, mean=True))
     return lines
 
 
