@@ -25,9 +25,10 @@ from training.model import StreamingWorldModel, WorldModelConfig, empty_cache
 OBS, PRED = 8, 12
 
 
-def training_files(data: Path, holdout: str) -> list[Path]:
+def training_files(data: Path, holdout: str, tune: bool = False) -> list[Path]:
+    """Training rows; with ``tune`` the training scenes' val rows are kept out (for choosing settings)."""
     if holdout:
-        return scene_files(data, holdout, "train") + scene_files(data, holdout, "val")
+        return scene_files(data, holdout, "train") + ([] if tune else scene_files(data, holdout, "val"))
     # every scene folder's train split holds the *other* scenes' train rows: their union covers all
     files = {}
     for scene in SCENES:
@@ -36,10 +37,14 @@ def training_files(data: Path, holdout: str) -> list[Path]:
     return sorted(files.values())
 
 
-def batch_loss(model: StreamingWorldModel, b: Batch, ade_weight: float, fde_weight: float = 0.0) -> tuple:
+def batch_loss(model: StreamingWorldModel, b: Batch, ade_weight: float, fde_weight: float = 0.0,
+               nll_mean: bool = True) -> tuple:
     """Teacher-forced NLL over the whole window + free-running ADE (and FDE) over the prediction horizon.
 
     Both run through the streaming cache policy (sinks + ring), with windows longer than the cache.
+    The NLL's gradient on the mean is the error over the predicted variance, i.e. hundreds of times the
+    ADE's for a confident step, so it decides where the mean goes; ``nll_mean=False`` lets the NLL train
+    the variance only (mean detached) and the mean follow the evaluated metric, the rollout's ADE/FDE.
     """
     cfg = model.cfg
     B, T, P = b.mask.shape
@@ -63,7 +68,7 @@ def batch_loss(model: StreamingWorldModel, b: Batch, ade_weight: float, fde_weig
             torch.from_numpy(plan.past_age), torch.from_numpy(plan.write_onehot))
         policy.commit(mask_np)
         w = torch.from_numpy(b.target_valid[:, t].astype(np.float32))
-        err = torch.from_numpy(b.target[:, t]) - mean
+        err = torch.from_numpy(b.target[:, t]) - (mean if nll_mean else mean.detach())
         nll = 0.5 * (logvar + err * err * torch.exp(-logvar)).sum(-1)
         nll_sum = nll_sum + (nll * w).sum()
         nll_n += float(w.sum())
@@ -109,7 +114,7 @@ def train(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     cfg = WorldModelConfig(d_model=args.d_model, heads=args.heads, layers=args.layers, ffn=args.ffn)
-    files = training_files(Path(args.data), args.holdout)
+    files = training_files(Path(args.data), args.holdout, args.tune)
     real = [w for w in load_windows(files, OBS + PRED, stride=1) if w.present[OBS - 1].any()]
     sim: list[Window] = []
     if args.sim_seeds > 0:
@@ -129,7 +134,7 @@ def train(args: argparse.Namespace) -> dict:
     for it in range(args.iterations):
         windows, idx = sampler.draw(rng)
         b = make_batch(windows, idx, rng, cfg.p_max, OBS, cfg.horizon, cfg.dt, args.p_pedestrian_robot, aug)
-        loss, nll, ade = batch_loss(model, b, args.ade_weight, args.fde_weight)
+        loss, nll, ade = batch_loss(model, b, args.ade_weight, args.fde_weight, bool(args.nll_mean))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -153,6 +158,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", default=3e-3, type=float)
     p.add_argument("--ade-weight", default=1.0, type=float, help="weight of the rollout ADE (m) in the loss")
     p.add_argument("--fde-weight", default=0.0, type=float, help="weight of the rollout FDE (m) in the loss")
+    p.add_argument("--nll-mean", default=1, type=int, choices=(0, 1),
+                   help="1: the teacher-forced NLL also trains the mean; 0: variance only (mean by ADE/FDE)")
+    p.add_argument("--tune", action="store_true",
+                   help="with --holdout: keep the training scenes' val rows out of training and report on them "
+                        "(choose settings there, never on the held-out scene)")
+    p.add_argument("--val-stride", default=2, type=int, help="window stride of the --tune evaluation")
     p.add_argument("--d-model", default=32, type=int)
     p.add_argument("--heads", default=4, type=int)
     p.add_argument("--layers", default=2, type=int)
@@ -206,12 +217,15 @@ def main(argv=None) -> int:
     # keep the weights so the graphs can be re-exported without retraining (small: ~120 kB)
     torch.save({"config": result["cfg"].to_dict(), "state_dict": result["model"].state_dict()},
                Path(args.out) / f"{name}.pt")
-    from causal_nodes.evaluation.trajectories import evaluate_scene, robot_response_probe
+    from causal_nodes.evaluation.trajectories import evaluate_scene, evaluate_windows, robot_response_probe
     from causal_nodes.world_model.runtime import WorldModel
     from training.export_onnx import update_metrics
 
     wm = WorldModel(paths["step"], backend="cpu")
     metrics = {"robot_response_probe": robot_response_probe(wm)}
+    if args.holdout and args.tune:
+        val = load_windows(scene_files(Path(args.data), args.holdout, "val"), OBS + PRED, stride=args.val_stride)
+        metrics["eth_ucy_val_slice"] = evaluate_windows(wm, val, best_of=0)
     if args.holdout and args.eval:
         metrics[f"eth_ucy_test_{args.holdout}"] = evaluate_scene(wm, Path(args.data), args.holdout,
                                                                  best_of=args.best_of, seed=args.seed)

@@ -189,3 +189,31 @@ def test_export_with_person_buckets_matches_the_full_graph(tmp_path):
     assert np.isnan(got[:, ~mask]).all() and np.isfinite(got[:, mask]).all()
     np.testing.assert_allclose(got[:, mask], want[:, mask], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[2], wm.predict_sequential(4, acts[2]), rtol=1e-5, atol=1e-4)
+
+
+def test_nll_without_mean_trains_only_the_variance():
+    """``nll_mean=False``: the teacher-forced NLL moves the log-variance head only; the mean follows ADE/FDE."""
+    torch.manual_seed(0)
+    cfg = WorldModelConfig(p_max=8, window=6, horizon=4, k_max=4)
+    model = StreamingWorldModel(cfg)
+    torch.nn.init.normal_(model.head.weight, std=0.1)
+    b = make_batch(_windows(), np.arange(6), np.random.default_rng(0), cfg.p_max, 8, cfg.horizon, cfg.dt, 0.0)
+    grads = {}
+    for nll_mean in (True, False):
+        model.zero_grad()
+        loss, _, _ = batch_loss(model, b, 0.0, nll_mean=nll_mean)  # NLL only
+        loss.backward()
+        grads[nll_mean] = model.head.weight.grad.clone()  # rows 0-1: mean, rows 2-3: log-variance
+    assert grads[True][:2].abs().sum() > 0 and grads[False][:2].abs().sum() == 0
+    assert torch.allclose(grads[True][2:], grads[False][2:])
+
+
+def test_tune_keeps_the_training_scenes_val_rows_out(tmp_path):
+    from training.train_world_model import training_files
+
+    for split in ("train", "val", "test"):
+        for scene in ("hotel", "eth"):
+            (tmp_path / scene / split).mkdir(parents=True)
+            (tmp_path / scene / split / f"{scene}_{split}.txt").write_text("")
+    assert [f.name for f in training_files(tmp_path, "hotel")] == ["hotel_train.txt", "hotel_val.txt"]
+    assert [f.name for f in training_files(tmp_path, "hotel", tune=True)] == ["hotel_train.txt"]
