@@ -26,7 +26,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from causal_nodes.evaluation.discovery_scores import score_against
+from causal_nodes.evaluation.discovery_scores import guess_line, guess_scores, score_against
 from causal_nodes.evaluation.graph_metrics import score_links
 
 DEMO_SCENARIO = "corridor_passing"
@@ -143,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nagainst the {reference.kind} reference ({len(truth)} links): precision {scores['precision']:.3f}  "
           f"recall {scores['recall']:.3f}  F1 {scores['f1']:.3f}  (tp {scores['tp']}, fp {scores['fp']}, "
           f"fn {scores['fn']}); lag-collapsed F1 {scores['f1_summary']:.3f}")
+    scores.update(guess_scores(reference))
+    print(guess_line(scores))
     if priorities:
         _print_priorities(priorities[-1], interventions[-1] if interventions else None)
     _write_outputs(args.out, graph, truth, scores, scenario, summary_bag, diag, time.monotonic() - started,

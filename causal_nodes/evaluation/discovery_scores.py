@@ -61,6 +61,24 @@ def score_against(result: DiscoveryResult | Sequence, reference) -> dict:
     }
 
 
+def guess_scores(reference, variables: Sequence[str] | None = None) -> dict:
+    """Lag-level and lag-collapsed F1 of the data-free guess "every pair at lags 0 and 1" against ``reference``.
+
+    Printed beside a discovery's scores so a user can tell whether the graph beat a guess (on the dense HRI
+    references it often does not; see ``docs/discovery_methods.md``). ``variables`` default: the reference's own,
+    less any it left out.
+    """
+    names = [v for v in reference.variables if v not in reference.left_out] if variables is None else list(variables)
+    scores = score_against(baseline_graph("lags01", names, reference.tau_max), reference)
+    return {"guess_f1": scores["f1"], "guess_f1_summary": scores["f1_summary"]}
+
+
+def guess_line(scores: dict) -> str:
+    """One line for a console report of :func:`guess_scores`' keys."""
+    return (f"a data-free guess (every pair at lags 0 and 1) scores F1 {scores['guess_f1']:.3f}, lag-collapsed "
+            f"{scores['guess_f1_summary']:.3f} on the same reference")
+
+
 def discover_and_score(scenario, names: Sequence[str], values: np.ndarray, config: DiscoveryConfig,
                        *, mechanism: bool = True, reference_tau_max: int | None = None) -> dict:
     """Discovery with ``config`` on the usable columns, scored against the reference over the same variables.
