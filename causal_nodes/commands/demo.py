@@ -105,12 +105,14 @@ def run(args: argparse.Namespace) -> int:
         discovery = ros.add(factories["discovery"], parameter_overrides=p(
             window_length=window, min_samples=min(window, 100), update_period_s=0.5, tau_max=args.tau_max,
             variables=variables))
+        prioritizer = None
         if actionable and target in variables:
-            ros.add(factories["prioritizer"], parameter_overrides=p(
+            prioritizer = ros.add(factories["prioritizer"], parameter_overrides=p(
                 target=target, actionable=actionable, window_size=window, bootstrap=50,
                 goal="maximize" if target == "human_robot_distance" else "minimize",
                 # SCM variables are abstract (no poses on /odom, /people): their effects come from the SEM alone.
-                effect_model="kinematic" if scenario.kind == "physical" else "linear"))
+                effect_model="kinematic" if scenario.kind == "physical" else "linear",
+                plan_topic="/local_plan" if scenario.kind == "physical" else ""))  # the sim node's robot plan
         if scenario.kind == "physical":
             ros.add(factories["variables"], parameter_overrides=p(variables=variables))
         ros.spin_until(lambda: False, 1.0)  # let discovery match publishers and subscribers before data flows
@@ -125,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         ros.spin_until(lambda: bool(priorities) and _stamp(priorities[-1]) >= _stamp(graphs[-1]) - 1e-6, 10)
         summary_bag = recorder.finish()
         diag = discovery.online.counters()
+        plan = prioritizer.online.counters()["plan"] if prioritizer is not None else "no prioritizer"
         interrupted = ros.stop.is_set()
     if not graphs:
         if interrupted:
@@ -143,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nagainst the {reference.kind} reference ({len(truth)} links): precision {scores['precision']:.3f}  "
           f"recall {scores['recall']:.3f}  F1 {scores['f1']:.3f}  (tp {scores['tp']}, fp {scores['fp']}, "
           f"fn {scores['fn']}); lag-collapsed F1 {scores['f1_summary']:.3f}")
-    scores.update(guess_scores(reference))
+    scores.update(guess_scores(reference), robot_plan=plan)  # the plan the prioritizer used last
     print(guess_line(scores))
     if priorities:
         _print_priorities(priorities[-1], interventions[-1] if interventions else None)
