@@ -303,6 +303,13 @@ class EffectStatistics:
     def add(self, x: int, tau: int, slopes: np.ndarray, mask: np.ndarray) -> None:
         self.readings.append((x, tau, np.where(mask, slopes, np.nan)))
 
+    def noise_to_spread(self) -> np.ndarray:
+        """Per variable, its one-step noise sd over its sd in the runs: how small the band is in units of the
+        variable's own range (about 0.001 for a distance, 0.05-0.3 for a speed)."""
+        values = np.asarray(self.values)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(np.nanmean(np.asarray(self.innovation_var), axis=0)) / np.nanstd(values, axis=0)
+
     def effect_sizes(self, cap: float = CAP) -> np.ndarray:
         """``r[x, y, tau]`` (see the module docstring); NaN where no experiment ran."""
         n = len(self.names)
@@ -578,6 +585,9 @@ class Confirmation:
     marginal: list[tuple[Link, float]]
     """Reference links and non-links whose fresh effect is within a factor of the band (either side)."""
     candidates: int
+    link_spread_effects: list[tuple[Link, float]] = field(default_factory=list)
+    """Each reference link's fresh effect in units of the target's sd over the run instead of its one-step noise
+    (a standardized coefficient: how much of Y's range one sd of X moves)."""
 
     @property
     def confirmed(self) -> bool:
@@ -616,7 +626,10 @@ def confirm_reference(scenario, stored: ReferenceGraph, seeds: Sequence[int], *,
                     strong.append((link, value))
                 if band / factor <= value < band * factor:
                     marginal.append((link, value))
-    return Confirmation(list(seeds), factor, weak, strong, marginal, candidates)
+    ratio = stats.noise_to_spread()
+    spread_effects = [((s, t, lag), float(r[index[s], index[t], lag] * ratio[index[t]]))
+                      for s, t, lag in sorted(stored.links)]
+    return Confirmation(list(seeds), factor, weak, strong, marginal, candidates, spread_effects)
 
 
 def write_reference(reference: ReferenceGraph, requested: Sequence[str], path: Path | None = None) -> Path:
