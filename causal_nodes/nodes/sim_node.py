@@ -128,7 +128,7 @@ class SimNode(Node):
         self.physical = isinstance(self.sim, PhysicalSimulator)
 
         self.counters: dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0,
-                                         "paused_ticks": 0, "plans": 0}
+                                         "paused_ticks": 0, "plans": 0, "plan_failures": 0}
         self._next_plan_time = 0.0
         self.finished = False
         self.started = False
@@ -278,8 +278,12 @@ class SimNode(Node):
             self.excitation_pub.publish(excitation)
         if self.plan_pub is not None and sim.time + 1e-9 >= self._next_plan_time:
             self._next_plan_time = sim.time + self.plan_period_s
-            self.plan_pub.publish(self.plan_message())
-            self.counters["plans"] += 1
+            try:
+                self.plan_pub.publish(self.plan_message())
+                self.counters["plans"] += 1
+            except (ValueError, ArithmeticError) as error:  # a plan is an extra: its failure never stops the sim
+                self.counters["plan_failures"] += 1
+                self.get_logger().warning(f"no plan this time: {error}", throttle_duration_sec=5.0)
         if self.publish_true_variables:
             values = state_variables(sim)
             names = self._true_names

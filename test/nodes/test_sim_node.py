@@ -127,6 +127,20 @@ def test_the_robots_plan_is_published_like_a_local_planners(ros) -> None:
     assert node.counters["plans"] >= 3
 
 
+def test_a_failing_plan_is_counted_and_the_simulation_goes_on(ros, monkeypatch) -> None:
+    import causal_nodes.nodes.sim_node as sim_node
+
+    def broken(*_args, **_kwargs):
+        raise FloatingPointError("diverged")
+
+    monkeypatch.setattr(sim_node, "robot_plan", broken)
+    node = _sim_node(ros, scenario="corridor_passing", real_time_factor=10.0, publish_camera=False,
+                     plan_period_s=0.2)
+    assert ros.spin_until(lambda: node.counters["plan_failures"] >= 3 and node.counters["steps"] >= 10,
+                          timeout=20.0), node.counters
+    assert node.counters["plans"] == 0
+
+
 def test_scm_scenario_publishes_variable_frames_and_its_truth(ros) -> None:
     # Subscribers first: at real_time_factor 0 the whole run can be over before a late subscriber matches.
     peer, got, truth = _collect(ros, {"/clock": Clock})
