@@ -2,7 +2,7 @@
 Foxglove).
 
   ros2 launch causal_nodes causal_pipeline.launch.py [namespace:=robot1] [remap:='people:=/tracker/people']
-      [use_sim_time:=false] [world_model:=false] [rviz:=false] [foxglove:=false]
+      [use_sim_time:=false] [world_model:=false] [rviz:=false] [foxglove:=false] [plan_topic:=local_plan]
 
 Each node reads its commented params file from config/; override any of them with the *_params arguments.
 In a namespace every topic moves with the nodes (/robot1/causal/graph) and /tf, /tf_static become the robot's own
@@ -37,12 +37,13 @@ def _nodes(context) -> list:
     use_sim_time = LaunchConfiguration("use_sim_time")
     rules = remaps(context, TF_REMAPS)
 
-    def node(executable: str, params: str) -> Node:
+    def node(executable: str, params: str, **overrides) -> Node:
         return Node(package=PACKAGE, executable=executable, output="screen", namespace=namespace, remappings=rules,
-                    parameters=[LaunchConfiguration(f"{params}_params"), {"use_sim_time": use_sim_time}])
+                    parameters=[LaunchConfiguration(f"{params}_params"), {"use_sim_time": use_sim_time, **overrides}])
 
+    plan_topic = LaunchConfiguration("plan_topic").perform(context)
     actions = [node("variables_node", "variables"), node("discovery_node", "discovery"),
-               node("prioritizer_node", "prioritizer")]
+               node("prioritizer_node", "prioritizer", **({"plan_topic": plan_topic} if plan_topic else {}))]
     if is_true(context, "world_model"):
         actions.append(node("world_model_node", "world_model"))
     if is_true(context, "rviz"):
@@ -81,6 +82,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("foxglove", default_value="false",
                               description="also start the Foxglove bridge (foxglove-sdk; ws://localhost:PORT)"),
         DeclareLaunchArgument("foxglove_port", default_value="8765", description="port of the Foxglove bridge"),
+        DeclareLaunchArgument("plan_topic", default_value="",
+                              description="the robot's plan for the prioritizer (nav_msgs/Path in the odom frame, "
+                                          "e.g. local_plan); '' = the prioritizer params file's"),
         params_argument("variables"),
         params_argument("discovery"),
         params_argument("prioritizer"),

@@ -41,7 +41,7 @@ def generate_launch_description() -> LaunchDescription:
         OpaqueFunction(function=_simulator),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(share, "launch", "causal_pipeline.launch.py")),
-            launch_arguments={"use_sim_time": "true",
+            launch_arguments={"use_sim_time": "true", "plan_topic": "local_plan",  # the simulated robot's plan
                               "remap": ["/clock:=clock ", LaunchConfiguration("remap")],
                               **{name: LaunchConfiguration(name) for name in passed}}.items()),
     ])

@@ -26,7 +26,8 @@ import time
 from collections import deque
 from pathlib import Path
 
-from causal_nodes.evaluation.discovery_scores import score_against
+from causal_nodes.discovery.presets import preset
+from causal_nodes.evaluation.discovery_scores import guess_line, guess_scores, score_against
 from causal_nodes.evaluation.graph_metrics import score_links
 
 DEMO_SCENARIO = "corridor_passing"
@@ -44,7 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=None, help="simulated seconds (default: the scenario's)")
     parser.add_argument("--speed", type=float, default=20.0,
                         help="simulated seconds per wall-clock second (default %(default)s)")
-    parser.add_argument("--tau-max", type=int, default=3)
+    parser.add_argument("--tau-max", type=int, default=3,
+                        help="lags of the reference the graph is scored on (and of the general preset's discovery)")
+    parser.add_argument("--discovery", choices=("auto", "hri", "general"), default="auto",
+                        help="discovery preset (causal_nodes/discovery/presets.py): hri = rcot within approach / "
+                             "leave regimes, tau_max 1 (the best measured on human-robot scenarios); general = "
+                             "ParCorr, tau_max --tau-max; auto (default) = hri for physical scenarios, else general")
     parser.add_argument("--target", default=None,
                         help="prioritizer target (default: collision_risk if present, else human_robot_distance)")
     parser.add_argument("--seed", type=int, default=-1, help="simulator seed (-1 = the scenario's)")
@@ -74,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
     for name, why in reference.left_out.items():
         print(f"WARN: {name} left out: {why} in this scenario")
     variables = list(reference.variables)
+    settings = preset(args.discovery if args.discovery != "auto"
+                      else "hri" if scenario.kind == "physical" else "general")
+    if scenario.kind != "physical" and settings.extra_variables:
+        raise CommandError(f"--discovery {settings.name} needs {list(settings.extra_variables)}, which the "
+                           f"{scenario.kind} scenario {scenario.name} does not have")
+    discovery_parameters = {"tau_max": args.tau_max, **settings.parameters}
     truth = reference.links
     target = args.target or next((v for v in ("collision_risk", "time_to_collision", "human_robot_distance")
                                   if v in variables), variables[-1])
@@ -92,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     interventions: deque[InterventionArray] = deque(maxlen=2)
     started = time.monotonic()
     print(f"scenario {scenario.name} ({scenario.kind}): {len(variables)} variables, {steps} steps of "
-          f"{scenario.dt} s, {len(truth)} links in the {reference.kind} reference")
+          f"{scenario.dt} s, {len(truth)} links in the {reference.kind} reference; discovery preset "
+          f"{settings.name} ({', '.join(f'{k} {v}' for k, v in discovery_parameters.items())})")
     with Composition() as ros:
         recorder = ros.add(RecorderNode, bag=str(bag_dir), topics=RECORDED_TOPICS, storage="mcap")
         observer = ros.add(lambda **kw: __import__("rclpy").create_node("demo_observer", **kw))
@@ -103,16 +116,18 @@ def run(args: argparse.Namespace) -> int:
         observer.create_subscription(InterventionArray, "/causal/interventions", lambda m: interventions.append(m),
                                      LATCHED_QOS)
         discovery = ros.add(factories["discovery"], parameter_overrides=p(
-            window_length=window, min_samples=min(window, 100), update_period_s=0.5, tau_max=args.tau_max,
-            variables=variables))
+            window_length=window, min_samples=min(window, 100), update_period_s=0.5, variables=variables,
+            **discovery_parameters))
+        prioritizer = None
         if actionable and target in variables:
-            ros.add(factories["prioritizer"], parameter_overrides=p(
+            prioritizer = ros.add(factories["prioritizer"], parameter_overrides=p(
                 target=target, actionable=actionable, window_size=window, bootstrap=50,
                 goal="maximize" if target == "human_robot_distance" else "minimize",
                 # SCM variables are abstract (no poses on /odom, /people): their effects come from the SEM alone.
-                effect_model="kinematic" if scenario.kind == "physical" else "linear"))
+                effect_model="kinematic" if scenario.kind == "physical" else "linear",
+                plan_topic="/local_plan" if scenario.kind == "physical" else ""))  # the sim node's robot plan
         if scenario.kind == "physical":
-            ros.add(factories["variables"], parameter_overrides=p(variables=variables))
+            ros.add(factories["variables"], parameter_overrides=p(variables=variables + list(settings.extra_variables)))
         ros.spin_until(lambda: False, 1.0)  # let discovery match publishers and subscribers before data flows
         sim = ros.add(factories["sim"], parameter_overrides=p(
             scenario=str(scenario.source or scenario.name), duration_s=duration + sim_offset(),
@@ -125,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
         ros.spin_until(lambda: bool(priorities) and _stamp(priorities[-1]) >= _stamp(graphs[-1]) - 1e-6, 10)
         summary_bag = recorder.finish()
         diag = discovery.online.counters()
+        plan = prioritizer.online.counters()["plan"] if prioritizer is not None else "no prioritizer"
         interrupted = ros.stop.is_set()
     if not graphs:
         if interrupted:
@@ -143,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nagainst the {reference.kind} reference ({len(truth)} links): precision {scores['precision']:.3f}  "
           f"recall {scores['recall']:.3f}  F1 {scores['f1']:.3f}  (tp {scores['tp']}, fp {scores['fp']}, "
           f"fn {scores['fn']}); lag-collapsed F1 {scores['f1_summary']:.3f}")
+    # robot_plan: the plan the prioritizer used last
+    scores.update(guess_scores(reference), robot_plan=plan, discovery_preset=settings.name)
+    print(guess_line(scores))
     if priorities:
         _print_priorities(priorities[-1], interventions[-1] if interventions else None)
     _write_outputs(args.out, graph, truth, scores, scenario, summary_bag, diag, time.monotonic() - started,

@@ -133,7 +133,7 @@ def _write_bag(scenario, args: argparse.Namespace, steps: int | None, interventi
 
 
 def _score(scenario, series, config, json_out: Path | None, seed: int | None) -> int:
-    from causal_nodes.evaluation.discovery_scores import discover_and_score
+    from causal_nodes.evaluation.discovery_scores import discover_and_score, guess_line, guess_scores
 
     try:
         score = discover_and_score(scenario, series.names, series.values, config)
@@ -142,6 +142,8 @@ def _score(scenario, series, config, json_out: Path | None, seed: int | None) ->
         return 1
     for name, why in score["left_out"].items():
         print(f"WARN: {name} left out of the discovery: {why}", file=sys.stderr)
+    score.update(guess_scores(scenario.reference(score["variables"], tau_max=score["tau_max"]), score["variables"]))
+    print(guess_line(score))  # before the discovery's line, which stays the last
     print(f"discovery ({config.method}/{config.test}, tau_max {config.tau_max}, pc_alpha {config.pc_alpha}, "
           f"alpha_level {config.alpha_level}) on {score['samples']} samples, {score['seconds']:.2f} s, against "
           f"the {score['reference']} reference ({score['reference_links']} links): precision "

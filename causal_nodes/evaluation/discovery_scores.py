@@ -15,7 +15,8 @@ import numpy as np
 
 from causal_nodes.discovery.discover import DiscoveryConfig, DiscoveryResult, discover
 
-from .graph_metrics import score_links, score_summary
+from .baseline_graphs import baseline_graph
+from .graph_metrics import link_key_and_type, score_links, score_summary
 
 MAX_MISSING_FRACTION = 0.2
 """A variable undefined in more than this fraction of a run's steps is left out (not its rows)."""
@@ -60,14 +61,34 @@ def score_against(result: DiscoveryResult | Sequence, reference) -> dict:
     }
 
 
+def guess_scores(reference, variables: Sequence[str] | None = None) -> dict:
+    """Lag-level and lag-collapsed F1 of the data-free guess "every pair at lags 0 and 1" against ``reference``.
+
+    Printed beside a discovery's scores so a user can tell whether the graph beat a guess (on the dense HRI
+    references it often does not; see ``docs/discovery_methods.md``). ``variables`` default: the reference's own,
+    less any it left out.
+    """
+    names = [v for v in reference.variables if v not in reference.left_out] if variables is None else list(variables)
+    scores = score_against(baseline_graph("lags01", names, reference.tau_max), reference)
+    return {"guess_f1": scores["f1"], "guess_f1_summary": scores["f1_summary"]}
+
+
+def guess_line(scores: dict) -> str:
+    """One line for a console report of :func:`guess_scores`' keys."""
+    return (f"a data-free guess (every pair at lags 0 and 1) scores F1 {scores['guess_f1']:.3f}, lag-collapsed "
+            f"{scores['guess_f1_summary']:.3f} on the same reference")
+
+
 def discover_and_score(scenario, names: Sequence[str], values: np.ndarray, config: DiscoveryConfig,
-                       *, mechanism: bool = True) -> dict:
+                       *, mechanism: bool = True, reference_tau_max: int | None = None) -> dict:
     """Discovery with ``config`` on the usable columns, scored against the reference over the same variables.
 
     Returns the :func:`score_against` keys plus ``seconds`` (the discovery's wall time; ``cpu_seconds`` its
     process time, what one core spends whatever else the machine runs), ``variables``, ``samples``,
     ``left_out`` and, for physical scenarios with ``mechanism``, ``f1_mechanism`` / ``f1_summary_mechanism``
-    against the mechanism truth.
+    against the mechanism truth. ``reference_tau_max`` (default: the configuration's ``tau_max``) is the lag range
+    of the reference: a run looking at fewer lags is still scored on the links at the lags it does not look at,
+    so pipelines with different ``tau_max`` compare on the same reference.
     """
     usable = usable_columns(list(names), values)
     if len(usable.names) < 2:
@@ -76,14 +97,34 @@ def discover_and_score(scenario, names: Sequence[str], values: np.ndarray, confi
     result = discover(usable.values, usable.names, config)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     graph_names = [n for n in usable.names if n != config.context]  # a context is a regime label, not a node
-    reference = scenario.reference(graph_names, tau_max=config.tau_max)
-    out = score_against(result, reference)
-    out.update(seconds=seconds, cpu_seconds=cpu_seconds, variables=graph_names, samples=int(len(usable.values)),
-               left_out=usable.left_out, config=config.as_dict(), tau_max=config.tau_max,
-               engine=str(result.engine), scenario=scenario.name)
+    out = _scored(scenario, graph_names, result.links(), max(config.tau_max, reference_tau_max or 0), mechanism)
+    out.update(seconds=seconds, cpu_seconds=cpu_seconds, samples=int(len(usable.values)),
+               left_out=usable.left_out, config=config.as_dict(), engine=str(result.engine))
+    return out
+
+
+def baseline_and_score(scenario, names: Sequence[str], values: np.ndarray, kind: str, tau_max: int,
+                       *, mechanism: bool = True) -> dict:
+    """A data-free graph (:mod:`.baseline_graphs`) over the usable columns, scored as :func:`discover_and_score`.
+
+    The stream decides only which variables are usable (the same ones a discovery run would get); the links do not
+    depend on its values, so ``seconds`` is 0.
+    """
+    usable = usable_columns(list(names), values)
+    out = _scored(scenario, usable.names, baseline_graph(kind, usable.names, tau_max), tau_max, mechanism)
+    out.update(seconds=0.0, cpu_seconds=0.0, samples=int(len(usable.values)), left_out=usable.left_out,
+               config={"baseline": kind, "tau_max": tau_max}, engine="none")
+    return out
+
+
+def _scored(scenario, graph_names: list[str], links: Sequence, tau_max: int, mechanism: bool) -> dict:
+    """Scores of ``links`` against the scenario's reference (and mechanism truth) over ``graph_names``."""
+    reference = scenario.reference(graph_names, tau_max=tau_max)
+    out = score_against(links, reference)
+    out.update(variables=graph_names, tau_max=tau_max, scenario=scenario.name)
     if mechanism and scenario.physical is not None:
         truth = scenario.mechanism_truth(graph_names)
-        out["f1_mechanism"] = score_links(result.links(), truth)["f1"]
-        out["f1_summary_mechanism"] = score_summary(result.links(), truth)["f1"]
-    out["links"] = [[link.source, link.target, link.lag, link.link_type] for link in result.links()]
+        out["f1_mechanism"] = score_links(links, truth)["f1"]
+        out["f1_summary_mechanism"] = score_summary(links, truth)["f1"]
+    out["links"] = [[*key, kind] for key, kind in map(link_key_and_type, links)]
     return out

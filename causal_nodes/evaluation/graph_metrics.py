@@ -15,7 +15,7 @@ LinkKey = tuple[str, str, int]
 UNDIRECTED_TYPES = {"o-o", "x-x", "<->"}
 
 
-def _as_key_and_type(link: LinkKey | object) -> tuple[LinkKey, str]:
+def link_key_and_type(link: LinkKey | object) -> tuple[LinkKey, str]:
     if isinstance(link, tuple):
         return (str(link[0]), str(link[1]), int(link[2])), (str(link[3]) if len(link) > 3 else "-->")
     return (link.source, link.target, int(link.lag)), getattr(link, "link_type", "-->")
@@ -31,7 +31,7 @@ def score_links(
     matched: set[LinkKey] = set()
     tp = fp = 0
     for link in discovered:
-        key, kind = _as_key_and_type(link)
+        key, kind = link_key_and_type(link)
         if ignore_autolinks and key[0] == key[1]:
             continue
         candidates = [key]
@@ -56,7 +56,7 @@ def score_summary(discovered: Iterable[LinkKey | object], truth: Iterable[LinkKe
     directed: set[tuple[str, str]] = set()
     undirected: list[tuple[str, str]] = []
     for link in discovered:
-        (source, target, lag), kind = _as_key_and_type(link)
+        (source, target, lag), kind = link_key_and_type(link)
         if lag == 0 and kind in UNDIRECTED_TYPES:
             undirected.append((source, target))
         else:

@@ -117,6 +117,7 @@ class PrioritizerNode(Node):
         self._graph_received = 0.0
         self._graph_header: Any = None
         self._bad_messages = 0
+        self._odom_frame = ""  # frame of the newest /odom: plans must come in it
         self._latencies: deque = deque(maxlen=100)
         self._status: tuple[int, str, dict] = (WARN, "waiting for a causal graph", {})
 
@@ -174,6 +175,7 @@ class PrioritizerNode(Node):
             self._compute()
 
     def _on_odom(self, msg: Odometry) -> None:
+        self._odom_frame = msg.header.frame_id
         pose, twist = msg.pose.pose, msg.twist.twist
         try:
             self.online.add_odometry(stamp_seconds(msg.header.stamp), pose.position.x, pose.position.y,
@@ -189,7 +191,16 @@ class PrioritizerNode(Node):
             self._bad_messages += 1
 
     def _on_plan(self, msg: PathMsg) -> None:
-        """Poses with their own stamps if they carry increasing ones, else ``plan_dt`` apart from the header's."""
+        """Poses with their own stamps if they carry increasing ones, else ``plan_dt`` apart from the header's.
+
+        A plan in another frame than the odometry's (a global planner's ``/plan`` in ``map``) is refused and
+        counted: its poses would be read as odometry coordinates."""
+        frame = msg.header.frame_id
+        if frame and self._odom_frame and frame.lstrip("/") != self._odom_frame.lstrip("/"):
+            self._bad_messages += 1
+            self.get_logger().warning(f"plan on {self.get_parameter('plan_topic').value} ignored: frame {frame!r}, "
+                                      f"odometry is in {self._odom_frame!r}", throttle_duration_sec=5.0)
+            return
         stamps = np.array([stamp_seconds(p.header.stamp) for p in msg.poses])
         if stamps.size < 2 or np.any(np.diff(stamps) <= 0):
             dt = float(self.get_parameter("plan_dt").value)

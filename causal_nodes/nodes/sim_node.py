@@ -4,8 +4,10 @@ Physical scenarios publish ``/clock`` (rosgraph_msgs/Clock), ``/people`` (geomet
 person in a stable order, yaw = direction of motion), ``/odom`` (nav_msgs/Odometry, odom -> base_link),
 ``/scan`` (sensor_msgs/LaserScan, frame base_laser), ``/camera/image_raw`` (sensor_msgs/Image rgb8, robot-centred
 top-down view), ``/imu`` (sensor_msgs/Imu), ``/goal_pose`` (geometry_msgs/PoseStamped: the subject person's goal)
-and ``/sim/true_variables`` (causal_msgs/VariableFrame computed from the simulator state: the values the
-pipeline should reproduce). SCM scenarios publish ``/clock`` and their samples as ``/causal/variables``.
+``/sim/true_variables`` (causal_msgs/VariableFrame computed from the simulator state: the values the
+pipeline should reproduce) and, every ``plan_period_s`` of sim time, ``/local_plan`` (nav_msgs/Path in the world
+frame, poses stamped ``dt`` apart: the robot controller's next ``plan_horizon_s``, as a local planner publishes its
+plan; :mod:`causal_nodes.sim.plan`). SCM scenarios publish ``/clock`` and their samples as ``/causal/variables``.
 Both publish ``/sim/ground_truth`` (causal_msgs/CausalGraph, transient local; links ``-->`` with their lag).
 TF (``tf2_msgs/TFMessage``, computed by :mod:`causal_nodes.sim.frames`): ``odom -> base_link`` and
 ``odom -> person_<i>`` on ``/tf`` at every step, ``base_link -> base_laser`` and ``base_link -> camera`` on
@@ -27,6 +29,7 @@ import time
 import numpy as np
 from geometry_msgs.msg import Point, Pose, PoseArray, PoseStamped, Twist, TwistStamped
 from nav_msgs.msg import Odometry
+from nav_msgs.msg import Path as PathMsg
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -57,6 +60,7 @@ from causal_nodes.sim import (
     state_variables,
 )
 from causal_nodes.sim.frames import CAMERA_FRAME, LASER_FRAME, ROBOT_FRAME, dynamic_transforms, static_transforms
+from causal_nodes.sim.plan import robot_plan
 from causal_nodes.sim.truth_variables import sensed_variables
 from causal_nodes.variables.frames import Transform
 
@@ -101,6 +105,12 @@ class SimNode(Node):
                                   "Physical scenarios: pause stepping while the newest /causal/variables frame is "
                                   "more than this much sim time behind the simulator [s] (0 = never pause)",
                                   float_range=(0.0, 1e6))
+        self.plan_topic = declare(self, "plan_topic", "local_plan",
+                                  "Physical scenarios: topic of the robot's plan (nav_msgs/Path; '' = none)")
+        self.plan_horizon_s = declare(self, "plan_horizon_s", 2.0, "How far ahead the plan reaches [s of sim time]",
+                                      float_range=(0.1, 60.0))
+        self.plan_period_s = declare(self, "plan_period_s", 1.0, "How often a new plan is published [s of sim time]",
+                                     float_range=(0.01, 60.0))
 
         self.scenario = load_scenario(name)
         if rate_hz > 0.0:
@@ -118,7 +128,8 @@ class SimNode(Node):
         self.physical = isinstance(self.sim, PhysicalSimulator)
 
         self.counters: dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0,
-                                         "paused_ticks": 0}
+                                         "paused_ticks": 0, "plans": 0, "plan_failures": 0}
+        self._next_plan_time = 0.0
         self.finished = False
         self.started = False
         self._wall_start = time.monotonic()
@@ -135,6 +146,7 @@ class SimNode(Node):
                 self.create_publisher(Image, "camera/image_raw", OUTPUT_QOS) if self.publish_camera else None
             )
             self.true_pub = self.create_publisher(VariableFrame, "sim/true_variables", STREAM_QOS)
+            self.plan_pub = self.create_publisher(PathMsg, self.plan_topic, STREAM_QOS) if self.plan_topic else None
             ctrl = self.scenario.physical.robot.controller
             # known interventions: the excitation added to the robot's commands (when the scenario enables it)
             self.excitation_pub = (
@@ -264,6 +276,14 @@ class SimNode(Node):
             excitation = TwistStamped(header=self._header("base_link"))
             excitation.twist.linear.x, excitation.twist.angular.z = (float(v) for v in sim.command_dither)
             self.excitation_pub.publish(excitation)
+        if self.plan_pub is not None and sim.time + 1e-9 >= self._next_plan_time:
+            self._next_plan_time = sim.time + self.plan_period_s
+            try:
+                self.plan_pub.publish(self.plan_message())
+                self.counters["plans"] += 1
+            except (ValueError, ArithmeticError) as error:  # a plan is an extra: its failure never stops the sim
+                self.counters["plan_failures"] += 1
+                self.get_logger().warning(f"no plan this time: {error}", throttle_duration_sec=5.0)
         if self.publish_true_variables:
             values = state_variables(sim)
             names = self._true_names
@@ -277,6 +297,16 @@ class SimNode(Node):
         headings = np.arctan2(sim.velocities[:, 1], sim.velocities[:, 0])
         return PoseArray(header=self._header(self.frame_id),
                          poses=[_pose(x, y, h) for (x, y), h in zip(sim.positions, headings)])
+
+    def plan_message(self) -> PathMsg:
+        """The controller's next ``plan_horizon_s`` (a fresh noise future per step index, reproducible)."""
+        sim = self.sim
+        steps = max(1, int(round(self.plan_horizon_s / sim.dt)))
+        plan = robot_plan(sim, steps, noise_seed=sim.step_index)
+        header = self._header(self.frame_id)
+        poses = [PoseStamped(header=Header(stamp=to_time_msg(self.time_offset_s + t), frame_id=self.frame_id),
+                             pose=_pose(x, y, yaw)) for t, (x, y, yaw) in zip(plan.times, plan.poses)]
+        return PathMsg(header=header, poses=poses)
 
     def odometry_message(self) -> Odometry:
         sim = self.sim

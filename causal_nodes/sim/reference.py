@@ -303,6 +303,13 @@ class EffectStatistics:
     def add(self, x: int, tau: int, slopes: np.ndarray, mask: np.ndarray) -> None:
         self.readings.append((x, tau, np.where(mask, slopes, np.nan)))
 
+    def noise_to_spread(self) -> np.ndarray:
+        """Per variable, its one-step noise sd over its sd in the runs: how small the band is in units of the
+        variable's own range (about 0.001 for a distance, 0.05-0.3 for a speed)."""
+        values = np.asarray(self.values)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(np.nanmean(np.asarray(self.innovation_var), axis=0)) / np.nanstd(values, axis=0)
+
     def effect_sizes(self, cap: float = CAP) -> np.ndarray:
         """``r[x, y, tau]`` (see the module docstring); NaN where no experiment ran."""
         n = len(self.names)
@@ -563,6 +570,66 @@ def reference_for(scenario, variables: list[str], tau_max: int = 3) -> Reference
 
 
 _DERIVED: dict[tuple, ReferenceGraph] = {}
+
+
+@dataclass
+class Confirmation:
+    """A stored reference re-tested by fresh do() experiments on other seeds (:func:`confirm_reference`)."""
+
+    seeds: list[int]
+    factor: float
+    weak: list[tuple[Link, float]]
+    """Reference links whose fresh effect is below band / factor."""
+    strong: list[tuple[Link, float]]
+    """Non-links whose fresh effect is at least band x factor."""
+    marginal: list[tuple[Link, float]]
+    """Reference links and non-links whose fresh effect is within a factor of the band (either side)."""
+    candidates: int
+    link_spread_effects: list[tuple[Link, float]] = field(default_factory=list)
+    """Each reference link's fresh effect in units of the target's sd over the run instead of its one-step noise
+    (a standardized coefficient: how much of Y's range one sd of X moves)."""
+
+    @property
+    def confirmed(self) -> bool:
+        return not self.weak and not self.strong
+
+
+def confirm_reference(scenario, stored: ReferenceGraph, seeds: Sequence[int], *, factor: float = 2.0,
+                      stride: int = 20) -> Confirmation:
+    """Re-derive the effect sizes of ``stored``'s candidates on ``seeds`` (none of its derivation seeds) and list the
+    links do() no longer shows and the non-links it now shows, each beyond a ``factor`` around the band.
+
+    Why a factor: an effect near the band is a statement about a continuum (see :data:`DEFAULT_BAND`), and a fresh
+    seed samples other states; a link at 1.1 bands that measures 0.9 is not refuted, one at 0.4 is.
+    """
+    if set(seeds) & set(stored.seeds):
+        raise ValueError(f"confirmation seeds {sorted(set(seeds) & set(stored.seeds))} derived the reference")
+    if stored.band is None:
+        raise ValueError("the reference has no band (not an interventional reference)")
+    stats = derive_effects(scenario, stored.variables, list(seeds), tau_max=stored.tau_max, stride=stride)
+    r = stats.effect_sizes()
+    index = {v: i for i, v in enumerate(stored.variables)}
+    band = float(stored.band)
+    weak, strong, marginal = [], [], []
+    candidates = 0
+    for s in stored.variables:
+        for t in stored.variables:
+            for lag in range(stored.tau_max + 1):
+                if lag == 0 and s == t:
+                    continue
+                candidates += 1
+                value = float(r[index[s], index[t], lag])
+                link = (s, t, lag)
+                if link in stored.links and not value >= band / factor:
+                    weak.append((link, value))
+                elif link not in stored.links and value >= band * factor:
+                    strong.append((link, value))
+                if band / factor <= value < band * factor:
+                    marginal.append((link, value))
+    ratio = stats.noise_to_spread()
+    spread_effects = [((s, t, lag), float(r[index[s], index[t], lag] * ratio[index[t]]))
+                      for s, t, lag in sorted(stored.links)]
+    return Confirmation(list(seeds), factor, weak, strong, marginal, candidates, spread_effects)
 
 
 def write_reference(reference: ReferenceGraph, requested: Sequence[str], path: Path | None = None) -> Path:

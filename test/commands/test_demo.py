@@ -23,6 +23,9 @@ def test_demo_runs_a_physical_scenario_scores_it_and_records_the_run_from_its_fi
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scenario"] == "corridor_passing" and summary["reference"] == "interventional", summary
     assert 0.0 < summary["f1"] <= 1.0 and 0.0 < summary["f1_summary"] <= 1.0 and "f1_mechanism" in summary
+    assert 0.0 < summary["guess_f1"] < 1.0 and 0.0 < summary["guess_f1_summary"] < 1.0, "the guess is reported"
+    assert "poses up to" in summary["robot_plan"], "the prioritizer used the simulated robot's plan"
+    assert summary["discovery_preset"] == "hri" and summary["f1"] > summary["guess_f1"] - 0.15
     assert summary["window"].get("rejected_non_finite_value", 0) <= 2, "NaN frames starve the discovery window"
     assert (out / "graph.png").stat().st_size > 0
     graph = json.loads((out / "graph.json").read_text())

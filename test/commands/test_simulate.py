@@ -51,6 +51,7 @@ def test_score_json_has_the_promised_keys(tmp_path: Path) -> None:
     for key in ("precision", "recall", "f1", "f1_summary", "reference", "seconds"):
         assert key in score, key
     assert score["reference"] == "scm" and score["f1"] >= 0.9 and score["seed"] == 2
+    assert 0.0 < score["guess_f1"] < 0.5 < score["f1"], "on an SCM discovery beats the data-free guess by far"
     assert simulate.run(_args("scm_demo", "--json", str(out))) == 2, "--json needs --score"
 
 

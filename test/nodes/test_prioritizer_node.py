@@ -221,6 +221,11 @@ def test_a_planners_path_replaces_the_sems_forecast_of_the_robots_commands(ros) 
     pub_plan.publish(bad)
     assert h.spin_until(lambda: h.node._bad_messages == 1)
     assert "12 poses up to 21.000 s" in h.node.online.counters()["plan"]  # the good plan is kept
+    in_map = plan(1.0)
+    in_map.header.frame_id = "map"  # a global planner's plan: not in the odometry's frame
+    pub_plan.publish(in_map)
+    assert h.spin_until(lambda: h.node._bad_messages == 2), "a plan in another frame is refused and counted"
+    assert "12 poses up to 21.000 s" in h.node.online.counters()["plan"]
     h.send_frames(make_data(200), subject_xy=(3.0, 0.0))
     h.send_graph(LINKS)
     assert h.spin_until(lambda: bool(h.got["interventions"]))

@@ -13,13 +13,14 @@ pytest.importorskip("causal_msgs.msg")
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseArray, PoseStamped, Twist  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
+from nav_msgs.msg import Path as PathMsg  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Image, Imu, LaserScan  # noqa: E402
 
 from causal_msgs.msg import CausalGraph, VariableFrame  # noqa: E402
 from causal_msgs.msg import Intervention as InterventionMsg  # noqa: E402
-from causal_nodes.nodes.common import LATCHED_QOS, SENSOR_QOS  # noqa: E402
+from causal_nodes.nodes.common import LATCHED_QOS, SENSOR_QOS, STREAM_QOS  # noqa: E402
 from causal_nodes.nodes.sim_node import SimNode  # noqa: E402
 from causal_nodes.sim import load_scenario  # noqa: E402
 
@@ -92,6 +93,52 @@ def test_physical_scenario_publishes_every_topic_on_sim_time(ros) -> None:
         return node.counters["bad_do"] >= 1
 
     assert ros.spin_until(rejected, timeout=10.0), node.counters
+
+
+def test_the_robots_plan_is_published_like_a_local_planners(ros) -> None:
+    """/local_plan: nav_msgs/Path in odom, plan_horizon_s ahead in poses one step apart, starting at the robot's pose,
+    once per plan_period_s of sim time; the robot then drives (close to) where the plan said."""
+    node = _sim_node(ros, scenario="corridor_passing", real_time_factor=10.0, publish_camera=False,
+                     plan_horizon_s=2.0, plan_period_s=0.5)
+    peer = ros.node("plan_test_peer")
+    plans, odoms = [], []
+    peer.create_subscription(PathMsg, "/local_plan", plans.append, STREAM_QOS)
+    peer.create_subscription(Odometry, "/odom", odoms.append, SENSOR_QOS)
+    assert ros.spin_until(lambda: len(plans) >= 3, timeout=20.0), node.counters
+    plan = plans[1]
+    stamps = [p.header.stamp.sec + p.header.stamp.nanosec * 1e-9 for p in plan.poses]
+    assert plan.header.frame_id == "odom" and {p.header.frame_id for p in plan.poses} == {"odom"}
+    assert len(plan.poses) == 21 and all(abs(b - a - 0.1) < 1e-6 for a, b in zip(stamps, stamps[1:]))
+    start = plan.header.stamp.sec + plan.header.stamp.nanosec * 1e-9
+    assert stamps[0] == pytest.approx(start)
+    heads = [p.header.stamp.sec + p.header.stamp.nanosec * 1e-9 for p in plans[:3]]
+    assert all(abs(b - a - 0.5) < 1e-6 for a, b in zip(heads, heads[1:]))
+
+    def odom_at(stamp: float):
+        return next((o for o in odoms if abs(o.header.stamp.sec + o.header.stamp.nanosec * 1e-9 - stamp) < 1e-6),
+                    None)
+
+    assert ros.spin_until(lambda: odom_at(stamps[-1]) is not None, timeout=20.0)
+    first, last = odom_at(stamps[0]), odom_at(stamps[-1])
+    assert first is not None and plan.poses[0].pose.position.x == pytest.approx(first.pose.pose.position.x)
+    gap = math.hypot(plan.poses[-1].pose.position.x - last.pose.pose.position.x,
+                     plan.poses[-1].pose.position.y - last.pose.pose.position.y)
+    assert gap < 0.3, f"the robot ended {gap:.2f} m from its 2 s plan"
+    assert node.counters["plans"] >= 3
+
+
+def test_a_failing_plan_is_counted_and_the_simulation_goes_on(ros, monkeypatch) -> None:
+    import causal_nodes.nodes.sim_node as sim_node
+
+    def broken(*_args, **_kwargs):
+        raise FloatingPointError("diverged")
+
+    monkeypatch.setattr(sim_node, "robot_plan", broken)
+    node = _sim_node(ros, scenario="corridor_passing", real_time_factor=10.0, publish_camera=False,
+                     plan_period_s=0.2)
+    assert ros.spin_until(lambda: node.counters["plan_failures"] >= 3 and node.counters["steps"] >= 10,
+                          timeout=20.0), node.counters
+    assert node.counters["plans"] == 0
 
 
 def test_scm_scenario_publishes_variable_frames_and_its_truth(ros) -> None:

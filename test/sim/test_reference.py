@@ -10,6 +10,7 @@ from causal_nodes.sim import load_scenario
 from causal_nodes.sim.reference import (
     ACTUATORS,
     DEFAULT_DERIVATION_SEEDS,
+    confirm_reference,
     derive_effects,
     derive_reference,
     graph_from_effects,
@@ -72,17 +73,10 @@ def test_stored_reference_is_confirmed_by_fresh_do_experiments(name: str, variab
     stored = load_stored(name, list(variables))
     assert stored is not None, f"run: causal-nodes reference {name} [--legacy] --write"
     assert FRESH_SEED not in stored.seeds and stored.band and stored.links
-    stats = derive_effects(scenario, stored.variables, [FRESH_SEED], tau_max=stored.tau_max, stride=20)
-    r = stats.effect_sizes()
-    index = {v: i for i, v in enumerate(stored.variables)}
-    weak = [(link, r[index[link[0]], index[link[1]], link[2]]) for link in stored.links
-            if not r[index[link[0]], index[link[1]], link[2]] >= stored.band / CONFIRM_FACTOR]
-    assert not weak, f"reference links not confirmed by do() on seed {FRESH_SEED}: {weak}"
-    strong = [(s, t, lag, r[index[s], index[t], lag]) for s in stored.variables for t in stored.variables
-              for lag in range(stored.tau_max + 1)
-              if (s, t, lag) not in stored.links and not (lag == 0 and s == t)
-              and r[index[s], index[t], lag] >= stored.band * CONFIRM_FACTOR]
-    assert not strong, f"non-links that do() on seed {FRESH_SEED} says are links: {strong}"
+    check = confirm_reference(scenario, stored, [FRESH_SEED], factor=CONFIRM_FACTOR, stride=20)
+    assert not check.weak, f"reference links not confirmed by do() on seed {FRESH_SEED}: {check.weak}"
+    assert not check.strong, f"non-links that do() on seed {FRESH_SEED} says are links: {check.strong}"
+    assert check.candidates == len(stored.variables) ** 2 * (stored.tau_max + 1) - len(stored.variables)
 
 
 def test_derivation_is_reproducible_and_restricts_by_lag() -> None:
