@@ -48,3 +48,11 @@ def test_demo_on_the_scm_stream_finds_its_graph(tmp_path: Path) -> None:
     assert main(["demo", "--scenario", "scm_demo", "--out", str(out), "--duration", "30"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["reference"] == "scm" and summary["f1"] >= 0.9, summary
+
+
+def test_a_preset_the_scenario_cannot_feed_is_refused_in_one_line(tmp_path: Path, capsys) -> None:
+    from causal_nodes.cli import main
+
+    assert main(["demo", "--scenario", "scm_demo", "--discovery", "hri", "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--discovery hri needs ['closing_speed']" in err[0]
