@@ -182,6 +182,20 @@ def _fmt(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
+def topic_parameter(node: Node, name: str, topic: str) -> str:
+    """``topic`` (the value of parameter ``name``) if it is a valid ROS topic name, else a ValueError naming the
+    parameter: rclpy's own exception at create_publisher would end the node in a traceback, not in one line."""
+    from rclpy.exceptions import NameValidationException
+    from rclpy.validate_topic_name import validate_topic_name
+
+    try:
+        validate_topic_name(topic)
+    except NameValidationException as error:
+        reason = str(error).strip().splitlines()[0]
+        raise ValueError(f"{node.get_name()}: parameter {name}: {topic!r} is not a topic name ({reason})") from None
+    return topic
+
+
 def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> None:
     """``main()`` of a single node: run it until Ctrl-C / SIGTERM, then shut down in order (see
     :mod:`causal_nodes.nodes.composition`). A bad parameter ends in one line and exit code 2."""
@@ -199,5 +213,5 @@ def run_node(node_class: type[Node], args: Sequence[str] | None = None) -> None:
 __all__ = [
     "SENSOR_QOS", "STREAM_QOS", "LATCHED_QOS", "OK", "WARN", "ERROR", "STALE", "declare", "on_parameter_change",
     "parameter_values", "input_health", "wall_timer", "monotonic", "to_time_msg", "now_seconds", "stamp_seconds",
-    "DiagnosticsPublisher", "run_node",
+    "DiagnosticsPublisher", "run_node", "topic_parameter",
 ]

@@ -47,6 +47,7 @@ from causal_nodes.nodes.common import (
     parameter_values,
     run_node,
     stamp_seconds,
+    topic_parameter,
     wall_timer,
 )
 from causal_nodes.prioritization import PrioritizationResult, PrioritizerConfig
@@ -132,6 +133,7 @@ class PrioritizerNode(Node):
             self.create_subscription(PoseArray, "people", self._on_people, SENSOR_QOS)
         plan_topic = str(self.get_parameter("plan_topic").value)
         if plan_topic:  # a planner publishes when it replans: keep the newest, reliably
+            topic_parameter(self, "plan_topic", plan_topic)
             self.create_subscription(PathMsg, plan_topic, self._on_plan, STREAM_QOS)
         wall_timer(self, 1.0, self._publish_status)
         on_parameter_change(self, self._apply_parameters)

@@ -50,6 +50,7 @@ from causal_nodes.nodes.common import (
     declare,
     run_node,
     to_time_msg,
+    topic_parameter,
 )
 from causal_nodes.nodes.tf import TfPublisher
 from causal_nodes.sim import (
@@ -107,6 +108,8 @@ class SimNode(Node):
                                   float_range=(0.0, 1e6))
         self.plan_topic = declare(self, "plan_topic", "local_plan",
                                   "Physical scenarios: topic of the robot's plan (nav_msgs/Path; '' = none)")
+        if self.plan_topic:
+            topic_parameter(self, "plan_topic", self.plan_topic)
         self.plan_horizon_s = declare(self, "plan_horizon_s", 2.0, "How far ahead the plan reaches [s of sim time]",
                                       float_range=(0.1, 60.0))
         self.plan_period_s = declare(self, "plan_period_s", 1.0, "How often a new plan is published [s of sim time]",

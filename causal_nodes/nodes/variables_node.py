@@ -40,6 +40,7 @@ from causal_nodes.nodes.common import (
     parameter_values,
     run_node,
     to_time_msg,
+    topic_parameter,
     wall_timer,
 )
 from causal_nodes.nodes.tf import FrameLookup
@@ -92,6 +93,8 @@ class VariablesNode(Node):
         self.person_topics = [t for t in declare(
             self, "person_odom_topics", [""],
             "Per-person nav_msgs/Odometry topics instead of /people ([''] = use /people)", read_only=True) if t]
+        for topic in self.person_topics:
+            topic_parameter(self, "person_odom_topics", topic)
         try:
             self.config = self._config_from(parameter_values(self, CONFIG_PARAMETERS))
         except ValueError as error:  # checked at start-up, not at the first message

@@ -16,6 +16,7 @@ from causal_msgs.msg import CausalGraph, CausalPriorities, VariableFrame  # noqa
 from causal_nodes.nodes.common import LATCHED_QOS, OK, STALE, STREAM_QOS, WARN  # noqa: E402
 from causal_nodes.nodes.discovery_node import DiscoveryNode  # noqa: E402
 from causal_nodes.nodes.prioritizer_node import PrioritizerNode  # noqa: E402
+from causal_nodes.nodes.sim_node import SimNode  # noqa: E402
 from causal_nodes.nodes.variables_node import VariablesNode  # noqa: E402
 
 
@@ -49,6 +50,13 @@ def test_bad_parameters_are_refused_at_start_up_naming_them(ros):
         DiscoveryNode(context=ros.context, parameter_overrides=parameters(window_length=20))
     with pytest.raises(ValueError, match=r"causal_prioritizer: parameter .*target"):
         PrioritizerNode(context=ros.context, parameter_overrides=parameters(target=""))
+    with pytest.raises(ValueError, match=r"causal_prioritizer: parameter plan_topic: 'my plan' is not a topic name"):
+        PrioritizerNode(context=ros.context,
+                        parameter_overrides=parameters(target="min_scan_range", plan_topic="my plan"))
+    with pytest.raises(ValueError, match=r"sim_node: parameter plan_topic: 'plan!' is not a topic name"):
+        SimNode(context=ros.context, parameter_overrides=parameters(plan_topic="plan!"))
+    with pytest.raises(ValueError, match=r"variables_node: parameter person_odom_topics: '/p 1/odom' is not a topic"):
+        VariablesNode(context=ros.context, parameter_overrides=parameters(person_odom_topics=["/p 1/odom"]))
 
 
 def test_a_silent_input_is_named_and_graphs_come_once_it_speaks(ros):
