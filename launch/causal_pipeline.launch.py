@@ -21,7 +21,6 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 from causal_nodes.nodes.launching import (
     TF_REMAPS,
-    discovery_preset_overrides,
     foxglove_available,
     is_true,
     missing_viewer,
@@ -30,6 +29,7 @@ from causal_nodes.nodes.launching import (
     rviz_available,
     rviz_topic_remaps,
 )
+from causal_nodes.nodes.preset_parameters import discovery_preset_overrides
 from launch import LaunchDescription
 
 PACKAGE = "causal_nodes"
@@ -47,7 +47,7 @@ def _nodes(context) -> list:
 
     plan_topic = LaunchConfiguration("plan_topic").perform(context)
     discovery, variables = discovery_preset_overrides(LaunchConfiguration("discovery_preset").perform(context),
-                                                      LaunchConfiguration("variables_params").perform(context))
+                                                      [LaunchConfiguration("variables_params").perform(context)])
     actions = [node("variables_node", "variables", **variables), node("discovery_node", "discovery", **discovery),
                node("prioritizer_node", "prioritizer", **({"plan_topic": plan_topic} if plan_topic else {}))]
     if is_true(context, "world_model"):

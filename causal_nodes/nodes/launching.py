@@ -89,36 +89,3 @@ def missing_viewer(name: str, install_hint: str) -> LogInfo:
 def foxglove_available() -> bool:
     return importlib.util.find_spec("foxglove") is not None
 
-
-def params_file_value(path: str | os.PathLike, node: str, name: str) -> object | None:
-    """The value of parameter ``name`` for ``node`` in a ROS 2 params file, or None when the file does not set it.
-
-    Keys as ``ros2 launch`` matches them: ``node``, ``/node``, ``/**/node``, ``/**`` (the most specific wins)."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    found = None
-    for key, section in data.items():
-        parts = str(key).strip("/").split("/")
-        if parts[-1] not in (node, "**") or not isinstance(section, dict):
-            continue
-        value = (section.get("ros__parameters") or {}).get(name)
-        if value is not None and (found is None or parts[-1] == node):
-            found = value
-    return found
-
-
-def discovery_preset_overrides(name: str, variables_params: str | os.PathLike) -> tuple[dict, dict]:
-    """Parameter overrides of the discovery and the variables node for discovery preset ``name`` ('' = none).
-
-    The discovery node gets the preset's parameters; the variables node's ``variables`` (from its params file, or
-    the extractor's default list) gets the preset's extra variables appended (the regime label of ``hri``), so the
-    frames carry it. ValueError naming the known presets for an unknown name."""
-    from causal_nodes.discovery.presets import preset
-    from causal_nodes.variables.extractor import DEFAULT_VARIABLES
-
-    if not name.strip():
-        return {}, {}
-    settings = preset(name.strip())
-    listed = params_file_value(variables_params, "variables_node", "variables")
-    variables = [v for v in (listed or DEFAULT_VARIABLES) if v]
-    extra = [v for v in settings.extra_variables if v not in variables]
-    return dict(settings.parameters), ({"variables": variables + extra} if extra else {})
