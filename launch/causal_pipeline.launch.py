@@ -18,6 +18,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.utilities import make_namespace_absolute, prefix_namespace
 
 from causal_nodes.nodes.launching import (
     TF_REMAPS,
@@ -46,8 +47,12 @@ def _nodes(context) -> list:
                     parameters=[LaunchConfiguration(f"{params}_params"), {"use_sim_time": use_sim_time, **overrides}])
 
     plan_topic = LaunchConfiguration("plan_topic").perform(context)
+    # the namespace the nodes will have (launch_ros' rule), so the preset reads the variables list rcl gives them
+    node_namespace = make_namespace_absolute(prefix_namespace(context.launch_configurations.get("ros_namespace"),
+                                                              namespace.perform(context))) or ""
     discovery, variables = discovery_preset_overrides(LaunchConfiguration("discovery_preset").perform(context),
-                                                      [LaunchConfiguration("variables_params").perform(context)])
+                                                      [LaunchConfiguration("variables_params").perform(context)],
+                                                      node_namespace)
     actions = [node("variables_node", "variables", **variables), node("discovery_node", "discovery", **discovery),
                node("prioritizer_node", "prioritizer", **({"plan_topic": plan_topic} if plan_topic else {}))]
     if is_true(context, "world_model"):

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from rclpy.parameter import Parameter
 
     from causal_nodes.nodes.composition import Composition, node_factories
+    from causal_nodes.nodes.params_files import read_params_file
     from causal_nodes.nodes.preset_parameters import discovery_preset_overrides
 
     factories = node_factories()
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown node(s) {unknown}; known: {sorted(factories)}")
     for path in args.params:
-        check_params_file(path)
+        read_params_file(path)  # an error naming the file and the line, not an RCLError
     discovery, variables = discovery_preset_overrides(args.discovery_preset, args.params)
     overrides = {"discovery": discovery, "variables": variables}
     ros_args = ["--ros-args"]
@@ -52,35 +53,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"running {', '.join(names)} (Ctrl-C to stop)")
         composition.spin_forever()
     return 0
-
-
-def check_params_file(path: Path) -> None:
-    """A ROS 2 params file: YAML mapping node names (``/**``, namespaces) to ``ros__parameters`` mappings.
-
-    Checked before rclpy reads it, so a broken file is an error naming the file and the line, not an RCLError.
-    """
-    import yaml
-
-    if not path.is_file():
-        raise FileNotFoundError(f"params file {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except UnicodeDecodeError:
-        raise ValueError(f"params file {path}: not a text (YAML) file") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ValueError(f"params file {path}: {where}not valid YAML ({getattr(error, 'problem', error)})") from None
-
-    def check(node: object, where: str) -> None:
-        if not isinstance(node, dict) or not node:
-            raise ValueError(f"params file {path}: {where or 'top level'} must map node names to "
-                             "'ros__parameters:' (see config/*.yaml)")
-        for key, value in node.items():
-            if key == "ros__parameters":
-                if not isinstance(value, dict):
-                    raise ValueError(f"params file {path}: {where}/ros__parameters must be a mapping of parameters")
-            else:
-                check(value, f"{where}/{key}")
-
-    check(data, "")

@@ -43,5 +43,6 @@ def preset(name: str) -> DiscoveryPreset:
 
 def preset_for(name: str, scenario_kind: str) -> DiscoveryPreset:
     """Preset ``name``, where ``auto`` means the measured best for the scenario's kind: ``hri`` on a physical
-    (human-robot) scenario, ``general`` on an SCM one."""
+    (human-robot) scenario, ``general`` on an SCM one. Surrounding blanks are ignored (``discovery_preset:=' hri'``)."""
+    name = name.strip()
     return preset(name if name != "auto" else "hri" if scenario_kind == "physical" else "general")

@@ -53,3 +53,22 @@ def test_run_refuses_an_unknown_preset_in_one_line(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode != 0
     assert "unknown discovery preset 'fastest'; known: ['general', 'hri']" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("listed", ["['']", "[]", "human_speed"])
+def test_a_variables_list_the_node_refuses_is_not_turned_into_a_one_variable_list_by_the_preset(tmp_path, listed):
+    """``variables: ['']`` (the discovery node's "all", not the variables node's) or a bare name: without the
+    preset the variables node refuses it in one line; the preset once dropped the blank (or split the name into
+    letters) and appended closing_speed, so the node ran publishing closing_speed alone (or refused 'h', 'u')."""
+    params = tmp_path / "variables.yaml"
+    params.write_text(f"/**/variables_node:\n  ros__parameters:\n    variables: {listed}\n")
+    process = _run("--nodes", "variables", "--params", str(params), "--discovery-preset", "hri", cwd=tmp_path)
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("causal-nodes run: error: variables_node: parameter"), err
+    assert "closing_speed'" not in lines[0].split("known:")[0] and "'h'" not in lines[0], err
