@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -75,7 +75,9 @@ class OnlineDiscovery:
     """Feeds frames into a :class:`SampleWindow` and cuts jobs for :func:`discover`.
 
     ``variables``: the names to use, in this order; empty = every name of the incoming frames, in their order.
-    A frame lacking one of the configured names is rejected and counted (``missing_<name>``).
+    A frame lacking one of the configured names is rejected and counted (``missing_<name>``) -- except the
+    context: frames without it (a producer that does not compute it, a topic that never came) are taken without
+    it, and the runs then test without its regimes, the context named on the outcome (WARN on /diagnostics).
 
     Where the fast engine applies, the window's lagged second moments are also kept up to date sample by sample
     (:class:`~causal_nodes.discovery.fast.pcmci.StreamingPCMCI`, O(d^2) per sample), so a run costs only its tests;
@@ -145,15 +147,15 @@ class OnlineDiscovery:
             if len(names) != len(values):
                 return self.window.add(stamp, names, values)  # rejected and counted there
             index = {name: k for k, name in enumerate(names)}
-            missing = [v for v in self.variables if v not in index]
+            missing = [v for v in self.variables if v not in index and v != self.config.context]
             for name in self.variables:
                 self._missing_run[name] = self._missing_run.get(name, 0) + 1 if name in missing else 0
             if missing:
                 reason = f"missing_{missing[0]}"
                 self.rejected[reason] += 1
                 return reason
-            values = [values[index[v]] for v in self.variables]
-            names = self.variables
+            names = [v for v in self.variables if v in index]
+            values = [values[index[v]] for v in names]
         verdict = self.window.add(stamp, names, values, subject)
         if verdict is None and self.streaming:
             self._follow_window(values)
@@ -207,6 +209,8 @@ class OnlineDiscovery:
         """Runs the discovery on a job; errors become an outcome, not an exception."""
         try:
             config = job.config or self.config
+            if config.context and config.context not in job.names:
+                return self._run_without_context(job, config)
             if job.datasets is not None and job.datasets[-1] > 0:
                 samples = Samples(job.data, list(job.names), datasets=job.datasets)
                 return DiscoveryOutcome(job, discover(samples, job.names, config))
@@ -215,6 +219,18 @@ class OnlineDiscovery:
             return DiscoveryOutcome(job, None, str(error), insufficient=True)
         except Exception as error:  # a failed run must not take the node down; it is reported instead
             return DiscoveryOutcome(job, None, f"{type(error).__name__}: {error}")
+
+    def _run_without_context(self, job: WindowJob, config: DiscoveryConfig) -> DiscoveryOutcome:
+        """The frames lack the context: the same run without its regimes (a pooled test), the context named among
+        the variables left out, rather than no graph at all."""
+        context = config.context
+        outcome = self.run(replace(job, config=replace(config, context="", context_bins=())))
+        if outcome.result is not None:
+            outcome.result.dropped.append(context)
+            outcome.result.drop_reasons[context] = "the context, not in the frames: tests ran without its regimes"
+        elif outcome.error is not None:
+            outcome.error += f" (context {context} not in the frames: ran without its regimes)"
+        return outcome
 
     def counters(self) -> dict:
         out = self.window.counters()

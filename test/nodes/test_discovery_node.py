@@ -180,3 +180,34 @@ def test_discover_now_and_reset_services(ros):
     assert node.online.window.fill == 0 and node.online.counters()["reset_requested"] == 1
     again = _call(ros, discover_now)
     assert not again.success and "0/50" in again.message
+
+
+@pytest.mark.parametrize("variables", [[""], NAMES], ids=["all_variables", "listed_variables"])
+def test_the_hri_preset_on_frames_without_its_context_runs_without_regimes_and_warns(ros, variables):
+    """``--nodes discovery --discovery-preset hri`` fed by a producer whose frames lack closing_speed (the context):
+    every run once failed (ERROR "no variable 'closing_speed' in the data", no graph ever) with all variables, and
+    with listed variables every frame was rejected for it. The bad-input rule of #10: a missing variable is left
+    out of the window with a WARN naming it, never whole frames; so the tests run without the regimes."""
+    from causal_nodes.discovery.presets import PRESETS
+
+    node = _node(ros, **PRESETS["hri"].parameters, variables=variables, window_length=150, min_samples=100,
+                 update_period_s=0.2, test_options=["n_features=1"])
+    source = ros.node("frame_source")
+    pub = source.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+    diags, graphs = [], []
+    sink = ros.node("graph_sink")
+    sink.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
+    sink.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
+    assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 5)
+    _publish_paced(ros, pub, node, [_frame(0.1 * k, row) for k, row in enumerate(scm_samples(150, seed=5))])
+
+    def statuses() -> list:
+        return [s for d in diags for s in d.status if s.name == "discovery_node"]
+
+    assert ros.spin_until(lambda: graphs, 30), ([s.message for s in statuses()], node.online.counters())
+    assert graphs[-1].test == "rcot" and graphs[-1].variables == NAMES and graphs[-1].sample_count == 150
+    assert node.online.counters().get("rejected_missing_closing_speed", 0) == 0
+    assert ros.spin_until(lambda: any("closing_speed" in s.message for s in statuses()), 10), \
+        [s.message for s in statuses()]
+    named = [s for s in statuses() if "closing_speed" in s.message][-1]
+    assert named.level == b"\x01" and "context" in named.message and "without" in named.message, named.message
