@@ -16,7 +16,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from causal_nodes.discovery.presets import preset_for
+from causal_nodes.discovery.presets import PresetUnfit, preset_for
 from causal_nodes.nodes.launching import CLOCK_REMAPS, TF_REMAPS, namespace_arguments, remaps
 from causal_nodes.sim.scenario import load_scenario
 from launch import LaunchDescription
@@ -36,7 +36,10 @@ def _pipeline(context) -> list:
     share = get_package_share_directory(PACKAGE)
     passed = ("namespace", "rviz", "world_model", "foxglove", "foxglove_port")
     scenario = load_scenario(LaunchConfiguration("scenario").perform(context))
-    chosen = preset_for(LaunchConfiguration("discovery_preset").perform(context), scenario.kind)
+    try:
+        chosen = preset_for(LaunchConfiguration("discovery_preset").perform(context), scenario.kind, scenario.name)
+    except PresetUnfit as error:
+        raise ValueError(f"discovery_preset:={error}") from None
     return [IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share, "launch", "causal_pipeline.launch.py")),
         launch_arguments={"use_sim_time": "true", "plan_topic": "local_plan",  # the simulated robot's plan

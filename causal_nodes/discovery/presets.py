@@ -34,6 +34,10 @@ PRESETS = {
 }
 
 
+class PresetUnfit(ValueError):
+    """A preset the scenario cannot feed (its regime label is not among the scenario's variables)."""
+
+
 def preset(name: str) -> DiscoveryPreset:
     """The preset ``name``; ValueError naming the known ones."""
     if name not in PRESETS:
@@ -41,8 +45,14 @@ def preset(name: str) -> DiscoveryPreset:
     return PRESETS[name]
 
 
-def preset_for(name: str, scenario_kind: str) -> DiscoveryPreset:
-    """Preset ``name``, where ``auto`` means the measured best for the scenario's kind: ``hri`` on a physical
-    (human-robot) scenario, ``general`` on an SCM one. Surrounding blanks are ignored (``discovery_preset:=' hri'``)."""
+def preset_for(name: str, scenario_kind: str, scenario_name: str = "") -> DiscoveryPreset:
+    """Preset ``name`` for a simulated scenario, where ``auto`` means the measured best for the scenario's kind:
+    ``hri`` on a physical (human-robot) scenario, ``general`` on an SCM one. Surrounding blanks are ignored
+    (``discovery_preset:=' hri'``). :class:`PresetUnfit` for a preset whose extra variables (a regime label) only
+    a physical scenario has, so ``sim.launch.py`` and ``causal-nodes demo`` refuse it alike."""
     name = name.strip()
-    return preset(name if name != "auto" else "hri" if scenario_kind == "physical" else "general")
+    chosen = preset(name if name != "auto" else "hri" if scenario_kind == "physical" else "general")
+    if scenario_kind != "physical" and chosen.extra_variables:
+        raise PresetUnfit(f"{chosen.name} needs {list(chosen.extra_variables)}, which the {scenario_kind} scenario "
+                          f"{scenario_name} does not have".replace("  ", " "))
+    return chosen

@@ -26,3 +26,14 @@ def test_a_regime_preset_asks_the_frames_for_its_regime_label() -> None:
 def test_unknown_preset_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown discovery preset 'fast'; known: \['general', 'hri'\]"):
         preset("fast")
+
+
+def test_preset_for_a_scenario_ignores_blanks_and_refuses_what_the_scenario_cannot_feed():
+    from causal_nodes.discovery.presets import PresetUnfit, preset_for
+
+    assert preset_for(" hri ", "physical").name == "hri"  # discovery_preset:=' hri' as the pipeline launch takes it
+    assert preset_for("auto", "physical").name == "hri" and preset_for("auto", "scm").name == "general"
+    with pytest.raises(PresetUnfit, match=r"^hri needs \['closing_speed'\], which the scm scenario scm_demo does"):
+        preset_for("hri", "scm", "scm_demo")
+    with pytest.raises(ValueError, match="unknown discovery preset 'HRI'"):
+        preset_for("HRI", "physical")

@@ -26,7 +26,7 @@ from rclpy.parameter import parameter_value_to_python  # noqa: E402
 
 UNDERLAY = REPO_ROOT / "build" / "ros_underlay.bash"
 RUNNER = Path(__file__).with_name("launch_runner.py")
-EXECUTABLES = ("variables_node", "discovery_node", "prioritizer_node")
+EXECUTABLES = ("variables_node", "discovery_node", "prioritizer_node", "sim_node")
 
 
 def _prefix(tmp: Path) -> Path:
@@ -107,3 +107,16 @@ def test_a_params_file_that_is_not_one_stops_the_launch_in_one_line_naming_it(tm
     errors = [line for line in output.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and f"params file {params}: top level must map node names" in errors[0], output
     assert "Traceback" not in output and "object has no attribute" not in output, output
+
+
+def test_sim_launch_refuses_a_preset_the_scenario_cannot_feed_in_one_line(tmp_path: Path):
+    """hri on an SCM scenario (no people, no closing_speed): refused as causal-nodes demo refuses it, rather than a
+    pipeline whose discovery could never test within the regimes."""
+    process = _launch(tmp_path, "sim.launch.py", "scenario:=scm_demo", "discovery_preset:=hri")
+    try:
+        output = process.communicate(timeout=120)[0]
+    finally:
+        _stop(process)
+    errors = [line for line in output.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, output
+    assert "discovery_preset:=hri needs ['closing_speed'], which the scm scenario scm_demo does not have" in errors[0]
