@@ -24,15 +24,10 @@ from launch import LaunchDescription
 PACKAGE = "causal_nodes"
 
 
-def _simulator(context) -> list:
-    share = get_package_share_directory(PACKAGE)
-    return [Node(package=PACKAGE, executable="sim_node", output="screen", namespace=LaunchConfiguration("namespace"),
-                 remappings=remaps(context, TF_REMAPS, CLOCK_REMAPS),
-                 parameters=[os.path.join(share, "config", "sim.yaml"),
-                             {"scenario": LaunchConfiguration("scenario")}])]
-
-
-def _pipeline(context) -> list:
+def _simulator_and_pipeline(context) -> list:
+    """Everything that can refuse the launch (the scenario, the preset it can feed, the remaps, then the
+    pipeline's own checks) is checked before the simulator is started: the simulator comes last, so a refusal never
+    leaves a simulator process running, publishing /clock and frames, after the launch has exited."""
     share = get_package_share_directory(PACKAGE)
     passed = ("namespace", "rviz", "world_model", "foxglove", "foxglove_port")
     scenario = load_scenario(LaunchConfiguration("scenario").perform(context))
@@ -40,12 +35,17 @@ def _pipeline(context) -> list:
         chosen = preset_for(LaunchConfiguration("discovery_preset").perform(context), scenario.kind, scenario.name)
     except PresetUnfit as error:
         raise ValueError(f"discovery_preset:={error}") from None
-    return [IncludeLaunchDescription(
+    pipeline = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share, "launch", "causal_pipeline.launch.py")),
         launch_arguments={"use_sim_time": "true", "plan_topic": "local_plan",  # the simulated robot's plan
                           "discovery_preset": chosen.name,
                           "remap": ["/clock:=clock ", LaunchConfiguration("remap")],
-                          **{name: LaunchConfiguration(name) for name in passed}}.items())]
+                          **{name: LaunchConfiguration(name) for name in passed}}.items())
+    simulator = Node(package=PACKAGE, executable="sim_node", output="screen",
+                     namespace=LaunchConfiguration("namespace"), remappings=remaps(context, TF_REMAPS, CLOCK_REMAPS),
+                     parameters=[os.path.join(share, "config", "sim.yaml"),
+                                 {"scenario": LaunchConfiguration("scenario")}])
+    return [pipeline, simulator]  # launch visits depth first: the pipeline's checks run before the simulator starts
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -59,6 +59,5 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("discovery_preset", default_value="auto",
                               description="discovery preset: auto (hri on a physical scenario, general on an SCM "
                                           "one, as causal-nodes demo), hri or general"),
-        OpaqueFunction(function=_simulator),
-        OpaqueFunction(function=_pipeline),
+        OpaqueFunction(function=_simulator_and_pipeline),
     ])

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,14 +59,36 @@ def _launch(tmp: Path, *arguments: str) -> subprocess.Popen:
                             start_new_session=True, env=dict(os.environ))
 
 
+def _left_running(process: subprocess.Popen) -> bool:
+    """Whether any process of the launch's process group (the nodes it started) is still alive."""
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _stop(process: subprocess.Popen) -> str:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGINT)
         try:
             return process.communicate(timeout=30)[0]
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            pass
+    if _left_running(process):
+        os.killpg(process.pid, signal.SIGKILL)
     return process.communicate(timeout=10)[0]
+
+
+def _refused(process: subprocess.Popen) -> tuple[list[str], str, bool]:
+    """(the launch's ERROR lines, its output, whether a node it started outlived it) for a launch that refuses."""
+    try:
+        output = process.communicate(timeout=120)[0]
+        time.sleep(1.0)  # a node process started just before the refusal would still be starting
+        leftover = _left_running(process)
+    finally:
+        _stop(process)
+    return [line for line in output.splitlines() if "ERROR" in line], output, leftover
 
 
 def _parameters(ros, node: str, names: list[str], process: subprocess.Popen, timeout: float = 90.0) -> dict:
@@ -99,24 +122,20 @@ def test_hri_in_a_namespace_extends_the_list_rcl_gives_that_namespace(ros, tmp_p
 def test_a_params_file_that_is_not_one_stops_the_launch_in_one_line_naming_it(tmp_path: Path):
     params = tmp_path / "list.yaml"
     params.write_text("- variables_node\n- discovery_node\n")
-    process = _launch(tmp_path, "causal_pipeline.launch.py", f"variables_params:={params}", "discovery_preset:=hri")
-    try:
-        output = process.communicate(timeout=120)[0]
-    finally:
-        _stop(process)
-    errors = [line for line in output.splitlines() if "ERROR" in line]
-    assert len(errors) == 1 and f"params file {params}: top level must map node names" in errors[0], output
-    assert "Traceback" not in output and "object has no attribute" not in output, output
+    for launch_file in ("causal_pipeline.launch.py", "sim.launch.py"):
+        errors, output, leftover = _refused(_launch(tmp_path / launch_file, launch_file,
+                                                    f"variables_params:={params}", "discovery_preset:=hri"))
+        assert len(errors) == 1 and f"params file {params}: top level must map node names" in errors[0], output
+        assert "Traceback" not in output and "object has no attribute" not in output, output
+        assert not leftover, f"{launch_file}: a node outlived the refused launch\n{output}"
 
 
-def test_sim_launch_refuses_a_preset_the_scenario_cannot_feed_in_one_line(tmp_path: Path):
+def test_sim_launch_refuses_a_preset_the_scenario_cannot_feed_in_one_line_and_starts_nothing(tmp_path: Path):
     """hri on an SCM scenario (no people, no closing_speed): refused as causal-nodes demo refuses it, rather than a
-    pipeline whose discovery could never test within the regimes."""
-    process = _launch(tmp_path, "sim.launch.py", "scenario:=scm_demo", "discovery_preset:=hri")
-    try:
-        output = process.communicate(timeout=120)[0]
-    finally:
-        _stop(process)
-    errors = [line for line in output.splitlines() if "ERROR" in line]
+    pipeline whose discovery could never test within the regimes. The simulator was once started before the
+    refusal and outlived the launch, publishing frames and /clock into the domain."""
+    errors, output, leftover = _refused(_launch(tmp_path, "sim.launch.py", "scenario:=scm_demo",
+                                                "discovery_preset:=hri"))
     assert len(errors) == 1, output
     assert "discovery_preset:=hri needs ['closing_speed'], which the scm scenario scm_demo does not have" in errors[0]
+    assert not leftover, f"a node outlived the refused launch\n{output}"
