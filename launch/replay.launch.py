@@ -14,7 +14,6 @@ from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, Opaq
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 
 from causal_nodes.nodes.launching import CLOCK_REMAPS, TF_REMAPS, namespace_arguments, remaps
 from launch import LaunchDescription
@@ -22,21 +21,41 @@ from launch import LaunchDescription
 PACKAGE = "causal_nodes"
 
 
-def _replay(context) -> list:
+def _number(context, name: str) -> float:
+    text = LaunchConfiguration(name).perform(context)
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name}:={text!r} is not a number") from None
+
+
+def _flag(context, name: str) -> bool:
+    text = LaunchConfiguration(name).perform(context).strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError(f"{name}:={text!r} is not true or false")
+    return text in ("true", "1", "yes", "on")
+
+
+def _replay_and_pipeline(context) -> list:
+    """Every argument is checked, and the pipeline's own checks (preset, params files, remaps) run, before the
+    replay starts: a refused launch never leaves a process behind it -- a replay playing the bag and /clock into
+    the domain, or pipeline nodes -- after the launch has exited."""
     share = get_package_share_directory(PACKAGE)
-    return [Node(package=PACKAGE, executable="replay_node", output="screen", namespace=LaunchConfiguration("namespace"),
-                 remappings=remaps(context, TF_REMAPS, CLOCK_REMAPS),
-                 parameters=[os.path.join(share, "config", "replay.yaml"),
-                             {"bag": LaunchConfiguration("bag"),
-                              "rate": ParameterValue(LaunchConfiguration("rate"), value_type=float),
-                              "loop": ParameterValue(LaunchConfiguration("loop"), value_type=bool),
-                              "include_outputs": ParameterValue(LaunchConfiguration("include_outputs"),
-                                                                value_type=bool)}])]
+    passed = ("namespace", "rviz", "world_model", "foxglove", "foxglove_port", "discovery_preset")
+    replay_parameters = {"bag": LaunchConfiguration("bag"), "rate": _number(context, "rate"),
+                         "loop": _flag(context, "loop"), "include_outputs": _flag(context, "include_outputs")}
+    pipeline = IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(os.path.join(share, "launch", "causal_pipeline.launch.py")),
+        launch_arguments={"use_sim_time": "true",
+                          "remap": ["/clock:=clock ", LaunchConfiguration("remap")],
+                          **{name: LaunchConfiguration(name) for name in passed}}.items())
+    replay = Node(package=PACKAGE, executable="replay_node", output="screen",
+                  namespace=LaunchConfiguration("namespace"), remappings=remaps(context, TF_REMAPS, CLOCK_REMAPS),
+                  parameters=[os.path.join(share, "config", "replay.yaml"), replay_parameters])
+    return [pipeline, replay]  # launch visits depth first: the pipeline's checks run before the replay starts
 
 
 def generate_launch_description() -> LaunchDescription:
-    share = get_package_share_directory(PACKAGE)
-    passed = ("namespace", "rviz", "world_model", "foxglove", "foxglove_port", "discovery_preset")
     return LaunchDescription([
         *namespace_arguments(),
         DeclareLaunchArgument("bag", description="bag folder or .mcap/.db3 file to replay"),
@@ -50,10 +69,5 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("foxglove_port", default_value="8765"),
         DeclareLaunchArgument("discovery_preset", default_value="",
                               description="discovery preset (hri for human-robot bags, general); '' = params files"),
-        OpaqueFunction(function=_replay),
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(os.path.join(share, "launch", "causal_pipeline.launch.py")),
-            launch_arguments={"use_sim_time": "true",
-                              "remap": ["/clock:=clock ", LaunchConfiguration("remap")],
-                              **{name: LaunchConfiguration(name) for name in passed}}.items()),
+        OpaqueFunction(function=_replay_and_pipeline),
     ])

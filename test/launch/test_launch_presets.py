@@ -27,7 +27,7 @@ from rclpy.parameter import parameter_value_to_python  # noqa: E402
 
 UNDERLAY = REPO_ROOT / "build" / "ros_underlay.bash"
 RUNNER = Path(__file__).with_name("launch_runner.py")
-EXECUTABLES = ("variables_node", "discovery_node", "prioritizer_node", "sim_node")
+EXECUTABLES = ("variables_node", "discovery_node", "prioritizer_node", "sim_node", "replay_node")
 
 
 def _prefix(tmp: Path) -> Path:
@@ -139,3 +139,23 @@ def test_sim_launch_refuses_a_preset_the_scenario_cannot_feed_in_one_line_and_st
     assert len(errors) == 1, output
     assert "discovery_preset:=hri needs ['closing_speed'], which the scm scenario scm_demo does not have" in errors[0]
     assert not leftover, f"a node outlived the refused launch\n{output}"
+
+
+def test_replay_launch_refused_by_the_pipeline_starts_no_replay(tmp_path: Path):
+    """discovery_preset:=auto has no scenario to choose by on a bag: the pipeline refuses it. The replay node was
+    started before that refusal and went on playing the bag (looped) after the launch had exited."""
+    from causal_nodes.bags import BagWriter
+
+    bag = tmp_path / "bag"
+    with BagWriter(bag) as writer:
+        writer.add_topic("/chatter", "std_msgs/msg/String")
+        for k in range(20):
+            writer.write_message("/chatter", (100 + k) * 10**8, writer.typestore.types["std_msgs/msg/String"](data="x"))
+    refusals = {("discovery_preset:=auto",): "discovery preset auto chooses by the scenario",
+                # refused after the pipeline had started: its nodes outlived the launch
+                ("rate:=fast",): "rate:='fast' is not a number", ("include_outputs:=maybe",): "is not true or false"}
+    for k, (arguments, message) in enumerate(refusals.items()):
+        errors, output, leftover = _refused(_launch(tmp_path / str(k), "replay.launch.py", f"bag:={bag}",
+                                                    "loop:=true", *arguments))
+        assert len(errors) == 1 and message in errors[0], output
+        assert not leftover, f"{arguments}: a node outlived the refused launch\n{output}"
