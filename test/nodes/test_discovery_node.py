@@ -124,16 +124,21 @@ def test_callbacks_keep_running_while_discovery_runs(ros):
     assert node.graphs_published >= 1
 
 
-def test_a_failed_run_keeps_the_last_graph_and_says_why(ros):
-    node = _node(ros, window_length=150, min_samples=100, update_period_s=0.1, tau_max=1, test="rcot",
-                 test_options=["n_features=1"])
-    source = ros.node("frame_source")
-    pub = source.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+def _wired(ros) -> tuple:
+    """(a frame publisher the node hears, the /diagnostics and the /causal/graph messages received)."""
+    pub = ros.node("frame_source").create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
     diags, graphs = [], []
     sink = ros.node("graph_sink")
     sink.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
     sink.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
     assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 5)
+    return pub, diags, graphs
+
+
+def test_a_failed_run_keeps_the_last_graph_and_says_why(ros):
+    node = _node(ros, window_length=150, min_samples=100, update_period_s=0.1, tau_max=1, test="rcot",
+                 test_options=["n_features=1"])
+    pub, diags, graphs = _wired(ros)
     _publish_paced(ros, pub, node, [_frame(0.1 * k, row) for k, row in enumerate(scm_samples(150, seed=4))])
     assert ros.spin_until(lambda: graphs and graphs[-1].sample_count == 150, 30)  # the full window's graph
     assert graphs[-1].test == "rcot"
@@ -192,13 +197,7 @@ def test_the_hri_preset_on_frames_without_its_context_runs_without_regimes_and_w
 
     node = _node(ros, **PRESETS["hri"].parameters, variables=variables, window_length=150, min_samples=100,
                  update_period_s=0.2, test_options=["n_features=1"])
-    source = ros.node("frame_source")
-    pub = source.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
-    diags, graphs = [], []
-    sink = ros.node("graph_sink")
-    sink.create_subscription(DiagnosticArray, "/diagnostics", diags.append, 10)
-    sink.create_subscription(CausalGraph, "/causal/graph", graphs.append, LATCHED_QOS)
-    assert ros.spin_until(lambda: pub.get_subscription_count() > 0, 5)
+    pub, diags, graphs = _wired(ros)
     _publish_paced(ros, pub, node, [_frame(0.1 * k, row) for k, row in enumerate(scm_samples(150, seed=5))])
 
     def statuses() -> list:
