@@ -13,9 +13,10 @@ method or test the discovery stage offers drops in)::
     --pipeline "phases: variables=default test=rcot context=closing_speed context_bins=0"
     --pipeline "guess: variables=default baseline=complete"
 
-``baseline=complete`` (every pair at every lag) or ``baseline=lags01`` (every pair at lags 0 and 1) scores a
-data-free guess over the pipeline's variables (``causal_nodes.evaluation.baseline_graphs``): a discovery pipeline
-has learnt something from the data only where it beats them.
+``baseline=complete`` (every pair at every lag), ``baseline=lags01`` (every pair at lags 0 and 1), ``lag1`` (every
+pair at lag 1) or ``autolinks`` (each variable's lag-1 autolink) scores a data-free guess over the pipeline's
+variables (``causal_nodes.evaluation.baseline_graphs``): a discovery pipeline has learnt something from the data
+only where it beats them.
 
 ``test.NAME=VALUE`` sets an option of the test (as ``discover --test-option``); ``context_bins`` takes commas. A
 ``context`` variable that is not among the pipeline's variables is simulated as an extra column and used only as
@@ -252,32 +253,34 @@ def side_by_side(pipelines: list[Pipeline], results: dict, units) -> list[str]:
 
 
 def densities(pipelines: list[Pipeline], results: dict, units) -> list[str]:
-    """Per scenario and variable set: each unit's reference links / candidate links (lags 0..3, the pairs a
-    pipeline's graph can hold), and the summary graph's links / ordered pairs."""
+    """Per scenario and variable set: each unit's reference links / candidate links (lags 0..3, the links a
+    pipeline's graph can hold), and its summary graph's links / ordered pairs (autolinks included)."""
     seen: dict = {}
     for pipeline in pipelines:
         for scenario, rows in results[pipeline.name].items():
             row = rows[0]
             n, tau = len(row["variables"]), row["tau_max"]
-            if tau != REFERENCE_TAU_MAX:
-                continue
-            seen.setdefault((scenario, pipeline.variable_set, n), {u: row["by_unit"][u] for u in units})
-    lines = ["| scenario | variables | N | " + " | ".join(f"links / candidates ({u})" for u in units) + " |",
-             "|---|---|---:|" + "---:|" * len(units)]
+            if tau == REFERENCE_TAU_MAX:
+                seen.setdefault((scenario, pipeline.variable_set, n), {u: row["by_unit"][u] for u in units})
+    lines = ["| scenario | variables | N | " + " | ".join(f"links / candidates ({u}) | summary links / pairs ({u})"
+                                                          for u in units) + " |",
+             "|---|---|---:|" + "---:|---:|" * len(units)]
     totals: dict = {}
+
+    def cell(key, part: int, whole: int) -> str:
+        total = totals.setdefault(key, [0, 0])
+        total[0], total[1] = total[0] + part, total[1] + whole
+        return f"{part} / {whole} ({part / whole:.0%})"
+
     for (scenario, variable_set, n), by in seen.items():
-        candidates = n * n * (REFERENCE_TAU_MAX + 1) - n
         cells = []
         for unit in units:
-            links = by[unit]["reference_links"]
-            total = totals.setdefault((variable_set, unit), [0, 0])
-            total[0] += links
-            total[1] += candidates
-            cells.append(f"{links} / {candidates} ({links / candidates:.0%})")
+            cells += [cell((variable_set, unit, "lag"), by[unit]["reference_links"], n * n * (REFERENCE_TAU_MAX + 1) - n),
+                      cell((variable_set, unit, "summary"), by[unit]["reference_summary_links"], n * n)]
         lines.append(f"| {scenario} | {variable_set} | {n} | " + " | ".join(cells) + " |")
     for variable_set in dict.fromkeys(k[1] for k in seen):
-        cells = [f"{totals[(variable_set, u)][0]} / {totals[(variable_set, u)][1]} "
-                 f"({totals[(variable_set, u)][0] / totals[(variable_set, u)][1]:.0%})" for u in units]
+        cells = [f"{part} / {whole} ({part / whole:.0%})" for unit in units for level in ("lag", "summary")
+                 for part, whole in [totals[(variable_set, unit, level)]]]
         lines.append(f"| **all** | {variable_set} | | " + " | ".join(cells) + " |")
     return lines
 
@@ -285,8 +288,10 @@ def densities(pipelines: list[Pipeline], results: dict, units) -> list[str]:
 def _describe(pipeline: Pipeline) -> str:
     head = f"- `{pipeline.name}`: variables {pipeline.variable_set} ({', '.join(pipeline.variables)}); "
     if pipeline.baseline:
-        lags = "0.." + str(pipeline.config.tau_max) if pipeline.baseline == "complete" else "0 and 1"
-        return head + f"data-free guess `{pipeline.baseline}`: every pair at lags {lags}, no data looked at"
+        what = {"complete": f"every pair at lags 0..{max(pipeline.config.tau_max, REFERENCE_TAU_MAX)}",
+                "lags01": "every pair at lags 0 and 1", "lag1": "every pair at lag 1",
+                "autolinks": "each variable's own lag-1 link only"}.get(pipeline.baseline, pipeline.baseline)
+        return head + f"data-free guess `{pipeline.baseline}`: {what}, no data looked at"
     return head + ", ".join(f"{k} {v}" for k, v in pipeline.config.as_dict().items())
 
 

@@ -59,6 +59,7 @@ def score_against(result: DiscoveryResult | Sequence, reference) -> dict:
         "tp": lag_level["tp"], "fp": lag_level["fp"], "fn": lag_level["fn"],
         "precision_summary": summary["precision"], "recall_summary": summary["recall"], "f1_summary": summary["f1"],
         "reference": reference.kind, "reference_links": len(reference.links),
+        "reference_summary_links": len(reference.summary()),
     }
 
 

@@ -16,6 +16,10 @@ def test_complete_graph_lists_each_lag0_pair_once_undirected_and_every_lagged_pa
     assert len(links) == 3 + 3 * 9, "3 undirected lag-0 pairs, 9 directed pairs (autolinks included) per lag"
     assert ("a", "a", 1, "-->") in links and ("a", "a", 0, "o-o") not in links
     assert {link[2] for link in baseline_graph("lags01", ["a", "b"], 3)} == {0, 1}
+    assert baseline_graph("lag1", ["a", "b"], 3) == [("a", "a", 1, "-->"), ("a", "b", 1, "-->"), ("b", "a", 1, "-->"),
+                                                     ("b", "b", 1, "-->")]
+    assert baseline_graph("autolinks", ["a", "b"], 3) == [("a", "a", 1, "-->"), ("b", "b", 1, "-->")]
+    assert baseline_graph("autolinks", ["a", "b"], 0) == [], "no lag 1 to link at tau_max 0"
 
 
 def test_unknown_baseline_and_negative_lags_are_refused_by_name() -> None:
