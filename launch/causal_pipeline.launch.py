@@ -3,10 +3,13 @@ Foxglove).
 
   ros2 launch causal_nodes causal_pipeline.launch.py [namespace:=robot1] [remap:='people:=/tracker/people']
       [use_sim_time:=false] [world_model:=false] [rviz:=false] [foxglove:=false] [plan_topic:=local_plan]
+      [discovery_preset:=hri]
 
 Each node reads its commented params file from config/; override any of them with the *_params arguments.
 In a namespace every topic moves with the nodes (/robot1/causal/graph) and /tf, /tf_static become the robot's own
 (/robot1/tf). rviz:=true or foxglove:=true where the viewer is not installed logs why and starts the rest.
+discovery_preset:=hri sets the discovery node to the measured best setting on human-robot data and adds its regime
+label (closing_speed) to the variables node's list (causal_nodes/discovery/presets.py, docs/discovery_methods.md).
 """
 import os
 
@@ -26,6 +29,7 @@ from causal_nodes.nodes.launching import (
     rviz_available,
     rviz_topic_remaps,
 )
+from causal_nodes.nodes.preset_parameters import discovery_preset_overrides
 from launch import LaunchDescription
 
 PACKAGE = "causal_nodes"
@@ -42,7 +46,9 @@ def _nodes(context) -> list:
                     parameters=[LaunchConfiguration(f"{params}_params"), {"use_sim_time": use_sim_time, **overrides}])
 
     plan_topic = LaunchConfiguration("plan_topic").perform(context)
-    actions = [node("variables_node", "variables"), node("discovery_node", "discovery"),
+    discovery, variables = discovery_preset_overrides(LaunchConfiguration("discovery_preset").perform(context),
+                                                      [LaunchConfiguration("variables_params").perform(context)])
+    actions = [node("variables_node", "variables", **variables), node("discovery_node", "discovery", **discovery),
                node("prioritizer_node", "prioritizer", **({"plan_topic": plan_topic} if plan_topic else {}))]
     if is_true(context, "world_model"):
         actions.append(node("world_model_node", "world_model"))
@@ -85,6 +91,10 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("plan_topic", default_value="",
                               description="the robot's plan for the prioritizer (nav_msgs/Path in the odom frame, "
                                           "e.g. local_plan); '' = the prioritizer params file's"),
+        DeclareLaunchArgument("discovery_preset", default_value="",
+                              description="discovery preset over the discovery params file: hri (rcot within "
+                                          "approach/leave regimes, tau_max 1; adds closing_speed to the variables) "
+                                          "or general; '' = the params files as they are"),
         params_argument("variables"),
         params_argument("discovery"),
         params_argument("prioritizer"),

@@ -36,7 +36,7 @@ def _replay(context) -> list:
 
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory(PACKAGE)
-    passed = ("namespace", "rviz", "world_model", "foxglove", "foxglove_port")
+    passed = ("namespace", "rviz", "world_model", "foxglove", "foxglove_port", "discovery_preset")
     return LaunchDescription([
         *namespace_arguments(),
         DeclareLaunchArgument("bag", description="bag folder or .mcap/.db3 file to replay"),
@@ -48,6 +48,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("world_model", default_value="false"),
         DeclareLaunchArgument("foxglove", default_value="false"),
         DeclareLaunchArgument("foxglove_port", default_value="8765"),
+        DeclareLaunchArgument("discovery_preset", default_value="",
+                              description="discovery preset (hri for human-robot bags, general); '' = params files"),
         OpaqueFunction(function=_replay),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(os.path.join(share, "launch", "causal_pipeline.launch.py")),

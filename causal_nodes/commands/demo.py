@@ -26,7 +26,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from causal_nodes.discovery.presets import preset
+from causal_nodes.discovery.presets import preset_for
 from causal_nodes.evaluation.discovery_scores import guess_line, guess_scores, score_against
 from causal_nodes.evaluation.graph_metrics import score_links
 
@@ -80,8 +80,7 @@ def run(args: argparse.Namespace) -> int:
     for name, why in reference.left_out.items():
         print(f"WARN: {name} left out: {why} in this scenario")
     variables = list(reference.variables)
-    settings = preset(args.discovery if args.discovery != "auto"
-                      else "hri" if scenario.kind == "physical" else "general")
+    settings = preset_for(args.discovery, scenario.kind)
     if scenario.kind != "physical" and settings.extra_variables:
         raise CommandError(f"--discovery {settings.name} needs {list(settings.extra_variables)}, which the "
                            f"{scenario.kind} scenario {scenario.name} does not have")

@@ -2,6 +2,7 @@
 
 Parameters come from ROS params files (the same files as the launch files use, e.g. config/*.yaml), matched by
 node name. Example: causal-nodes run --params config/discovery.yaml --params config/variables.yaml --sim-time
+``--discovery-preset hri`` does what the launch argument ``discovery_preset:=hri`` does.
 """
 from __future__ import annotations
 
@@ -18,10 +19,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", type=Path, action="append", default=[], metavar="YAML",
                         help="ROS 2 params file (repeatable)")
     parser.add_argument("--sim-time", action="store_true", help="use_sim_time:=true for every node (bag replay)")
+    parser.add_argument("--discovery-preset", default="", metavar="NAME",
+                        help="discovery preset over the params files (causal_nodes/discovery/presets.py): hri sets "
+                             "the discovery node to rcot within approach/leave regimes, tau_max 1, and appends "
+                             "closing_speed to the variables node's list; '' = the params files as they are")
 
 
 def run(args: argparse.Namespace) -> int:
+    from rclpy.parameter import Parameter
+
     from causal_nodes.nodes.composition import Composition, node_factories
+    from causal_nodes.nodes.preset_parameters import discovery_preset_overrides
 
     factories = node_factories()
     names = [n.strip() for n in args.nodes.split(",") if n.strip()]
@@ -30,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown node(s) {unknown}; known: {sorted(factories)}")
     for path in args.params:
         check_params_file(path)
+    discovery, variables = discovery_preset_overrides(args.discovery_preset, args.params)
+    overrides = {"discovery": discovery, "variables": variables}
     ros_args = ["--ros-args"]
     for path in args.params:
         ros_args += ["--params-file", str(path)]
@@ -37,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         ros_args += ["-p", "use_sim_time:=true"]
     with Composition(ros_args) as composition:
         for name in names:
-            composition.add(factories[name])
+            composition.add(factories[name], parameter_overrides=[
+                Parameter(key, value=value) for key, value in overrides.get(name, {}).items()])
         print(f"running {', '.join(names)} (Ctrl-C to stop)")
         composition.spin_forever()
     return 0

@@ -39,3 +39,9 @@ def preset(name: str) -> DiscoveryPreset:
     if name not in PRESETS:
         raise ValueError(f"unknown discovery preset {name!r}; known: {sorted(PRESETS)}")
     return PRESETS[name]
+
+
+def preset_for(name: str, scenario_kind: str) -> DiscoveryPreset:
+    """Preset ``name``, where ``auto`` means the measured best for the scenario's kind: ``hri`` on a physical
+    (human-robot) scenario, ``general`` on an SCM one."""
+    return preset(name if name != "auto" else "hri" if scenario_kind == "physical" else "general")

@@ -88,3 +88,4 @@ def missing_viewer(name: str, install_hint: str) -> LogInfo:
 
 def foxglove_available() -> bool:
     return importlib.util.find_spec("foxglove") is not None
+

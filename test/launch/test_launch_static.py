@@ -153,3 +153,24 @@ def test_launch_helpers_parse_remaps_and_move_rviz_topics_into_the_namespace():
     rviz = rviz_topic_remaps(ROOT / "rviz" / "causal_nodes.rviz")
     assert ("/causal/graph_markers", "causal/graph_markers") in rviz and ("/scan", "scan") in rviz
     assert all(rule in rviz for rule in TF_REMAPS)
+
+
+def test_discovery_preset_overrides_follow_the_preset_and_the_users_variables_file(tmp_path: Path):
+    """discovery_preset:=hri: the discovery node gets the preset's parameters, and the variables node's own list
+    (from the params file the launch uses, not the shipped one) gets the regime label appended once."""
+    from causal_nodes.discovery.presets import PRESETS
+    from causal_nodes.nodes.preset_parameters import discovery_preset_overrides, params_file_value
+
+    shipped = ROOT / "config" / "variables.yaml"
+    discovery, variables = discovery_preset_overrides("hri", [shipped])
+    assert discovery == PRESETS["hri"].parameters and discovery["test"] == "rcot"
+    assert variables["variables"] == [*params_file_value(shipped, "variables_node", "variables"), "closing_speed"]
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("/robot1/variables_node:\n  ros__parameters:\n    variables: [human_speed, closing_speed]\n"
+                    "/**:\n  ros__parameters:\n    variables: [robot_linear_speed]\n")
+    assert discovery_preset_overrides("hri", [shipped, mine])[1] == {}  # closing_speed is already there: nothing to add
+    assert discovery_preset_overrides(" ", [mine]) == ({}, {})
+    assert discovery_preset_overrides("general", [mine]) == ({}, {})
+    with pytest.raises(ValueError, match="unknown discovery preset 'fast'; known: \\['general', 'hri'\\]"):
+        discovery_preset_overrides("fast", [shipped])
+    assert params_file_value(mine, "variables_node", "rate_hz") is None

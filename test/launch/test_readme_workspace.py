@@ -178,6 +178,9 @@ def test_sim_launch_publishes_graphs_and_resolvable_frames(ros, workspace: Works
             (frames.unresolved(), launched.output())
         assert launched.process.poll() is None, launched.output()
         assert graphs[-1].sample_count >= 50 and graphs[-1].variables, graphs[-1]
+        # discovery_preset:=auto on a physical scenario: the hri preset, its regime label not a node of the graph
+        assert (graphs[-1].test, graphs[-1].tau_max) == ("rcot", 1), graphs[-1]
+        assert "closing_speed" not in graphs[-1].variables, graphs[-1].variables
         assert frames.complete(), frames.unresolved()
         log = launched.log.read_text()
         if rviz_missing:
@@ -201,11 +204,15 @@ def test_two_namespaced_robots_publish_only_their_own_graphs(ros, workspace: Wor
     for robot, ticks in clocks.items():
         observer.create_subscription(Clock, f"/{robot}/clock", lambda m, t=ticks: t.append(m.clock.sec), clock_qos)
     launched = Launched(workspace, tmp_path / "robots.log", "sim.launch.py", "namespace:=robot1",
-                        "scenario:=corridor_passing", "--", "sim.launch.py", "namespace:=robot2", "scenario:=crossing")
+                        "scenario:=corridor_passing", "--", "sim.launch.py", "namespace:=robot2", "scenario:=crossing",
+                        "discovery_preset:=general")
     try:
         assert ros.spin_until(lambda: all(graphs.values()) or launched.process.poll() is not None, 240), \
             ({k: len(v) for k, v in graphs.items()}, launched.output())
         assert all(graphs.values()), launched.output()
+        # each robot's own preset: robot1 auto (hri), robot2 general (the discovery params file as shipped)
+        assert (graphs["robot1"][-1].test, graphs["robot1"][-1].tau_max) == ("rcot", 1)
+        assert (graphs["robot2"][-1].test, graphs["robot2"][-1].tau_max) == ("parcorr", 3)
         for robot in graphs:
             publishers = observer.get_publishers_info_by_topic(f"/{robot}/causal/graph")
             assert [(p.node_namespace, p.node_name) for p in publishers] == [(f"/{robot}", "discovery_node")]
