@@ -13,9 +13,10 @@ method or test the discovery stage offers drops in)::
     --pipeline "phases: variables=default test=rcot context=closing_speed context_bins=0"
     --pipeline "guess: variables=default baseline=complete"
 
-``baseline=complete`` (every pair at every lag) or ``baseline=lags01`` (every pair at lags 0 and 1) scores a
-data-free guess over the pipeline's variables (``causal_nodes.evaluation.baseline_graphs``): a discovery pipeline
-has learnt something from the data only where it beats them.
+``baseline=complete`` (every pair at every lag), ``baseline=lags01`` (every pair at lags 0 and 1), ``lag1`` (every
+pair at lag 1) or ``autolinks`` (each variable's lag-1 autolink) scores a data-free guess over the pipeline's
+variables (``causal_nodes.evaluation.baseline_graphs``): a discovery pipeline has learnt something from the data
+only where it beats them.
 
 ``test.NAME=VALUE`` sets an option of the test (as ``discover --test-option``); ``context_bins`` takes commas. A
 ``context`` variable that is not among the pipeline's variables is simulated as an extra column and used only as
@@ -28,6 +29,14 @@ on the legacy variables are also scored against the mechanism truth. ``seconds``
 600-sample window (one graph update), BLAS and numba on one thread: CPU seconds of this process (what one core
 spends, robust to other jobs on a shared machine), wall seconds beside them. With ``--scm`` the pipelines' discovery
 configurations also run on the SCM scenarios (their own variables and links), where F1 must stay >= 0.9.
+
+``--reference noise|spread|both`` picks the interventional reference's effect unit (``causal_nodes.sim.reference
+.UNITS``): ``noise`` (the default, kind ``interventional``: the band is one sd of Y's one-step noise; the #10
+targets are stated against it), ``spread`` (kind ``interventional-spread``: the band is 5 % of Y's sd over the run),
+or ``both``: every discovery runs once and is scored against both, reported side by side with each reference's
+density (links / candidate links)::
+
+    python benchmarks/bench_hri_discovery.py --reference both --out benchmarks/results/hri_discovery_spread.md
 
 Seeds: the references are derived on seeds 101-103, variable sets and settings were chosen on seeds 11-13; the
 default report seeds (500-504) were used for nothing else.
@@ -56,6 +65,7 @@ from causal_nodes.discovery.discover import DiscoveryConfig, discover  # noqa: E
 from causal_nodes.discovery.independence_tests import ci_test  # noqa: E402
 from causal_nodes.evaluation.discovery_scores import baseline_and_score, discover_and_score  # noqa: E402
 from causal_nodes.sim import load_scenario, run_scenario  # noqa: E402
+from causal_nodes.sim.reference import UNITS  # noqa: E402
 from causal_nodes.variables.extractor import DEFAULT_VARIABLES, LEGACY_VARIABLES  # noqa: E402
 
 PHYSICAL = ("corridor_passing", "crossing", "overtaking", "approach_standing", "crowd")
@@ -119,8 +129,9 @@ def parse_pipeline(text: str) -> Pipeline:
                     config, baseline)
 
 
-def run_pipelines(pipelines: list[Pipeline], scenarios, seeds) -> dict:
-    """Scores per pipeline, scenario and seed (each stream simulated once per variable set)."""
+def run_pipelines(pipelines: list[Pipeline], scenarios, seeds, units=("noise",)) -> dict:
+    """Scores per pipeline, scenario and seed (each stream simulated once per variable set), against the reference
+    in each of ``units`` (one discovery; the first unit's scores at the top level, each unit's in ``by_unit``)."""
     results: dict = {p.name: {} for p in pipelines}
     rng = np.random.default_rng(0)
     for pipeline in (p for p in pipelines if not p.baseline):  # compile (numba) and import outside the timed runs
@@ -145,14 +156,15 @@ def run_pipelines(pipelines: list[Pipeline], scenarios, seeds) -> dict:
                 series = streams[key]
                 if pipeline.baseline:
                     score = baseline_and_score(scenario, series.names, series.values, pipeline.baseline,
-                                               max(pipeline.config.tau_max, REFERENCE_TAU_MAX))
+                                               max(pipeline.config.tau_max, REFERENCE_TAU_MAX), units=units)
                 else:
                     score = discover_and_score(scenario, series.names, series.values, pipeline.config,
-                                               reference_tau_max=REFERENCE_TAU_MAX)
+                                               reference_tau_max=REFERENCE_TAU_MAX, units=units)
                 score["seed"] = seed
                 results[pipeline.name].setdefault(scenario_name, []).append(score)
-                print(f"{pipeline.name:>10s} {scenario_name:<22s} seed {seed}: F1 {score['f1']:.3f} "
-                      f"summary {score['f1_summary']:.3f} ({score['cpu_seconds']:.2f} CPU s)", flush=True)
+                print(f"{pipeline.name:>10s} {scenario_name:<22s} seed {seed}: " + "; ".join(
+                    f"{unit} F1 {by['f1']:.3f} summary {by['f1_summary']:.3f}"
+                    for unit, by in score["by_unit"].items()) + f" ({score['cpu_seconds']:.2f} CPU s)", flush=True)
     return results
 
 
@@ -216,11 +228,70 @@ def verdicts(pipelines: list[Pipeline], physical: dict, scm: dict | None) -> lis
     return lines
 
 
+def in_unit(results: dict, unit: str) -> dict:
+    """``results`` with every row's top-level scores those against the ``unit`` reference."""
+    return {name: {sc: [{**row, **row["by_unit"][unit]} for row in rows] for sc, rows in per.items()}
+            for name, per in results.items()}
+
+
+def side_by_side(pipelines: list[Pipeline], results: dict, units) -> list[str]:
+    """One row per pipeline: mean lag-level / lag-collapsed F1 (precision, recall) against each unit's reference."""
+    head = "| pipeline | " + " | ".join(f"F1 lag-level ({u}) | F1 lag-collapsed ({u}) | precision / recall ({u})"
+                                         for u in units) + " |"
+    lines = [head, "|---|" + "---:|---:|---:|" * len(units)]
+    for pipeline in pipelines:
+        rows = [r for per in results[pipeline.name].values() for r in per]
+        if not rows:
+            continue
+        cells = []
+        for unit in units:
+            scored = [r["by_unit"][unit] for r in rows]
+            cells += [f"{_mean(scored, 'f1'):.3f}", f"{_mean(scored, 'f1_summary'):.3f}",
+                      f"{_mean(scored, 'precision'):.2f} / {_mean(scored, 'recall'):.2f}"]
+        lines.append(f"| {pipeline.name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def densities(pipelines: list[Pipeline], results: dict, units) -> list[str]:
+    """Per scenario and variable set: each unit's reference links / candidate links (lags 0..3, the links a
+    pipeline's graph can hold), and its summary graph's links / ordered pairs (autolinks included)."""
+    seen: dict = {}
+    for pipeline in pipelines:
+        for scenario, rows in results[pipeline.name].items():
+            row = rows[0]
+            n, tau = len(row["variables"]), row["tau_max"]
+            if tau == REFERENCE_TAU_MAX:
+                seen.setdefault((scenario, pipeline.variable_set, n), {u: row["by_unit"][u] for u in units})
+    lines = ["| scenario | variables | N | " + " | ".join(f"links / candidates ({u}) | summary links / pairs ({u})"
+                                                          for u in units) + " |",
+             "|---|---|---:|" + "---:|---:|" * len(units)]
+    totals: dict = {}
+
+    def cell(key, part: int, whole: int) -> str:
+        total = totals.setdefault(key, [0, 0])
+        total[0], total[1] = total[0] + part, total[1] + whole
+        return f"{part} / {whole} ({part / whole:.0%})"
+
+    for (scenario, variable_set, n), by in seen.items():
+        cells = []
+        for unit in units:
+            cells += [cell((variable_set, unit, "lag"), by[unit]["reference_links"], n * n * (REFERENCE_TAU_MAX + 1) - n),
+                      cell((variable_set, unit, "summary"), by[unit]["reference_summary_links"], n * n)]
+        lines.append(f"| {scenario} | {variable_set} | {n} | " + " | ".join(cells) + " |")
+    for variable_set in dict.fromkeys(k[1] for k in seen):
+        cells = [f"{part} / {whole} ({part / whole:.0%})" for unit in units for level in ("lag", "summary")
+                 for part, whole in [totals[(variable_set, unit, level)]]]
+        lines.append(f"| **all** | {variable_set} | | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _describe(pipeline: Pipeline) -> str:
     head = f"- `{pipeline.name}`: variables {pipeline.variable_set} ({', '.join(pipeline.variables)}); "
     if pipeline.baseline:
-        lags = "0.." + str(pipeline.config.tau_max) if pipeline.baseline == "complete" else "0 and 1"
-        return head + f"data-free guess `{pipeline.baseline}`: every pair at lags {lags}, no data looked at"
+        what = {"complete": f"every pair at lags 0..{max(pipeline.config.tau_max, REFERENCE_TAU_MAX)}",
+                "lags01": "every pair at lags 0 and 1", "lag1": "every pair at lag 1",
+                "autolinks": "each variable's own lag-1 link only"}.get(pipeline.baseline, pipeline.baseline)
+        return head + f"data-free guess `{pipeline.baseline}`: {what}, no data looked at"
     return head + ", ".join(f"{k} {v}" for k, v in pipeline.config.as_dict().items())
 
 
@@ -233,15 +304,21 @@ def main() -> int:
     parser.add_argument("--scm", action="store_true", help="also run the discovery settings on the SCM scenarios")
     parser.add_argument("--out", type=Path, help="write the markdown report here")
     parser.add_argument("--json", type=Path, help="write every score here")
+    parser.add_argument("--reference", choices=[*UNITS, "both"], default="noise",
+                        help="effect unit of the interventional reference: Y's one-step noise (the #10 targets'), "
+                             "Y's spread, or both side by side (default %(default)s)")
     args = parser.parse_args()
+    units = list(UNITS) if args.reference == "both" else [args.reference]
     pipelines = [parse_pipeline(text) for text in (args.pipeline or DEFAULT_PIPELINES)]
     started = time.perf_counter()
-    physical = run_pipelines(pipelines, args.scenarios, args.seeds)
-    scm = run_pipelines(pipelines, SCM, args.seeds) if args.scm else None
+    physical = run_pipelines(pipelines, args.scenarios, args.seeds, units)
+    scm = run_pipelines(pipelines, SCM, args.seeds, units[:1]) if args.scm else None
     command = "python benchmarks/bench_hri_discovery.py " + " ".join(
         [f'--pipeline "{t}"' for t in args.pipeline] + ["--seeds", *map(str, args.seeds)]
         + (["--scenarios", *args.scenarios] if list(args.scenarios) != list(PHYSICAL) else [])
-        + (["--scm"] if args.scm else []) + (["--out", str(args.out)] if args.out else [])
+        + (["--scm"] if args.scm else [])
+        + (["--reference", args.reference] if args.reference != "noise" else [])
+        + (["--out", str(args.out)] if args.out else [])
         + (["--json", str(args.json)] if args.json else []))
     lines = [
         f"Physical scenarios, seeds {list(args.seeds)} (held out: references derived on 101-103, choices made on "
@@ -249,9 +326,20 @@ def main() -> int:
         f"the machine was shared with other jobs, so seconds are noisy (both pipelines ran in the same run).",
         "", "Pipelines:", "",
         *[_describe(p) for p in pipelines],
-        "", *table(pipelines, physical, args.scenarios, scm=False), "", "Targets:", "",
-        *verdicts(pipelines, physical, scm),
     ]
+    if len(units) > 1:
+        lines += ["", "Every discovery ran once and was scored against both references; the #10 targets are stated "
+                  "against the noise-unit one (" + ", ".join(f"`{u.name}`: kind `{u.kind}`, band {u.band:g}"
+                                                            for u in UNITS.values()) + ").", "",
+                  "Reference density (links / candidate links at lags 0..3):", "",
+                  *densities(pipelines, physical, units), "",
+                  "Mean over the scenarios and seeds, side by side:", "", *side_by_side(pipelines, physical, units)]
+    for unit in units:
+        scored = in_unit(physical, unit)
+        lines += ["", f"Against the {UNITS[unit].kind} reference (unit {unit}, band {UNITS[unit].band:g}):", "",
+                  *table(pipelines, scored, args.scenarios, scm=False), "",
+                  "Targets" + ("" if unit == "noise" else " (stated against the noise unit; here for comparison only)")
+                  + ":", "", *verdicts(pipelines, scored, scm if unit == units[0] else None)]
     if scm is not None:
         lines += ["", "SCM scenarios (each scenario's own variables; the reference is its SCM):", "",
                   *table(pipelines, scm, SCM, scm=True)]

@@ -20,6 +20,10 @@ information) per lag and overall, and the best lag-level F1 any single threshold
 threshold per lag (chosen *after* seeing the reference, so upper bounds for a thresholding method), beside the F1
 of the guess that links every pair at lags 0 and 1. A statistic whose best threshold cannot beat the guess has no usable information about the
 reference at these sample sizes.
+
+``--reference noise|spread|both``: the interventional reference's effect unit (``causal_nodes.sim.reference
+.UNITS``; default ``noise``, the #10 targets'); with ``both`` the same statistics are ranked against each, one row
+per statistic and unit.
 """
 from __future__ import annotations
 
@@ -43,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from causal_nodes.discovery.discover import DiscoveryConfig, discover  # noqa: E402
 from causal_nodes.evaluation.discovery_scores import usable_columns  # noqa: E402
 from causal_nodes.sim import load_scenario, run_scenario  # noqa: E402
+from causal_nodes.sim.reference import UNITS  # noqa: E402
 from causal_nodes.variables.extractor import DEFAULT_VARIABLES  # noqa: E402
 
 PHYSICAL = ("corridor_passing", "crossing", "overtaking", "approach_standing", "crowd")
@@ -151,49 +156,61 @@ def best_per_lag_f1(is_link: np.ndarray, score: np.ndarray, run: np.ndarray, lag
     return best
 
 
-def collect(scenarios, seeds, steps: int) -> dict[str, np.ndarray]:
-    rows: dict[str, list] = {"is_link": [], "lag": [], "run": [], "mci": [], "granger2": []}
+def collect(scenarios, seeds, steps: int, units=("noise",)) -> dict[str, np.ndarray]:
+    """The statistics of every candidate, and ``is_link.<unit>``: whether it is a link of the ``unit`` reference."""
+    rows: dict[str, list] = {"lag": [], "run": [], "mci": [], "granger2": [], **{f"is_link.{u}": [] for u in units}}
     config = DiscoveryConfig(tau_max=TAU_MAX, pc_alpha=0.2)
     for run_index, (scenario_name, seed) in enumerate((s, d) for s in scenarios for d in seeds):
         scenario = load_scenario(scenario_name)
         series = run_scenario(scenario, seed=seed, variables=list(DEFAULT_VARIABLES), steps=steps)
         usable = usable_columns(series.names, series.values)
         names, values = usable.names, usable.values
-        reference = scenario.reference(names, tau_max=TAU_MAX).links
+        references = {u: scenario.reference(names, tau_max=TAU_MAX, unit=u).links for u in units}
         result = discover(values, names, config)
         for i, j, tau in candidates(len(names)):
-            link = (names[i], names[j], tau) in reference or (tau == 0 and (names[j], names[i], 0) in reference)
+            for unit, reference in references.items():
+                rows[f"is_link.{unit}"].append((names[i], names[j], tau) in reference
+                                               or (tau == 0 and (names[j], names[i], 0) in reference))
             p_mci = float(result.p_matrix[i, j, tau])
             p_granger = granger2_pvalue(values, i, j, tau)
             if tau == 0:  # undirected: the stronger of the two directions
                 p_granger = min(p_granger, granger2_pvalue(values, j, i, tau))
-            rows["is_link"].append(link)
             rows["lag"].append(tau)
             rows["run"].append(run_index)
             rows["mci"].append(-np.log10(max(p_mci, 1e-300)))
             rows["granger2"].append(-np.log10(max(p_granger, 1e-300)))
-        print(f"{scenario_name} seed {seed}: {len(names)} variables, {len(reference)} reference links", flush=True)
+        print(f"{scenario_name} seed {seed}: {len(names)} variables, reference links "
+              + ", ".join(f"{len(r)} ({u})" for u, r in references.items()), flush=True)
     return {key: np.asarray(value) for key, value in rows.items()}
 
 
-def report(data: dict[str, np.ndarray], scenarios, seeds, steps: int, seconds: float, command: str) -> str:
-    is_link, lag, run = data["is_link"].astype(bool), data["lag"], data["run"]
+def _guess_f1(is_link: np.ndarray, lag: np.ndarray, run: np.ndarray) -> float:
+    """Mean per-run lag-level F1 of the guess "every pair at lags 0 and 1"."""
     guess = is_link & (lag <= 1), ~is_link & (lag <= 1), is_link & (lag > 1)
-    guess_f1 = float(np.mean([2 * (guess[0] & (run == r)).sum()
-                              / (2 * (guess[0] & (run == r)).sum() + (guess[1] & (run == r)).sum()
-                                 + (guess[2] & (run == r)).sum()) for r in np.unique(run)]))
+    return float(np.mean([2 * (guess[0] & (run == r)).sum()
+                          / (2 * (guess[0] & (run == r)).sum() + (guess[1] & (run == r)).sum()
+                             + (guess[2] & (run == r)).sum()) for r in np.unique(run)]))
+
+
+def report(data: dict[str, np.ndarray], scenarios, seeds, steps: int, seconds: float, command: str,
+           units=("noise",)) -> str:
+    lag, run = data["lag"], data["run"]
+    counts = ", ".join(f"{int(data[f'is_link.{u}'].sum())} of them links of the {UNITS[u].kind} reference"
+                       for u in units)
     lines = [f"Physical scenarios {', '.join(scenarios)}; seeds {list(seeds)}; default variables, {steps} samples per "
-             f"stream; {len(is_link)} candidate links, {int(is_link.sum())} of them reference links.", "",
-             "| statistic | AUROC lag 0 | lag 1 | lag 2 | lag 3 | all lags | best-threshold F1 (oracle) "
-             "| best per-lag thresholds F1 (oracle) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             f"stream; {len(lag)} candidate links, {counts}.", "",
+             "| statistic | reference | AUROC lag 0 | lag 1 | lag 2 | lag 3 | all lags | best-threshold F1 (oracle) "
+             "| best per-lag thresholds F1 (oracle) | guess F1 (lags 0 and 1) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in ("mci", "granger2"):
-        per_lag = [auroc(is_link[lag == t], data[name][lag == t]) for t in range(TAU_MAX + 1)]
-        lines.append(f"| {name} | " + " | ".join(f"{a:.3f}" for a in per_lag)
-                     + f" | {auroc(is_link, data[name]):.3f} | {best_threshold_f1(is_link, data[name], run):.3f} | "
-                     f"{best_per_lag_f1(is_link, data[name], run, lag):.3f} |")
-    lines += ["", f"Data-free guess (every pair at lags 0 and 1): lag-level F1 {guess_f1:.3f}.", "",
-              f"Total {seconds:.0f} s. Command: `{command}`"]
+        for unit in units:
+            is_link = data[f"is_link.{unit}"].astype(bool)
+            per_lag = [auroc(is_link[lag == t], data[name][lag == t]) for t in range(TAU_MAX + 1)]
+            lines.append(f"| {name} | {unit} | " + " | ".join(f"{a:.3f}" for a in per_lag)
+                         + f" | {auroc(is_link, data[name]):.3f} | {best_threshold_f1(is_link, data[name], run):.3f}"
+                         f" | {best_per_lag_f1(is_link, data[name], run, lag):.3f} | "
+                         f"{_guess_f1(is_link, lag, run):.3f} |")
+    lines += ["", f"Total {seconds:.0f} s. Command: `{command}`"]
     return "\n".join(lines)
 
 
@@ -203,14 +220,18 @@ def main() -> int:
     parser.add_argument("--scenarios", nargs="+", default=list(PHYSICAL))
     parser.add_argument("--steps", type=int, default=600, help="samples per stream (600 = one discovery window)")
     parser.add_argument("--out", type=Path, help="write the markdown report here")
+    parser.add_argument("--reference", choices=[*UNITS, "both"], default="noise",
+                        help="effect unit of the interventional reference (default %(default)s)")
     args = parser.parse_args()
+    units = list(UNITS) if args.reference == "both" else [args.reference]
     started = time.perf_counter()
-    data = collect(args.scenarios, args.seeds, args.steps)
+    data = collect(args.scenarios, args.seeds, args.steps, units)
     command = ("python benchmarks/bench_hri_separability.py --seeds " + " ".join(map(str, args.seeds))
                + (" --scenarios " + " ".join(args.scenarios) if list(args.scenarios) != list(PHYSICAL) else "")
                + (f" --steps {args.steps}" if args.steps != 600 else "")
+               + (f" --reference {args.reference}" if args.reference != "noise" else "")
                + (f" --out {args.out}" if args.out else ""))
-    text = report(data, args.scenarios, args.seeds, args.steps, time.perf_counter() - started, command)
+    text = report(data, args.scenarios, args.seeds, args.steps, time.perf_counter() - started, command, units)
     print("\n" + text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

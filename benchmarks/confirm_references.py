@@ -13,6 +13,12 @@ seed's states decide: a method cannot be expected to agree with the reference on
 effect in units of the target's spread (its sd over the run) rather than its one-step noise: the band is one noise
 sd, which for a distance or a bearing is about 0.1-0.3 % of its spread, so a reference link may move its target by
 far less than a method's residuals (which carry the latent state) can show.
+
+``--unit spread`` re-confirms the references whose band is in units of Y's spread (``sim/references/*.spread.json``,
+band 0.05) the same way, with the factor around their own band:
+
+    python benchmarks/confirm_references.py --unit spread --seeds 7 8 --out \
+        benchmarks/results/reference_confirmation_spread.md
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from causal_nodes.sim import load_scenario  # noqa: E402
-from causal_nodes.sim.reference import confirm_reference, load_stored  # noqa: E402
+from causal_nodes.sim.reference import UNITS, confirm_reference, load_stored  # noqa: E402
 from causal_nodes.variables.extractor import DEFAULT_VARIABLES, LEGACY_VARIABLES  # noqa: E402
 
 PHYSICAL = ("corridor_passing", "crossing", "overtaking", "approach_standing", "crowd")
@@ -39,11 +45,13 @@ def main() -> int:
     parser.add_argument("--scenarios", nargs="+", default=list(PHYSICAL))
     parser.add_argument("--factor", type=float, default=2.0)
     parser.add_argument("--stride", type=int, default=20, help="every stride-th step is an experiment")
+    parser.add_argument("--unit", choices=list(UNITS), default="noise", help="effect unit of the stored references")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    unit = UNITS[args.unit]
     started = time.perf_counter()
-    lines = [f"Fresh seeds {args.seeds}, factor {args.factor:g} around the band, every {args.stride}th step an "
-             "experiment.", "",
+    lines = [f"References of kind `{unit.kind}` (unit {unit.name}, band {unit.band:g}). Fresh seeds {args.seeds}, "
+             f"factor {args.factor:g} around the band, every {args.stride}th step an experiment.", "",
              "| scenario | variables | reference links | candidates | links not confirmed | non-links now links | "
              "within 2x of the band | link effect in sd of Y, median | links moving Y < 1 % of its sd | seconds |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -51,7 +59,7 @@ def main() -> int:
     failures = 0
     for name in args.scenarios:
         for label, variables in (("default", DEFAULT_VARIABLES), ("legacy", LEGACY_VARIABLES)):
-            stored = load_stored(name, list(variables))
+            stored = load_stored(name, list(variables), args.unit)
             if stored is None:
                 lines.append(f"| {name} | {label} | (not stored) | | | | | |")
                 continue
@@ -64,10 +72,12 @@ def main() -> int:
                          f"{len(check.strong)} | {len(check.marginal)} | {np.nanmedian(spread):.3f} | "
                          f"{int(np.sum(spread < 0.01))} | {time.perf_counter() - t0:.0f} |")
             for kind, items in (("not confirmed", check.weak), ("now a link", check.strong)):
-                details += [f"- {name} ({label}) {kind}: {s} -> {t} lag {lag}, effect {value:.2f} bands"
+                details += [f"- {name} ({label}) {kind}: {s} -> {t} lag {lag}, effect {value:.3g} "
+                            f"({value / unit.band:.2f} bands)"
                             for (s, t, lag), value in items]
             print(lines[-1], flush=True)
-    command = ("python benchmarks/confirm_references.py --seeds " + " ".join(map(str, args.seeds))
+    command = ("python benchmarks/confirm_references.py "
+               + (f"--unit {args.unit} " if args.unit != "noise" else "") + "--seeds " + " ".join(map(str, args.seeds))
                + (f" --out {args.out}" if args.out else ""))
     lines += ["", *(details or ["Every link confirmed and every non-link refuted."]), "",
               f"Total {time.perf_counter() - started:.0f} s. Command: `{command}`"]
@@ -75,7 +85,8 @@ def main() -> int:
     print("\n" + text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("# Interventional references re-confirmed on fresh seeds\n\n" + text + "\n")
+        title = "Interventional references" + ("" if args.unit == "noise" else f" ({unit.kind})")
+        args.out.write_text(f"# {title} re-confirmed on fresh seeds\n\n" + text + "\n")
     return 1 if failures else 0
 
 

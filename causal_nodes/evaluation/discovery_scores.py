@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from causal_nodes.discovery.discover import DiscoveryConfig, DiscoveryResult, discover
+from causal_nodes.sim.reference import DEFAULT_UNIT
 
 from .baseline_graphs import baseline_graph
 from .graph_metrics import link_key_and_type, score_links, score_summary
@@ -58,6 +59,7 @@ def score_against(result: DiscoveryResult | Sequence, reference) -> dict:
         "tp": lag_level["tp"], "fp": lag_level["fp"], "fn": lag_level["fn"],
         "precision_summary": summary["precision"], "recall_summary": summary["recall"], "f1_summary": summary["f1"],
         "reference": reference.kind, "reference_links": len(reference.links),
+        "reference_summary_links": len(reference.summary()),
     }
 
 
@@ -80,7 +82,8 @@ def guess_line(scores: dict) -> str:
 
 
 def discover_and_score(scenario, names: Sequence[str], values: np.ndarray, config: DiscoveryConfig,
-                       *, mechanism: bool = True, reference_tau_max: int | None = None) -> dict:
+                       *, mechanism: bool = True, reference_tau_max: int | None = None,
+                       units: Sequence[str] = (DEFAULT_UNIT,)) -> dict:
     """Discovery with ``config`` on the usable columns, scored against the reference over the same variables.
 
     Returns the :func:`score_against` keys plus ``seconds`` (the discovery's wall time; ``cpu_seconds`` its
@@ -88,7 +91,9 @@ def discover_and_score(scenario, names: Sequence[str], values: np.ndarray, confi
     ``left_out`` and, for physical scenarios with ``mechanism``, ``f1_mechanism`` / ``f1_summary_mechanism``
     against the mechanism truth. ``reference_tau_max`` (default: the configuration's ``tau_max``) is the lag range
     of the reference: a run looking at fewer lags is still scored on the links at the lags it does not look at,
-    so pipelines with different ``tau_max`` compare on the same reference.
+    so pipelines with different ``tau_max`` compare on the same reference. ``units``: the effect units of the
+    interventional references to score against (``noise``, ``spread``; :data:`causal_nodes.sim.reference.UNITS`),
+    one discovery for all: the first one's scores are the top-level keys, every unit's under ``by_unit[unit]``.
     """
     usable = usable_columns(list(names), values)
     if len(usable.names) < 2:
@@ -97,30 +102,37 @@ def discover_and_score(scenario, names: Sequence[str], values: np.ndarray, confi
     result = discover(usable.values, usable.names, config)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     graph_names = [n for n in usable.names if n != config.context]  # a context is a regime label, not a node
-    out = _scored(scenario, graph_names, result.links(), max(config.tau_max, reference_tau_max or 0), mechanism)
+    out = _scored(scenario, graph_names, result.links(), max(config.tau_max, reference_tau_max or 0), mechanism,
+                  units)
     out.update(seconds=seconds, cpu_seconds=cpu_seconds, samples=int(len(usable.values)),
                left_out=usable.left_out, config=config.as_dict(), engine=str(result.engine))
     return out
 
 
 def baseline_and_score(scenario, names: Sequence[str], values: np.ndarray, kind: str, tau_max: int,
-                       *, mechanism: bool = True) -> dict:
+                       *, mechanism: bool = True, units: Sequence[str] = (DEFAULT_UNIT,)) -> dict:
     """A data-free graph (:mod:`.baseline_graphs`) over the usable columns, scored as :func:`discover_and_score`.
 
     The stream decides only which variables are usable (the same ones a discovery run would get); the links do not
     depend on its values, so ``seconds`` is 0.
     """
     usable = usable_columns(list(names), values)
-    out = _scored(scenario, usable.names, baseline_graph(kind, usable.names, tau_max), tau_max, mechanism)
+    out = _scored(scenario, usable.names, baseline_graph(kind, usable.names, tau_max), tau_max, mechanism, units)
     out.update(seconds=0.0, cpu_seconds=0.0, samples=int(len(usable.values)), left_out=usable.left_out,
                config={"baseline": kind, "tau_max": tau_max}, engine="none")
     return out
 
 
-def _scored(scenario, graph_names: list[str], links: Sequence, tau_max: int, mechanism: bool) -> dict:
-    """Scores of ``links`` against the scenario's reference (and mechanism truth) over ``graph_names``."""
-    reference = scenario.reference(graph_names, tau_max=tau_max)
-    out = score_against(links, reference)
+def _scored(scenario, graph_names: list[str], links: Sequence, tau_max: int, mechanism: bool,
+            units: Sequence[str] = (DEFAULT_UNIT,)) -> dict:
+    """Scores of ``links`` against the scenario's reference in each of ``units`` (the first one's at the top level)
+    and the mechanism truth, over ``graph_names``."""
+    if not units:
+        raise ValueError("no reference unit to score against")
+    by_unit = {unit: score_against(links, scenario.reference(graph_names, tau_max=tau_max, unit=unit))
+               for unit in units}
+    out = dict(by_unit[units[0]])
+    out["by_unit"] = by_unit
     out.update(variables=graph_names, tau_max=tau_max, scenario=scenario.name)
     if mechanism and scenario.physical is not None:
         truth = scenario.mechanism_truth(graph_names)

@@ -38,6 +38,20 @@ noise band. Precisely, from one seed (both runs draw the same noise):
 * **Noise band.** A link needs ``r >= band`` (:data:`DEFAULT_BAND`); a non-link has ``r < band``. One experiment
   contributes at most :data:`CAP` to the mean, so a link needs its effect in at least one state in twenty. Exact
   zeros (no path at all) are the rule for non-links, because both runs share every noise draw.
+* **Units** (:data:`UNITS`). The unit above (``noise``, kind ``interventional``) is the default and the one the
+  #10 targets are stated against. For distance and bearing the one-step noise is 0.1-0.3 % of the variable's
+  spread, so that reference links almost every input of the kinematics (41-59 % of the pairs), many by effects
+  no window of data can show. The ``spread`` unit (kind ``interventional-spread``) measures the same experiments
+  in units of Y's sd over the run: ``r_spread = mean_t0 |dY / delta| * sd(X) / sd(Y)``, a standardized effect
+  (how much of Y's own range one sd of X moves it; for a linear ``Y = b X + e`` it is ``|corr(X, Y)|`` when X is
+  Y's only cause). Its band, :data:`SPREAD_BAND` = 0.05, is what one 600-sample window can resolve: a
+  correlation estimated from n = 600 samples has sd ``1 / sqrt(600) = 0.041``, so an effect below about one such
+  sd is invisible to any method on one window; 0.05 is the lenient end (a two-sided 5 % test needs about 0.08),
+  kept lenient so that the reference omits nothing a method could see. Its cap, :data:`SPREAD_CAP` = 1.0, keeps
+  the "one state in twenty" rule (20 bands) and is the largest standardized effect a linear relation can have:
+  a local slope beyond it is a switch (a goal reached), not a dependence a window can average. Both units come
+  from one derivation (:meth:`EffectStatistics.effect_sizes`); ``r_spread = r_noise * noise_to_spread(Y)``
+  wherever neither cap binds. Band and cap were fixed before any method was scored against the spread unit.
 
 The lag-collapsed (summary) graph has ``X -> Y`` when any lag links them.
 
@@ -74,6 +88,45 @@ CAP = 20.0
 """Most one experiment contributes to an effect size (in bands): a link needs its effect in at least one state in
 twenty, so a switch that a tiny change flips in a rare state (a goal reached: a jump of metres) cannot make a
 link on its own. Fixed with the band, before any method was scored."""
+SPREAD_BAND = 0.05
+"""Band of the ``spread`` unit: one sd of X moves Y by 5 % of Y's sd (about one sd of a correlation estimated on a
+600-sample window, 1 / sqrt(600) = 0.041; see the module docstring). Fixed before any method was scored."""
+SPREAD_CAP = 1.0
+"""Cap of the ``spread`` unit per experiment: 20 bands (one state in twenty, as :data:`CAP`), and the largest
+standardized effect a linear dependence can have (|corr| <= 1); a larger local slope is a switch."""
+
+
+@dataclass(frozen=True)
+class EffectUnit:
+    """What one unit of effect size is: Y's ``scale`` (``noise``: its one-step innovation sd; ``spread``: its sd over
+    the run), with the band a link needs and the most one experiment contributes, in that unit."""
+
+    name: str
+    kind: str
+    """The reference kind a graph in this unit carries (so no score can be mistaken for the other's)."""
+    band: float
+    cap: float
+
+
+UNITS: dict[str, EffectUnit] = {
+    "noise": EffectUnit("noise", "interventional", DEFAULT_BAND, CAP),
+    "spread": EffectUnit("spread", "interventional-spread", SPREAD_BAND, SPREAD_CAP),
+}
+DEFAULT_UNIT = "noise"
+
+
+def effect_unit(name: str) -> EffectUnit:
+    """The unit ``name``; ValueError naming the known ones."""
+    if name not in UNITS:
+        raise ValueError(f"unknown effect unit {name!r}; known: {sorted(UNITS)}")
+    return UNITS[name]
+
+
+def unit_of_kind(kind: str) -> str | None:
+    """The effect unit of a reference kind (``interventional`` -> ``noise``), None for other kinds (``scm``)."""
+    return next((u.name for u in UNITS.values() if u.kind == kind), None)
+
+
 _HOLD_TOLERANCE = 1e-4
 """A hold must bring every held variable back to within this fraction of its standard deviation."""
 _MAX_FAILED = 0.9
@@ -306,21 +359,28 @@ class EffectStatistics:
     def noise_to_spread(self) -> np.ndarray:
         """Per variable, its one-step noise sd over its sd in the runs: how small the band is in units of the
         variable's own range (about 0.001 for a distance, 0.05-0.3 for a speed)."""
-        values = np.asarray(self.values)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.sqrt(np.nanmean(np.asarray(self.innovation_var), axis=0)) / np.nanstd(values, axis=0)
+            return self.target_scale("noise") / self.target_scale("spread")
 
-    def effect_sizes(self, cap: float = CAP) -> np.ndarray:
-        """``r[x, y, tau]`` (see the module docstring); NaN where no experiment ran."""
+    def target_scale(self, unit: str = DEFAULT_UNIT) -> np.ndarray:
+        """Per variable, the sd that one unit of effect on it is (``noise``: one-step innovation; ``spread``: run)."""
+        effect_unit(unit)
+        if unit == "spread":
+            return np.nanstd(np.asarray(self.values), axis=0)
+        return np.sqrt(np.nanmean(np.asarray(self.innovation_var), axis=0))
+
+    def effect_sizes(self, cap: float | None = None, unit: str = DEFAULT_UNIT) -> np.ndarray:
+        """``r[x, y, tau]`` in ``unit`` (see the module docstring), each experiment capped at ``cap`` (default: the
+        unit's); NaN where no experiment ran."""
+        cap = effect_unit(unit).cap if cap is None else cap
         n = len(self.names)
-        values = np.asarray(self.values)
-        spread = np.nanstd(values, axis=0)
-        noise = np.sqrt(np.nanmean(np.asarray(self.innovation_var), axis=0))
+        spread = np.nanstd(np.asarray(self.values), axis=0)
+        scale = self.target_scale(unit)
         total = np.zeros((n, n, self.tau_max + 1))
         counts = np.zeros((n, n, self.tau_max + 1))
         with np.errstate(invalid="ignore", divide="ignore"):
             for x, tau, slopes in self.readings:
-                standardized = np.abs(slopes) * spread[x] / noise
+                standardized = np.abs(slopes) * spread[x] / scale
                 standardized = np.where(np.abs(slopes) > 0, standardized, 0.0)  # 0 effect on a noiseless Y is 0
                 good = np.isfinite(slopes)
                 total[x, good, tau] += np.minimum(standardized[good], cap)
@@ -440,7 +500,8 @@ def derive_effects(scenario, variables: Sequence[str], seeds: Iterable[int], *, 
 # ---------------------------------------------------------------------------------------------- the graph
 @dataclass
 class ReferenceGraph:
-    """A graph discovery is scored against; ``kind`` says where it comes from (``scm``, ``interventional``)."""
+    """A graph discovery is scored against; ``kind`` says where it comes from (``scm``, ``interventional`` in the
+    noise unit, ``interventional-spread`` in the spread unit: :data:`UNITS`)."""
 
     kind: str
     variables: list[str]
@@ -453,6 +514,11 @@ class ReferenceGraph:
     scenario: str = ""
     failed_holds: dict[str, float] = field(default_factory=dict)
     """Fraction of the do() experiments on a variable dropped because the others could not be held."""
+
+    @property
+    def unit(self) -> str | None:
+        """The effect unit of an interventional reference (``noise``, ``spread``); None for an SCM's."""
+        return unit_of_kind(self.kind)
 
     def summary(self) -> set[tuple[str, str]]:
         """The lag-collapsed graph: X -> Y when any lag links them."""
@@ -485,8 +551,11 @@ class ReferenceGraph:
                    scenario=data.get("scenario", ""), failed_holds=dict(data.get("failed_holds", {})))
 
 
-def graph_from_effects(stats: EffectStatistics, band: float = DEFAULT_BAND) -> tuple[set[Link], dict[Link, float]]:
-    r = stats.effect_sizes()
+def graph_from_effects(stats: EffectStatistics, band: float | None = None,
+                       unit: str = DEFAULT_UNIT) -> tuple[set[Link], dict[Link, float]]:
+    """The links whose effect size in ``unit`` reaches ``band`` (default: the unit's), and every nonzero effect."""
+    band = effect_unit(unit).band if band is None else band
+    r = stats.effect_sizes(unit=unit)
     links: set[Link] = set()
     effects: dict[Link, float] = {}
     for x, source in enumerate(stats.names):
@@ -522,50 +591,79 @@ def observable_variables(scenario, variables: Sequence[str], seed: int) -> tuple
     return kept, left_out
 
 
-def derive_reference(scenario, variables: Sequence[str], *, seeds: Sequence[int] = DEFAULT_DERIVATION_SEEDS,
-                     tau_max: int = 3, band: float = DEFAULT_BAND, stride: int = 10,
-                     progress: Callable[[str], None] | None = None) -> ReferenceGraph:
+def derive_references(scenario, variables: Sequence[str], *, units: Sequence[str] = (DEFAULT_UNIT,),
+                      seeds: Sequence[int] = DEFAULT_DERIVATION_SEEDS, tau_max: int = 3,
+                      bands: dict[str, float] | None = None, stride: int = 10,
+                      progress: Callable[[str], None] | None = None) -> dict[str, ReferenceGraph]:
+    """The reference in each of ``units`` from ONE run of the do() experiments (``bands``: per unit, default the
+    unit's own band)."""
+    for unit in units:
+        effect_unit(unit)
     kept, left_out = observable_variables(scenario, variables, int(seeds[0]))
     stats = derive_effects(scenario, kept, seeds, tau_max=tau_max, stride=stride, progress=progress)
-    links, effects = graph_from_effects(stats, band)
-    return ReferenceGraph("interventional", kept, tau_max, links, effects, band, left_out, [int(s) for s in seeds],
-                          scenario.name, dict(stats.failed_fraction))
+    references = {}
+    for unit in units:
+        band = (bands or {}).get(unit, UNITS[unit].band)
+        links, effects = graph_from_effects(stats, band, unit)
+        references[unit] = ReferenceGraph(UNITS[unit].kind, kept, tau_max, links, effects, band, dict(left_out),
+                                          [int(s) for s in seeds], scenario.name, dict(stats.failed_fraction))
+    return references
 
 
-def stored_path(scenario_name: str, variables: Sequence[str]) -> Path:
+def derive_reference(scenario, variables: Sequence[str], *, seeds: Sequence[int] = DEFAULT_DERIVATION_SEEDS,
+                     tau_max: int = 3, band: float | None = None, stride: int = 10, unit: str = DEFAULT_UNIT,
+                     progress: Callable[[str], None] | None = None) -> ReferenceGraph:
+    """The reference in one ``unit`` (band default: the unit's); see :func:`derive_references`."""
+    return derive_references(scenario, variables, units=(unit,), seeds=seeds, tau_max=tau_max,
+                             bands=None if band is None else {unit: band}, stride=stride, progress=progress)[unit]
+
+
+def stored_path(scenario_name: str, variables: Sequence[str], unit: str = DEFAULT_UNIT) -> Path:
+    """``<scenario>[.legacy|.<tag>][.<unit>].json``: the noise unit (the default) has no unit suffix."""
     from causal_nodes.variables.extractor import DEFAULT_VARIABLES, LEGACY_VARIABLES
 
+    suffix = "" if effect_unit(unit).name == DEFAULT_UNIT else f".{unit}"
     if list(variables) == list(LEGACY_VARIABLES):
-        return REFERENCE_DIR / f"{scenario_name}.legacy.json"
+        return REFERENCE_DIR / f"{scenario_name}.legacy{suffix}.json"
     if list(variables) == list(DEFAULT_VARIABLES):
-        return REFERENCE_DIR / f"{scenario_name}.json"
+        return REFERENCE_DIR / f"{scenario_name}{suffix}.json"
     tag = abs(hash(tuple(variables))) % 10**8
-    return REFERENCE_DIR / f"{scenario_name}.{tag}.json"
+    return REFERENCE_DIR / f"{scenario_name}.{tag}{suffix}.json"
 
 
-def load_stored(scenario_name: str, variables: Sequence[str]) -> ReferenceGraph | None:
-    """A stored reference for exactly these variables (in any stored file of the scenario), or None."""
-    wanted = list(variables)
+def load_stored(scenario_name: str, variables: Sequence[str], unit: str = DEFAULT_UNIT) -> ReferenceGraph | None:
+    """A stored reference in ``unit`` for exactly these variables (in any stored file of the scenario), or None.
+
+    "These variables" are the ones it was requested for or, failing that, the ones it kept: a derivation over
+    exactly its kept variables keeps them all and runs the same experiments (scoring passes the usable columns,
+    e.g. the default set less the clearance of a scene without walls)."""
+    wanted, kind = list(variables), effect_unit(unit).kind
     if not REFERENCE_DIR.is_dir():
         return None
-    for path in sorted(REFERENCE_DIR.glob(f"{scenario_name}.*json")):
-        data = json.loads(path.read_text())
-        if data.get("scenario") == scenario_name and data.get("requested", data["variables"]) == wanted:
-            return ReferenceGraph.from_json(data)
+    stored = [json.loads(path.read_text()) for path in sorted(REFERENCE_DIR.glob(f"{scenario_name}.*json"))]
+    stored = [data for data in stored if data.get("scenario") == scenario_name and data.get("kind") == kind]
+    for key in ("requested", "variables"):
+        for data in stored:
+            if data.get(key, data["variables"]) == wanted:
+                return ReferenceGraph.from_json(data)
     return None
 
 
-def reference_for(scenario, variables: list[str], tau_max: int = 3) -> ReferenceGraph:
-    """The reference over ``variables`` for discovery with lags up to ``tau_max`` (see Scenario.reference)."""
+def reference_for(scenario, variables: list[str], tau_max: int = 3, unit: str = DEFAULT_UNIT) -> ReferenceGraph:
+    """The reference over ``variables`` for discovery with lags up to ``tau_max`` in effect ``unit`` (physical
+    scenarios only; see Scenario.reference)."""
+    effect_unit(unit)
     if scenario.scm is not None:
         truth = {link for link in scenario.scm.ground_truth() if link[0] in variables and link[1] in variables}
         return ReferenceGraph("scm", list(variables), max(tau_max, scenario.scm.max_lag), truth,
                               scenario=scenario.name)
     key = (scenario.name, str(scenario.source), tuple(variables))
-    stored = _DERIVED.get(key) or load_stored(scenario.name, variables)
+    stored = _DERIVED.get((*key, unit)) or load_stored(scenario.name, variables, unit)
     if stored is None or stored.tau_max < tau_max:
-        stored = derive_reference(scenario, variables, tau_max=tau_max)
-        _DERIVED[key] = stored  # derived once per process: scoring many runs must not derive it each time
+        # derived once per process, in every unit at once: scoring many runs must not derive it each time
+        derived = derive_references(scenario, variables, units=tuple(UNITS), tau_max=tau_max)
+        _DERIVED.update({(*key, name): graph for name, graph in derived.items()})
+        stored = derived[unit]
     return stored.restricted(stored.variables, tau_max)
 
 
@@ -586,8 +684,8 @@ class Confirmation:
     """Reference links and non-links whose fresh effect is within a factor of the band (either side)."""
     candidates: int
     link_spread_effects: list[tuple[Link, float]] = field(default_factory=list)
-    """Each reference link's fresh effect in units of the target's sd over the run instead of its one-step noise
-    (a standardized coefficient: how much of Y's range one sd of X moves)."""
+    """Each reference link's fresh effect in the ``spread`` unit (units of the target's sd over the run: how much
+    of Y's range one sd of X moves), whatever the reference's own unit."""
 
     @property
     def confirmed(self) -> bool:
@@ -604,10 +702,10 @@ def confirm_reference(scenario, stored: ReferenceGraph, seeds: Sequence[int], *,
     """
     if set(seeds) & set(stored.seeds):
         raise ValueError(f"confirmation seeds {sorted(set(seeds) & set(stored.seeds))} derived the reference")
-    if stored.band is None:
+    if stored.band is None or stored.unit is None:
         raise ValueError("the reference has no band (not an interventional reference)")
     stats = derive_effects(scenario, stored.variables, list(seeds), tau_max=stored.tau_max, stride=stride)
-    r = stats.effect_sizes()
+    r = stats.effect_sizes(unit=stored.unit)
     index = {v: i for i, v in enumerate(stored.variables)}
     band = float(stored.band)
     weak, strong, marginal = [], [], []
@@ -626,14 +724,13 @@ def confirm_reference(scenario, stored: ReferenceGraph, seeds: Sequence[int], *,
                     strong.append((link, value))
                 if band / factor <= value < band * factor:
                     marginal.append((link, value))
-    ratio = stats.noise_to_spread()
-    spread_effects = [((s, t, lag), float(r[index[s], index[t], lag] * ratio[index[t]]))
-                      for s, t, lag in sorted(stored.links)]
+    in_spread = stats.effect_sizes(unit="spread")
+    spread_effects = [((s, t, lag), float(in_spread[index[s], index[t], lag])) for s, t, lag in sorted(stored.links)]
     return Confirmation(list(seeds), factor, weak, strong, marginal, candidates, spread_effects)
 
 
 def write_reference(reference: ReferenceGraph, requested: Sequence[str], path: Path | None = None) -> Path:
-    path = path or stored_path(reference.scenario, requested)
+    path = path or stored_path(reference.scenario, requested, reference.unit or DEFAULT_UNIT)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = reference.to_json()
     data["requested"] = list(requested)

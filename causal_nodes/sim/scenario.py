@@ -87,16 +87,17 @@ class Scenario:
         """The mechanism truth over ``variables`` (the name it had before the interventional reference)."""
         return self.mechanism_truth()
 
-    def reference(self, variables: Sequence[str] | None = None, tau_max: int = 3):
+    def reference(self, variables: Sequence[str] | None = None, tau_max: int = 3, unit: str = "noise"):
         """The graph discovery over ``variables`` (default: the scenario's) is scored against.
 
         SCM scenarios: their own links (kind ``scm``). Physical scenarios: the interventional reference (kind
-        ``interventional``), read from ``sim/references/`` when it was derived for these variables, else derived
-        now (about a minute; see :mod:`causal_nodes.sim.reference`).
+        ``interventional``; with ``unit="spread"`` the one whose band is in units of Y's spread, kind
+        ``interventional-spread``), read from ``sim/references/`` when it was derived for these variables, else
+        derived now (about a minute; see :mod:`causal_nodes.sim.reference`).
         """
         from .reference import reference_for
 
-        return reference_for(self, list(self.variables if variables is None else variables), tau_max)
+        return reference_for(self, list(self.variables if variables is None else variables), tau_max, unit)
 
     def make_simulator(self, seed: int | None = None) -> PhysicalSimulator | SCMSimulator:
         """A fresh simulator at t = 0 (``seed`` defaults to the scenario's)."""

@@ -16,6 +16,10 @@ def test_complete_graph_lists_each_lag0_pair_once_undirected_and_every_lagged_pa
     assert len(links) == 3 + 3 * 9, "3 undirected lag-0 pairs, 9 directed pairs (autolinks included) per lag"
     assert ("a", "a", 1, "-->") in links and ("a", "a", 0, "o-o") not in links
     assert {link[2] for link in baseline_graph("lags01", ["a", "b"], 3)} == {0, 1}
+    assert baseline_graph("lag1", ["a", "b"], 3) == [("a", "a", 1, "-->"), ("a", "b", 1, "-->"), ("b", "a", 1, "-->"),
+                                                     ("b", "b", 1, "-->")]
+    assert baseline_graph("autolinks", ["a", "b"], 3) == [("a", "a", 1, "-->"), ("b", "b", 1, "-->")]
+    assert baseline_graph("autolinks", ["a", "b"], 0) == [], "no lag 1 to link at tau_max 0"
 
 
 def test_unknown_baseline_and_negative_lags_are_refused_by_name() -> None:
@@ -46,3 +50,16 @@ def test_a_run_with_fewer_lags_is_scored_on_the_reference_links_it_cannot_see() 
     assert whole["reference_links"] == own["reference_links"] + 2
     assert whole["fn"] == own["fn"] + 2 and whole["tp"] == own["tp"]
     assert whole["tau_max"] == 3 and own["tau_max"] == 1
+
+
+def test_one_graph_is_scored_against_both_reference_units_side_by_side() -> None:
+    scenario = load_scenario("crossing")
+    series = run_scenario(scenario, seed=5, steps=120)
+    score = baseline_and_score(scenario, series.names, series.values, "lags01", 3, units=("noise", "spread"))
+    noise, spread = score["by_unit"]["noise"], score["by_unit"]["spread"]
+    assert (noise["reference"], spread["reference"]) == ("interventional", "interventional-spread")
+    assert score["f1"] == noise["f1"] and score["reference"] == "interventional", "the first unit at the top level"
+    assert noise["tp"] + noise["fp"] == spread["tp"] + spread["fp"], "the same graph"
+    assert spread["reference_links"] < noise["reference_links"]
+    with pytest.raises(ValueError, match="unknown effect unit"):
+        baseline_and_score(scenario, series.names, series.values, "lags01", 3, units=("sd",))
