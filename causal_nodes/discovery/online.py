@@ -9,9 +9,9 @@ graph reflects it).
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -53,6 +53,8 @@ class WindowJob:
     """The settings when the job was cut (a reconfiguration meanwhile applies to the next job)."""
     datasets: np.ndarray | None = None
     """Encounter number per sample when encounters are pooled as separate datasets (see :class:`OnlineDiscovery`)."""
+    left_out: dict[str, str] = field(default_factory=dict)
+    """Variables left out of the window when the job was cut, and why (reported with the graph)."""
 
 
 @dataclass
@@ -107,7 +109,15 @@ class OnlineDiscovery:
             raise ValueError(f"variables: {len(self.variables)} configured, max_variables is {window.max_variables}")
         self.rejected: Counter = Counter()
         self._missing_run: dict[str, int] = {}
-        """Configured variables absent from the newest frames: name -> frames in a row."""
+        """Variables of the window missing or non-finite in the newest frames: name -> frames in a row."""
+        self.left_out: dict[str, str] = {}
+        """Variables left out of the window (missing or non-finite in ``leave_out_after`` frames in a row) -> why."""
+        self._gone_run: dict[str, int] = {}
+        """Variables of the window missing from the newest frames (not NaN: absent): name -> frames in a row."""
+        self._back_run: dict[str, int] = {}
+        """Left-out variables present and finite again: name -> frames in a row."""
+        self._held: deque = deque()
+        """Frames rejected in a row for a variable that may yet be left out; taken in without it when it is."""
         self.reconfigurations = 0
         self._samples_at_last_job = -1
         self.streaming = _streams(config)
@@ -131,6 +141,8 @@ class OnlineDiscovery:
             self.window.reconfigure(window)
         if variables is not None and list(variables) != self.variables:
             self.variables = list(variables)
+            self.left_out, self._back_run, self._missing_run, self._gone_run = {}, {}, {}, {}
+            self._held = deque()
             if self.window.fill:
                 self.window.resets["variables_changed"] += 1
             self.window.clear()
@@ -143,23 +155,83 @@ class OnlineDiscovery:
         self.reconfigurations += 1
 
     def add(self, stamp: float, names: Sequence[str], values: Sequence[float], subject: str = "") -> str | None:
-        if self.variables:
-            if len(names) != len(values):
-                return self.window.add(stamp, names, values)  # rejected and counted there
-            index = {name: k for k, name in enumerate(names)}
-            missing = [v for v in self.variables if v not in index and v != self.config.context]
-            for name in self.variables:
-                self._missing_run[name] = self._missing_run.get(name, 0) + 1 if name in missing else 0
-            if missing:
-                reason = f"missing_{missing[0]}"
-                self.rejected[reason] += 1
-                return reason
-            names = [v for v in self.variables if v in index]
-            values = [values[index[v]] for v in names]
-        verdict = self.window.add(stamp, names, values, subject)
-        if verdict is None and self.streaming:
-            self._follow_window(values)
+        """Takes one frame into the window; returns None, or why it was not taken (counted).
+
+        A variable missing from the frames for ``leave_out_after`` frames in a row (NaN: ``leave_out_nan_after``)
+        is left out of the window, which keeps the other variables' samples, including those of the frames held
+        back meanwhile; it comes back after ``leave_out_after`` good frames in a row (the window starts over: its
+        samples lack it). The context (regime label) is left out at once when the frames lack it: a run without
+        regimes beats no run."""
+        if len(names) != len(values) or len(names) > self.window.config.max_variables or not np.isfinite(stamp):
+            return self.window.add(stamp, names, values)  # rejected and counted there
+        index = {name: k for k, name in enumerate(names)}
+        self._follow_absences(names, values, index)
+        verdict = self._take(stamp, names, values, subject, index)
+        config = self.window.config
+        if verdict is None:
+            self._held.clear()
+        elif ((verdict.startswith("missing_") and config.leave_out_after)
+              or (verdict == "non_finite_value" and config.leave_out_nan_after)):
+            self._held.append((stamp, list(names), list(values), subject))
+            while len(self._held) > max(config.leave_out_after, config.leave_out_nan_after):
+                self._held.popleft()
         return verdict
+
+    def _expected(self, frame_names: Sequence[str]) -> list[str]:
+        """The variables a frame should carry: the configured ones, else the window's (else the frame's own)."""
+        return [v for v in (self.variables or self.window.names or frame_names) if v not in self.left_out]
+
+    def _take(self, stamp: float, names: Sequence[str], values: Sequence[float], subject: str,
+              index: dict[str, int]) -> str | None:
+        missing = [v for v in self._expected(names) if v not in index]
+        if missing:
+            reason = f"missing_{missing[0]}"
+            self.rejected[reason] += 1
+            return reason
+        used = [v for v in (self.variables or names) if v in index and v not in self.left_out]
+        row = [values[index[v]] for v in used]
+        verdict = self.window.add(stamp, used, row, subject)
+        if verdict is None and self.streaming:
+            self._follow_window(row)
+        return verdict
+
+    def _follow_absences(self, names: Sequence[str], values: Sequence[float], index: dict[str, int]) -> None:
+        """Counts runs of absent (missing or NaN) variables and of left-out ones back; leaves out and takes back
+        in accordingly."""
+        def finite(name: str) -> bool:
+            return name in index and bool(np.isfinite(values[index[name]]))
+
+        config = self.window.config
+        expected = self._expected(names)
+        self._missing_run = {v: self._missing_run.get(v, 0) + 1 if not finite(v) else 0 for v in expected}
+        self._gone_run = {v: self._gone_run.get(v, 0) + 1 if v not in index else 0 for v in expected}
+        leaving = {}
+        for v in expected:
+            if v not in index and ((config.leave_out_after and self._gone_run[v] >= config.leave_out_after)
+                                   or v == self.config.context):
+                leaving[v] = f"not in the frames ({self._gone_run[v]} in a row)"
+            elif v in index and config.leave_out_nan_after and self._missing_run[v] >= config.leave_out_nan_after:
+                leaving[v] = f"NaN in {self._missing_run[v]} frames in a row"
+        for name in list(self.left_out):
+            self._back_run[name] = self._back_run.get(name, 0) + 1 if finite(name) else 0
+        back = [v for v in self.left_out if self._back_run[v] >= max(1, config.leave_out_after)]
+        if back:
+            for name in back:
+                del self.left_out[name], self._back_run[name]
+            self.window.resets["variable_returned"] += 1
+            self.window.clear()
+            self._missing_run, self._gone_run = {}, {}
+        if leaving:
+            self.left_out.update(leaving)
+            for name in leaving:
+                self._missing_run.pop(name, None)
+                self._gone_run.pop(name, None)
+                self._back_run[name] = 0
+            self.window.drop_variables(list(leaving))
+            self._stream = None  # the streaming statistics are rebuilt from the narrower window
+            held, self._held = list(self._held), deque()
+            for stamp, frame_names, frame_values, subject in held:  # the frames held back for them
+                self._take(stamp, frame_names, frame_values, subject, {n: k for k, n in enumerate(frame_names)})
 
     def warm_up(self) -> float:
         """Compiles (first use on a machine: seconds) or loads the fast engine's kernels now, so that the first
@@ -203,10 +275,20 @@ class OnlineDiscovery:
             statistics = self._stream.snapshot(self.config.test.name)
         datasets = encounters(stamps, self.window.labels(), self.encounter_gap_s) if self.pool_encounters else None
         return WindowJob(names=names, stamps=stamps, data=data, taken_at=time.monotonic(), statistics=statistics,
-                         config=self.config, datasets=datasets)
+                         config=self.config, datasets=datasets, left_out=dict(self.left_out))
 
     def run(self, job: WindowJob) -> DiscoveryOutcome:
-        """Runs the discovery on a job; errors become an outcome, not an exception."""
+        """Runs the discovery on a job; errors become an outcome, not an exception. Variables left out of the
+        window are named among the result's dropped ones."""
+        outcome = self._run(job)
+        if outcome.result is not None:
+            for name, why in job.left_out.items():
+                if name not in outcome.result.dropped:
+                    outcome.result.dropped.append(name)
+                    outcome.result.drop_reasons[name] = f"left out of the window: {why}"
+        return outcome
+
+    def _run(self, job: WindowJob) -> DiscoveryOutcome:
         try:
             config = job.config or self.config
             if config.context and config.context not in job.names:
@@ -224,8 +306,8 @@ class OnlineDiscovery:
         """The frames lack the context: the same run without its regimes (a pooled test), the context named among
         the variables left out, rather than no graph at all."""
         context = config.context
-        outcome = self.run(replace(job, config=replace(config, context="", context_bins=())))
-        if outcome.result is not None:
+        outcome = self._run(replace(job, config=replace(config, context="", context_bins=())))
+        if outcome.result is not None and context not in outcome.result.dropped:
             outcome.result.dropped.append(context)
             outcome.result.drop_reasons[context] = "the context, not in the frames: tests ran without its regimes"
         elif outcome.error is not None:
@@ -244,7 +326,8 @@ class OnlineDiscovery:
         return {name: run for name, run in blocked.items() if run > 0}
 
     def fill_status(self) -> tuple[bool, str]:
-        """(enough samples?, a sentence for diagnostics naming what blocks the window, if anything does)."""
+        """(enough samples?, a sentence for diagnostics naming what blocks the window, if anything does, and the
+        variables left out of it)."""
         fill = self.window.fill
         blocked = self.blocking()
         blocked_note = ""
@@ -252,6 +335,8 @@ class OnlineDiscovery:
             worst = sorted(blocked.items(), key=lambda item: -item[1])
             blocked_note = "; newest frames rejected, no value for " + ", ".join(
                 f"{name} ({count} frames in a row)" for name, count in worst[:3])
+        if self.left_out:
+            blocked_note += "; left out: " + ", ".join(f"{name} ({why})" for name, why in self.left_out.items())
         if fill < self.min_samples:
             return False, f"waiting for samples: {fill}/{self.min_samples} in window{blocked_note}"
         return True, f"window {fill}/{self.window.config.length}{blocked_note}"

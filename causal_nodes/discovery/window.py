@@ -32,12 +32,23 @@ class WindowConfig:
     allow_missing: bool = False
     """Keep samples with NaN values (missing; inf is still rejected). Discovery needs complete samples; the
     prioritizer's SEM fit skips the rows that touch a missing value, so it keeps them and loses no time steps."""
+    leave_out_after: int = 20
+    """Frames in a row a variable may be missing from the frames before discovery leaves it out of the window
+    (:class:`~causal_nodes.discovery.online.OnlineDiscovery`), keeping the others' samples; as many frames in a
+    row with it back put it in again (the window starts over). 0 = never: frames without it are rejected."""
+    leave_out_nan_after: int = 0
+    """The same for a variable present but NaN. 0 (default) = never: NaN is how a person out of view looks, and
+    those frames are rejected while the window (and its pooled encounters) waits; a value suits a sensor that
+    can die for good."""
 
     def __post_init__(self) -> None:
         if self.length < 2:
             raise ValueError(f"window length must be >= 2, got {self.length}")
         if self.max_variables < 1:
             raise ValueError(f"max_variables must be >= 1, got {self.max_variables}")
+        if self.leave_out_after < 0 or self.leave_out_nan_after < 0:
+            raise ValueError(f"leave_out_after and leave_out_nan_after must be >= 0, got {self.leave_out_after} "
+                             f"and {self.leave_out_nan_after}")
         self.time_rules()
 
     def time_rules(self) -> TimeRules:
@@ -144,6 +155,22 @@ class SampleWindow:
         if self.names:
             for stamp, row, label in zip(stamps, values, labels):
                 self._append(float(stamp), row, label)
+
+    def drop_variables(self, names: Sequence[str]) -> list[str]:
+        """Removes the columns of ``names``, keeping every sample of the other variables (a variable that went
+        missing costs the window nothing else). Returns the names actually removed."""
+        keep = [k for k, name in enumerate(self.names) if name not in set(names)]
+        removed = [name for name in self.names if name in set(names)]
+        if not removed:
+            return []
+        stamps, values, labels = self.stamps(), self.array()[:, keep], self.labels()
+        self.names = [self.names[k] for k in keep]
+        self._values = np.empty((self.config.length, len(self.names)))
+        self._start = self._count = 0
+        for stamp, row, label in zip(stamps, values, labels):
+            self._append(float(stamp), row, label)
+        self.missing_run = {name: run for name, run in self.missing_run.items() if name in self.names}
+        return removed
 
     def array(self) -> np.ndarray:
         """The window's samples, oldest first, as a (fill, N) copy."""

@@ -62,7 +62,8 @@ MARKER_NAMESPACE = "causal_graph"
 
 DISCOVERY_PARAMETERS = ("method", "test", "test_options", "engine", "tau_min", "tau_max", "pc_alpha", "alpha_level",
                         "max_conds_dim", "max_combinations", "context", "context_bins")
-WINDOW_PARAMETERS = ("window_length", "time_jump_reset_s", "max_forward_jump_s", "max_variables")
+WINDOW_PARAMETERS = ("window_length", "time_jump_reset_s", "max_forward_jump_s", "max_variables", "leave_out_after",
+                     "leave_out_nan_after")
 
 
 class DiscoveryNode(Node):
@@ -93,6 +94,11 @@ class DiscoveryNode(Node):
         declare(self, "max_variables", 50, "Widest frame taken into the window; wider ones are dropped and counted",
                 int_range=(2, 1000))
         declare(self, "variables", [""], "Variables to use, in order ([''] = all in the frames)")
+        declare(self, "leave_out_after", 20, "Frames in a row a variable may be missing from the frames before it is "
+                "left out of the window (the others' samples kept); 0 = never, frames without it are rejected",
+                int_range=(0, 100000))
+        declare(self, "leave_out_nan_after", 0, "The same for a variable that is NaN; 0 = never (NaN is a person "
+                "out of view: those frames wait, the window keeps its encounters)", int_range=(0, 100000))
         declare(self, "min_samples", 50, "Fewest samples before a graph is computed", int_range=(10, 100000))
         declare(self, "pool_encounters", False, "Pool encounters (subject changes, gaps) as separate datasets")
         declare(self, "encounter_gap_s", 1.0, "A gap this long starts a new encounter [s]",
@@ -152,7 +158,8 @@ class DiscoveryNode(Node):
         d["context_bins"] = _floats(d["context_bins"])
         w = parameter_values(self, WINDOW_PARAMETERS, changes)
         window = WindowConfig(length=w["window_length"], time_jump_reset_s=w["time_jump_reset_s"],
-                              max_forward_jump_s=w["max_forward_jump_s"], max_variables=w["max_variables"])
+                              max_forward_jump_s=w["max_forward_jump_s"], max_variables=w["max_variables"],
+                              leave_out_after=w["leave_out_after"], leave_out_nan_after=w["leave_out_nan_after"])
         variables = [v for v in parameter_values(self, ["variables"], changes)["variables"] if v]
         return DiscoveryConfig(**d), window, variables
 
@@ -256,7 +263,7 @@ class DiscoveryNode(Node):
                         skipped_updates=self.skipped_updates, latency_s=self._last_latency_s)
         counters.update(self.inputs.counters())
         level, message = (OK, sentence) if enough else (WARN, f"no graph: {sentence}")
-        if self.online.blocking():
+        if self.online.blocking() or self.online.left_out:
             level = max(level, WARN)
         outcome = self._last_outcome
         if outcome is not None:

@@ -43,6 +43,49 @@ def test_nan_variables_are_named_as_blocking_the_window():
     assert online.blocking() == {}
 
 
+def test_a_variable_nan_for_leave_out_after_frames_is_left_out_and_its_frames_kept():
+    """#10's bad-input rule: a dead variable is left out with its name said, never whole frames lost. The frames
+    held back before it was left out enter the window without it; as many good frames take it back in."""
+    online = OnlineDiscovery(WindowConfig(length=100, leave_out_after=5, leave_out_nan_after=5),
+                             DiscoveryConfig(tau_max=1), min_samples=20)
+    for k in range(10):
+        assert online.add(0.1 * k, ["a", "b", "c"], [float(k), float(k % 3), 1.0 * k * k]) is None
+    for k in range(10, 40):
+        online.add(0.1 * k, ["a", "b", "c"], [float(k), math.nan, 1.0 * k * k])
+    assert online.window.names == ["a", "c"] and online.window.fill == 40  # no frame lost, b's column gone
+    assert online.left_out == {"b": "NaN in 5 frames in a row"} and online.blocking() == {}
+    enough, sentence = online.fill_status()
+    assert enough and "left out: b (NaN in 5 frames in a row)" in sentence
+    job = online.take_job()
+    np.testing.assert_array_equal(job.data[:, 0], np.arange(40.0))
+    outcome = online.run(job)
+    assert outcome.result is not None and "b" in outcome.result.dropped
+    assert "left out of the window" in outcome.result.dropped_text()
+    for k in range(40, 44):  # b back, but not yet for leave_out_after frames: still out
+        online.add(0.1 * k, ["a", "b", "c"], [float(k), 1.0, 1.0])
+    assert "b" in online.left_out and online.window.fill == 44
+    online.add(4.4, ["a", "b", "c"], [44.0, 1.0, 1.0])
+    assert online.left_out == {} and online.window.names == ["a", "b", "c"] and online.window.fill == 1
+    assert online.counters()["reset_variable_returned"] == 1
+
+
+def test_a_listed_variable_missing_from_the_frames_is_left_out_and_the_streaming_statistics_follow():
+    data = scm_samples(200, seed=4)
+    online = OnlineDiscovery(WindowConfig(length=150, leave_out_after=10), DiscoveryConfig(tau_max=2),
+                             variables=NAMES, min_samples=50)
+    for k, row in enumerate(data[:100]):
+        online.add(0.1 * k, NAMES, row)
+    for k, row in enumerate(data[100:], start=100):  # the last variable stops coming
+        online.add(0.1 * k, NAMES[:-1], row[:-1])
+    assert online.left_out == {NAMES[-1]: "not in the frames (10 in a row)"}
+    assert online.window.fill == 150 and online.counters().get("rejected_missing_" + NAMES[-1]) == 9
+    job = online.take_job()
+    assert job.names == NAMES[:-1] and job.statistics is not None  # the fast engine's statistics, rebuilt
+    fast = online.run(job).result
+    reference = discover(data[50:, :-1], NAMES[:-1], DiscoveryConfig(tau_max=2, engine="tigramite"))
+    assert fast.engine == "fast" and (fast.graph == reference.graph).all()
+
+
 def test_configured_variable_missing_from_frames_is_named():
     online = OnlineDiscovery(WindowConfig(length=100), DiscoveryConfig(tau_max=1), variables=["a", "b"])
     for k in range(5):

@@ -210,3 +210,34 @@ def test_the_hri_preset_on_frames_without_its_context_runs_without_regimes_and_w
         [s.message for s in statuses()]
     named = [s for s in statuses() if "closing_speed" in s.message][-1]
     assert named.level == b"\x01" and "context" in named.message and "without" in named.message, named.message
+
+
+def test_a_listed_variable_that_stops_coming_is_left_out_and_the_graph_goes_on(ros):
+    """#10's bad-input rule over DDS: the producer stops sending one listed variable (its topic died and the
+    variables node left it out of the frames). Before, every frame after that was rejected as missing it and the
+    graph froze; now it is left out after ``leave_out_after`` frames, the frames held back meanwhile are kept, the
+    graph goes on without it and /diagnostics names it (WARN)."""
+    node = _node(ros, variables=NAMES, window_length=150, min_samples=100, update_period_s=0.2, tau_max=1,
+                 leave_out_after=10)
+    pub, diags, graphs = _wired(ros)
+    data = scm_samples(300, seed=6)
+    _publish_paced(ros, pub, node, [_frame(0.1 * k, row) for k, row in enumerate(data[:150])])
+    assert ros.spin_until(lambda: graphs and graphs[-1].sample_count == 150, 30)
+    assert graphs[-1].variables == NAMES
+
+    def without_last(t: float, row) -> VariableFrame:
+        msg = VariableFrame(names=NAMES[:-1], values=[float(v) for v in row[:-1]])
+        msg.header.stamp = to_time_msg(t)
+        return msg
+
+    _publish_paced(ros, pub, node, [without_last(0.1 * k, row) for k, row in enumerate(data[150:], start=150)])
+    assert ros.spin_until(lambda: graphs[-1].variables == NAMES[:-1] and graphs[-1].sample_count == 150, 30), \
+        (graphs[-1].variables, node.online.counters())
+    assert node.online.window.fill == 150 and node.online.counters()["accepted"] == 300  # no frame lost
+
+    def named() -> list:
+        return [s for d in diags for s in d.status if s.name == "discovery_node" and NAMES[-1] in s.message
+                and "left out" in s.message]
+
+    assert ros.spin_until(named, 10), [s.message for d in diags for s in d.status]
+    assert named()[-1].level == b"\x01" and "not in the frames" in named()[-1].message
