@@ -157,11 +157,12 @@ class OnlineDiscovery:
     def add(self, stamp: float, names: Sequence[str], values: Sequence[float], subject: str = "") -> str | None:
         """Takes one frame into the window; returns None, or why it was not taken (counted).
 
-        A variable missing from the frames for ``leave_out_after`` frames in a row (NaN: ``leave_out_nan_after``)
-        is left out of the window, which keeps the other variables' samples, including those of the frames held
-        back meanwhile; it comes back after ``leave_out_after`` good frames in a row (the window starts over: its
-        samples lack it). The context (regime label) is left out at once when the frames lack it: a run without
-        regimes beats no run."""
+        A listed variable missing from the frames for ``leave_out_after`` frames in a row (NaN, listed or not:
+        ``leave_out_nan_after``) is left out of the window, which keeps the other variables' samples, including
+        those of the frames held back meanwhile; it comes back after ``leave_out_after`` good frames in a row (the
+        window starts over: its samples lack it). The context (regime label) is left out at once when the frames
+        lack it: a run without regimes beats no run. Without listed variables, a variable the frames no longer
+        carry leaves the window at once, the others' samples kept (the producer chose the frames' variables)."""
         if len(names) != len(values) or len(names) > self.window.config.max_variables or not np.isfinite(stamp):
             return self.window.add(stamp, names, values)  # rejected and counted there
         index = {name: k for k, name in enumerate(names)}
@@ -202,6 +203,11 @@ class OnlineDiscovery:
             return name in index and bool(np.isfinite(values[index[name]]))
 
         config = self.window.config
+        if not self.variables:  # "every variable of the frames": one the frames no longer carry just leaves
+            gone = [v for v in self.window.names if v not in index]
+            if gone and len(gone) < len(self.window.names):
+                self.window.drop_variables(gone)
+                self._stream = None
         expected = self._expected(names)
         self._missing_run = {v: self._missing_run.get(v, 0) + 1 if not finite(v) else 0 for v in expected}
         self._gone_run = {v: self._gone_run.get(v, 0) + 1 if v not in index else 0 for v in expected}

@@ -115,3 +115,12 @@ def test_a_bad_reconfiguration_changes_nothing():
     with pytest.raises(ValueError, match="window_length 40 is shorter than the 50 samples"):
         online.reconfigure(window=WindowConfig(length=40))
     assert online.window.config.length == 100 and online.reconfigurations == 0
+
+
+def test_without_listed_variables_one_the_frames_drop_leaves_at_once_and_the_rest_is_kept():
+    online = OnlineDiscovery(WindowConfig(length=100), DiscoveryConfig(tau_max=1), min_samples=20)
+    for k in range(30):
+        online.add(0.1 * k, ["a", "b", "c"], [float(k), 1.0 * (k % 4), float(k * k)])
+    assert online.add(3.0, ["a", "c"], [30.0, 900.0]) is None  # the producer stopped sending b
+    assert online.window.names == ["a", "c"] and online.window.fill == 31 and not online.window.resets
+    assert online.left_out == {}  # nothing to warn about: the frames' variables are the producer's choice
