@@ -116,6 +116,9 @@ class OnlineDiscovery:
         """Variables of the window missing from the newest frames (not NaN: absent): name -> frames in a row."""
         self._back_run: dict[str, int] = {}
         """Left-out variables present and finite again: name -> frames in a row."""
+        self._back_after: dict[str, int] = {}
+        """Left-out variables -> good frames in a row that take them back in: the rule's own count (a variable left
+        out for NaN returns after ``leave_out_nan_after``), so one good frame never empties the window."""
         self._held: deque = deque()
         """Frames rejected in a row for a variable that may yet be left out; taken in without it when it is."""
         self.reconfigurations = 0
@@ -141,7 +144,7 @@ class OnlineDiscovery:
             self.window.reconfigure(window)
         if variables is not None and list(variables) != self.variables:
             self.variables = list(variables)
-            self.left_out, self._back_run, self._missing_run, self._gone_run = {}, {}, {}, {}
+            self.left_out, self._back_run, self._back_after, self._missing_run, self._gone_run = {}, {}, {}, {}, {}
             self._held = deque()
             if self.window.fill:
                 self.window.resets["variables_changed"] += 1
@@ -179,8 +182,9 @@ class OnlineDiscovery:
         return verdict
 
     def _expected(self, frame_names: Sequence[str]) -> list[str]:
-        """The variables a frame should carry: the configured ones, else the window's (else the frame's own)."""
-        return [v for v in (self.variables or self.window.names or frame_names) if v not in self.left_out]
+        """The variables a frame should carry: the configured ones, else the frame's own (the producer chooses them:
+        a variable it no longer sends is never "missing", and a wholly new set of names starts a new window)."""
+        return [v for v in (self.variables or frame_names) if v not in self.left_out]
 
     def _take(self, stamp: float, names: Sequence[str], values: Sequence[float], subject: str,
               index: dict[str, int]) -> str | None:
@@ -208,27 +212,32 @@ class OnlineDiscovery:
             if gone and len(gone) < len(self.window.names):
                 self.window.drop_variables(gone)
                 self._stream = None
+            for name in [v for v in self.left_out if v not in index]:  # bounded by the frames' names, never grows
+                del self.left_out[name], self._back_run[name], self._back_after[name]
         expected = self._expected(names)
         self._missing_run = {v: self._missing_run.get(v, 0) + 1 if not finite(v) else 0 for v in expected}
         self._gone_run = {v: self._gone_run.get(v, 0) + 1 if v not in index else 0 for v in expected}
-        leaving = {}
+        leaving, back_after = {}, {}
         for v in expected:
             if v not in index and ((config.leave_out_after and self._gone_run[v] >= config.leave_out_after)
                                    or v == self.config.context):
                 leaving[v] = f"not in the frames ({self._gone_run[v]} in a row)"
+                back_after[v] = max(1, config.leave_out_after)
             elif v in index and config.leave_out_nan_after and self._missing_run[v] >= config.leave_out_nan_after:
                 leaving[v] = f"NaN in {self._missing_run[v]} frames in a row"
+                back_after[v] = config.leave_out_nan_after
         for name in list(self.left_out):
             self._back_run[name] = self._back_run.get(name, 0) + 1 if finite(name) else 0
-        back = [v for v in self.left_out if self._back_run[v] >= max(1, config.leave_out_after)]
+        back = [v for v in self.left_out if self._back_run[v] >= self._back_after[v]]
         if back:
             for name in back:
-                del self.left_out[name], self._back_run[name]
+                del self.left_out[name], self._back_run[name], self._back_after[name]
             self.window.resets["variable_returned"] += 1
             self.window.clear()
             self._missing_run, self._gone_run = {}, {}
         if leaving:
             self.left_out.update(leaving)
+            self._back_after.update(back_after)
             for name in leaving:
                 self._missing_run.pop(name, None)
                 self._gone_run.pop(name, None)
@@ -236,8 +245,21 @@ class OnlineDiscovery:
             self.window.drop_variables(list(leaving))
             self._stream = None  # the streaming statistics are rebuilt from the narrower window
             held, self._held = list(self._held), deque()
-            for stamp, frame_names, frame_values, subject in held:  # the frames held back for them
-                self._take(stamp, frame_names, frame_values, subject, {n: k for k, n in enumerate(frame_names)})
+            for frame in held:  # the frames held back for them
+                self._replay(*frame)
+
+    def _replay(self, stamp: float, names: list[str], values: list[float], subject: str) -> None:
+        """Takes in a frame held back for a variable now left out -- or holds it back again, not counted twice, when
+        it still waits for another one (two variables leaving a few frames apart lose no frame between them)."""
+        index = {name: k for k, name in enumerate(names)}
+        expected = self._expected(names)
+        config = self.window.config
+        if ((config.leave_out_after and any(v not in index for v in expected))
+                or (config.leave_out_nan_after and not all(np.isfinite(values[index[v]]) for v in expected
+                                                           if v in index))):
+            self._held.append((stamp, names, values, subject))
+        else:
+            self._take(stamp, names, values, subject, index)
 
     def warm_up(self) -> float:
         """Compiles (first use on a machine: seconds) or loads the fast engine's kernels now, so that the first
@@ -342,7 +364,9 @@ class OnlineDiscovery:
             blocked_note = "; newest frames rejected, no value for " + ", ".join(
                 f"{name} ({count} frames in a row)" for name, count in worst[:3])
         if self.left_out:
-            blocked_note += "; left out: " + ", ".join(f"{name} ({why})" for name, why in self.left_out.items())
+            shown = [f"{name} ({why})" for name, why in list(self.left_out.items())[:5]]
+            more = f" and {len(self.left_out) - 5} more" if len(self.left_out) > 5 else ""
+            blocked_note += "; left out: " + ", ".join(shown) + more
         if fill < self.min_samples:
             return False, f"waiting for samples: {fill}/{self.min_samples} in window{blocked_note}"
         return True, f"window {fill}/{self.window.config.length}{blocked_note}"

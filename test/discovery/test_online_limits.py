@@ -124,3 +124,49 @@ def test_without_listed_variables_one_the_frames_drop_leaves_at_once_and_the_res
     assert online.add(3.0, ["a", "c"], [30.0, 900.0]) is None  # the producer stopped sending b
     assert online.window.names == ["a", "c"] and online.window.fill == 31 and not online.window.resets
     assert online.left_out == {}  # nothing to warn about: the frames' variables are the producer's choice
+
+
+def test_without_listed_variables_frames_renamed_again_and_again_start_new_windows_and_nothing_grows():
+    """A producer whose frames switch to a wholly new set of names (another robot, a renamed topic): each set starts
+    a new window at once, as before the leave-out rule. Before the fix each switch cost leave_out_after rejected
+    frames and left the old names out for good, so ``left_out`` (and the /diagnostics WARN) grew without bound."""
+    online = OnlineDiscovery(WindowConfig(length=100, leave_out_after=5), DiscoveryConfig(tau_max=1))
+    stamp = 0.0
+    for generation in range(50):
+        names = [f"g{generation}_a", f"g{generation}_b"]
+        for k in range(10):
+            stamp += 0.1
+            assert online.add(stamp, names, [float(k), float(k * k % 7)]) is None
+    assert online.window.names == ["g49_a", "g49_b"] and online.window.fill == 10
+    assert online.left_out == {} and online._back_run == {} and not online.rejected
+    assert online.window.resets["variables_changed"] == 49
+    assert "left out" not in online.fill_status()[1]
+
+
+def test_two_listed_variables_leaving_a_few_frames_apart_lose_no_frame():
+    """c stops coming at frame 20, b at frame 25. When c is left out, the frames held back for it that lack b too
+    wait again for b (before the fix they were rejected a second time and lost, and counted twice)."""
+    online = OnlineDiscovery(WindowConfig(length=1000, leave_out_after=10), DiscoveryConfig(tau_max=1),
+                             variables=["a", "b", "c"])
+    for k in range(65):
+        names = ["a", "b", "c"][:1 if k >= 25 else 2 if k >= 20 else 3]
+        online.add(0.1 * k, names, [float(k), float(k % 3), float(k % 5)][:len(names)])
+    assert set(online.left_out) == {"b", "c"} and online.window.names == ["a"]
+    assert online.window.fill == 65 and online.window.accepted == 65  # every frame in, in order
+    np.testing.assert_array_equal(online.window.array()[:, 0], np.arange(65.0))
+    assert online.rejected == {"missing_c": 5, "missing_b": 9}  # each frame counted once
+
+
+def test_a_variable_left_out_for_nan_needs_leave_out_nan_after_good_frames_to_return():
+    """leave_out_after 0 (a missing variable is never left out) must not mean that one good frame from a dying
+    sensor takes it back in and empties the window: it returns after as many good frames as it took to leave."""
+    online = OnlineDiscovery(WindowConfig(length=1000, leave_out_after=0, leave_out_nan_after=5),
+                             DiscoveryConfig(tau_max=1), variables=["a", "b"])
+    for k in range(30):
+        online.add(0.1 * k, ["a", "b"], [float(k), float(k % 3) if k < 10 else math.nan])
+    assert online.left_out == {"b": "NaN in 5 frames in a row"} and online.window.fill == 30
+    online.add(3.0, ["a", "b"], [30.0, 1.0])  # one good frame: still out, the window kept
+    assert "b" in online.left_out and online.window.fill == 31
+    for k in range(31, 35):
+        online.add(0.1 * k, ["a", "b"], [float(k), 1.0])
+    assert online.left_out == {} and online.window.names == ["a", "b"] and online.window.fill == 1
