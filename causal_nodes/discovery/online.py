@@ -287,6 +287,7 @@ class OnlineDiscovery:
         Returns how many samples were dropped."""
         dropped = self.window.fill
         self.window.clear()
+        self._held.clear()  # frames from before the reset must not be replayed into the emptied window
         self.window.resets[reason] += 1  # also makes the streaming statistics start again from the empty window
         self._samples_at_last_job = -1
         return dropped

@@ -170,3 +170,19 @@ def test_a_variable_left_out_for_nan_needs_leave_out_nan_after_good_frames_to_re
     for k in range(31, 35):
         online.add(0.1 * k, ["a", "b"], [float(k), 1.0])
     assert online.left_out == {} and online.window.names == ["a", "b"] and online.window.fill == 1
+
+
+def test_frames_held_back_before_a_reset_do_not_enter_the_window_after_it():
+    """~/reset empties the window; frames held back for a variable that is then left out must not bring the
+    samples from before the reset back in (before the fix they were replayed into the emptied window)."""
+    online = OnlineDiscovery(WindowConfig(length=100, leave_out_after=10), DiscoveryConfig(tau_max=1),
+                             variables=["a", "b"])
+    for k in range(20):
+        online.add(0.1 * k, ["a", "b"], [float(k), float(k % 3)])
+    for k in range(20, 25):  # b stops coming: these frames are held back
+        online.add(0.1 * k, ["a"], [float(k)])
+    assert online.reset() == 20
+    for k in range(25, 30):
+        online.add(0.1 * k, ["a"], [float(k)])
+    assert online.left_out == {"b": "not in the frames (10 in a row)"}
+    np.testing.assert_array_equal(online.window.array()[:, 0], np.arange(25.0, 30.0))
