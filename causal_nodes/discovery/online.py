@@ -166,7 +166,8 @@ class OnlineDiscovery:
         window starts over: its samples lack it). The context (regime label) is left out at once when the frames
         lack it: a run without regimes beats no run. Without listed variables, a variable the frames no longer
         carry leaves the window at once, the others' samples kept (the producer chose the frames' variables)."""
-        if len(names) != len(values) or len(names) > self.window.config.max_variables or not np.isfinite(stamp):
+        if (len(names) != len(values) or len(names) > self.window.config.max_variables or not names
+                or not np.isfinite(stamp)):
             return self.window.add(stamp, names, values)  # rejected and counted there
         index = {name: k for k, name in enumerate(names)}
         self._follow_absences(names, values, index)
@@ -235,6 +236,8 @@ class OnlineDiscovery:
             self.window.resets["variable_returned"] += 1
             self.window.clear()
             self._missing_run, self._gone_run = {}, {}
+        if len(leaving) == len(expected):  # none would be left: the frames wait (rejected, named) instead
+            leaving = {}
         if leaving:
             self.left_out.update(leaving)
             self._back_after.update(back_after)

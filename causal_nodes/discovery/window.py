@@ -107,6 +107,8 @@ class SampleWindow:
             return self._reject("names_values_length_mismatch")
         if len(names) > self.config.max_variables:
             return self._reject("too_many_variables")
+        if not names:  # nothing to learn from, and a window of no variables breaks the statistics sized by it
+            return self._reject("no_variables")
         if not np.isfinite(stamp):
             return self._reject("non_finite_stamp")
         row = np.asarray(values, dtype=np.float64)

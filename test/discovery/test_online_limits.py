@@ -186,3 +186,27 @@ def test_frames_held_back_before_a_reset_do_not_enter_the_window_after_it():
         online.add(0.1 * k, ["a"], [float(k)])
     assert online.left_out == {"b": "not in the frames (10 in a row)"}
     np.testing.assert_array_equal(online.window.array()[:, 0], np.arange(25.0, 30.0))
+
+
+def test_a_frame_of_no_variables_is_rejected_not_a_crash():
+    """An empty frame used to be accepted as a window of no variables, and the fast engine's streaming statistics
+    then raised out of ``add`` (in the node: out of the subscription callback)."""
+    online = OnlineDiscovery(WindowConfig(length=100), DiscoveryConfig(tau_max=1))
+    for k in range(5):
+        online.add(0.1 * k, ["a", "b"], [float(k), float(k % 2)])
+    assert online.add(0.5, [], []) == "no_variables"
+    assert online.window.names == ["a", "b"] and online.window.fill == 5
+    assert online.counters()["rejected_no_variables"] == 1
+
+
+def test_the_last_listed_variables_are_never_all_left_out():
+    """Frames that carry none of the listed variables wait (rejected, named) rather than leaving every variable out:
+    before the fix the window was narrowed to no variables and the next frame raised out of ``add``."""
+    online = OnlineDiscovery(WindowConfig(length=100, leave_out_after=3), DiscoveryConfig(tau_max=1),
+                             variables=["a", "b"])
+    for k in range(5):
+        online.add(0.1 * k, ["a", "b"], [float(k), float(k % 2)])
+    for k in range(5, 15):
+        assert online.add(0.1 * k, ["x"], [1.0]) == "missing_a"
+    assert online.left_out == {} and online.window.names == ["a", "b"] and online.window.fill == 5
+    assert online.blocking() == {"a": 10, "b": 10}
