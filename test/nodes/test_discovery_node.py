@@ -241,3 +241,18 @@ def test_a_listed_variable_that_stops_coming_is_left_out_and_the_graph_goes_on(r
 
     assert ros.spin_until(named, 10), [s.message for d in diags for s in d.status]
     assert named()[-1].level == b"\x01" and "not in the frames" in named()[-1].message
+
+
+def test_an_empty_frame_is_counted_and_the_node_goes_on(ros):
+    """A VariableFrame with no names (a producer with nothing to say yet) used to become a window of no variables,
+    and the fast engine's streaming statistics raised out of the subscription callback: the node died. Now it is
+    rejected and counted (``rejected_no_variables``) and the graph goes on."""
+    node = _node(ros, window_length=150, min_samples=100, update_period_s=0.2, tau_max=1)
+    pub, _, graphs = _wired(ros)
+    data = scm_samples(150, seed=8)
+    empty = VariableFrame()
+    empty.header.stamp = to_time_msg(5.05)
+    frames = [_frame(0.1 * k, row) for k, row in enumerate(data)]
+    _publish_paced(ros, pub, node, frames[:51] + [empty] + frames[51:])
+    assert ros.spin_until(lambda: graphs and graphs[-1].sample_count == 150, 30), node.online.counters()
+    assert graphs[-1].variables == NAMES and node.online.counters()["rejected_no_variables"] == 1
