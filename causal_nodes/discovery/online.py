@@ -112,8 +112,11 @@ class OnlineDiscovery:
         """Variables of the window missing or non-finite in the newest frames: name -> frames in a row."""
         self.left_out: dict[str, str] = {}
         """Variables left out of the window (missing or non-finite in ``leave_out_after`` frames in a row) -> why."""
-        self._gone_run: dict[str, int] = {}
-        """Variables of the window missing from the newest frames (not NaN: absent): name -> frames in a row."""
+        self._gone_run: dict[str, float] = {}
+        """Variables of the window missing from the frames (not NaN: absent): name -> +1 per frame without it, -1/2
+        per frame with it (never below 0). It reaches ``leave_out_after`` after as many frames in a row without it,
+        or later when the variable is missing from more than a third of the frames: one in every other frame
+        would otherwise reject half the frames for ever and leave the window unevenly sampled."""
         self._back_run: dict[str, int] = {}
         """Left-out variables present and finite again: name -> frames in a row."""
         self._back_after: dict[str, int] = {}
@@ -217,12 +220,15 @@ class OnlineDiscovery:
                 del self.left_out[name], self._back_run[name], self._back_after[name]
         expected = self._expected(names)
         self._missing_run = {v: self._missing_run.get(v, 0) + 1 if not finite(v) else 0 for v in expected}
-        self._gone_run = {v: self._gone_run.get(v, 0) + 1 if v not in index else 0 for v in expected}
+        self._gone_run = {v: self._gone_run.get(v, 0) + 1 if v not in index else max(0, self._gone_run.get(v, 0) - 0.5)
+                          for v in expected}
         leaving, back_after = {}, {}
         for v in expected:
             if v not in index and ((config.leave_out_after and self._gone_run[v] >= config.leave_out_after)
                                    or v == self.config.context):
-                leaving[v] = f"not in the frames ({self._gone_run[v]} in a row)"
+                run = self._missing_run[v]
+                leaving[v] = (f"not in the frames ({run} in a row)" if run >= self._gone_run[v] else
+                              "not in more than a third of the frames")
                 back_after[v] = max(1, config.leave_out_after)
             elif v in index and config.leave_out_nan_after and self._missing_run[v] >= config.leave_out_nan_after:
                 leaving[v] = f"NaN in {self._missing_run[v]} frames in a row"

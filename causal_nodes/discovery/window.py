@@ -35,7 +35,8 @@ class WindowConfig:
     leave_out_after: int = 20
     """Frames in a row a variable may be missing from the frames before discovery leaves it out of the window
     (:class:`~causal_nodes.discovery.online.OnlineDiscovery`), keeping the others' samples; as many frames in a
-    row with it back put it in again (the window starts over). 0 = never: frames without it are rejected."""
+    row with it back put it in again (the window starts over). 0 = never: frames without it are rejected. One
+    missing from more than a third of the frames (flicker) is left out too, after proportionally more frames."""
     leave_out_nan_after: int = 0
     """The same for a variable present but NaN. 0 (default) = never: NaN is how a person out of view looks, and
     those frames are rejected while the window (and its pooled encounters) waits; a value suits a sensor that

@@ -210,3 +210,30 @@ def test_the_last_listed_variables_are_never_all_left_out():
         assert online.add(0.1 * k, ["x"], [1.0]) == "missing_a"
     assert online.left_out == {} and online.window.names == ["a", "b"] and online.window.fill == 5
     assert online.blocking() == {"a": 10, "b": 10}
+
+
+def test_a_listed_variable_in_every_other_frame_is_left_out_rather_than_rejecting_half_the_frames():
+    """Flicker (a topic at the edge of going stale): before, the run of frames without it restarted at every frame
+    with it, so it was never left out and half the frames were rejected for ever. It now counts against the variable
+    while it is missing from more than a third of the frames; once left out, every frame is taken."""
+    online = OnlineDiscovery(WindowConfig(length=1000, leave_out_after=10), DiscoveryConfig(tau_max=1),
+                             variables=["a", "b"])
+    for k in range(100):
+        names = ["a", "b"] if k % 2 else ["a"]
+        online.add(0.1 * k, names, [float(k), 1.0][:len(names)])
+    assert online.left_out == {"b": "not in more than a third of the frames"}
+    rejected = sum(online.rejected.values())
+    for k in range(100, 200):
+        names = ["a", "b"] if k % 2 else ["a"]
+        assert online.add(0.1 * k, names, [float(k), 1.0][:len(names)]) is None
+    assert sum(online.rejected.values()) == rejected and online.window.names == ["a"]
+    np.testing.assert_allclose(np.diff(online.window.stamps()[-100:]), 0.1)  # evenly sampled since it left
+
+
+def test_a_variable_missing_from_one_frame_in_ten_stays_in():
+    online = OnlineDiscovery(WindowConfig(length=1000, leave_out_after=5), DiscoveryConfig(tau_max=1),
+                             variables=["a", "b"])
+    for k in range(500):
+        names = ["a"] if k % 10 == 9 else ["a", "b"]
+        online.add(0.1 * k, names, [float(k), 1.0][:len(names)])
+    assert online.left_out == {} and online.rejected == {"missing_b": 50}
