@@ -17,7 +17,6 @@ from ament_index_python.packages import get_package_share_directory
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.utilities import make_namespace_absolute, prefix_namespace
 
 from causal_nodes.nodes.launching import (
@@ -26,6 +25,7 @@ from causal_nodes.nodes.launching import (
     is_true,
     missing_viewer,
     namespace_arguments,
+    number_argument,
     remaps,
     rviz_available,
     rviz_topic_remaps,
@@ -47,6 +47,8 @@ def _nodes(context) -> list:
                     parameters=[LaunchConfiguration(f"{params}_params"), {"use_sim_time": use_sim_time, **overrides}])
 
     plan_topic = LaunchConfiguration("plan_topic").perform(context)
+    # checked here, before any node starts (as a ParameterValue it would fail after the first nodes had started)
+    port = number_argument(context, "foxglove_port", int, 0, 65535) if is_true(context, "foxglove") else None
     # the namespace the nodes will have (launch_ros' rule), so the preset reads the variables list rcl gives them
     node_namespace = make_namespace_absolute(prefix_namespace(context.launch_configurations.get("ros_namespace"),
                                                               namespace.perform(context))) or ""
@@ -70,9 +72,7 @@ def _nodes(context) -> list:
             actions.append(Node(package=PACKAGE, executable="foxglove_node", output="screen", namespace=namespace,
                                 remappings=rules,
                                 parameters=[os.path.join(share, "config", "foxglove.yaml"),
-                                            {"use_sim_time": use_sim_time,
-                                             "port": ParameterValue(LaunchConfiguration("foxglove_port"),
-                                                                    value_type=int)}]))
+                                            {"use_sim_time": use_sim_time, "port": port}]))
         else:
             actions.append(missing_viewer("foxglove", "pip install foxglove-sdk"))
     return actions

@@ -15,25 +15,17 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from causal_nodes.nodes.launching import CLOCK_REMAPS, TF_REMAPS, namespace_arguments, remaps
+from causal_nodes.nodes.launching import (
+    CLOCK_REMAPS,
+    TF_REMAPS,
+    flag_argument,
+    namespace_arguments,
+    number_argument,
+    remaps,
+)
 from launch import LaunchDescription
 
 PACKAGE = "causal_nodes"
-
-
-def _number(context, name: str) -> float:
-    text = LaunchConfiguration(name).perform(context)
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{name}:={text!r} is not a number") from None
-
-
-def _flag(context, name: str) -> bool:
-    text = LaunchConfiguration(name).perform(context).strip().lower()
-    if text not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-        raise ValueError(f"{name}:={text!r} is not true or false")
-    return text in ("true", "1", "yes", "on")
 
 
 def _replay_and_pipeline(context) -> list:
@@ -42,8 +34,9 @@ def _replay_and_pipeline(context) -> list:
     the domain, or pipeline nodes -- after the launch has exited."""
     share = get_package_share_directory(PACKAGE)
     passed = ("namespace", "rviz", "world_model", "foxglove", "foxglove_port", "discovery_preset")
-    replay_parameters = {"bag": LaunchConfiguration("bag"), "rate": _number(context, "rate"),
-                         "loop": _flag(context, "loop"), "include_outputs": _flag(context, "include_outputs")}
+    replay_parameters = {"bag": LaunchConfiguration("bag"), "rate": number_argument(context, "rate"),
+                         "loop": flag_argument(context, "loop"),
+                         "include_outputs": flag_argument(context, "include_outputs")}
     pipeline = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(share, "launch", "causal_pipeline.launch.py")),
         launch_arguments={"use_sim_time": "true",

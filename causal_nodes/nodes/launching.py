@@ -38,6 +38,30 @@ def is_true(context, name: str) -> bool:
     return LaunchConfiguration(name).perform(context).strip().lower() in TRUE
 
 
+def number_argument(context, name: str, kind: type = float, low: float | None = None,
+                    high: float | None = None) -> float:
+    """Launch argument ``name`` as a number, checked before any node starts: ValueError naming it otherwise.
+
+    Why: a ``ParameterValue(..., value_type=...)`` fails only when its node is launched, after the nodes before
+    it have started, and those outlive the refused launch."""
+    text = LaunchConfiguration(name).perform(context)
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ValueError(f"{name}:={text!r} is not {'an integer' if kind is int else 'a number'}") from None
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{name}:={text!r} is outside {low}..{high}")
+    return value
+
+
+def flag_argument(context, name: str) -> bool:
+    """Launch argument ``name`` as true/false, checked before any node starts: ValueError naming it otherwise."""
+    text = LaunchConfiguration(name).perform(context).strip().lower()
+    if text not in TRUE | {"false", "0", "no", "off"}:
+        raise ValueError(f"{name}:={text!r} is not true or false")
+    return text in TRUE
+
+
 def parse_remaps(text: str) -> list[tuple[str, str]]:
     """``'a:=b c:=/d'`` -> ``[('a', 'b'), ('c', '/d')]``; ValueError naming a malformed rule."""
     rules = []

@@ -159,3 +159,14 @@ def test_replay_launch_refused_by_the_pipeline_starts_no_replay(tmp_path: Path):
                                                     "loop:=true", *arguments))
         assert len(errors) == 1 and message in errors[0], output
         assert not leftover, f"{arguments}: a node outlived the refused launch\n{output}"
+
+
+def test_a_bad_foxglove_port_stops_the_pipeline_launch_before_any_node_starts(tmp_path: Path):
+    """foxglove_port was a ParameterValue(int) read only when the bridge was launched, after the variables,
+    discovery and prioritizer nodes had started: they outlived the refused launch. Checked first now."""
+    for k, (port, message) in enumerate({"abc": "foxglove_port:='abc' is not an integer",
+                                         "70000": "foxglove_port:='70000' is outside 0..65535"}.items()):
+        errors, output, leftover = _refused(_launch(tmp_path / str(k), "causal_pipeline.launch.py", "foxglove:=true",
+                                                    f"foxglove_port:={port}"))
+        assert len(errors) == 1 and message in errors[0], output
+        assert not leftover, f"a node outlived the refused launch\n{output}"
