@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from causal_nodes.eth_ucy import read_eth_ucy
 from causal_nodes.world_model.eth_ucy import DT, Window, load_windows, scene_files
+from causal_nodes.world_model.track_filter import TrackNoise, TrackNoiseEstimator, filtered_velocities
 
 OBS, PRED = 8, 12
 
@@ -45,12 +47,33 @@ def constant_velocity(obs: np.ndarray, horizon: int = PRED) -> np.ndarray:
     return obs[:, -1:, :] + step[:, None, :] * np.arange(1, horizon + 1)[None, :, None]
 
 
-def _observations(pos: np.ndarray, present: np.ndarray) -> np.ndarray:
+def _observations(pos: np.ndarray, present: np.ndarray, noise: TrackNoise) -> np.ndarray:
     """[x, y, vx, vy] per step and person (T_obs, n, 4); velocity 0 at a track's first step."""
-    vel = np.zeros_like(pos)
-    both = present[1:] & present[:-1]
-    vel[1:][both] = (pos[1:][both] - pos[:-1][both]) / DT
-    return np.concatenate([np.nan_to_num(pos), np.nan_to_num(vel)], axis=-1)
+    vel = filtered_velocities(np.nan_to_num(pos), present, DT, noise)
+    return np.concatenate([np.nan_to_num(pos), vel], axis=-1)
+
+
+def online_track_noise(files: list[Path], windows: list[Window]) -> list[TrackNoise]:
+    """Per window, the tracker noise a node would have estimated from the frames up to its last observed one.
+
+    Each file is streamed frame by frame through :class:`TrackNoiseEstimator` (a person missing from a frame
+    starts a new track), so a window's estimate uses only what was seen before its prediction starts: no
+    future of that window or of later ones.
+    """
+    frames_of: dict[str, np.ndarray] = {}
+    noise_of: dict[str, list[TrackNoise]] = {}
+    for f in files:
+        rows = read_eth_ucy(f)
+        frames = np.unique(rows[:, 0])
+        estimator, estimates = TrackNoiseEstimator(DT), []
+        for frame in frames:
+            now = rows[rows[:, 0] == frame]
+            for row in now:
+                estimator.add_point(float(row[1]), row[2:4])
+            estimator.forget_except({float(i) for i in now[:, 1]})
+            estimates.append(estimator.estimate())
+        frames_of[Path(f).name], noise_of[Path(f).name] = frames, estimates
+    return [noise_of[w.source][int(np.searchsorted(frames_of[w.source], w.start_frame)) + OBS - 1] for w in windows]
 
 
 def _groups(window: Window, p_max: int) -> list[np.ndarray]:
@@ -71,11 +94,24 @@ def _groups(window: Window, p_max: int) -> list[np.ndarray]:
     return groups
 
 
-def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int = 0) -> dict[str, float]:
-    """ADE/FDE of ``model`` (a runtime.WorldModel) and of CV on the targets of ``windows``."""
+def filtered_constant_velocity(obs: np.ndarray, noise: TrackNoise, horizon: int = PRED) -> np.ndarray:
+    """CV from the last position with the filtered velocity (the model's baseline when ``noise`` smooths)."""
+    present = np.ones(obs.shape[:2], dtype=bool).T
+    vel = filtered_velocities(obs.transpose(1, 0, 2), present, DT, noise)[-1]
+    return obs[:, -1:, :] + vel[:, None, :] * DT * np.arange(1, horizon + 1)[None, :, None]
+
+
+def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int = 0,
+                     noises: list[TrackNoise] | None = None) -> dict[str, float]:
+    """ADE/FDE of ``model`` (a runtime.WorldModel) and of CV on the targets of ``windows``.
+
+    ``noises`` (one per window, e.g. :func:`online_track_noise`) filters the model's input velocities; None
+    feeds backward differences. ``fcv_*`` is constant velocity from those filtered velocities, for reference.
+    """
     rng = np.random.default_rng(seed)
-    wm, cv, best = Scores(), Scores(), Scores()
-    for win in windows:
+    wm, cv, fcv, best = Scores(), Scores(), Scores(), Scores()
+    for w, win in enumerate(windows):
+        noise = noises[w] if noises is not None else TrackNoise()
         targets = set(win.targets.tolist())
         if not targets:
             continue
@@ -84,7 +120,7 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
             pos = win.positions[:, group]
             present = win.present[:, group]
             origin = np.nanmean(pos[OBS - 1], axis=0)
-            obs = _observations(pos[:OBS] - origin, present[:OBS])
+            obs = _observations(pos[:OBS] - origin, present[:OBS], noise)
             model.reset()
             for t in range(OBS):
                 model.step(obs[t], present[t], (0.0, 0.0))
@@ -95,13 +131,16 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
             truth = pos[OBS:, rows].transpose(1, 0, 2) - origin
             pred = model.predict_sequential(PRED, (0.0, 0.0))[rows]
             wm.add(pred, truth)
-            cv.add(constant_velocity(pos[:OBS, rows].transpose(1, 0, 2) - origin), truth)
+            observed = pos[:OBS, rows].transpose(1, 0, 2) - origin
+            cv.add(constant_velocity(observed), truth)
+            fcv.add(filtered_constant_velocity(observed, noise), truth)
             if best_of > 0:
                 samples = model.rollout(PRED, np.zeros((best_of, 2)), sample=True, rng=rng)[:, rows]
                 err = np.linalg.norm(samples - truth[None], axis=-1)  # (S, n, H)
                 best.ade.extend(err.mean(axis=2).min(axis=0).tolist())
                 best.fde.extend(err[..., -1].min(axis=0).tolist())
-    out = {**wm.summary(), "cv_ade": cv.summary()["ade"], "cv_fde": cv.summary()["fde"], "targets": len(wm.ade)}
+    out = {**wm.summary(), "cv_ade": cv.summary()["ade"], "cv_fde": cv.summary()["fde"],
+           "fcv_ade": fcv.summary()["ade"], "fcv_fde": fcv.summary()["fde"], "targets": len(wm.ade)}
     if best_of > 0:
         out[f"best_of_{best_of}_ade"] = best.summary()["ade"]
         out[f"best_of_{best_of}_fde"] = best.summary()["fde"]
@@ -109,13 +148,21 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
 
 
 def evaluate_scene(model, data: Path, scene: str, best_of: int = 20, seed: int = 0, stride: int = 1,
-                   max_windows: int | None = None) -> dict[str, float]:
-    """Evaluate on ``{data}/{scene}/test``; the model must not have been trained on that scene."""
-    windows = load_windows(scene_files(data, scene, "test"), OBS + PRED, stride=stride)
+                   max_windows: int | None = None, velocity: str = "filtered") -> dict[str, float]:
+    """Evaluate on ``{data}/{scene}/test``; the model must not have been trained on that scene.
+
+    ``velocity``: ``filtered`` (the node's default: tracker noise estimated online, :func:`online_track_noise`)
+    or ``raw`` (backward differences).
+    """
+    if velocity not in ("filtered", "raw"):
+        raise ValueError(f"velocity must be 'filtered' or 'raw', got {velocity!r}")
+    files = scene_files(data, scene, "test")
+    windows = load_windows(files, OBS + PRED, stride=stride)
     if max_windows is not None:
         windows = windows[:max_windows]
-    result = evaluate_windows(model, windows, best_of=best_of, seed=seed)
-    result.update({"scene": scene, "windows": len(windows), "best_of": best_of, "seed": seed})
+    noises = online_track_noise(files, windows) if velocity == "filtered" else None
+    result = evaluate_windows(model, windows, best_of=best_of, seed=seed, noises=noises)
+    result.update({"scene": scene, "windows": len(windows), "best_of": best_of, "seed": seed, "velocity": velocity})
     return result
 
 
