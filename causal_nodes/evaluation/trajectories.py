@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from causal_nodes.eth_ucy import read_eth_ucy
+from causal_nodes.world_model.calibration import HorizonDamping
 from causal_nodes.world_model.eth_ucy import DT, Window, load_windows, scene_files
 from causal_nodes.world_model.track_filter import TrackNoise, TrackNoiseEstimator, filtered_velocities
 
@@ -60,20 +61,47 @@ def online_track_noise(files: list[Path], windows: list[Window]) -> list[TrackNo
     starts a new track), so a window's estimate uses only what was seen before its prediction starts: no
     future of that window or of later ones.
     """
-    frames_of: dict[str, np.ndarray] = {}
     noise_of: dict[str, list[TrackNoise]] = {}
     for f in files:
         rows = read_eth_ucy(f)
-        frames = np.unique(rows[:, 0])
         estimator, estimates = TrackNoiseEstimator(DT), []
-        for frame in frames:
+        for frame in np.unique(rows[:, 0]):
             now = rows[rows[:, 0] == frame]
             for row in now:
                 estimator.add_point(float(row[1]), row[2:4])
             estimator.forget_except({float(i) for i in now[:, 1]})
             estimates.append(estimator.estimate())
-        frames_of[Path(f).name], noise_of[Path(f).name] = frames, estimates
-    return [noise_of[w.source][int(np.searchsorted(frames_of[w.source], w.start_frame)) + OBS - 1] for w in windows]
+        noise_of[Path(f).name] = estimates
+    return [noise_of[w.source][i + OBS - 1] for w, i in zip(windows, start_indices(files, windows), strict=True)]
+
+
+def start_indices(files: list[Path], windows: list[Window]) -> list[int]:
+    """Each window's first frame as an index into its file's annotated frames (the windows' time axis)."""
+    frames_of = {Path(f).name: np.unique(read_eth_ucy(f)[:, 0]) for f in files}
+    return [int(np.searchsorted(frames_of[w.source], w.start_frame)) for w in windows]
+
+
+class _Outcomes:
+    """Forecasts waiting until their realized paths are "seen", then fed to a :class:`HorizonDamping` per file.
+
+    A window's forecast becomes an outcome once the window's last predicted frame is at or before the current
+    window's last observed frame, so the calibration of a window never uses its own future or a later one.
+    """
+
+    def __init__(self) -> None:
+        self.damping: dict[str, HorizonDamping] = {}
+        self._waiting: dict[str, list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+    def calibration(self, source: str, start: int) -> HorizonDamping:
+        damping = self.damping.setdefault(source, HorizonDamping(PRED, DT))
+        waiting = self._waiting.setdefault(source, [])
+        for item in [w for w in waiting if w[0] + PRED <= start]:
+            damping.add_outcome(*item[1:])
+        self._waiting[source] = [w for w in waiting if w[0] + PRED > start]
+        return damping
+
+    def wait(self, source: str, start: int, origin: np.ndarray, pred: np.ndarray, truth: np.ndarray) -> None:
+        self._waiting.setdefault(source, []).append((start, origin, pred, truth))
 
 
 def _groups(window: Window, p_max: int) -> list[np.ndarray]:
@@ -102,16 +130,22 @@ def filtered_constant_velocity(obs: np.ndarray, noise: TrackNoise, horizon: int 
 
 
 def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int = 0,
-                     noises: list[TrackNoise] | None = None) -> dict[str, float]:
+                     noises: list[TrackNoise] | None = None, starts: list[int] | None = None) -> dict[str, float]:
     """ADE/FDE of ``model`` (a runtime.WorldModel) and of CV on the targets of ``windows``.
 
     ``noises`` (one per window, e.g. :func:`online_track_noise`) filters the model's input velocities; None
     feeds backward differences. ``fcv_*`` is constant velocity from those filtered velocities, for reference.
+    ``starts`` (each window's first frame index in its file, :func:`start_indices`; windows in time order per
+    file) turns on self-calibration as the node does it (:class:`HorizonDamping`, from the outcomes of earlier
+    windows only): ``ade``/``fde`` are then the calibrated forecasts, ``uncalibrated_*`` the model's own, and
+    ``damping_final`` the mean damping chosen at each file's end.
     """
     rng = np.random.default_rng(seed)
-    wm, cv, fcv, best = Scores(), Scores(), Scores(), Scores()
+    wm, raw_wm, cv, fcv, best = Scores(), Scores(), Scores(), Scores(), Scores()
+    outcomes = _Outcomes() if starts is not None else None
     for w, win in enumerate(windows):
         noise = noises[w] if noises is not None else TrackNoise()
+        damping = outcomes.calibration(win.source, starts[w]) if outcomes is not None and starts is not None else None
         targets = set(win.targets.tolist())
         if not targets:
             continue
@@ -130,17 +164,26 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
             done.update(int(group[i]) for i in rows)
             truth = pos[OBS:, rows].transpose(1, 0, 2) - origin
             pred = model.predict_sequential(PRED, (0.0, 0.0))[rows]
-            wm.add(pred, truth)
             observed = pos[:OBS, rows].transpose(1, 0, 2) - origin
+            raw_wm.add(pred, truth)
+            if damping is not None and outcomes is not None and starts is not None:
+                outcomes.wait(win.source, starts[w], observed[:, -1], pred, truth)
+                pred = damping.apply(observed[:, -1], pred)
+            wm.add(pred, truth)
             cv.add(constant_velocity(observed), truth)
             fcv.add(filtered_constant_velocity(observed, noise), truth)
             if best_of > 0:
                 samples = model.rollout(PRED, np.zeros((best_of, 2)), sample=True, rng=rng)[:, rows]
+                if damping is not None:
+                    samples = damping.apply(observed[None, :, -1], samples)
                 err = np.linalg.norm(samples - truth[None], axis=-1)  # (S, n, H)
                 best.ade.extend(err.mean(axis=2).min(axis=0).tolist())
                 best.fde.extend(err[..., -1].min(axis=0).tolist())
     out = {**wm.summary(), "cv_ade": cv.summary()["ade"], "cv_fde": cv.summary()["fde"],
            "fcv_ade": fcv.summary()["ade"], "fcv_fde": fcv.summary()["fde"], "targets": len(wm.ade)}
+    if outcomes is not None:
+        out.update({"uncalibrated_ade": raw_wm.summary()["ade"], "uncalibrated_fde": raw_wm.summary()["fde"],
+                    "damping_final": float(np.mean([d.damping for d in outcomes.damping.values()]))})
     if best_of > 0:
         out[f"best_of_{best_of}_ade"] = best.summary()["ade"]
         out[f"best_of_{best_of}_fde"] = best.summary()["fde"]
@@ -148,11 +191,13 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
 
 
 def evaluate_scene(model, data: Path, scene: str, best_of: int = 20, seed: int = 0, stride: int = 1,
-                   max_windows: int | None = None, velocity: str = "filtered") -> dict[str, float]:
+                   max_windows: int | None = None, velocity: str = "filtered",
+                   calibrate: bool = True) -> dict[str, float]:
     """Evaluate on ``{data}/{scene}/test``; the model must not have been trained on that scene.
 
     ``velocity``: ``filtered`` (the node's default: tracker noise estimated online, :func:`online_track_noise`)
-    or ``raw`` (backward differences).
+    or ``raw`` (backward differences). ``calibrate``: self-calibration from earlier windows' outcomes (the
+    node's default, :class:`HorizonDamping`); the uncalibrated numbers are reported beside.
     """
     if velocity not in ("filtered", "raw"):
         raise ValueError(f"velocity must be 'filtered' or 'raw', got {velocity!r}")
@@ -161,8 +206,10 @@ def evaluate_scene(model, data: Path, scene: str, best_of: int = 20, seed: int =
     if max_windows is not None:
         windows = windows[:max_windows]
     noises = online_track_noise(files, windows) if velocity == "filtered" else None
-    result = evaluate_windows(model, windows, best_of=best_of, seed=seed, noises=noises)
-    result.update({"scene": scene, "windows": len(windows), "best_of": best_of, "seed": seed, "velocity": velocity})
+    starts = start_indices(files, windows) if calibrate else None
+    result = evaluate_windows(model, windows, best_of=best_of, seed=seed, noises=noises, starts=starts)
+    result.update({"scene": scene, "windows": len(windows), "best_of": best_of, "seed": seed, "velocity": velocity,
+                   "calibrate": calibrate})
     return result
 
 

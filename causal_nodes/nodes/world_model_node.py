@@ -72,9 +72,12 @@ class WorldModelNode(Node):
                           float_range=(-1.0, 5.0))
         accel = declare(self, "walk_accel_sd", 0.6, "sd of people's acceleration (m/s^2), used with a fixed "
                         "track_position_noise_m > 0", float_range=(0.001, 20.0))
+        calibrate = declare(self, "self_calibrate", True, "damp the published paths as the realized paths of earlier "
+                            "forecasts call for (people here slow down or turn within the horizon); "
+                            "no change until 1000 forecast steps were scored")
         self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None)
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
-                                       None if noise_m < 0 else TrackNoise(noise_m, accel))
+                                       None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate)
         for reason in self.model.fallback_reasons:
             self.get_logger().info(f"backend fallback: {reason}")
         self.get_logger().info(f"world model {Path(model_path).name} on backend {self.model.backend}")
@@ -173,7 +176,9 @@ class WorldModelNode(Node):
                                            "model_steps": self.model.steps, **self.counts,
                                            "track_position_noise_m": noise.position_sd,
                                            "walk_accel_sd": noise.accel_sd,
-                                           "track_noise_samples": self.stream.noise_estimator.samples})
+                                           "track_noise_samples": self.stream.noise_estimator.samples,
+                                           "forecast_damping": self.stream.calibration.damping,
+                                           "calibration_points": self.stream.calibration.points})
 
 
 def main(args=None) -> None:

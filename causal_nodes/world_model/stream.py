@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .calibration import HorizonDamping
 from .frames import vectors_to_robot, world_to_robot
 from .runtime import WorldModel
 from .slots import SlotAssigner
@@ -30,10 +31,12 @@ class Prediction:
 
 class WorldModelStream:
     """``track_noise``: the tracker's position noise and people's acceleration, or None to estimate them online
-    from the tracks seen (the estimate survives :meth:`reset`: it describes the tracker, not the scene)."""
+    from the tracks seen (the estimate survives :meth:`reset`: it describes the tracker, not the scene).
+    ``calibrate``: damp the published paths as the outcomes of earlier forecasts call for
+    (:class:`.calibration.HorizonDamping`; reset with the stream, since it describes the place)."""
 
     def __init__(self, model: WorldModel, horizon: int, min_step_interval: float | None = None,
-                 track_noise: TrackNoise | None = None) -> None:
+                 track_noise: TrackNoise | None = None, calibrate: bool = False) -> None:
         if not 1 <= horizon <= model.horizon_max:
             raise ValueError(f"horizon must be in 1..{model.horizon_max}, got {horizon}")
         self.model = model
@@ -42,6 +45,7 @@ class WorldModelStream:
         self.slots = SlotAssigner(model.p_max)
         self.fixed_noise = track_noise
         self.noise_estimator = TrackNoiseEstimator(model.dt)
+        self.calibrate = calibrate
         self.reset()
 
     @property
@@ -56,6 +60,7 @@ class WorldModelStream:
         self._last_pos: dict[Hashable, np.ndarray] = {}
         self._velocities = VelocityFilter(self.track_noise)
         self.noise_estimator.forget_except(set())
+        self.calibration = HorizonDamping(self.horizon, self.model.dt)
 
     @property
     def last_stamp(self) -> float | None:
@@ -102,6 +107,10 @@ class WorldModelStream:
             paths = np.full((len(mask), self.horizon, 2), np.nan)
         c, s = np.cos(pose[2]), np.sin(pose[2])
         out_paths, out_mean = {}, {}
+        if self.calibrate:
+            for i, pid in enumerate(ids):
+                self.calibration.observe(pid, stamp, people_world[i])
+            self.calibration.forget_except(set(ids))
         for i, pid in enumerate(ids):
             k = slot_of[i]
             if k < 0:
@@ -110,7 +119,11 @@ class WorldModelStream:
             if not predict:
                 continue
             p = paths[k]
-            out_paths[pid] = np.stack([pose[0] + c * p[:, 0] - s * p[:, 1], pose[1] + s * p[:, 0] + c * p[:, 1]], -1)
+            path = np.stack([pose[0] + c * p[:, 0] - s * p[:, 1], pose[1] + s * p[:, 0] + c * p[:, 1]], -1)
+            if self.calibrate:
+                self.calibration.record(pid, stamp, people_world[i], path)
+                path = self.calibration.apply(people_world[i], path)
+            out_paths[pid] = path
         self._last_stamp = stamp
         self._last_pos = {pid: people_world[i].copy() for i, pid in enumerate(ids)}
         return Prediction(stamp, out_paths, out_mean, int((slot_of < 0).sum()))

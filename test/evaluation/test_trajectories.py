@@ -118,3 +118,29 @@ def test_filtered_velocities_leave_a_clean_scene_unchanged(model, data):
     filtered = evaluate_scene(model, data, "zara1", best_of=0, velocity="filtered")
     assert raw["velocity"] == "raw" and filtered["velocity"] == "filtered"
     assert {k: v for k, v in raw.items() if k != "velocity"} == {k: v for k, v in filtered.items() if k != "velocity"}
+
+
+def test_calibration_uses_only_windows_whose_future_has_passed(model, tmp_path):
+    from causal_nodes.evaluation.trajectories import OBS, PRED, evaluate_windows, start_indices
+    from causal_nodes.world_model.calibration import MIN_POINTS
+    from causal_nodes.world_model.eth_ucy import load_windows
+
+    # 8 walkers who slow down by 10 % per frame, then start again: the damping pays off once learned
+    rows = []
+    for f in range(300):
+        age = f % 40
+        for pid in range(8):
+            x = 1.5 * 0.4 * (1 - 0.9**age) / 0.1 + 20.0 * (f // 40)
+            rows.append(f"{f * 10:.1f}\t{pid + 100 * (f // 40):.1f}\t{x:.3f}\t{3.0 * pid:.3f}\n")
+    path = tmp_path / "slow.txt"
+    path.write_text("".join(rows))
+    windows = load_windows([path], OBS + PRED)
+    starts = start_indices([path], windows)
+    on = evaluate_windows(model, windows, best_of=0, starts=starts)
+    off = evaluate_windows(model, windows, best_of=0)
+    assert on["uncalibrated_ade"] == off["ade"] and on["damping_final"] < 1.0
+    assert on["ade"] < off["ade"] and on["fde"] < off["fde"]
+    # the first windows (before MIN_POINTS outcomes were seen) are left as they are
+    early = [w for w, s in zip(windows, starts, strict=True) if s < PRED + MIN_POINTS // (8 * PRED)]
+    first = evaluate_windows(model, early, best_of=0, starts=starts[:len(early)])
+    assert first["ade"] == first["uncalibrated_ade"]

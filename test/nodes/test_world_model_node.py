@@ -118,6 +118,9 @@ def test_node_measures_a_jittery_trackers_noise_and_reports_it(harness):
     status = _status(node, got)
     assert float(status["track_position_noise_m"]) == pytest.approx(0.05, rel=0.3), status
     assert int(status["track_noise_samples"]) == 25 * 10 * 2
+    # self-calibration (on by default) scored each forecast step that came true: horizon 8, 12 steps, so the
+    # forecasts of steps 0-3 had all 8 steps scored and those of steps 4-10 had 7 ... 1
+    assert int(status["calibration_points"]) == 25 * (4 * 8 + 28) and 0.9 <= float(status["forecast_damping"]) <= 1.0
 
 
 def test_node_predicts_paths_for_each_person(harness):
