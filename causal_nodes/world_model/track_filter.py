@@ -34,6 +34,10 @@ INITIAL_SPEED_SD = 2.0
 """m/s: prior spread of a new person's velocity (people walk at 0-2 m/s); the first step then decides it."""
 MIN_ACCEL_SD = 1e-3
 """m/s^2: floor on the acceleration spread so a perfectly straight history never freezes the filter."""
+JUMP_M = 1.0
+"""m: a second difference or a filter innovation this large is no walker (6 m/s^2 at 0.4 s steps) but a track
+switching people (an id swap, a detector without tracking): the track starts over instead of the estimate and
+the filter absorbing it (one such jump would otherwise inflate the noise estimate for good)."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +85,12 @@ class TrackNoiseEstimator:
 
     def add_track(self, positions: np.ndarray) -> None:
         """A track of consecutive positions ``(T, 2)`` one ``dt`` apart (NaN rows split it)."""
-        p = np.asarray(positions, dtype=np.float64)
-        d2 = p[2:] - 2.0 * p[1:-1] + p[:-2]
-        finite = np.isfinite(d2).all(axis=1)
-        for t in np.flatnonzero(finite):
-            self._add(d2[t], d2[t - 1] if t > 0 and finite[t - 1] else None)
+        self.forget_except(set())
+        for point in np.asarray(positions, dtype=np.float64):
+            if np.isfinite(point).all():
+                self.add_point(None, point)
+            else:
+                self.forget_except(set())
 
     def add_point(self, key: object, position: np.ndarray) -> None:
         """One new position of person ``key``, one ``dt`` after their previous one."""
@@ -94,7 +99,10 @@ class TrackNoiseEstimator:
         d2 = None
         if len(points) == 3:
             d2 = points[2] - 2.0 * points[1] + points[0]
-            self._add(d2, last_d2)
+            if float(np.hypot(*d2)) > JUMP_M:  # not a walker: the track starts over at this point
+                points, d2 = points[-1:], None
+            else:
+                self._add(d2, last_d2)
         self._recent[key] = (points, d2)
 
     def forget_except(self, keys: set) -> None:
@@ -155,6 +163,10 @@ class VelocityFilter:
                 continue
             x = f @ self._x[key]
             cov = f @ self._cov[key] @ f.T + q
+            if float(np.hypot(*(z - x[0]))) > JUMP_M + 3.0 * np.sqrt(cov[0, 0] + r):  # another person: start over
+                x_new[key] = np.stack([z, np.zeros(2)])
+                cov_new[key] = np.diag([r, INITIAL_SPEED_SD**2])
+                continue
             gain = cov[:, 0] / (cov[0, 0] + r)
             x = x + np.outer(gain, z - x[0])
             cov = cov - np.outer(gain, cov[0])

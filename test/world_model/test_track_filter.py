@@ -40,7 +40,7 @@ def test_a_clean_tracker_measures_no_noise_and_keeps_backward_differences_exactl
 
 def test_too_few_samples_mean_no_smoothing():
     est = TrackNoiseEstimator(DT)
-    est.add_track(np.random.default_rng(2).normal(0, 1, (20, 2)))
+    est.add_track(np.random.default_rng(2).normal(0, 0.05, (20, 2)).cumsum(axis=0))
     assert not est.estimate().smooths and est.samples == 36
 
 
@@ -84,3 +84,19 @@ def test_a_person_who_comes_back_starts_with_zero_velocity():
 def test_the_estimator_rejects_a_bad_step():
     with pytest.raises(ValueError, match="dt must be > 0"):
         TrackNoiseEstimator(0.0)
+
+
+def test_an_id_swap_restarts_the_track_instead_of_inflating_the_noise_estimate():
+    rng = np.random.default_rng(5)
+    truth, _ = _walkers(rng, 100, 30, accel_sd=0.5)
+    clean, swapped = TrackNoiseEstimator(DT), TrackNoiseEstimator(DT)
+    for t in range(30):
+        for i in range(100):
+            clean.add_point(i, truth[t, i])
+            j = (i + 50) % 100 if t == 15 else i  # at step 15 every id shows another person, once
+            swapped.add_point(i, truth[t, j])
+    assert swapped.estimate().position_sd < 0.01 and clean.estimate().position_sd < 0.01
+    f = VelocityFilter(TrackNoise(0.05, 0.5))
+    for t in range(10):
+        f.step(["a"], np.array([[0.4 * t, 0.0]]), DT if t else None)
+    np.testing.assert_array_equal(f.step(["a"], np.array([[20.0, 5.0]]), DT), [[0.0, 0.0]])
