@@ -14,7 +14,8 @@ Issue #16 asks for ADE and FDE <= 0.9 x constant velocity (CV) on the leave-one-
   (``causal_nodes/world_model/calibration.py``), the node's defaults.
 
 CV (last displacement repeated) is computed by the same code on the same targets; ``filtered CV`` is constant
-velocity from the filtered velocity, no model. Mean predictions only (no best-of-N).
+velocity from the filtered velocity, no model (``calibrated``: with the same self-calibration). Mean predictions
+only (no best-of-N).
 """
 from __future__ import annotations
 
@@ -51,9 +52,9 @@ def run(data: Path, models: Path) -> dict[str, dict[str, dict]]:
 
 
 def table(results: dict[str, dict[str, dict]]) -> str:
-    rows = ["| scene | targets | CV ADE / FDE | filtered CV / CV | " + " | ".join(
+    rows = ["| scene | targets | CV ADE / FDE | filtered CV / CV | filtered CV, calibrated / CV | " + " | ".join(
         f"model ({name}) / CV" for name in results[SCENES[0]]) + " |",
-        "|---|---:|---:|---:|" + "---:|" * len(results[SCENES[0]])]
+        "|---|---:|---:|---:|---:|" + "---:|" * len(results[SCENES[0]])]
     sums: dict[str, list[tuple[float, float]]] = {}
     metres: dict[str, list[tuple[float, float]]] = {}
     cv_metres = []
@@ -61,10 +62,12 @@ def table(results: dict[str, dict[str, dict]]) -> str:
         first = next(iter(by_setting.values()))
         cv_ade, cv_fde = first["cv_ade"], first["cv_fde"]
         cv_metres.append((cv_ade, cv_fde))
-        filtered = by_setting["filtered, off"]
-        cells = [f"{filtered['fcv_ade'] / cv_ade:.3f} / {filtered['fcv_fde'] / cv_fde:.3f}"]
-        sums.setdefault("fcv", []).append((filtered["fcv_ade"] / cv_ade, filtered["fcv_fde"] / cv_fde))
-        metres.setdefault("fcv", []).append((filtered["fcv_ade"], filtered["fcv_fde"]))
+        filtered, calibrated = by_setting["filtered, off"], by_setting["filtered, on"]
+        cells = []
+        for key, res in (("fcv", filtered), ("fcv_calibrated", calibrated)):
+            cells.append(f"{res[key + '_ade'] / cv_ade:.3f} / {res[key + '_fde'] / cv_fde:.3f}")
+            sums.setdefault(key, []).append((res[key + "_ade"] / cv_ade, res[key + "_fde"] / cv_fde))
+            metres.setdefault(key, []).append((res[key + "_ade"], res[key + "_fde"]))
         for name, res in by_setting.items():
             cells.append(f"{res['ade'] / cv_ade:.3f} / {res['fde'] / cv_fde:.3f}")
             sums.setdefault(name, []).append((res["ade"] / cv_ade, res["fde"] / cv_fde))

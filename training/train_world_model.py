@@ -177,9 +177,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aug-scale", default=0.0, type=float, help="probability of speed scaling (ETH/UCY windows)")
     p.add_argument("--scale-range", default=(0.7, 2.0), type=float, nargs=2, metavar=("LOW", "HIGH"))
     p.add_argument("--aug-noise", default=0.0, type=float, help="probability of input position noise")
-    p.add_argument("--velocity", default="filtered", choices=("filtered", "raw"),
-                   help="input velocities: filtered for each file's tracker noise (as the node and eval-trajectories "
-                        "feed them) or raw backward differences (the models before this option)")
+    p.add_argument("--velocity", default="raw", choices=("filtered", "raw"),
+                   help="input velocities: raw backward differences (the shipped models) or filtered for each "
+                        "file's tracker noise, as the node feeds them (measured no better: docs/world_model.md)")
     p.add_argument("--noise-max", default=0.05, type=float, help="largest per-axis noise std (m)")
     p.add_argument("--p-sim", default=0.25, type=float, help="share of simulator batches when --sim-seeds > 0")
     p.add_argument("--sim-seed-start", default=10_000, type=int,

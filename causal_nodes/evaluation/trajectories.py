@@ -137,15 +137,17 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
     feeds backward differences. ``fcv_*`` is constant velocity from those filtered velocities, for reference.
     ``starts`` (each window's first frame index in its file, :func:`start_indices`; windows in time order per
     file) turns on self-calibration as the node does it (:class:`HorizonDamping`, from the outcomes of earlier
-    windows only): ``ade``/``fde`` are then the calibrated forecasts, ``uncalibrated_*`` the model's own, and
-    ``damping_final`` the mean damping chosen at each file's end.
+    windows only): ``ade``/``fde`` are then the calibrated forecasts, ``uncalibrated_*`` the model's own,
+    ``fcv_calibrated_*`` filtered CV calibrated the same way (no model), and ``damping_final`` the mean damping
+    chosen at each file's end.
     """
     rng = np.random.default_rng(seed)
-    wm, raw_wm, cv, fcv, best = Scores(), Scores(), Scores(), Scores(), Scores()
-    outcomes = _Outcomes() if starts is not None else None
+    wm, raw_wm, cv, fcv, fcv_cal, best = Scores(), Scores(), Scores(), Scores(), Scores(), Scores()
+    outcomes, fcv_outcomes = (_Outcomes(), _Outcomes()) if starts is not None else (None, None)
     for w, win in enumerate(windows):
         noise = noises[w] if noises is not None else TrackNoise()
         damping = outcomes.calibration(win.source, starts[w]) if outcomes is not None and starts is not None else None
+        fcv_damping = fcv_outcomes.calibration(win.source, starts[w]) if fcv_outcomes and starts is not None else None
         targets = set(win.targets.tolist())
         if not targets:
             continue
@@ -171,7 +173,11 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
                 pred = damping.apply(observed[:, -1], pred)
             wm.add(pred, truth)
             cv.add(constant_velocity(observed), truth)
-            fcv.add(filtered_constant_velocity(observed, noise), truth)
+            baseline = filtered_constant_velocity(observed, noise)
+            fcv.add(baseline, truth)
+            if fcv_damping is not None and fcv_outcomes is not None and starts is not None:
+                fcv_outcomes.wait(win.source, starts[w], observed[:, -1], baseline, truth)
+                fcv_cal.add(fcv_damping.apply(observed[:, -1], baseline), truth)
             if best_of > 0:
                 samples = model.rollout(PRED, np.zeros((best_of, 2)), sample=True, rng=rng)[:, rows]
                 if damping is not None:
@@ -183,6 +189,7 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
            "fcv_ade": fcv.summary()["ade"], "fcv_fde": fcv.summary()["fde"], "targets": len(wm.ade)}
     if outcomes is not None:
         out.update({"uncalibrated_ade": raw_wm.summary()["ade"], "uncalibrated_fde": raw_wm.summary()["fde"],
+                    "fcv_calibrated_ade": fcv_cal.summary()["ade"], "fcv_calibrated_fde": fcv_cal.summary()["fde"],
                     "damping_final": float(np.mean([d.damping for d in outcomes.damping.values()]))})
     if best_of > 0:
         out[f"best_of_{best_of}_ade"] = best.summary()["ade"]
