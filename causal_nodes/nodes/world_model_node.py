@@ -35,9 +35,10 @@ from causal_nodes.nodes.common import (
     stamp_seconds,
 )
 from causal_nodes.resources import find_resource, share_dirs
+from causal_nodes.variables.time_sanity import FUTURE_STAMP, NON_FINITE_STAMP, OUT_OF_ORDER, TimeRules
 from causal_nodes.world_model.backends import BACKENDS
 from causal_nodes.world_model.runtime import WorldModel
-from causal_nodes.world_model.stream import WorldModelStream
+from causal_nodes.world_model.stream import MAX_RANGE_M, StampRejected, WorldModelStream
 from causal_nodes.world_model.track_filter import TrackNoise
 
 
@@ -75,14 +76,26 @@ class WorldModelNode(Node):
         calibrate = declare(self, "self_calibrate", True, "damp the published paths as the realized paths of earlier "
                             "forecasts call for (people here slow down or turn within the horizon); "
                             "no change until 1000 forecast steps were scored")
+        rules = TimeRules(
+            back_jump_reset_s=declare(self, "time_jump_reset_s", 1.0, "a /people stamp this far behind the newest "
+                                      "starts the model over (looping bag, restarted simulator) [s]",
+                                      float_range=(0.001, 3600.0)),
+            max_forward_jump_s=declare(self, "max_forward_jump_s", 10.0, "a /people stamp this far ahead of the "
+                                       "newest is dropped; 3 in a row start the model over [s]",
+                                       float_range=(0.01, 1e6)))
+        max_range = declare(self, "max_person_range_m", MAX_RANGE_M, "people farther than this from the robot are "
+                            "not fed to the model (an absurd detection would turn its float32 state into NaN) [m]",
+                            float_range=(1.0, 1e6))
         self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None)
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
-                                       None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate)
+                                       None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate, rules,
+                                       max_range)
         for reason in self.model.fallback_reasons:
             self.get_logger().info(f"backend fallback: {reason}")
         self.get_logger().info(f"world model {Path(model_path).name} on backend {self.model.backend}")
         self.counts = {"frames": 0, "steps": 0, "bad_people": 0, "bad_odom": 0, "bad_cmd_vel": 0,
-                       "no_odom_yet": 0, "frame_mismatch": 0, "dropped_beyond_p_max": 0}
+                       "no_odom_yet": 0, "frame_mismatch": 0, "dropped_beyond_p_max": 0, "dropped_out_of_range": 0,
+                       OUT_OF_ORDER: 0, FUTURE_STAMP: 0, NON_FINITE_STAMP: 0}
         self.last_error = ""
         self.latency_ms = float("nan")
         self.odom: Odometry | None = None
@@ -127,6 +140,10 @@ class WorldModelNode(Node):
         t0 = time.perf_counter()
         try:
             pred = self.stream.update(stamp_seconds(msg.header.stamp), list(range(len(people))), people, pose, action)
+        except StampRejected as exc:
+            self.counts[exc.reason] = self.counts.get(exc.reason, 0) + 1
+            self.last_error = str(exc)
+            return
         except ValueError as exc:
             self.counts["bad_people"] += 1
             self.last_error = str(exc)
@@ -136,6 +153,7 @@ class WorldModelNode(Node):
         self.latency_ms = (time.perf_counter() - t0) * 1e3
         self.counts["steps"] += 1
         self.counts["dropped_beyond_p_max"] += pred.dropped
+        self.counts["dropped_out_of_range"] += pred.out_of_range
         self.publish_predictions(msg.header, pred.paths_world)
 
     # -- outputs ------------------------------------------------------------------------------
@@ -166,6 +184,7 @@ class WorldModelNode(Node):
             + self.counts["bad_odom"]
             + self.counts["bad_cmd_vel"]
             + self.counts["frame_mismatch"]
+            + self.counts[OUT_OF_ORDER] + self.counts[FUTURE_STAMP] + self.counts[NON_FINITE_STAMP]
         )
         level = OK if bad == 0 else WARN
         if self.counts["frames"] > 0 and self.counts["steps"] == 0 and bad > 0:
@@ -173,7 +192,7 @@ class WorldModelNode(Node):
         message = "ok" if level == OK else (self.last_error or "bad messages received")
         noise = self.stream.track_noise
         self.diag.publish(level, message, {"backend": self.model.backend, "latency_ms_last": self.latency_ms,
-                                           "model_steps": self.model.steps, **self.counts,
+                                           "model_steps": self.model.steps, **self.counts, **self.stream.time_resets,
                                            "track_position_noise_m": noise.position_sd,
                                            "walk_accel_sd": noise.accel_sd,
                                            "track_noise_samples": self.stream.noise_estimator.samples,

@@ -66,7 +66,14 @@ class HorizonDamping:
         return origin[..., None, :] + gains * (path - origin[..., None, :])
 
     def _score(self, steps: np.ndarray, origin: np.ndarray, path: np.ndarray, truth: np.ndarray) -> None:
-        """Errors of every candidate at forecast ``steps`` (0-based) of forecasts (n, H, 2) from ``origin`` (n, 2)."""
+        """Errors of every candidate at forecast ``steps`` (0-based) of forecasts (n, H, 2) from ``origin`` (n, 2).
+
+        Forecasts or outcomes that are not finite there are skipped: one NaN would make every candidate's error NaN
+        for the rest of the run (and argmin of NaNs picks the first candidate for good)."""
+        finite = (np.isfinite(path[:, steps]).all(axis=(1, 2)) & np.isfinite(truth[:, steps]).all(axis=(1, 2))
+                  & np.isfinite(origin).all(axis=1))
+        if not finite.all():
+            origin, path, truth = origin[finite], path[finite], truth[finite]
         disp = path - origin[:, None]
         gains = self._gains[:, steps]  # (C, S)
         pred = origin[None, :, None] + gains[:, None, :, None] * disp[None, :, steps]

@@ -6,6 +6,12 @@ clean tracker gets plain backward differences), expresses everything in the robo
 the model, keeps people in stable slots (:class:`.slots.SlotAssigner`, nearest ``p_max`` kept),
 decimates faster streams to the model's time step (the dynamics were learned per ``dt`` = 0.4 s), and maps the predicted
 trajectories back to the world frame.
+
+Hostile stamps follow the same rules as the other stages (:mod:`causal_nodes.variables.time_sanity`): a duplicate
+stamp is no step, a small step back or a far-future outlier is refused (:class:`StampRejected`), and a clock that
+really jumped (a looping bag, a restarted simulator) starts the stream over instead of refusing every later frame.
+People farther than ``max_range_m`` from the robot are left out (counted): the model computes in float32, and one
+absurd detection (1e20 m) would otherwise turn its cache, and every later forecast, into NaN.
 """
 from __future__ import annotations
 
@@ -13,6 +19,16 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from causal_nodes.variables.time_sanity import (
+    ACCEPT,
+    DROP,
+    JUMPED_BACK,
+    JUMPED_FORWARD,
+    ForwardJumpGuard,
+    TimeRules,
+    judge_step_back,
+)
 
 from .calibration import HorizonDamping
 from .frames import vectors_to_robot, world_to_robot
@@ -27,16 +43,33 @@ class Prediction:
     paths_world: dict[Hashable, np.ndarray]  # id -> (H, 2) predicted positions, world frame
     step_mean_robot: dict[Hashable, np.ndarray]  # id -> (2,) next displacement, robot frame
     dropped: int  # people beyond p_max this step
+    out_of_range: int = 0  # people farther than max_range_m from the robot this step (not fed to the model)
+
+
+MAX_RANGE_M = 1000.0
+"""m: people farther than this from the robot are not fed to the model (see the module docstring)."""
+
+
+class StampRejected(ValueError):
+    """A frame refused for its stamp; ``reason`` names the rule (a :mod:`~causal_nodes.variables.time_sanity`
+    reason) so callers can count it."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class WorldModelStream:
     """``track_noise``: the tracker's position noise and people's acceleration, or None to estimate them online
     from the tracks seen (the estimate survives :meth:`reset`: it describes the tracker, not the scene).
     ``calibrate``: damp the published paths as the outcomes of earlier forecasts call for
-    (:class:`.calibration.HorizonDamping`; reset with the stream, since it describes the place)."""
+    (:class:`.calibration.HorizonDamping`; reset with the stream, since it describes the place).
+    ``time_rules``: when a stamp far back or (confirmed) far ahead starts the stream over; ``time_resets`` counts
+    those by reason. ``max_range_m``: see the module docstring."""
 
     def __init__(self, model: WorldModel, horizon: int, min_step_interval: float | None = None,
-                 track_noise: TrackNoise | None = None, calibrate: bool = False) -> None:
+                 track_noise: TrackNoise | None = None, calibrate: bool = False, time_rules: TimeRules | None = None,
+                 max_range_m: float = MAX_RANGE_M) -> None:
         if not 1 <= horizon <= model.horizon_max:
             raise ValueError(f"horizon must be in 1..{model.horizon_max}, got {horizon}")
         self.model = model
@@ -46,6 +79,12 @@ class WorldModelStream:
         self.fixed_noise = track_noise
         self.noise_estimator = TrackNoiseEstimator(model.dt)
         self.calibrate = calibrate
+        self.time_rules = time_rules if time_rules is not None else TimeRules()
+        self._future = ForwardJumpGuard(self.time_rules)
+        self.time_resets = {JUMPED_BACK: 0, JUMPED_FORWARD: 0}
+        if not max_range_m > 0:
+            raise ValueError(f"max_range_m must be > 0, got {max_range_m}")
+        self.max_range_m = float(max_range_m)
         self.reset()
 
     @property
@@ -61,6 +100,7 @@ class WorldModelStream:
         self._velocities = VelocityFilter(self.track_noise)
         self.noise_estimator.forget_except(set())
         self.calibration = HorizonDamping(self.horizon, self.model.dt)
+        self._future.clear()
 
     @property
     def last_stamp(self) -> float | None:
@@ -81,8 +121,8 @@ class WorldModelStream:
 
         ``people_world``: (N, 2) positions in the world (odom) frame; ``robot_pose``: (x, y, yaw) in
         the same frame; ``action``: (linear m/s, angular rad/s). Raises ValueError on bad input
-        (non-finite values, wrong shapes, time going backwards). ``predict=False`` only streams (no rollout,
-        empty paths): for callers that run their own rollouts.
+        (non-finite values, wrong shapes; :class:`StampRejected` for a small step back in time or a far-future
+        outlier). ``predict=False`` only streams (no rollout, empty paths): for callers that run their own rollouts.
         """
         people_world = np.asarray(people_world, dtype=np.float64).reshape(-1, 2) if len(ids) else np.zeros((0, 2))
         pose = np.asarray(robot_pose, dtype=np.float64)
@@ -90,11 +130,23 @@ class WorldModelStream:
             raise ValueError(f"people_world must be ({len(ids)}, 2), got {people_world.shape}")
         if not (np.isfinite(people_world).all() and np.isfinite(pose).all() and pose.shape == (3,)):
             raise ValueError("non-finite person position or robot pose")
-        if self._last_stamp is not None:
-            if stamp < self._last_stamp:
-                raise ValueError(f"time went backwards ({stamp:.3f} < {self._last_stamp:.3f})")
-            if stamp - self._last_stamp < self.min_step_interval:
-                return None  # decimate to the model's step
+        if self._last_stamp is not None and stamp == self._last_stamp:
+            return None  # no time passed: never a step (a duplicated frame), whatever min_step_interval is
+        verdict = judge_step_back(self._last_stamp, stamp, self.time_rules)
+        if verdict.action == ACCEPT:
+            verdict = self._future.judge(self._last_stamp, stamp)
+        if verdict.action == DROP:
+            raise StampRejected(verdict.reason, f"{verdict.reason}: stamp {stamp:.3f} against the newest "
+                                f"{self._last_stamp if self._last_stamp is not None else float('nan'):.3f}")
+        if verdict.action != ACCEPT:  # the clock restarted or jumped ahead: the old state describes another time
+            self.reset()
+            self.time_resets[verdict.reason] += 1
+        if self._last_stamp is not None and stamp - self._last_stamp < self.min_step_interval:
+            return None  # decimate to the model's step
+        near = np.hypot(*world_to_robot(people_world, pose).T) <= self.max_range_m if len(ids) else np.zeros(0, bool)
+        out_of_range = int(len(ids) - near.sum())
+        if out_of_range:
+            ids, people_world = [pid for pid, keep in zip(ids, near, strict=True) if keep], people_world[near]
         dt = None if self._last_stamp is None else stamp - self._last_stamp
         vel_world = self._person_velocities(ids, people_world, dt)
         rel = world_to_robot(people_world, pose) if len(ids) else np.zeros((0, 2))
@@ -126,7 +178,7 @@ class WorldModelStream:
             out_paths[pid] = path
         self._last_stamp = stamp
         self._last_pos = {pid: people_world[i].copy() for i, pid in enumerate(ids)}
-        return Prediction(stamp, out_paths, out_mean, int((slot_of < 0).sum()))
+        return Prediction(stamp, out_paths, out_mean, int((slot_of < 0).sum()), out_of_range)
 
     def _person_velocities(self, ids: Sequence[Hashable], people_world: np.ndarray, dt: float | None) -> np.ndarray:
         """World-frame velocities (N, 2), filtered for the tracker's current noise estimate."""

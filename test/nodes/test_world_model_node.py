@@ -150,3 +150,26 @@ def test_node_predicts_paths_for_each_person(harness):
 
     assert spin_until(lambda: status() is not None and status().get("bad_people") == "1", timeout=5.0)
     assert status()["backend"] == "cpu" and int(status()["steps"]) >= 3
+
+
+def test_node_starts_over_when_the_bag_loops_and_leaves_out_an_absurd_detection(harness):
+    node, pubs, got, spin_until = harness
+    assert spin_until(lambda: pubs["people"].get_subscription_count() > 0 and pubs["odom"].get_subscription_count() > 0)
+    sent = 0
+    for t in [*range(6), *range(4)]:  # the bag plays twice: its stamps start again from 100 s
+        pubs["odom"].publish(_odom())
+        spin_until(lambda: node.odom is not None, timeout=2.0)
+        msg = _people(t)
+        if t == 2:
+            far = Pose()
+            far.position.x, far.position.y, far.orientation.w = 1e20, 1e20, 1.0
+            msg.poses.append(far)
+        pubs["people"].publish(msg)
+        sent += 1
+        spin_until(lambda sent=sent: node.counts["frames"] >= sent, timeout=2.0)
+    # formerly every frame of the second pass was refused as "time went backwards"
+    assert node.counts["steps"] == 10 and node.counts["bad_people"] == 0, node.counts
+    assert node.counts["dropped_out_of_range"] == 2, node.counts
+    assert spin_until(lambda: (_status(node, got) or {}).get("time_jumped_back") == "1", timeout=5.0)
+    assert spin_until(lambda: len(got["path"]) >= 10)
+    assert all(math.isfinite(p.pose.position.x) for p in got["path"][-1].poses)

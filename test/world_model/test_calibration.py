@@ -99,3 +99,18 @@ def test_the_stream_damps_its_paths_once_people_keep_stopping_short():
     reach = {name: np.mean([np.linalg.norm(path[-1] - path[0]) for path in pred.paths_world.values()])
              for name, pred in (("damped", damped), ("undamped", undamped))}
     assert reach["damped"] < 0.9 * reach["undamped"], reach
+
+
+def test_a_forecast_that_is_not_finite_is_skipped_instead_of_poisoning_the_choice_for_good():
+    cal = HorizonDamping(H, DT, min_points=10)
+    bad = np.full((1, H, 2), np.nan)
+    cal.add_outcome(np.zeros((1, 2)), bad, np.zeros((1, H, 2)))
+    cal.record("a", 0.0, np.zeros(2), bad[0])
+    cal.observe("a", DT, np.zeros(2))
+    assert cal.points == 0 and np.isfinite(cal._error).all()
+    # then people who slow down still teach a damping below 1
+    k = np.arange(1, H + 1)
+    straight = np.stack([k * 1.0, 0 * k], -1)[None].repeat(5, 0)
+    slowing = np.stack([np.cumsum(0.9**k), 0 * k], -1)[None].repeat(5, 0)
+    cal.add_outcome(np.zeros((5, 2)), straight, slowing)
+    assert cal.points == 5 * H and cal.damping < 1.0

@@ -246,7 +246,7 @@ def test_stream_adapter_decimates_and_returns_world_frame_paths(model_path):
     assert path_a.shape == (6, 2)
     assert path_a[-1, 0] > path_a[0, 0] > 2.0 + 1.6  # keeps walking along world +x
     assert abs(path_a[-1, 1] - 4.0) < 0.5
-    with pytest.raises(ValueError, match="backwards"):
-        stream.update(0.5, ["a"], np.zeros((1, 2)), pose, (0.0, 0.0))
+    with pytest.raises(ValueError, match="out_of_order"):  # a small step back (1 s or more starts over)
+        stream.update(1.5, ["a"], np.zeros((1, 2)), pose, (0.0, 0.0))
     with pytest.raises(ValueError, match="non-finite"):
         stream.update(5.0, ["a"], np.array([[np.nan, 0.0]]), pose, (0.0, 0.0))

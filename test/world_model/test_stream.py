@@ -1,0 +1,77 @@
+"""The world-model stream against hostile input: clocks that restart or jump, duplicated frames, absurd positions."""
+import numpy as np
+import pytest
+from repo_paths import DEFAULT_MODEL
+
+from causal_nodes.world_model.runtime import WorldModel
+from causal_nodes.world_model.stream import StampRejected, WorldModelStream
+
+DT = 0.4
+ROBOT = (0.0, 0.0, 0.0)
+
+
+@pytest.fixture(scope="module")
+def model() -> WorldModel:
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip(f"trained model not found at {DEFAULT_MODEL}")
+    return WorldModel(DEFAULT_MODEL, backend="cpu")
+
+
+def _walk(stream: WorldModelStream, stamps, x0: float = 2.0):
+    """Two people walking +x at 1 m/s (positions from the stamp), one update per stamp."""
+    return [stream.update(t, [0, 1], np.array([[x0 + (t % 100), 1.0], [x0 + (t % 100), -1.0]]), ROBOT, (0.0, 0.0))
+            for t in stamps]
+
+
+def test_a_looping_bag_starts_the_stream_over_instead_of_refusing_every_later_frame(model):
+    stream = WorldModelStream(model, 6, calibrate=True)
+    _walk(stream, DT * np.arange(30))
+    assert stream.calibration.points > 0
+    # the bag starts again from its first stamp: formerly every frame until the old newest stamp was refused
+    again = _walk(stream, DT * np.arange(5))
+    assert all(p is not None for p in again), "each frame of the new pass is a step"
+    assert stream.time_resets == {"time_jumped_back": 1, "time_jumped_forward": 0}
+    assert stream.last_stamp == pytest.approx(4 * DT) and stream.calibration.points < 5 * 2 * 6
+    vel = again[-1].paths_world[0][1] - again[-1].paths_world[0][0]
+    assert vel[0] == pytest.approx(DT, abs=0.15), "the velocity comes from the new pass, not across the jump"
+    with pytest.raises(StampRejected, match="out_of_order") as refused:  # a small step back is refused, not a reset
+        _walk(stream, [4 * DT - 0.5])
+    assert refused.value.reason == "out_of_order" and stream.time_resets["time_jumped_back"] == 1
+
+
+def test_a_far_future_stamp_is_dropped_and_a_real_jump_ahead_starts_over(model):
+    stream = WorldModelStream(model, 6)
+    _walk(stream, DT * np.arange(5))
+    with pytest.raises(StampRejected, match="future_stamp"):
+        _walk(stream, [1e9])  # one frame stamped decades ahead: formerly every later frame went "backwards"
+    assert all(p is not None for p in _walk(stream, DT * np.arange(5, 10)))
+    for k, t in enumerate(500.0 + DT * np.arange(3)):  # the clock really jumped: the third agreeing stamp resets
+        if k < 2:
+            with pytest.raises(StampRejected):
+                _walk(stream, [t])
+        else:
+            assert _walk(stream, [t])[0] is not None
+    assert stream.time_resets == {"time_jumped_back": 0, "time_jumped_forward": 1} and stream.model.steps == 1
+
+
+def test_a_duplicated_frame_is_no_step_even_without_decimation(model):
+    stream = WorldModelStream(model, 6, min_step_interval=0.0)
+    first = _walk(stream, [0.0, DT])
+    duplicate = _walk(stream, [DT])[0]
+    assert duplicate is None and stream.model.steps == 2, "dt = 0 would restart every velocity at 0"
+    after = _walk(stream, [2 * DT])[0]
+    assert first[1] is not None and after.paths_world[0][-1, 0] > after.paths_world[0][0, 0] + 1.0
+
+
+def test_a_person_at_an_absurd_distance_is_left_out_and_poisons_nobody(model):
+    stream = WorldModelStream(model, 6, calibrate=True)
+    for t in range(10):
+        ids, people = [1], [[2.0 + DT * t, 0.0]]
+        if t < 3:  # a detector glitch: someone at 1e20 m (finite, so not refused as NaN)
+            ids, people = [0, 1], [[1e20, 1e20], [2.0 + DT * t, 0.0]]
+        pred = stream.update(DT * t, ids, np.array(people), ROBOT, (0.0, 0.0))
+        assert 0 not in pred.paths_world and pred.out_of_range == (1 if t < 3 else 0)
+        assert np.isfinite(pred.paths_world[1]).all(), f"step {t}: the model's state turned NaN"
+    assert np.isfinite(stream.calibration._error).all()
+    with pytest.raises(ValueError, match="max_range_m"):
+        WorldModelStream(model, 6, max_range_m=0.0)
