@@ -184,7 +184,7 @@ class WorldModelStream:
         """World-frame velocities (N, 2), filtered for the tracker's current noise estimate."""
         if self.fixed_noise is None:
             for i, pid in enumerate(ids):
-                self.noise_estimator.add_point(pid, people_world[i])
+                self.noise_estimator.add_point(pid, people_world[i], dt)
             self.noise_estimator.forget_except(set(ids))
         self._velocities.noise = self.track_noise
         return self._velocities.step(list(ids), people_world, dt)

@@ -12,7 +12,12 @@ fixed filter serves both, so the filter here adapts to the tracker:
   variance ``s2`` and white acceleration ``a`` applied over steps of ``dt``, ``var(d2) = var(a) dt^4 + 6 s2``
   and the covariance of neighbouring second differences is ``-4 s2`` (acceleration adds none), so both are
   identified from running sums: constant memory, no tuning, and it only looks at the past. Smooth (spline)
-  tracks give ``s2 = 0``.
+  tracks give ``s2 = 0``. A stream's steps are not always ``dt`` apart (a detector with a varying rate, stamp
+  jitter, decimation of a rate that does not divide ``dt``), and a plain second difference of a clean track at
+  alternating 0.4 / 0.5 s steps sees the velocity (``v (h_t - h_(t-1))``) and measured 5 cm of phantom noise; so
+  each second difference is taken over its own spacings, ``p_t - (1 + r) p_(t-1) + r p_(t-2)`` with
+  ``r = h_t / h_(t-1)`` (zero for any constant velocity), and its noise and acceleration coefficients enter the
+  sums with it (they are 6, -4 and ``dt^4`` at even steps, so even steps give the same numbers as before).
 * :class:`VelocityFilter` is the matching constant-velocity Kalman filter per person (velocity first, then
   position: ``v' = v + a dt``, ``p' = p + v' dt``). With zero position noise it returns the backward
   difference exactly, so a clean tracker keeps today's behaviour; with noise it smooths as much as the noise
@@ -38,6 +43,10 @@ JUMP_M = 1.0
 """m: a second difference or a filter innovation this large is no walker (6 m/s^2 at 0.4 s steps) but a track
 switching people (an id swap, a detector without tracking): the track starts over instead of the estimate and
 the filter absorbing it (one such jump would otherwise inflate the noise estimate for good)."""
+
+MAX_SPACING_RATIO = 2.0
+"""A step more than this many times longer or shorter than the one before it (a gap in the stream) gives no second
+difference: the track's sums go on from its last two positions."""
 
 
 @dataclass(frozen=True)
@@ -68,20 +77,30 @@ class TrackNoiseEstimator:
         self.min_samples = min_samples
         self._sum_sq = 0.0
         self._n_sq = 0
+        self._sum_noise_coef = 0.0  # sum of var(d2) / s2 per sample: 6 at even steps
+        self._sum_accel_coef = 0.0  # sum of (h / dt)^4 per sample: 1 at even steps
         self._sum_lag = 0.0
         self._n_lag = 0
-        self._recent: dict[object, tuple[list[np.ndarray], np.ndarray | None]] = {}
+        self._sum_lag_coef = 0.0  # sum of -cov(d2_t, d2_(t-1)) / s2 per sample: 4 at even steps
+        # per person: the last <= 3 positions, the last second difference and its ratio of spacings, the last spacing
+        self._recent: dict[object, tuple[list[np.ndarray], np.ndarray | None, float, float]] = {}
 
     @property
     def samples(self) -> int:
         return self._n_sq
 
-    def _add(self, d2: np.ndarray, previous: np.ndarray | None) -> None:
+    def _add(self, d2: np.ndarray, ratio: float, spacing: float, previous: np.ndarray | None,
+             previous_ratio: float) -> None:
+        """One second difference ``p_t - (1 + r) p_(t-1) + r p_(t-2)``, ``r`` = ``ratio`` of the spacings, the newer
+        one ``spacing`` (in units of ``dt``); ``previous`` is the track's second difference one step before."""
         self._sum_sq += float(d2 @ d2)
         self._n_sq += d2.size
+        self._sum_noise_coef += d2.size * (1.0 + (1.0 + ratio) ** 2 + ratio**2)
+        self._sum_accel_coef += d2.size * spacing**4
         if previous is not None:
             self._sum_lag += float(d2 @ previous)
             self._n_lag += d2.size
+            self._sum_lag_coef += d2.size * ((1.0 + ratio) + ratio * (1.0 + previous_ratio))
 
     def add_track(self, positions: np.ndarray) -> None:
         """A track of consecutive positions ``(T, 2)`` one ``dt`` apart (NaN rows split it)."""
@@ -92,18 +111,24 @@ class TrackNoiseEstimator:
             else:
                 self.forget_except(set())
 
-    def add_point(self, key: object, position: np.ndarray) -> None:
-        """One new position of person ``key``, one ``dt`` after their previous one."""
-        points, last_d2 = self._recent.get(key, ([], None))
+    def add_point(self, key: object, position: np.ndarray, dt: float | None = None) -> None:
+        """One new position of person ``key``, ``dt`` (default: the estimator's ``dt``) after their previous one."""
+        if dt is not None and not dt > 0:
+            raise ValueError(f"dt must be > 0, got {dt}")
+        spacing = 1.0 if dt is None else dt / self.dt
+        points, last_d2, last_ratio, last_spacing = self._recent.get(key, ([], None, 1.0, 1.0))
         points = [*points[-2:], np.asarray(position, dtype=np.float64)]
-        d2 = None
+        d2, ratio = None, 1.0
+        if len(points) == 3 and not 1.0 / MAX_SPACING_RATIO <= spacing / last_spacing <= MAX_SPACING_RATIO:
+            points = points[-2:]  # a gap: the noise of p_(t-1), p_(t-2) would weigh (h_t / h_(t-1))^2 times
         if len(points) == 3:
-            d2 = points[2] - 2.0 * points[1] + points[0]
+            ratio = spacing / last_spacing
+            d2 = points[2] - (1.0 + ratio) * points[1] + ratio * points[0]
             if float(np.hypot(*d2)) > JUMP_M:  # not a walker: the track starts over at this point
                 points, d2 = points[-1:], None
             else:
-                self._add(d2, last_d2)
-        self._recent[key] = (points, d2)
+                self._add(d2, ratio, spacing, last_d2, last_ratio)
+        self._recent[key] = (points, d2, ratio, spacing)
 
     def forget_except(self, keys: set) -> None:
         """Drop the recent positions of people no longer tracked (a gap breaks a track)."""
@@ -115,8 +140,9 @@ class TrackNoiseEstimator:
         if self._n_sq < self.min_samples or self._n_lag < self.min_samples:
             return TrackNoise()
         variance = self._sum_sq / self._n_sq
-        position_var = max(-(self._sum_lag / self._n_lag) / 4.0, 0.0)
-        accel_var = max(variance - 6.0 * position_var, 0.0) / self.dt**4
+        position_var = max(-(self._sum_lag / self._n_lag) / (self._sum_lag_coef / self._n_lag), 0.0)
+        noise_coef, accel_coef = self._sum_noise_coef / self._n_sq, self._sum_accel_coef / self._n_sq
+        accel_var = max(variance - noise_coef * position_var, 0.0) / accel_coef / self.dt**4
         return TrackNoise(float(np.sqrt(position_var)), max(float(np.sqrt(accel_var)), MIN_ACCEL_SD))
 
 

@@ -75,3 +75,14 @@ def test_a_person_at_an_absurd_distance_is_left_out_and_poisons_nobody(model):
     assert np.isfinite(stream.calibration._error).all()
     with pytest.raises(ValueError, match="max_range_m"):
         WorldModelStream(model, 6, max_range_m=0.0)
+
+
+def test_a_clean_tracker_at_uneven_steps_is_not_taken_for_a_noisy_one(model):
+    stream = WorldModelStream(model, 6)
+    rng = np.random.default_rng(0)
+    start, vel = rng.uniform(-8, 8, (20, 2)), rng.uniform(-1.5, 1.5, (20, 2))
+    t = 0.0
+    for k in range(40):  # steps of 0.4 and 0.5 s in turn (formerly measured as 5 cm of tracker noise)
+        stream.update(t, list(range(20)), start + vel * t, ROBOT, (0.0, 0.0), predict=False)
+        t += 0.4 if k % 2 else 0.5
+    assert stream.noise_estimator.samples >= 1000 and stream.track_noise.position_sd < 1e-6

@@ -100,3 +100,29 @@ def test_an_id_swap_restarts_the_track_instead_of_inflating_the_noise_estimate()
     for t in range(10):
         f.step(["a"], np.array([[0.4 * t, 0.0]]), DT if t else None)
     np.testing.assert_array_equal(f.step(["a"], np.array([[20.0, 5.0]]), DT), [[0.0, 0.0]])
+
+
+def test_uneven_steps_neither_invent_noise_nor_hide_it():
+    """A stream's steps wander (a detector's varying rate, stamp jitter): a plain second difference of a clean track
+    at 0.4 / 0.5 s steps saw the velocity and measured ~5 cm of noise, and a gap must not count at all."""
+    rng = np.random.default_rng(4)
+    n, steps = 100, 40
+    for noise_sd in (0.0, 0.03):
+        est = TrackNoiseEstimator(DT)
+        spacing = rng.uniform(0.3, 0.55, steps)
+        spacing[steps // 2] = 30.0  # the stream paused: no second difference across it
+        pos, vel = np.zeros((n, 2)), rng.normal(0, 1.0, (n, 2))
+        for t in range(steps):
+            vel = vel + rng.normal(0, 0.5 * spacing[t], (n, 2))
+            pos = pos + vel * spacing[t]
+            seen = pos + rng.normal(0, noise_sd, (n, 2)) if noise_sd else pos
+            for i in range(n):
+                est.add_point(i, seen[i], spacing[t] if t else None)
+        got = est.estimate()
+        assert est.samples == n * 2 * (steps - 2 - 2), "two second differences per track are lost to the gap"
+        if noise_sd:
+            assert got.position_sd == pytest.approx(noise_sd, rel=0.15) and got.accel_sd == pytest.approx(0.5, rel=0.2)
+        else:
+            assert got.position_sd < 1e-6 and got.accel_sd == pytest.approx(0.5, rel=0.1)
+    with pytest.raises(ValueError, match="dt must be > 0"):
+        est.add_point(0, np.zeros(2), 0.0)
