@@ -129,6 +129,17 @@ def filtered_constant_velocity(obs: np.ndarray, noise: TrackNoise, horizon: int 
     return obs[:, -1:, :] + vel[:, None, :] * DT * np.arange(1, horizon + 1)[None, :, None]
 
 
+def _check_time_order(windows: list[Window], starts: list[int]) -> None:
+    """Calibration feeds outcomes forward in the order given: a window listed after a later one of the same file
+    would be calibrated with that later window's future, so any other order is refused."""
+    newest: dict[str, int] = {}
+    for win, start in zip(windows, starts, strict=True):
+        if start < newest.get(win.source, start):
+            raise ValueError(f"windows of {win.source} are not in time order (start {start} after "
+                             f"{newest[win.source]}): calibration would see their future")
+        newest[win.source] = start
+
+
 def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int = 0,
                      noises: list[TrackNoise] | None = None, starts: list[int] | None = None) -> dict[str, float]:
     """ADE/FDE of ``model`` (a runtime.WorldModel) and of CV on the targets of ``windows``.
@@ -141,6 +152,8 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
     ``fcv_calibrated_*`` filtered CV calibrated the same way (no model), and ``damping_final`` the mean damping
     chosen at each file's end.
     """
+    if starts is not None:
+        _check_time_order(windows, starts)
     rng = np.random.default_rng(seed)
     wm, raw_wm, cv, fcv, fcv_cal, best = Scores(), Scores(), Scores(), Scores(), Scores(), Scores()
     outcomes, fcv_outcomes = (_Outcomes(), _Outcomes()) if starts is not None else (None, None)

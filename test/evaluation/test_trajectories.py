@@ -144,3 +144,28 @@ def test_calibration_uses_only_windows_whose_future_has_passed(model, tmp_path):
     early = [w for w, s in zip(windows, starts, strict=True) if s < PRED + MIN_POINTS // (8 * PRED)]
     first = evaluate_windows(model, early, best_of=0, starts=starts[:len(early)])
     assert first["ade"] == first["uncalibrated_ade"]
+
+
+def test_calibration_refuses_windows_out_of_time_order(model, tmp_path):
+    from causal_nodes.evaluation.trajectories import OBS, PRED, evaluate_windows, start_indices
+    from causal_nodes.world_model.eth_ucy import load_windows
+
+    path = tmp_path / "walk.txt"
+    rows = [f"{f * 10:.1f}\t{p:.1f}\t{0.5 * f:.3f}\t{2.0 * p:.3f}\n" for f in range(40) for p in range(3)]
+    path.write_text("".join(rows))
+    windows = load_windows([path], OBS + PRED, stride=2)
+    starts = start_indices([path], windows)
+    assert starts == list(range(0, 2 * len(windows), 2))
+    # a later window listed first would hand its outcome (frames the earlier window predicts) to the earlier one
+    with pytest.raises(ValueError, match="not in time order"):
+        evaluate_windows(model, windows[::-1], best_of=0, starts=starts[::-1])
+    with pytest.raises(ValueError):
+        evaluate_windows(model, windows, best_of=0, starts=starts[:-1])
+    assert evaluate_windows(model, windows, best_of=0, starts=starts)["targets"] == 3 * len(windows)
+    # stride 2: window k (first frame 2k, last observed 2k + 7) has seen the outcomes of windows j <= k - 6 only
+    from causal_nodes.evaluation.trajectories import _Outcomes
+
+    outcomes = _Outcomes()
+    for k, start in enumerate(starts):
+        assert outcomes.calibration("walk.txt", start).points == 3 * PRED * max(k - 5, 0)
+        outcomes.wait("walk.txt", start, np.zeros((3, 2)), np.zeros((3, PRED, 2)), np.zeros((3, PRED, 2)))
