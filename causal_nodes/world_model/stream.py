@@ -130,6 +130,8 @@ class WorldModelStream:
             raise ValueError(f"people_world must be ({len(ids)}, 2), got {people_world.shape}")
         if not (np.isfinite(people_world).all() and np.isfinite(pose).all() and pose.shape == (3,)):
             raise ValueError("non-finite person position or robot pose")
+        if len(set(ids)) != len(ids):  # checked before any state moves (the slots would refuse it too late)
+            raise ValueError("person ids must be unique within a frame")
         if self._last_stamp is not None and stamp == self._last_stamp:
             return None  # no time passed: never a step (a duplicated frame), whatever min_step_interval is
         verdict = judge_step_back(self._last_stamp, stamp, self.time_rules)

@@ -86,3 +86,13 @@ def test_a_clean_tracker_at_uneven_steps_is_not_taken_for_a_noisy_one(model):
         stream.update(t, list(range(20)), start + vel * t, ROBOT, (0.0, 0.0), predict=False)
         t += 0.4 if k % 2 else 0.5
     assert stream.noise_estimator.samples >= 1000 and stream.track_noise.position_sd < 1e-6
+
+
+def test_a_refused_frame_leaves_the_velocities_as_they_were(model):
+    stream = WorldModelStream(model, 6)
+    _walk(stream, [0.0, DT])
+    with pytest.raises(ValueError, match="unique"):  # formerly refused by the slots after the filter had moved on
+        stream.update(2 * DT, [0, 0], np.array([[50.0, 0.0], [50.0, 0.0]]), ROBOT, (0.0, 0.0))
+    after = _walk(stream, [2 * DT])[0]
+    step = after.paths_world[0][1] - after.paths_world[0][0]
+    assert step[0] == pytest.approx(DT, abs=0.15), "the velocity is the walk's, not a jump to x = 50 m"
