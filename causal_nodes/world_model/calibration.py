@@ -13,7 +13,7 @@ the default until ``min_points`` outcomes were scored, so a model that is alread
 """
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -92,18 +92,40 @@ class HorizonDamping:
 
     def observe(self, key: Hashable, stamp: float, position: np.ndarray) -> None:
         """Person ``key`` seen at ``position``: scores the pending forecasts' step that this time falls on."""
-        kept = []
-        for t0, origin, path in self._pending.get(key, []):
-            k = (stamp - t0) / self.dt
-            step = int(round(k))
-            if 1 <= step <= min(len(path), self.horizon) and abs(k - step) <= STEP_TOLERANCE:
-                truth = np.zeros_like(path)
-                truth[step - 1] = position
-                self._score(np.array([step - 1]), origin[None], path[None], truth[None])
-            if step < min(len(path), self.horizon):
-                kept.append((t0, origin, path))
-        if key in self._pending:
+        self.observe_many([key], stamp, np.asarray(position, dtype=np.float64)[None])
+
+    def observe_many(self, keys: Sequence[Hashable], stamp: float, positions: np.ndarray) -> None:
+        """:meth:`observe` for everyone seen in one frame (``positions`` ``(n, 2)``), scored in one batch: a frame
+        holds up to ``horizon`` pending forecasts per person, and scoring each alone cost more than the model's step."""
+        steps, origins, forecast, truth = [], [], [], []
+        for key, position in zip(keys, positions, strict=True):
+            pending = self._pending.get(key)
+            if not pending:
+                continue
+            kept = []
+            for t0, origin, path in pending:
+                k = (stamp - t0) / self.dt
+                step = int(round(k))
+                last = min(len(path), self.horizon)
+                if 1 <= step <= last and abs(k - step) <= STEP_TOLERANCE:
+                    steps.append(step - 1)
+                    origins.append(origin)
+                    forecast.append(path[step - 1])
+                    truth.append(position)
+                if step < last:
+                    kept.append((t0, origin, path))
             self._pending[key] = kept
+        if steps:
+            self._score_points(np.array(steps), np.array(origins), np.array(forecast), np.array(truth))
+
+    def _score_points(self, steps: np.ndarray, origin: np.ndarray, forecast: np.ndarray, truth: np.ndarray) -> None:
+        """Errors of every candidate for single forecast points: step ``steps`` (m,) (0-based) of forecasts made from
+        ``origin`` (m, 2) that said ``forecast`` (m, 2) where ``truth`` (m, 2) came true (non-finite rows skipped)."""
+        finite = np.isfinite(origin).all(axis=1) & np.isfinite(forecast).all(axis=1) & np.isfinite(truth).all(axis=1)
+        steps, origin, forecast, truth = steps[finite], origin[finite], forecast[finite], truth[finite]
+        pred = origin[None] + self._gains[:, steps, None] * (forecast - origin)[None]  # (C, m, 2)
+        self._error += np.linalg.norm(pred - truth[None], axis=-1).sum(axis=1)
+        self.points += len(steps)
 
     def forget_except(self, keys: set) -> None:
         """Drop pending forecasts of people no longer tracked."""

@@ -162,8 +162,7 @@ class WorldModelStream:
         c, s = np.cos(pose[2]), np.sin(pose[2])
         out_paths, out_mean = {}, {}
         if self.calibrate:
-            for i, pid in enumerate(ids):
-                self.calibration.observe(pid, stamp, people_world[i])
+            self.calibration.observe_many(ids, stamp, people_world)
             self.calibration.forget_except(set(ids))
         for i, pid in enumerate(ids):
             k = slot_of[i]

@@ -114,3 +114,19 @@ def test_a_forecast_that_is_not_finite_is_skipped_instead_of_poisoning_the_choic
     slowing = np.stack([np.cumsum(0.9**k), 0 * k], -1)[None].repeat(5, 0)
     cal.add_outcome(np.zeros((5, 2)), straight, slowing)
     assert cal.points == 5 * H and cal.damping < 1.0
+
+
+def test_a_frame_of_people_scores_in_one_batch_exactly_as_one_by_one():
+    rng = np.random.default_rng(3)
+    batch, single = HorizonDamping(H, DT), HorizonDamping(H, DT)
+    for t in range(3 * H):
+        seen = rng.normal(0, 3, (6, 2))
+        batch.observe_many(list(range(6)), t * DT, seen)
+        for i in range(6):
+            single.observe(i, t * DT, seen[i])
+        forecasts = seen[:, None] + rng.normal(0, 1, (6, H, 2)).cumsum(axis=1)
+        for cal in (batch, single):
+            for i in range(6):
+                cal.record(i, t * DT, seen[i], forecasts[i])
+    assert batch.points == single.points > 0
+    np.testing.assert_allclose(batch._error, single._error)
