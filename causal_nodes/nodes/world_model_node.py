@@ -86,6 +86,10 @@ class WorldModelNode(Node):
         max_range = declare(self, "max_person_range_m", MAX_RANGE_M, "people farther than this from the robot are "
                             "not fed to the model (an absurd detection would turn its float32 state into NaN) [m]",
                             float_range=(1.0, 1e6))
+        self.max_path_topics = declare(self, "max_path_topics", 100, "per-person nav_msgs/Path topics "
+                                       "world_model/paths/p<i> exist for i < this; people at higher PoseArray indices "
+                                       "get markers only (each topic is a DDS writer kept for the node's life)",
+                                       int_range=(0, 10000))
         self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None)
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
                                        None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate, rules,
@@ -95,7 +99,7 @@ class WorldModelNode(Node):
         self.get_logger().info(f"world model {Path(model_path).name} on backend {self.model.backend}")
         self.counts = {"frames": 0, "steps": 0, "bad_people": 0, "bad_odom": 0, "bad_cmd_vel": 0,
                        "no_odom_yet": 0, "frame_mismatch": 0, "dropped_beyond_p_max": 0, "dropped_out_of_range": 0,
-                       OUT_OF_ORDER: 0, FUTURE_STAMP: 0, NON_FINITE_STAMP: 0}
+                       OUT_OF_ORDER: 0, FUTURE_STAMP: 0, NON_FINITE_STAMP: 0, "paths_beyond_max_path_topics": 0}
         self.last_error = ""
         self.latency_ms = float("nan")
         self.odom: Odometry | None = None
@@ -167,6 +171,9 @@ class WorldModelNode(Node):
             m.pose.orientation.w = 1.0
             m.points = [Point(x=float(x), y=float(y), z=0.0) for x, y in path]
             markers.markers.append(m)
+            if pid >= self.max_path_topics:
+                self.counts["paths_beyond_max_path_topics"] += 1
+                continue
             out = PathMsg(header=header)
             for x, y in path:
                 ps = PoseStamped(header=header)

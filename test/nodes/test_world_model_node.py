@@ -173,3 +173,25 @@ def test_node_starts_over_when_the_bag_loops_and_leaves_out_an_absurd_detection(
     assert spin_until(lambda: (_status(node, got) or {}).get("time_jumped_back") == "1", timeout=5.0)
     assert spin_until(lambda: len(got["path"]) >= 10)
     assert all(math.isfinite(p.pose.position.x) for p in got["path"][-1].poses)
+
+
+def test_node_creates_path_topics_only_below_max_path_topics(harness):
+    node, pubs, got, spin_until = harness
+    assert spin_until(lambda: pubs["people"].get_subscription_count() > 0 and pubs["odom"].get_subscription_count() > 0)
+    for t in range(3):  # a detector glitch: 300 poses, the nearest 200 at indices 100..299
+        pubs["odom"].publish(_odom())
+        spin_until(lambda: node.odom is not None, timeout=2.0)
+        msg = _people(t)
+        msg.poses = []
+        for i in range(300):
+            pose = Pose()
+            pose.position.x = 1.0 + (20.0 + 0.1 * i if i < 100 else 0.01 * i)
+            pose.orientation.w = 1.0
+            msg.poses.append(pose)
+        pubs["people"].publish(msg)
+        spin_until(lambda t=t: node.counts["frames"] > t, timeout=5.0)
+    assert node.counts["steps"] == 3, node.counts
+    # formerly every slotted index got a topic (a DDS writer) for good; the markers still show everyone slotted
+    assert not node.path_pubs and node.counts["paths_beyond_max_path_topics"] == 3 * node.model.p_max
+    assert spin_until(lambda: len(got["markers"]) >= 3)
+    assert len(got["markers"][-1].markers) == 1 + node.model.p_max
