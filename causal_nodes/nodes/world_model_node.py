@@ -3,12 +3,13 @@
 Thin rclpy wrapper around :class:`causal_nodes.world_model.stream.WorldModelStream`.
 
 Subscribes (sensor-data QoS, best effort):
-- ``/people`` (geometry_msgs/PoseArray, world frame e.g. ``odom``; pose i is person id i),
+- ``/people`` (geometry_msgs/PoseArray, world frame e.g. ``odom``; identities are kept across messages by
+  nearest-neighbour association, since a pose's place in the array changes whenever someone before it leaves),
 - ``/odom`` (nav_msgs/Odometry; the robot pose in the same frame, and the fallback action),
 - ``/cmd_vel`` (geometry_msgs/Twist; the action the robot applies, preferred over odom's twist).
 Publishes:
 - ``/world_model/markers`` (visualization_msgs/MarkerArray): one line strip per person,
-- ``/world_model/paths/p<i>`` (nav_msgs/Path): the predicted path of person i,
+- ``/world_model/paths/p<i>`` (nav_msgs/Path): the predicted path of the person at pose i of the latest message,
 - ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): backend, steps, latency, bad-message counts.
 """
 from __future__ import annotations
@@ -83,6 +84,10 @@ class WorldModelNode(Node):
             max_forward_jump_s=declare(self, "max_forward_jump_s", 10.0, "a /people stamp this far ahead of the "
                                        "newest is dropped; 3 in a row start the model over [s]",
                                        float_range=(0.01, 1e6)))
+        max_people = declare(self, "max_people", 100, "people per /people message taken in: the nearest to the "
+                             "robot (the model has 32 slots)", int_range=(1, 10000))
+        gate = declare(self, "tracker_gate_m", 1.0, "largest move of a person between two /people messages still "
+                       "taken as the same person [m]", float_range=(0.01, 100.0))
         max_range = declare(self, "max_person_range_m", MAX_RANGE_M, "people farther than this from the robot are "
                             "not fed to the model (an absurd detection would turn its float32 state into NaN) [m]",
                             float_range=(1.0, 1e6))
@@ -93,7 +98,7 @@ class WorldModelNode(Node):
         self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None)
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
                                        None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate, rules,
-                                       max_range)
+                                       max_range, max_people, gate)
         for reason in self.model.fallback_reasons:
             self.get_logger().info(f"backend fallback: {reason}")
         self.get_logger().info(f"world model {Path(model_path).name} on backend {self.model.backend}")
@@ -143,7 +148,7 @@ class WorldModelNode(Node):
         people = [(p.position.x, p.position.y) for p in msg.poses]
         t0 = time.perf_counter()
         try:
-            pred = self.stream.update(stamp_seconds(msg.header.stamp), list(range(len(people))), people, pose, action)
+            pred = self.stream.update(stamp_seconds(msg.header.stamp), None, people, pose, action)
         except StampRejected as exc:
             self.counts[exc.reason] = self.counts.get(exc.reason, 0) + 1
             self.last_error = str(exc)
@@ -158,10 +163,11 @@ class WorldModelNode(Node):
         self.counts["steps"] += 1
         self.counts["dropped_beyond_p_max"] += pred.dropped
         self.counts["dropped_out_of_range"] += pred.out_of_range
-        self.publish_predictions(msg.header, pred.paths_world)
+        self.publish_predictions(msg.header, {pred.rows[pid]: path for pid, path in pred.paths_world.items()})
 
     # -- outputs ------------------------------------------------------------------------------
     def publish_predictions(self, header, paths) -> None:
+        """``paths``: {index of the person in the /people message: world-frame path (H, 2)}."""
         markers = MarkerArray()
         markers.markers.append(Marker(header=header, ns="world_model", action=Marker.DELETEALL))
         for pid, path in paths.items():

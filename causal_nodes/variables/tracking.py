@@ -31,12 +31,20 @@ class NearestNeighbourTracker:
 
     def update(self, stamp: float, positions_xy: np.ndarray) -> dict[int, np.ndarray]:
         """Assigns each row of ``positions_xy`` to a track; returns {track id: position} for this message."""
+        return self._associate(stamp, positions_xy)[0]
+
+    def assign(self, stamp: float, positions_xy: np.ndarray) -> list[int]:
+        """The track id of each row of ``positions_xy`` (the association of :meth:`update`), in row order."""
+        return self._associate(stamp, positions_xy)[1]
+
+    def _associate(self, stamp: float, positions_xy: np.ndarray) -> tuple[dict[int, np.ndarray], list[int]]:
         for track_id in [t for t in self._position if not self.is_alive(t, stamp)]:
             del self._position[track_id]
             del self._last_seen[track_id]
         assigned: dict[int, np.ndarray] = {}
+        row_ids = [-1] * len(positions_xy)
         if len(positions_xy) == 0:
-            return assigned
+            return assigned, row_ids
         track_ids = list(self._position)
         unclaimed_rows = set(range(len(positions_xy)))
         if track_ids:
@@ -50,10 +58,12 @@ class NearestNeighbourTracker:
                 if track_id in assigned or row not in unclaimed_rows:
                     continue
                 assigned[track_id] = positions_xy[row]
+                row_ids[row] = track_id
                 unclaimed_rows.discard(row)
         for row in sorted(unclaimed_rows):
-            assigned[next(self._ids)] = positions_xy[row]
+            row_ids[row] = next(self._ids)
+            assigned[row_ids[row]] = positions_xy[row]
         for track_id, position in assigned.items():
             self._position[track_id] = np.array(position, dtype=np.float64)
             self._last_seen[track_id] = stamp
-        return assigned
+        return assigned, row_ids

@@ -16,7 +16,7 @@ absurd detection (1e20 m) would otherwise turn its cache, and every later foreca
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from causal_nodes.variables.time_sanity import (
     TimeRules,
     judge_step_back,
 )
+from causal_nodes.variables.tracking import NearestNeighbourTracker
 
 from .calibration import HorizonDamping
 from .frames import vectors_to_robot, world_to_robot
@@ -42,12 +43,18 @@ class Prediction:
     stamp: float
     paths_world: dict[Hashable, np.ndarray]  # id -> (H, 2) predicted positions, world frame
     step_mean_robot: dict[Hashable, np.ndarray]  # id -> (2,) next displacement, robot frame
-    dropped: int  # people beyond p_max this step
+    dropped: int  # people without a slot this step (beyond the nearest p_max, or max_people)
     out_of_range: int = 0  # people farther than max_range_m from the robot this step (not fed to the model)
+    rows: dict[Hashable, int] = field(default_factory=dict)  # id -> the person's row in the frame given to update
 
 
 MAX_RANGE_M = 1000.0
 """m: people farther than this from the robot are not fed to the model (see the module docstring)."""
+MAX_PEOPLE = 100
+"""People per frame taken in (the nearest to the robot; the model has ``p_max`` slots): bounds the per-person work
+and the track association of one hostile many-pose frame."""
+TRACKER_GATE_M = 1.0
+"""m: the largest move between two frames still taken as the same person when the stream keeps identities."""
 
 
 class StampRejected(ValueError):
@@ -69,7 +76,8 @@ class WorldModelStream:
 
     def __init__(self, model: WorldModel, horizon: int, min_step_interval: float | None = None,
                  track_noise: TrackNoise | None = None, calibrate: bool = False, time_rules: TimeRules | None = None,
-                 max_range_m: float = MAX_RANGE_M) -> None:
+                 max_range_m: float = MAX_RANGE_M, max_people: int = MAX_PEOPLE,
+                 tracker_gate_m: float = TRACKER_GATE_M) -> None:
         if not 1 <= horizon <= model.horizon_max:
             raise ValueError(f"horizon must be in 1..{model.horizon_max}, got {horizon}")
         self.model = model
@@ -85,6 +93,10 @@ class WorldModelStream:
         if not max_range_m > 0:
             raise ValueError(f"max_range_m must be > 0, got {max_range_m}")
         self.max_range_m = float(max_range_m)
+        if max_people < 1:
+            raise ValueError(f"max_people must be >= 1, got {max_people}")
+        self.max_people = int(max_people)
+        self.tracker = NearestNeighbourTracker(gate_m=tracker_gate_m, timeout_s=max(1.0, 3.0 * model.dt))
         self.reset()
 
     @property
@@ -101,6 +113,7 @@ class WorldModelStream:
         self.noise_estimator.forget_except(set())
         self.calibration = HorizonDamping(self.horizon, self.model.dt)
         self._future.clear()
+        self.tracker.reset()
 
     @property
     def last_stamp(self) -> float | None:
@@ -115,22 +128,26 @@ class WorldModelStream:
         """The model slot of a person seen at the latest step, -1 if they were dropped (beyond p_max)."""
         return int(self.slots.slot_of.get(pid, -1))
 
-    def update(self, stamp: float, ids: Sequence[Hashable], people_world: np.ndarray, robot_pose: Sequence[float],
-               action: Sequence[float], predict: bool = True) -> Prediction | None:
+    def update(self, stamp: float, ids: Sequence[Hashable] | None, people_world: np.ndarray,
+               robot_pose: Sequence[float], action: Sequence[float], predict: bool = True) -> Prediction | None:
         """Consume one detection frame; returns a Prediction when the model stepped, else None.
 
-        ``people_world``: (N, 2) positions in the world (odom) frame; ``robot_pose``: (x, y, yaw) in
+        ``ids``: the people's track ids, or None when the detections carry none (a ``PoseArray``): the stream then
+        keeps identities itself (:class:`~causal_nodes.variables.tracking.NearestNeighbourTracker`, every frame,
+        decimated or not); list positions are no identities, since everyone after a person who leaves moves up
+        one place. ``people_world``: (N, 2) positions in the world (odom) frame; ``robot_pose``: (x, y, yaw) in
         the same frame; ``action``: (linear m/s, angular rad/s). Raises ValueError on bad input
         (non-finite values, wrong shapes; :class:`StampRejected` for a small step back in time or a far-future
         outlier). ``predict=False`` only streams (no rollout, empty paths): for callers that run their own rollouts.
         """
-        people_world = np.asarray(people_world, dtype=np.float64).reshape(-1, 2) if len(ids) else np.zeros((0, 2))
+        people_world = np.asarray(people_world, dtype=np.float64)
+        people_world = people_world.reshape(-1, 2) if people_world.size or ids is None else np.zeros((0, 2))
         pose = np.asarray(robot_pose, dtype=np.float64)
-        if people_world.shape != (len(ids), 2):
+        if ids is not None and people_world.shape != (len(ids), 2):
             raise ValueError(f"people_world must be ({len(ids)}, 2), got {people_world.shape}")
         if not (np.isfinite(people_world).all() and np.isfinite(pose).all() and pose.shape == (3,)):
             raise ValueError("non-finite person position or robot pose")
-        if len(set(ids)) != len(ids):  # checked before any state moves (the slots would refuse it too late)
+        if ids is not None and len(set(ids)) != len(ids):  # before any state moves (the slots refuse it too late)
             raise ValueError("person ids must be unique within a frame")
         if self._last_stamp is not None and stamp == self._last_stamp:
             return None  # no time passed: never a step (a duplicated frame), whatever min_step_interval is
@@ -143,12 +160,15 @@ class WorldModelStream:
         if verdict.action != ACCEPT:  # the clock restarted or jumped ahead: the old state describes another time
             self.reset()
             self.time_resets[verdict.reason] += 1
+        distance = np.hypot(*world_to_robot(people_world, pose).T) if len(people_world) else np.zeros(0)
+        rows = np.flatnonzero(distance <= self.max_range_m)
+        out_of_range = len(people_world) - len(rows)
+        rows = np.sort(rows[np.argsort(distance[rows], kind="stable")[:self.max_people]])
+        beyond = len(people_world) - out_of_range - len(rows)
+        people_world = people_world[rows]
+        ids = [ids[r] for r in rows] if ids is not None else self.tracker.assign(stamp, people_world)
         if self._last_stamp is not None and stamp - self._last_stamp < self.min_step_interval:
             return None  # decimate to the model's step
-        near = np.hypot(*world_to_robot(people_world, pose).T) <= self.max_range_m if len(ids) else np.zeros(0, bool)
-        out_of_range = int(len(ids) - near.sum())
-        if out_of_range:
-            ids, people_world = [pid for pid, keep in zip(ids, near, strict=True) if keep], people_world[near]
         dt = None if self._last_stamp is None else stamp - self._last_stamp
         vel_world = self._person_velocities(ids, people_world, dt)
         rel = world_to_robot(people_world, pose) if len(ids) else np.zeros((0, 2))
@@ -179,7 +199,8 @@ class WorldModelStream:
             out_paths[pid] = path
         self._last_stamp = stamp
         self._last_pos = {pid: people_world[i].copy() for i, pid in enumerate(ids)}
-        return Prediction(stamp, out_paths, out_mean, int((slot_of < 0).sum()), out_of_range)
+        return Prediction(stamp, out_paths, out_mean, int((slot_of < 0).sum()) + beyond, out_of_range,
+                          {pid: int(r) for pid, r in zip(ids, rows, strict=True)})
 
     def _person_velocities(self, ids: Sequence[Hashable], people_world: np.ndarray, dt: float | None) -> np.ndarray:
         """World-frame velocities (N, 2), filtered for the tracker's current noise estimate."""

@@ -195,3 +195,26 @@ def test_node_creates_path_topics_only_below_max_path_topics(harness):
     assert not node.path_pubs and node.counts["paths_beyond_max_path_topics"] == 3 * node.model.p_max
     assert spin_until(lambda: len(got["markers"]) >= 3)
     assert len(got["markers"][-1].markers) == 1 + node.model.p_max
+
+
+def test_node_keeps_identities_when_the_pose_order_changes(harness):
+    node, pubs, got, spin_until = harness
+    assert spin_until(lambda: pubs["people"].get_subscription_count() > 0 and pubs["odom"].get_subscription_count() > 0)
+    for t in range(7):  # the two people swap places in the array every other message
+        pubs["odom"].publish(_odom())
+        spin_until(lambda: node.odom is not None, timeout=2.0)
+        msg = _people(t)
+        if t % 2:
+            msg.poses = msg.poses[::-1]
+        pubs["people"].publish(msg)
+        spin_until(lambda t=t: node.counts["frames"] > t, timeout=2.0)
+    assert node.counts["steps"] == 7, node.counts
+    def last(path):  # t = 6 (102.4 s): pose 0 is person 0 again
+        return path.header.stamp.sec == 102 and path.header.stamp.nanosec > 300_000_000
+
+    assert spin_until(lambda: any(last(p) for p in got["path"]), timeout=5.0)
+    path = [p for p in got["path"] if last(p)][-1]
+    xs = np.array([p.pose.position.x for p in path.poses])
+    ys = np.array([p.pose.position.y for p in path.poses])
+    # person 0 walks -x at 1 m/s from x = 2.6: keyed by array place, the velocity was the 3.6 m between the two people
+    assert abs(xs[0] - (2.6 - 0.4)) < 0.2 and np.all(np.abs(np.diff(xs) + 0.4) < 0.2) and np.all(np.abs(ys - 1.0) < 0.5)
