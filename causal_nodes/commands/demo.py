@@ -10,7 +10,14 @@ Why the run holds up on a loaded machine: the simulator runs ahead of the variab
 ``max_lead_s`` of sim time (flow control). Without it, on a busy 2-core machine at 20x real time, the
 variables node's input topics arrived up to 1.1 s of sim time apart (measured), more than the 0.5 s it waits for
 a late input, so frames went out with NaN robot variables and the discovery window, which refuses such frames,
-starved ("no causal graph was published").
+starved ("no causal graph was published"). The lead is measured on the variables node's frames, which wait for
+every sampled input, so a topic that is late by any amount of wall time slows the run but never makes a NaN
+frame (test/nodes/test_sim_node.py); the one NaN frame left is the first, where a person has no velocity yet.
+
+Why it refuses to start beside another pipeline in its ROS domain: a second simulator's /odom, /people, /scan are
+indistinguishable from this run's, and mixed they gave 540 NaN frames of 1528 (docs/robustness.md); its
+simulator's frames would also steer this run's flow control. Publishers of the run's topics found after 1 s of
+discovery are refused in one line; one that appears later is named in summary.json (``foreign_publishers``).
 
 The discovery and prioritizer windows hold at most --window samples, so a long run costs the same per graph as a
 short one. Ctrl-C stops the run early and still writes the outputs of the newest graph (summary.json says
