@@ -32,6 +32,7 @@ import numpy as np
 
 from causal_nodes.world_model.eth_ucy import Window
 from causal_nodes.world_model.frames import actions_from_track, vectors_to_robot, world_to_robot
+from causal_nodes.world_model.track_filter import filtered_velocities
 
 
 @dataclass
@@ -63,7 +64,7 @@ def augment_window(win: Window, rng: np.random.Generator, aug: Augment) -> Windo
     if pos is win.positions and pose is win.robot_pose:
         return win
     return Window(np.ascontiguousarray(pos), np.ascontiguousarray(present), win.source, win.start_frame,
-                  robot_pose=pose, robot_action=action)
+                  robot_pose=pose, robot_action=action, track_noise=win.track_noise)
 
 
 @dataclass
@@ -118,7 +119,8 @@ def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, hor
     seen = pos  # what the model is fed; the targets stay the clean positions
     if rng.random() < aug.noise:
         seen = pos + rng.normal(0.0, rng.uniform(0.0, aug.noise_max), size=pos.shape)
-    vel = velocities(seen, present, dt)
+    vel = velocities(seen, present, dt) if win.track_noise is None else \
+        filtered_velocities(np.nan_to_num(seen), present, dt, win.track_noise)
     people = np.zeros((T, p_max, 4))
     people[:, :n, :2] = np.nan_to_num(world_to_robot(np.nan_to_num(seen), poses))
     people[:, :n, 2:] = vectors_to_robot(vel, poses[:, 2:3])

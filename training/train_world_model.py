@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from causal_nodes.world_model.cache_policy import StreamingCachePolicy
-from causal_nodes.world_model.eth_ucy import SCENES, Window, load_windows, scene_files
+from causal_nodes.world_model.eth_ucy import SCENES, Window, file_track_noise, load_windows, scene_files
 from training.dataset import Augment, Batch, make_batch
 from training.export_onnx import parse_buckets
 from training.model import StreamingWorldModel, WorldModelConfig, empty_cache
@@ -116,6 +116,10 @@ def train(args: argparse.Namespace) -> dict:
     cfg = WorldModelConfig(d_model=args.d_model, heads=args.heads, layers=args.layers, ffn=args.ffn)
     files = training_files(Path(args.data), args.holdout, args.tune)
     real = [w for w in load_windows(files, OBS + PRED, stride=1) if w.present[OBS - 1].any()]
+    if args.velocity == "filtered":  # the inputs the node feeds: velocities filtered for each file's tracker noise
+        noise = {f.name: file_track_noise(f, cfg.dt) for f in files}
+        for w in real:
+            w.track_noise = noise[w.source]
     sim: list[Window] = []
     if args.sim_seeds > 0:
         from training.sim_data import SCENARIOS, sim_windows
@@ -173,6 +177,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--aug-scale", default=0.0, type=float, help="probability of speed scaling (ETH/UCY windows)")
     p.add_argument("--scale-range", default=(0.7, 2.0), type=float, nargs=2, metavar=("LOW", "HIGH"))
     p.add_argument("--aug-noise", default=0.0, type=float, help="probability of input position noise")
+    p.add_argument("--velocity", default="raw", choices=("filtered", "raw"),
+                   help="input velocities: raw backward differences (the shipped models) or filtered for each "
+                        "file's tracker noise, as the node feeds them (measured no better: docs/world_model.md)")
     p.add_argument("--noise-max", default=0.05, type=float, help="largest per-axis noise std (m)")
     p.add_argument("--p-sim", default=0.25, type=float, help="share of simulator batches when --sim-seeds > 0")
     p.add_argument("--sim-seed-start", default=10_000, type=int,

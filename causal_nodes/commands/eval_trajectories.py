@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the best-of-N sampling")
     parser.add_argument("--backend", default="cpu", help="auto|cpu|cuda|tensorrt|trt-native")
     parser.add_argument("--max-windows", type=int, default=None, help="evaluate only the first N windows (smoke runs)")
+    parser.add_argument("--velocity", choices=("filtered", "raw"), default="filtered",
+                        help="people's input velocities: filtered for the tracker noise estimated online from the "
+                             "frames before each window (the node's default), or raw backward differences")
+    parser.add_argument("--calibrate", choices=("on", "off"), default="on",
+                        help="self-calibration from the outcomes of earlier windows of the same file, as the node's "
+                             "self_calibrate does (on: ade/fde are calibrated, uncalibrated_* reported beside)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
             model_path = args.model or default_model(scene)
             model = WorldModel(model_path, backend=args.backend)
             res = evaluate_scene(model, args.data, scene, best_of=args.best_of, seed=args.seed,
-                                 max_windows=args.max_windows)
+                                 max_windows=args.max_windows, velocity=args.velocity,
+                                 calibrate=args.calibrate == "on")
             res["model"] = str(model_path)
             res["backend"] = model.backend
             results[scene] = res

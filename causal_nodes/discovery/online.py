@@ -108,6 +108,8 @@ class OnlineDiscovery:
         if len(self.variables) > window.max_variables:
             raise ValueError(f"variables: {len(self.variables)} configured, max_variables is {window.max_variables}")
         self.rejected: Counter = Counter()
+        self.taken_in_after_hold = 0
+        """Frames first counted as rejected (a listed variable missing or NaN), then taken in once it was left out."""
         self._missing_run: dict[str, int] = {}
         """Variables of the window missing or non-finite in the newest frames: name -> frames in a row."""
         self.left_out: dict[str, str] = {}
@@ -267,8 +269,8 @@ class OnlineDiscovery:
                 or (config.leave_out_nan_after and not all(np.isfinite(values[index[v]]) for v in expected
                                                            if v in index))):
             self._held.append((stamp, names, values, subject))
-        else:
-            self._take(stamp, names, values, subject, index)
+        elif self._take(stamp, names, values, subject, index) is None:
+            self.taken_in_after_hold += 1
 
     def warm_up(self) -> float:
         """Compiles (first use on a machine: seconds) or loads the fast engine's kernels now, so that the first
@@ -355,6 +357,7 @@ class OnlineDiscovery:
     def counters(self) -> dict:
         out = self.window.counters()
         out.update({f"rejected_{k}": v for k, v in self.rejected.items()})
+        out["taken_in_after_hold"] = self.taken_in_after_hold  # of the rejected ones: not lost after all
         out["reconfigurations"] = self.reconfigurations
         return out
 

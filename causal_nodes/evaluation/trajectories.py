@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from causal_nodes.eth_ucy import read_eth_ucy
+from causal_nodes.world_model.calibration import HorizonDamping
 from causal_nodes.world_model.eth_ucy import DT, Window, load_windows, scene_files
+from causal_nodes.world_model.track_filter import TrackNoise, TrackNoiseEstimator, filtered_velocities
 
 OBS, PRED = 8, 12
 
@@ -45,12 +48,60 @@ def constant_velocity(obs: np.ndarray, horizon: int = PRED) -> np.ndarray:
     return obs[:, -1:, :] + step[:, None, :] * np.arange(1, horizon + 1)[None, :, None]
 
 
-def _observations(pos: np.ndarray, present: np.ndarray) -> np.ndarray:
+def _observations(pos: np.ndarray, present: np.ndarray, noise: TrackNoise) -> np.ndarray:
     """[x, y, vx, vy] per step and person (T_obs, n, 4); velocity 0 at a track's first step."""
-    vel = np.zeros_like(pos)
-    both = present[1:] & present[:-1]
-    vel[1:][both] = (pos[1:][both] - pos[:-1][both]) / DT
-    return np.concatenate([np.nan_to_num(pos), np.nan_to_num(vel)], axis=-1)
+    vel = filtered_velocities(np.nan_to_num(pos), present, DT, noise)
+    return np.concatenate([np.nan_to_num(pos), vel], axis=-1)
+
+
+def online_track_noise(files: list[Path], windows: list[Window]) -> list[TrackNoise]:
+    """Per window, the tracker noise a node would have estimated from the frames up to its last observed one.
+
+    Each file is streamed frame by frame through :class:`TrackNoiseEstimator` (a person missing from a frame
+    starts a new track), so a window's estimate uses only what was seen before its prediction starts: no
+    future of that window or of later ones.
+    """
+    noise_of: dict[str, list[TrackNoise]] = {}
+    for f in files:
+        rows = read_eth_ucy(f)
+        estimator, estimates = TrackNoiseEstimator(DT), []
+        for frame in np.unique(rows[:, 0]):
+            now = rows[rows[:, 0] == frame]
+            for row in now:
+                estimator.add_point(float(row[1]), row[2:4])
+            estimator.forget_except({float(i) for i in now[:, 1]})
+            estimates.append(estimator.estimate())
+        noise_of[Path(f).name] = estimates
+    return [noise_of[w.source][i + OBS - 1] for w, i in zip(windows, start_indices(files, windows), strict=True)]
+
+
+def start_indices(files: list[Path], windows: list[Window]) -> list[int]:
+    """Each window's first frame as an index into its file's annotated frames (the windows' time axis)."""
+    frames_of = {Path(f).name: np.unique(read_eth_ucy(f)[:, 0]) for f in files}
+    return [int(np.searchsorted(frames_of[w.source], w.start_frame)) for w in windows]
+
+
+class _Outcomes:
+    """Forecasts waiting until their realized paths are "seen", then fed to a :class:`HorizonDamping` per file.
+
+    A window's forecast becomes an outcome once the window's last predicted frame is at or before the current
+    window's last observed frame, so the calibration of a window never uses its own future or a later one.
+    """
+
+    def __init__(self) -> None:
+        self.damping: dict[str, HorizonDamping] = {}
+        self._waiting: dict[str, list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
+
+    def calibration(self, source: str, start: int) -> HorizonDamping:
+        damping = self.damping.setdefault(source, HorizonDamping(PRED, DT))
+        waiting = self._waiting.setdefault(source, [])
+        for item in [w for w in waiting if w[0] + PRED <= start]:
+            damping.add_outcome(*item[1:])
+        self._waiting[source] = [w for w in waiting if w[0] + PRED > start]
+        return damping
+
+    def wait(self, source: str, start: int, origin: np.ndarray, pred: np.ndarray, truth: np.ndarray) -> None:
+        self._waiting.setdefault(source, []).append((start, origin, pred, truth))
 
 
 def _groups(window: Window, p_max: int) -> list[np.ndarray]:
@@ -71,11 +122,32 @@ def _groups(window: Window, p_max: int) -> list[np.ndarray]:
     return groups
 
 
-def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int = 0) -> dict[str, float]:
-    """ADE/FDE of ``model`` (a runtime.WorldModel) and of CV on the targets of ``windows``."""
+def filtered_constant_velocity(obs: np.ndarray, noise: TrackNoise, horizon: int = PRED) -> np.ndarray:
+    """CV from the last position with the filtered velocity (the model's baseline when ``noise`` smooths)."""
+    present = np.ones(obs.shape[:2], dtype=bool).T
+    vel = filtered_velocities(obs.transpose(1, 0, 2), present, DT, noise)[-1]
+    return obs[:, -1:, :] + vel[:, None, :] * DT * np.arange(1, horizon + 1)[None, :, None]
+
+
+def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int = 0,
+                     noises: list[TrackNoise] | None = None, starts: list[int] | None = None) -> dict[str, float]:
+    """ADE/FDE of ``model`` (a runtime.WorldModel) and of CV on the targets of ``windows``.
+
+    ``noises`` (one per window, e.g. :func:`online_track_noise`) filters the model's input velocities; None
+    feeds backward differences. ``fcv_*`` is constant velocity from those filtered velocities, for reference.
+    ``starts`` (each window's first frame index in its file, :func:`start_indices`; windows in time order per
+    file) turns on self-calibration as the node does it (:class:`HorizonDamping`, from the outcomes of earlier
+    windows only): ``ade``/``fde`` are then the calibrated forecasts, ``uncalibrated_*`` the model's own,
+    ``fcv_calibrated_*`` filtered CV calibrated the same way (no model), and ``damping_final`` the mean damping
+    chosen at each file's end.
+    """
     rng = np.random.default_rng(seed)
-    wm, cv, best = Scores(), Scores(), Scores()
-    for win in windows:
+    wm, raw_wm, cv, fcv, fcv_cal, best = Scores(), Scores(), Scores(), Scores(), Scores(), Scores()
+    outcomes, fcv_outcomes = (_Outcomes(), _Outcomes()) if starts is not None else (None, None)
+    for w, win in enumerate(windows):
+        noise = noises[w] if noises is not None else TrackNoise()
+        damping = outcomes.calibration(win.source, starts[w]) if outcomes is not None and starts is not None else None
+        fcv_damping = fcv_outcomes.calibration(win.source, starts[w]) if fcv_outcomes and starts is not None else None
         targets = set(win.targets.tolist())
         if not targets:
             continue
@@ -84,7 +156,7 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
             pos = win.positions[:, group]
             present = win.present[:, group]
             origin = np.nanmean(pos[OBS - 1], axis=0)
-            obs = _observations(pos[:OBS] - origin, present[:OBS])
+            obs = _observations(pos[:OBS] - origin, present[:OBS], noise)
             model.reset()
             for t in range(OBS):
                 model.step(obs[t], present[t], (0.0, 0.0))
@@ -94,14 +166,31 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
             done.update(int(group[i]) for i in rows)
             truth = pos[OBS:, rows].transpose(1, 0, 2) - origin
             pred = model.predict_sequential(PRED, (0.0, 0.0))[rows]
+            observed = pos[:OBS, rows].transpose(1, 0, 2) - origin
+            raw_wm.add(pred, truth)
+            if damping is not None and outcomes is not None and starts is not None:
+                outcomes.wait(win.source, starts[w], observed[:, -1], pred, truth)
+                pred = damping.apply(observed[:, -1], pred)
             wm.add(pred, truth)
-            cv.add(constant_velocity(pos[:OBS, rows].transpose(1, 0, 2) - origin), truth)
+            cv.add(constant_velocity(observed), truth)
+            baseline = filtered_constant_velocity(observed, noise)
+            fcv.add(baseline, truth)
+            if fcv_damping is not None and fcv_outcomes is not None and starts is not None:
+                fcv_outcomes.wait(win.source, starts[w], observed[:, -1], baseline, truth)
+                fcv_cal.add(fcv_damping.apply(observed[:, -1], baseline), truth)
             if best_of > 0:
                 samples = model.rollout(PRED, np.zeros((best_of, 2)), sample=True, rng=rng)[:, rows]
+                if damping is not None:
+                    samples = damping.apply(observed[None, :, -1], samples)
                 err = np.linalg.norm(samples - truth[None], axis=-1)  # (S, n, H)
                 best.ade.extend(err.mean(axis=2).min(axis=0).tolist())
                 best.fde.extend(err[..., -1].min(axis=0).tolist())
-    out = {**wm.summary(), "cv_ade": cv.summary()["ade"], "cv_fde": cv.summary()["fde"], "targets": len(wm.ade)}
+    out = {**wm.summary(), "cv_ade": cv.summary()["ade"], "cv_fde": cv.summary()["fde"],
+           "fcv_ade": fcv.summary()["ade"], "fcv_fde": fcv.summary()["fde"], "targets": len(wm.ade)}
+    if outcomes is not None:
+        out.update({"uncalibrated_ade": raw_wm.summary()["ade"], "uncalibrated_fde": raw_wm.summary()["fde"],
+                    "fcv_calibrated_ade": fcv_cal.summary()["ade"], "fcv_calibrated_fde": fcv_cal.summary()["fde"],
+                    "damping_final": float(np.mean([d.damping for d in outcomes.damping.values()]))})
     if best_of > 0:
         out[f"best_of_{best_of}_ade"] = best.summary()["ade"]
         out[f"best_of_{best_of}_fde"] = best.summary()["fde"]
@@ -109,13 +198,25 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
 
 
 def evaluate_scene(model, data: Path, scene: str, best_of: int = 20, seed: int = 0, stride: int = 1,
-                   max_windows: int | None = None) -> dict[str, float]:
-    """Evaluate on ``{data}/{scene}/test``; the model must not have been trained on that scene."""
-    windows = load_windows(scene_files(data, scene, "test"), OBS + PRED, stride=stride)
+                   max_windows: int | None = None, velocity: str = "filtered",
+                   calibrate: bool = True) -> dict[str, float]:
+    """Evaluate on ``{data}/{scene}/test``; the model must not have been trained on that scene.
+
+    ``velocity``: ``filtered`` (the node's default: tracker noise estimated online, :func:`online_track_noise`)
+    or ``raw`` (backward differences). ``calibrate``: self-calibration from earlier windows' outcomes (the
+    node's default, :class:`HorizonDamping`); the uncalibrated numbers are reported beside.
+    """
+    if velocity not in ("filtered", "raw"):
+        raise ValueError(f"velocity must be 'filtered' or 'raw', got {velocity!r}")
+    files = scene_files(data, scene, "test")
+    windows = load_windows(files, OBS + PRED, stride=stride)
     if max_windows is not None:
         windows = windows[:max_windows]
-    result = evaluate_windows(model, windows, best_of=best_of, seed=seed)
-    result.update({"scene": scene, "windows": len(windows), "best_of": best_of, "seed": seed})
+    noises = online_track_noise(files, windows) if velocity == "filtered" else None
+    starts = start_indices(files, windows) if calibrate else None
+    result = evaluate_windows(model, windows, best_of=best_of, seed=seed, noises=noises, starts=starts)
+    result.update({"scene": scene, "windows": len(windows), "best_of": best_of, "seed": seed, "velocity": velocity,
+                   "calibrate": calibrate})
     return result
 
 

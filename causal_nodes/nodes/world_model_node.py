@@ -38,6 +38,7 @@ from causal_nodes.resources import find_resource, share_dirs
 from causal_nodes.world_model.backends import BACKENDS
 from causal_nodes.world_model.runtime import WorldModel
 from causal_nodes.world_model.stream import WorldModelStream
+from causal_nodes.world_model.track_filter import TrackNoise
 
 
 def default_model_path() -> str:
@@ -65,8 +66,18 @@ class WorldModelNode(Node):
             float_range=(-1.0, 10.0),
         )
         cache_dir = declare(self, "engine_cache_dir", "", "TensorRT engine cache folder ('' = beside the model)")
+        noise_m = declare(self, "track_position_noise_m", -1.0,
+                          "sd of the people tracker's position noise (m) for the velocity filter; -1 = estimate it "
+                          "online from the tracks, 0 = a clean tracker (plain backward differences)",
+                          float_range=(-1.0, 5.0))
+        accel = declare(self, "walk_accel_sd", 0.6, "sd of people's acceleration (m/s^2), used with a fixed "
+                        "track_position_noise_m > 0", float_range=(0.001, 20.0))
+        calibrate = declare(self, "self_calibrate", True, "damp the published paths as the realized paths of earlier "
+                            "forecasts call for (people here slow down or turn within the horizon); "
+                            "no change until 1000 forecast steps were scored")
         self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None)
-        self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval)
+        self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
+                                       None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate)
         for reason in self.model.fallback_reasons:
             self.get_logger().info(f"backend fallback: {reason}")
         self.get_logger().info(f"world model {Path(model_path).name} on backend {self.model.backend}")
@@ -160,8 +171,14 @@ class WorldModelNode(Node):
         if self.counts["frames"] > 0 and self.counts["steps"] == 0 and bad > 0:
             level = ERROR
         message = "ok" if level == OK else (self.last_error or "bad messages received")
+        noise = self.stream.track_noise
         self.diag.publish(level, message, {"backend": self.model.backend, "latency_ms_last": self.latency_ms,
-                                           "model_steps": self.model.steps, **self.counts})
+                                           "model_steps": self.model.steps, **self.counts,
+                                           "track_position_noise_m": noise.position_sd,
+                                           "walk_accel_sd": noise.accel_sd,
+                                           "track_noise_samples": self.stream.noise_estimator.samples,
+                                           "forecast_damping": self.stream.calibration.damping,
+                                           "calibration_points": self.stream.calibration.points})
 
 
 def main(args=None) -> None:

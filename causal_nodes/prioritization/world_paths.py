@@ -150,9 +150,11 @@ class WorldModelPaths:
     def __init__(self, model_path: str, horizon: int) -> None:
         from causal_nodes.world_model.runtime import WorldModel
         from causal_nodes.world_model.stream import WorldModelStream
+        from causal_nodes.world_model.track_filter import TrackNoise
 
         model = WorldModel(model_path)
-        self.stream = WorldModelStream(model, min(int(horizon), model.horizon_max))
+        # ids here are list positions, not tracks: a noise estimate over them would mix people, so no filter
+        self.stream = WorldModelStream(model, min(int(horizon), model.horizon_max), track_noise=TrackNoise())
         self.pose: tuple[float, float, float] | None = None
         """Robot pose (world frame) at the model's last step: the frame its rollouts are turned back into."""
         self.frame_id = ""

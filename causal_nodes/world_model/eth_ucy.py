@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from causal_nodes.eth_ucy import read_eth_ucy
+from causal_nodes.world_model.track_filter import TrackNoise, TrackNoiseEstimator
 
 SCENES = ("eth", "hotel", "univ", "zara1", "zara2")
 DT = 0.4  # seconds between annotated frames (2.5 Hz)
@@ -28,6 +29,7 @@ class Window:
     start_frame: float
     robot_pose: np.ndarray | None = None  # (T, 3) world [x, y, yaw] when the data has a real robot (sim)
     robot_action: np.ndarray | None = None  # (T, 2) [linear, angular] applied from t to t+1
+    track_noise: TrackNoise | None = None  # the file's tracker noise when velocities are filtered (training)
 
     @property
     def targets(self) -> np.ndarray:
@@ -70,3 +72,19 @@ def load_windows(files: list[Path], length: int, stride: int = 1) -> list[Window
     for f in files:
         out.extend(windows_from_rows(read_eth_ucy(f), length, source=Path(f).name, stride=stride))
     return out
+
+
+def file_track_noise(path: Path, dt: float = DT) -> TrackNoise:
+    """The tracker noise of a whole file (every track's second differences): for training on that file."""
+    rows = read_eth_ucy(path)
+    estimator = TrackNoiseEstimator(dt)
+    frames = np.unique(rows[:, 0])
+    index = {f: i for i, f in enumerate(frames)}
+    for pid in np.unique(rows[:, 1]):
+        track = rows[rows[:, 1] == pid]
+        track = track[np.argsort(track[:, 0])]
+        at = np.array([index[f] for f in track[:, 0]])
+        positions = np.full((at[-1] - at[0] + 1, 2), np.nan)  # a missing frame splits the track
+        positions[at - at[0]] = track[:, 2:4]
+        estimator.add_track(positions)
+    return estimator.estimate()

@@ -53,6 +53,8 @@ def test_a_variable_nan_for_leave_out_after_frames_is_left_out_and_its_frames_ke
     for k in range(10, 40):
         online.add(0.1 * k, ["a", "b", "c"], [float(k), math.nan, 1.0 * k * k])
     assert online.window.names == ["a", "c"] and online.window.fill == 40  # no frame lost, b's column gone
+    # the frames held back were first counted as rejected; the counters say they were taken in after all
+    assert online.counters()["rejected_non_finite_value"] == online.counters()["taken_in_after_hold"] == 4
     assert online.left_out == {"b": "NaN in 5 frames in a row"} and online.blocking() == {}
     enough, sentence = online.fill_status()
     assert enough and "left out: b (NaN in 5 frames in a row)" in sentence
@@ -79,6 +81,7 @@ def test_a_listed_variable_missing_from_the_frames_is_left_out_and_the_streaming
         online.add(0.1 * k, NAMES[:-1], row[:-1])
     assert online.left_out == {NAMES[-1]: "not in the frames (10 in a row)"}
     assert online.window.fill == 150 and online.counters().get("rejected_missing_" + NAMES[-1]) == 9
+    assert online.counters()["taken_in_after_hold"] == 9
     job = online.take_job()
     assert job.names == NAMES[:-1] and job.statistics is not None  # the fast engine's statistics, rebuilt
     fast = online.run(job).result

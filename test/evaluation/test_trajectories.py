@@ -88,3 +88,59 @@ def test_robot_response_probe_reports_both_actions(model):
     assert all(np.isfinite(v) and v >= 0 for v in probe.values())
     # the person walks straight at a standing robot: the predicted path passes it closely, on its side
     assert probe["min_distance_stand_m"] < 1.0 and probe["lateral_offset_stand_m"] < 1.0
+
+
+def test_the_online_noise_estimate_of_a_window_uses_only_frames_before_its_prediction(tmp_path):
+    from causal_nodes.evaluation.trajectories import OBS, PRED, online_track_noise
+    from causal_nodes.world_model.eth_ucy import load_windows
+
+    rng = np.random.default_rng(0)
+    rows = [(f * 10, pid, 0.5 * f * 0.4 + pid + 0.03 * rng.normal(), pid + 0.03 * rng.normal())
+            for f in range(400) for pid in range(6)]
+    files = []
+    for name, jitter_after in (("a.txt", None), ("b.txt", 200)):
+        lines = []
+        for f, p, x, y in rows:
+            x += 0.15 * rng.normal() if jitter_after is not None and f / 10 > jitter_after else 0.0
+            lines.append(f"{f:.1f}\t{p:.1f}\t{x:.3f}\t{y:.3f}\n")
+        files.append(tmp_path / name)
+        files[-1].write_text("".join(lines))
+    a, b = ([w for w in load_windows([f], OBS + PRED) if w.start_frame < 1500] for f in files)
+    noise_a, noise_b = online_track_noise([files[0]], a), online_track_noise([files[1]], b)
+    # windows predicting from frame 150 (< 200) cannot see the jitter that starts later in file b
+    assert noise_a == noise_b and noise_a[-1].position_sd == pytest.approx(0.03, rel=0.2)
+    late = [w for w in load_windows([files[1]], OBS + PRED) if w.start_frame > 3000]
+    assert online_track_noise([files[1]], late)[-1].position_sd > 0.06
+
+
+def test_filtered_velocities_leave_a_clean_scene_unchanged(model, data):
+    raw = evaluate_scene(model, data, "zara1", best_of=0, velocity="raw")
+    filtered = evaluate_scene(model, data, "zara1", best_of=0, velocity="filtered")
+    assert raw["velocity"] == "raw" and filtered["velocity"] == "filtered"
+    assert {k: v for k, v in raw.items() if k != "velocity"} == {k: v for k, v in filtered.items() if k != "velocity"}
+
+
+def test_calibration_uses_only_windows_whose_future_has_passed(model, tmp_path):
+    from causal_nodes.evaluation.trajectories import OBS, PRED, evaluate_windows, start_indices
+    from causal_nodes.world_model.calibration import MIN_POINTS
+    from causal_nodes.world_model.eth_ucy import load_windows
+
+    # 8 walkers who slow down by 10 % per frame, then start again: the damping pays off once learned
+    rows = []
+    for f in range(300):
+        age = f % 40
+        for pid in range(8):
+            x = 1.5 * 0.4 * (1 - 0.9**age) / 0.1 + 20.0 * (f // 40)
+            rows.append(f"{f * 10:.1f}\t{pid + 100 * (f // 40):.1f}\t{x:.3f}\t{3.0 * pid:.3f}\n")
+    path = tmp_path / "slow.txt"
+    path.write_text("".join(rows))
+    windows = load_windows([path], OBS + PRED)
+    starts = start_indices([path], windows)
+    on = evaluate_windows(model, windows, best_of=0, starts=starts)
+    off = evaluate_windows(model, windows, best_of=0)
+    assert on["uncalibrated_ade"] == off["ade"] and on["damping_final"] < 1.0
+    assert on["ade"] < off["ade"] and on["fde"] < off["fde"]
+    # the first windows (before MIN_POINTS outcomes were seen) are left as they are
+    early = [w for w, s in zip(windows, starts, strict=True) if s < PRED + MIN_POINTS // (8 * PRED)]
+    first = evaluate_windows(model, early, best_of=0, starts=starts[:len(early)])
+    assert first["ade"] == first["uncalibrated_ade"]

@@ -10,6 +10,7 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 import math  # noqa: E402
 import time  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 pytestmark = pytest.mark.ros  # real rclpy nodes over DDS
@@ -88,6 +89,40 @@ def _odom() -> Odometry:
     return msg
 
 
+def _status(node, got) -> dict | None:
+    for arr in reversed(got["diag"]):
+        for st in arr.status:
+            if st.name == node.get_name():
+                return {kv.key: kv.value for kv in st.values}
+    return None
+
+
+def test_node_measures_a_jittery_trackers_noise_and_reports_it(harness):
+    node, pubs, got, spin_until = harness
+    assert spin_until(lambda: pubs["people"].get_subscription_count() > 0 and pubs["odom"].get_subscription_count() > 0)
+    rng = np.random.default_rng(0)
+    start = rng.uniform(-8, 8, (25, 2))
+    for t in range(12):
+        pubs["odom"].publish(_odom())
+        spin_until(lambda: node.odom is not None, timeout=2.0)
+        msg = _people(t)
+        msg.poses = []
+        for x, y in start + np.array([0.5 * 0.4 * t, 0.0]) + rng.normal(0, 0.05, (25, 2)):  # 5 cm tracker noise
+            pose = Pose()
+            pose.position.x, pose.position.y, pose.orientation.w = float(x), float(y), 1.0
+            msg.poses.append(pose)
+        pubs["people"].publish(msg)
+        spin_until(lambda t=t: node.counts["frames"] > t, timeout=2.0)
+    assert node.counts["steps"] == 12, node.counts
+    assert spin_until(lambda: (_status(node, got) or {}).get("model_steps") == "12", timeout=5.0)
+    status = _status(node, got)
+    assert float(status["track_position_noise_m"]) == pytest.approx(0.05, rel=0.3), status
+    assert int(status["track_noise_samples"]) == 25 * 10 * 2
+    # self-calibration (on by default) scored each forecast step that came true: horizon 8, 12 steps, so the
+    # forecasts of steps 0-3 had all 8 steps scored and those of steps 4-10 had 7 ... 1
+    assert int(status["calibration_points"]) == 25 * (4 * 8 + 28) and 0.9 <= float(status["forecast_damping"]) <= 1.0
+
+
 def test_node_predicts_paths_for_each_person(harness):
     node, pubs, got, spin_until = harness
     assert spin_until(lambda: pubs["people"].get_subscription_count() > 0 and pubs["odom"].get_subscription_count() > 0)
@@ -111,11 +146,7 @@ def test_node_predicts_paths_for_each_person(harness):
     assert spin_until(lambda: node.counts["bad_people"] == 1, timeout=5.0)
 
     def status():
-        for arr in reversed(got["diag"]):
-            for st in arr.status:
-                if st.name == node.get_name():
-                    return {kv.key: kv.value for kv in st.values}
-        return None
+        return _status(node, got)
 
     assert spin_until(lambda: status() is not None and status().get("bad_people") == "1", timeout=5.0)
     assert status()["backend"] == "cpu" and int(status()["steps"]) >= 3
