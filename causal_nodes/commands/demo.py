@@ -13,6 +13,8 @@ a late input, so frames went out with NaN robot variables and the discovery wind
 starved ("no causal graph was published"). The lead is measured on the variables node's frames, which wait for
 every sampled input, so a topic that is late by any amount of wall time slows the run but never makes a NaN
 frame (test/nodes/test_sim_node.py); the one NaN frame left is the first, where a person has no velocity yet.
+The one wall-clock rule: before the first frame the simulator waits at most 1 s (a run without a variables node
+must not stall), so a first frame later than that costs about one NaN frame (measured with /scan held back 1.5 s).
 
 Why it refuses to start beside another pipeline in its ROS domain: a second simulator's /odom, /people, /scan are
 indistinguishable from this run's, and mixed they gave 540 NaN frames of 1528 (docs/robustness.md); its
