@@ -145,7 +145,9 @@ def run(args: argparse.Namespace) -> int:
                 effect_model="kinematic" if scenario.kind == "physical" else "linear",
                 plan_topic="/local_plan" if scenario.kind == "physical" else ""))  # the sim node's robot plan
         if scenario.kind == "physical":
-            ros.add(factories["variables"], parameter_overrides=p(variables=variables + list(settings.extra_variables)))
+            # the person the reference describes (the scenario's subject), not whoever is nearest to the robot
+            ros.add(factories["variables"], parameter_overrides=p(variables=variables + list(settings.extra_variables),
+                                                                  person=scenario.physical.person_parameter()))
         ros.spin_until(lambda: False, 1.0)  # let discovery match publishers and subscribers before data flows
         sim = ros.add(factories["sim"], parameter_overrides=p(
             scenario=str(scenario.source or scenario.name), duration_s=duration + sim_offset(),
