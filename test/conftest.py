@@ -1,7 +1,8 @@
 """Shared test set-up: an isolated DDS domain per test session, and helpers to run real rclpy nodes.
 
 Each pytest session picks its own ROS_DOMAIN_ID and keeps discovery on this host, so concurrent test runs on
-one machine (developers, CI) do not hear each other's topics.
+one machine (developers, CI) do not hear each other's topics. An exported ROS_DOMAIN_ID is kept: two sessions with
+the same one do hear each other (``demo`` then refuses to start, naming the other publishers; issue #10).
 """
 from __future__ import annotations
 

@@ -10,7 +10,16 @@ Why the run holds up on a loaded machine: the simulator runs ahead of the variab
 ``max_lead_s`` of sim time (flow control). Without it, on a busy 2-core machine at 20x real time, the
 variables node's input topics arrived up to 1.1 s of sim time apart (measured), more than the 0.5 s it waits for
 a late input, so frames went out with NaN robot variables and the discovery window, which refuses such frames,
-starved ("no causal graph was published").
+starved ("no causal graph was published"). The lead is measured on the variables node's frames, which wait for
+every sampled input, so a topic that is late by any amount of wall time slows the run but never makes a NaN
+frame (test/nodes/test_sim_node.py); the one NaN frame left is the first, where a person has no velocity yet.
+The one wall-clock rule: before the first frame the simulator waits at most 1 s (a run without a variables node
+must not stall), so a first frame later than that costs about one NaN frame (measured with /scan held back 1.5 s).
+
+Why it refuses to start beside another pipeline in its ROS domain: a second simulator's /odom, /people, /scan are
+indistinguishable from this run's, and mixed they gave 540 NaN frames of 1528 (docs/robustness.md); its
+simulator's frames would also steer this run's flow control. Publishers of the run's topics found after 1 s of
+discovery are refused in one line; one that appears later is named in summary.json (``foreign_publishers``).
 
 The discovery and prioritizer windows hold at most --window samples, so a long run costs the same per graph as a
 short one. Ctrl-C stops the run early and still writes the outputs of the newest graph (summary.json says
@@ -21,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import time
 from collections import deque
@@ -106,8 +116,17 @@ def run(args: argparse.Namespace) -> int:
           f"{scenario.dt} s, {len(truth)} links in the {reference.kind} reference; discovery preset "
           f"{settings.name} ({', '.join(f'{k} {v}' for k, v in discovery_parameters.items())})")
     with Composition() as ros:
-        recorder = ros.add(RecorderNode, bag=str(bag_dir), topics=RECORDED_TOPICS, storage="mcap")
         observer = ros.add(lambda **kw: __import__("rclpy").create_node("demo_observer", **kw))
+        # Another pipeline in this ROS domain (a second demo, a simulator, a bag replay) would feed this run's nodes
+        # and they its own: refused before any node of this run exists (measured: 540 NaN frames of 1528).
+        ros.spin_until(lambda: False, 1.0)  # time to discover the other processes' publishers
+        ours = {"/causal/graph": 1, "/causal/variables": int(scenario.kind == "physical")}
+        sim_topics = SIM_TOPICS[scenario.kind]
+        if foreign := _foreign_publishers(observer, {**dict.fromkeys(ours, 0), **dict.fromkeys(sim_topics, 0)}):
+            raise CommandError(f"other publishers on {_describe(foreign)} in ROS_DOMAIN_ID "
+                               f"{os.environ.get('ROS_DOMAIN_ID', '0')}: their messages would mix with this run's "
+                               "(another demo, simulator or bag replay?); stop them or export another ROS_DOMAIN_ID")
+        recorder = ros.add(RecorderNode, bag=str(bag_dir), topics=RECORDED_TOPICS, storage="mcap")
         # (lambdas: rclpy inspects a callback's signature, which a deque's builtin append does not have)
         observer.create_subscription(CausalGraph, "/causal/graph", lambda m: graphs.append(m), LATCHED_QOS)
         observer.create_subscription(CausalPriorities, "/causal/priorities", lambda m: priorities.append(m),
@@ -126,7 +145,9 @@ def run(args: argparse.Namespace) -> int:
                 effect_model="kinematic" if scenario.kind == "physical" else "linear",
                 plan_topic="/local_plan" if scenario.kind == "physical" else ""))  # the sim node's robot plan
         if scenario.kind == "physical":
-            ros.add(factories["variables"], parameter_overrides=p(variables=variables + list(settings.extra_variables)))
+            # the person the reference describes (the scenario's subject), not whoever is nearest to the robot
+            ros.add(factories["variables"], parameter_overrides=p(variables=variables + list(settings.extra_variables),
+                                                                  person=scenario.physical.person_parameter()))
         ros.spin_until(lambda: False, 1.0)  # let discovery match publishers and subscribers before data flows
         sim = ros.add(factories["sim"], parameter_overrides=p(
             scenario=str(scenario.source or scenario.name), duration_s=duration + sim_offset(),
@@ -137,15 +158,22 @@ def run(args: argparse.Namespace) -> int:
         final_stamp = sim.sim.time + sim_offset() - scenario.dt
         ros.spin_until(lambda: _covers(graphs, final_stamp, scenario.dt), 120)
         ros.spin_until(lambda: bool(priorities) and _stamp(priorities[-1]) >= _stamp(graphs[-1]) - 1e-6, 10)
+        foreign = _foreign_publishers(observer, {**ours, **dict.fromkeys(sim_topics, 1)})
+        for topic, others in sim.foreign_publishers.items():  # seen by the simulator during the run
+            foreign[topic] = max(others, foreign.get(topic, 0))
         summary_bag = recorder.finish()
         diag = discovery.online.counters()
         plan = prioritizer.online.counters()["plan"] if prioritizer is not None else "no prioritizer"
         interrupted = ros.stop.is_set()
+    if foreign:
+        print(f"WARN: other publishers on {_describe(foreign)} during the run: their messages mixed with this "
+              "run's, so its frames and scores are not this scenario's alone")
     if not graphs:
         if interrupted:
             (args.out / "summary.json").write_text(json.dumps(
                 {"interrupted": True, "graphs": 0, "scenario": scenario.name, "bag": str(summary_bag.bag),
-                 "bag_messages": summary_bag.message_count, "window": diag}, indent=1, default=_json_default))
+                 "bag_messages": summary_bag.message_count, "window": diag,
+                 "foreign_publishers": foreign}, indent=1, default=_json_default))
             print(f"\ninterrupted before the first graph; wrote {args.out}/summary.json and bag/")
             return 130
         raise CommandError("no causal graph was published; see the discovery node's diagnostics")
@@ -163,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
     print(guess_line(scores))
     if priorities:
         _print_priorities(priorities[-1], interventions[-1] if interventions else None)
+    scores["foreign_publishers"] = foreign
     _write_outputs(args.out, graph, truth, scores, scenario, summary_bag, diag, time.monotonic() - started,
                    interrupted)
     print(f"\n{'interrupted: ' if interrupted else ''}wrote {args.out}/graph.json, graph.png, summary.json and bag/ "
@@ -185,6 +214,21 @@ def _run_to_the_end(ros, sim) -> None:
     if not sim.finished and not ros.stop.is_set():
         print(f"WARN: the simulator made no progress for {STALL_S:.0f} s; scoring the run up to "
               f"{sim.sim.time:.1f} s of sim time")
+
+
+SIM_TOPICS = {"physical": ["/clock", "/people", "/odom", "/scan", "/imu", "/goal_pose"],
+              "scm": ["/clock", "/causal/variables"]}
+"""The simulator node's state topics (one publisher each: the simulator)."""
+
+
+def _foreign_publishers(node, ours: dict[str, int]) -> dict[str, int]:
+    """Topic -> publishers beyond this run's own ``ours[topic]`` (another pipeline in the same ROS domain)."""
+    counts = {topic: node.count_publishers(topic) - own for topic, own in ours.items()}
+    return {topic: n for topic, n in counts.items() if n > 0}
+
+
+def _describe(foreign: dict[str, int]) -> str:
+    return ", ".join(f"{topic} ({n})" for topic, n in sorted(foreign.items()))
 
 
 def sim_offset() -> float:

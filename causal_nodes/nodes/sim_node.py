@@ -18,6 +18,11 @@ Subscribes ``/cmd_vel`` (geometry_msgs/Twist: drives the robot for ``command_tim
 controller takes over again) and ``/sim/do`` (causal_msgs/Intervention: ``do(variable = value)`` from now on for
 ``intervention_duration_s``). Bad messages are counted on ``/diagnostics``.
 
+Another publisher on one of its output topics (a second simulator, a bag replay or a robot driver in the same
+ROS_DOMAIN_ID) is reported on ``/diagnostics`` (WARN, ``foreign_publishers_<topic>``: the most seen at once):
+subscribers cannot tell its messages from the simulator's, and two simulators' streams mixed turn into
+out-of-order stamps, time resets and NaN frames downstream (measured: 540 of 1528 frames, ``docs/robustness.md``).
+
 The node steps on a steady wall-clock timer (never on its own /clock), ``real_time_factor`` times real time,
 or as fast as it can when that is 0.
 """
@@ -168,6 +173,8 @@ class SimNode(Node):
         self.create_subscription(InterventionMsg, "sim/do", self._on_do, STREAM_QOS)
         self.diagnostics = DiagnosticsPublisher(self)
         self.tf = TfPublisher(self) if self.publish_tf else None
+        self.foreign_publishers: dict[str, int] = {}
+        """Output topic -> the most other publishers seen on it at once (checked every second)."""
 
         self.truth_pub.publish(self.ground_truth_message())
         if self.tf is not None:
@@ -239,14 +246,31 @@ class SimNode(Node):
             self.counters["bad_do"] += 1
             self.get_logger().warning(f"/sim/do ignored: {error}", throttle_duration_sec=5.0)
 
+    def check_foreign_publishers(self) -> dict[str, int]:
+        """Other publishers on this node's state topics now (topic -> count); the maxima are kept."""
+        outputs = [self.clock_pub] + ([self.people_pub, self.odom_pub, self.scan_pub, self.imu_pub, self.goal_pub]
+                                      if self.physical else [self.frame_pub])
+        now = {pub.topic_name: others for pub in outputs if (others := self.count_publishers(pub.topic_name) - 1) > 0}
+        for topic, others in now.items():
+            self.foreign_publishers[topic] = max(others, self.foreign_publishers.get(topic, 0))
+        return now
+
     def _publish_diagnostics(self) -> None:
+        foreign = self.check_foreign_publishers()
         wall = max(time.monotonic() - self._wall_start, 1e-9)
         values = dict(self.counters, sim_time_s=self.sim.time, achieved_real_time_factor=self.sim.time / wall,
                       scenario=self.scenario.name)
+        values.update({f"foreign_publishers_{topic}": n for topic, n in self.foreign_publishers.items()})
         bad = self.counters["bad_cmd_vel"] + self.counters["bad_do"]
         level, message = (OK, "running") if not self.finished else (OK, "finished")
         if bad:
             level, message = WARN, f"{message}; {bad} bad input message(s) ignored"
+        if foreign:
+            level = WARN
+            message += ("; other publishers on " + ", ".join(f"{t} ({n})" for t, n in sorted(foreign.items()))
+                        + ": their messages mix with the simulator's (a second simulator, a bag replay or a robot "
+                        "in this ROS_DOMAIN_ID?)")
+            self.get_logger().warning(message, throttle_duration_sec=10.0)
         self.diagnostics.publish(level, message, values)
 
     # ---- message conversion ---------------------------------------------------------------------------------

@@ -142,3 +142,12 @@ class PhysicalConfig:
     camera: CameraParams = field(default_factory=CameraParams)
     imu: ImuParams = field(default_factory=ImuParams)
     subject: int = 0
+
+    @property
+    def person_count(self) -> int:
+        return len(self.people) + (self.crowd.count if self.crowd is not None else 0)
+
+    def person_parameter(self) -> str:
+        """The variables node's ``person`` that describes the subject: ``nearest`` when alone, else the subject's
+        track id (the tracker numbers the people of its first message 0.. in row order, the simulator's order)."""
+        return "nearest" if self.person_count == 1 else str(self.subject)

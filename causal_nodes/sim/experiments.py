@@ -85,8 +85,8 @@ class PipelineVariables:
 
     def __init__(self, sim: PhysicalSimulator, names: list[str]) -> None:
         self.sim = sim
-        person = "nearest" if sim.person_count == 1 else str(sim.subject)  # tracks get ids 0.. in row order
-        self.extractor = VariableExtractor(VariableConfig(rate_hz=1.0 / sim.dt, variables=tuple(names), person=person))
+        self.extractor = VariableExtractor(VariableConfig(rate_hz=1.0 / sim.dt, variables=tuple(names),
+                                                          person=sim.config.person_parameter()))
         self.names = names
 
     def feed(self) -> None:

@@ -194,3 +194,61 @@ def test_flow_control_keeps_the_simulator_within_max_lead_of_the_pipeline(ros) -
     assert node.sim.time <= 2.3 + 1e-9 and node.excitation_pub is None  # corridor_passing has no excitation
     assert "max_lead_s" in {p.name for p in node._parameters.values()}
     del TwistStamped
+
+
+def test_another_publisher_on_a_state_topic_is_reported_on_diagnostics(ros) -> None:
+    """A second simulator, a bag replay or a robot in the same domain: its /odom mixes with the simulator's."""
+    node = _sim_node(ros, scenario="corridor_passing", real_time_factor=5.0, publish_camera=False)
+    peer = ros.node("sim_rival_peer")
+    diagnostics = []
+    peer.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    assert ros.spin_until(lambda: any(s.name == "sim_node" for m in diagnostics for s in m.status), timeout=10.0)
+    assert node.foreign_publishers == {}, "its own publishers are not foreign"
+    peer.create_publisher(Odometry, "/odom", SENSOR_QOS)
+    diagnostics.clear()
+
+    def warned() -> bool:
+        statuses = [s for m in diagnostics for s in m.status if s.name == "sim_node"]
+        return any(s.level == b"\x01" and "other publishers on /odom (1)" in s.message for s in statuses)
+
+    assert ros.spin_until(warned, timeout=10.0), [s.message for m in diagnostics for s in m.status]
+    assert node.foreign_publishers == {"/odom": 1}
+    values = {kv.key: kv.value for m in diagnostics for s in m.status if s.name == "sim_node" for kv in s.values}
+    assert values["foreign_publishers_/odom"] == "1"
+
+
+def test_flow_control_waits_for_an_input_that_arrives_late(ros) -> None:
+    """Every /scan reaches the variables node 0.2 s of wall time late: 40 steps of the demo's 20x real time, 8x its
+    max_input_age_s in sim time. The lead is measured on the variables node's frames, which wait for every input, so
+    no frame goes out before its scan (no NaN), however late one topic is (issue #10: NaN frames under load)."""
+    import time
+
+    from causal_nodes.nodes.variables_node import VariablesNode
+
+    node = _sim_node(ros, scenario="corridor_passing", real_time_factor=20.0, publish_camera=False, max_lead_s=0.3,
+                     start_delay_s=1.0, duration_s=4.0)
+    relay = ros.node("late_scan_relay")
+    late = relay.create_publisher(LaserScan, "/scan_late", SENSOR_QOS)
+    held: list = []
+    relay.create_subscription(LaserScan, "/scan", lambda m: held.append((time.monotonic(), m)), SENSOR_QOS)
+
+    def release() -> None:
+        while held and time.monotonic() - held[0][0] >= 0.2:
+            late.publish(held.pop(0)[1])
+
+    relay.create_timer(0.005, release)
+    names = ["robot_linear_speed", "human_robot_distance", "robot_obstacle_clearance"]
+    ros.add(VariablesNode(context=ros.context, cli_args=["--ros-args", "-r", "scan:=scan_late"],
+                          parameter_overrides=[Parameter("variables", value=names)]))
+    frames: list[VariableFrame] = []
+    relay.create_subscription(VariableFrame, "/causal/variables", frames.append, STREAM_QOS)
+    end = node.time_offset_s + 4.0 - 0.05
+    assert ros.spin_until(lambda: frames and _seconds(frames[-1].header.stamp) >= end, timeout=60.0), len(frames)
+    assert [list(f.names) for f in frames[:1]] == [names]
+    nan = [(_seconds(f.header.stamp), [n for n, v in zip(f.names, f.values) if not math.isfinite(v)]) for f in frames]
+    assert len(frames) == 41 and not [item for item in nan if item[1]], nan
+    assert node.counters["paused_ticks"] > 0, "the simulator waited for the late input"
+
+
+def _seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9

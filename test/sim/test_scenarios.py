@@ -163,3 +163,14 @@ def test_bad_files_and_names(tmp_path: Path) -> None:
     good = tmp_path / "mine.yaml"
     good.write_text(load_scenario("crossing").source.read_text().replace("name: crossing", "name: mine"))
     assert load_scenario(good).name == "mine"
+
+
+def test_the_variables_describe_the_scenarios_subject_in_a_crowd_and_the_only_person_otherwise():
+    """demo and the benchmarks give the variables node this ``person``: in the crowd the nearest person would be
+    someone else than the subject the reference describes."""
+    from causal_nodes.sim.scenario import load_scenario
+
+    crowd = load_scenario("crowd")
+    assert crowd.physical.person_count == crowd.make_simulator().person_count == 10
+    assert crowd.physical.person_parameter() == str(crowd.physical.subject)
+    assert load_scenario("corridor_passing").physical.person_parameter() == "nearest"

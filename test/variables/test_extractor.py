@@ -156,6 +156,26 @@ def test_unknown_variable_is_a_clear_error():
         VariableConfig(variables=("human_speed", "robot_mood"))
 
 
+def test_a_person_who_is_the_nearest_again_keeps_their_own_speed():
+    """The nearest person changes from B to A and back: each speed comes from the person's own track. Before, a
+    speed came from the frame in which that person was last the subject: NaN whenever the nearest person changed,
+    and B's 0.3 m/s read 11.1 m/s when B was the nearest again (3.6 s of walking taken as one 0.1 s step)."""
+    extractor = VariableExtractor(VariableConfig(variables=("human_speed", "human_heading_rate")))
+    frames = []
+    for k in range(60):  # the robot stands at the origin; A walks +x at 1 m/s on y = 2, B at 0.3 m/s on y = 2.6
+        t = 1.0 + 0.1 * k
+        extractor.add_odometry(t, 0.0, 0.0, 0.0, 0.0, 0.0)
+        extractor.add_people(t, np.array([[-3.0 + (t - 1.0), 2.0], [-0.5 + 0.3 * (t - 1.0), 2.6]]))
+        frames += extractor.poll()
+    subjects = [f.subject_id for f in frames]
+    assert subjects[0] == "1" and "0" in subjects and subjects[-1] == "1", "B, then A, then B again is the nearest"
+    speeds = np.array([f.values[0] for f in frames])
+    assert math.isnan(speeds[0]), "the first frame has no step before it"
+    true = np.where(np.array(subjects) == "0", 1.0, 0.3)
+    assert speeds[1:] == pytest.approx(true[1:], abs=1e-9)
+    assert [f.values[1] for f in frames[1:]] == pytest.approx([0.0] * (len(frames) - 1), abs=1e-9)
+
+
 def test_tracker_keeps_ids_when_order_changes():
     tracker = NearestNeighbourTracker(gate_m=0.5)
     first = tracker.update(0.0, np.array([[0.0, 0.0], [5.0, 0.0]]))
