@@ -153,7 +153,8 @@ class WorldModelPaths:
         from causal_nodes.world_model.track_filter import TrackNoise
 
         model = WorldModel(model_path)
-        # ids here are list positions, not tracks: a noise estimate over them would mix people, so no filter
+        # people are keyed by their place in /people (stable in the simulator; a real tracker's reordering would
+        # mix them: the world-model node tracks them instead). No velocity filter here: simulated people are clean.
         self.stream = WorldModelStream(model, min(int(horizon), model.horizon_max), track_noise=TrackNoise())
         self.pose: tuple[float, float, float] | None = None
         """Robot pose (world frame) at the model's last step: the frame its rollouts are turned back into."""
