@@ -77,6 +77,9 @@ class WorldModelNode(Node):
         calibrate = declare(self, "self_calibrate", True, "damp the published paths as the realized paths of earlier "
                             "forecasts call for (people here slow down or turn within the horizon); "
                             "no change until 1000 forecast steps were scored")
+        half_life = declare(self, "calibration_half_life", 0.0, "scored forecast steps after which an outcome weighs "
+                            "half in the self-calibration; 0 = never forget (one place), e.g. 50000 (~2-3 min in a "
+                            "20-person crowd) for a robot moving between places", float_range=(0.0, 1e9))
         rules = TimeRules(
             back_jump_reset_s=declare(self, "time_jump_reset_s", 1.0, "a /people stamp this far behind the newest "
                                       "starts the model over (looping bag, restarted simulator) [s]",
@@ -98,7 +101,7 @@ class WorldModelNode(Node):
         self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None)
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
                                        None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate, rules,
-                                       max_range, max_people, gate)
+                                       max_range, max_people, gate, half_life)
         for reason in self.model.fallback_reasons:
             self.get_logger().info(f"backend fallback: {reason}")
         self.get_logger().info(f"world model {Path(model_path).name} on backend {self.model.backend}")

@@ -38,10 +38,15 @@ class HorizonDamping:
     """
 
     def __init__(self, horizon: int, dt: float, candidates: tuple[float, ...] = DAMPING_CANDIDATES,
-                 min_points: int = MIN_POINTS) -> None:
+                 min_points: int = MIN_POINTS, half_life_points: float = 0.0) -> None:
         if horizon < 1 or dt <= 0:
             raise ValueError(f"horizon must be >= 1 and dt > 0, got {horizon}, {dt}")
+        if half_life_points < 0:
+            raise ValueError(f"half_life_points must be >= 0 (0: never forget), got {half_life_points}")
         self.dt = dt
+        self.half_life_points = float(half_life_points)
+        """Scored steps after which an outcome weighs half (0: never forget). A robot that moves between places with
+        different habits needs the recent ones; the ETH/UCY figures are measured without forgetting."""
         self.candidates = np.asarray(candidates, dtype=np.float64)
         self.min_points = min_points
         self._gains = np.stack([damping_gains(d, horizon) for d in self.candidates])  # (C, H)
@@ -77,8 +82,8 @@ class HorizonDamping:
         disp = path - origin[:, None]
         gains = self._gains[:, steps]  # (C, S)
         pred = origin[None, :, None] + gains[:, None, :, None] * disp[None, :, steps]
-        self._error += np.linalg.norm(pred - truth[None, :, steps], axis=-1).sum(axis=(1, 2))
-        self.points += disp.shape[0] * len(steps)
+        self._accumulate(np.linalg.norm(pred - truth[None, :, steps], axis=-1).sum(axis=(1, 2)),
+                         disp.shape[0] * len(steps))
 
     def add_outcome(self, origin: np.ndarray, path: np.ndarray, truth: np.ndarray) -> None:
         """Forecasts ``path`` (n, H, 2) made from ``origin`` (n, 2) whose realized positions ``truth`` are known."""
@@ -124,8 +129,14 @@ class HorizonDamping:
         finite = np.isfinite(origin).all(axis=1) & np.isfinite(forecast).all(axis=1) & np.isfinite(truth).all(axis=1)
         steps, origin, forecast, truth = steps[finite], origin[finite], forecast[finite], truth[finite]
         pred = origin[None] + self._gains[:, steps, None] * (forecast - origin)[None]  # (C, m, 2)
-        self._error += np.linalg.norm(pred - truth[None], axis=-1).sum(axis=1)
-        self.points += len(steps)
+        self._accumulate(np.linalg.norm(pred - truth[None], axis=-1).sum(axis=1), len(steps))
+
+    def _accumulate(self, errors: np.ndarray, points: int) -> None:
+        """Adds the candidates' errors of ``points`` new scored steps, the older ones decayed by the half-life."""
+        if self.half_life_points > 0:
+            self._error *= 0.5 ** (points / self.half_life_points)
+        self._error += errors
+        self.points += points
 
     def forget_except(self, keys: set) -> None:
         """Drop pending forecasts of people no longer tracked."""

@@ -70,14 +70,15 @@ class WorldModelStream:
     """``track_noise``: the tracker's position noise and people's acceleration, or None to estimate them online
     from the tracks seen (the estimate survives :meth:`reset`: it describes the tracker, not the scene).
     ``calibrate``: damp the published paths as the outcomes of earlier forecasts call for
-    (:class:`.calibration.HorizonDamping`; reset with the stream, since it describes the place).
+    (:class:`.calibration.HorizonDamping`; reset with the stream, since it describes the place), the older outcomes
+    weighing half after ``calibration_half_life`` scored steps (0: never forget).
     ``time_rules``: when a stamp far back or (confirmed) far ahead starts the stream over; ``time_resets`` counts
     those by reason. ``max_range_m``: see the module docstring."""
 
     def __init__(self, model: WorldModel, horizon: int, min_step_interval: float | None = None,
                  track_noise: TrackNoise | None = None, calibrate: bool = False, time_rules: TimeRules | None = None,
                  max_range_m: float = MAX_RANGE_M, max_people: int = MAX_PEOPLE,
-                 tracker_gate_m: float = TRACKER_GATE_M) -> None:
+                 tracker_gate_m: float = TRACKER_GATE_M, calibration_half_life: float = 0.0) -> None:
         if not 1 <= horizon <= model.horizon_max:
             raise ValueError(f"horizon must be in 1..{model.horizon_max}, got {horizon}")
         self.model = model
@@ -87,6 +88,7 @@ class WorldModelStream:
         self.fixed_noise = track_noise
         self.noise_estimator = TrackNoiseEstimator(model.dt)
         self.calibrate = calibrate
+        self.calibration_half_life = calibration_half_life
         self.time_rules = time_rules if time_rules is not None else TimeRules()
         self._future = ForwardJumpGuard(self.time_rules)
         self.time_resets = {JUMPED_BACK: 0, JUMPED_FORWARD: 0}
@@ -111,7 +113,7 @@ class WorldModelStream:
         self._last_pos: dict[Hashable, np.ndarray] = {}
         self._velocities = VelocityFilter(self.track_noise)
         self.noise_estimator.forget_except(set())
-        self.calibration = HorizonDamping(self.horizon, self.model.dt)
+        self.calibration = HorizonDamping(self.horizon, self.model.dt, half_life_points=self.calibration_half_life)
         self._future.clear()
         self.tracker.reset()
 

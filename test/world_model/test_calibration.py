@@ -37,6 +37,21 @@ def test_people_who_slow_down_teach_the_damping_and_people_who_do_not_leave_it_a
     np.testing.assert_array_equal(steady.apply(origin, cv), cv)
 
 
+def test_with_a_half_life_the_calibration_follows_a_new_place_and_without_it_keeps_the_old():
+    rng = np.random.default_rng(7)
+    forgetting, lasting = HorizonDamping(H, DT, half_life_points=2000), HorizonDamping(H, DT)
+    for _ in range(100):  # a place where people slow down: 12 000 scored steps
+        for cal in (forgetting, lasting):
+            cal.add_outcome(*_slowing_people(np.random.default_rng(rng.integers(1 << 30)), 10, 0.93))
+    assert forgetting.damping == lasting.damping == 0.93
+    for _ in range(30):  # then one where they keep their pace: 3600 steps
+        for cal in (forgetting, lasting):
+            cal.add_outcome(*_slowing_people(np.random.default_rng(rng.integers(1 << 30)), 10, 1.0))
+    assert forgetting.damping == 1.0 and lasting.damping < 1.0
+    with pytest.raises(ValueError, match="half_life_points"):
+        HorizonDamping(H, DT, half_life_points=-1)
+
+
 def test_nothing_changes_before_enough_outcomes():
     rng = np.random.default_rng(1)
     cal = HorizonDamping(H, DT, min_points=1000)
