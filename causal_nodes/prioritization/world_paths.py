@@ -150,12 +150,11 @@ class WorldModelPaths:
     def __init__(self, model_path: str, horizon: int) -> None:
         from causal_nodes.world_model.runtime import WorldModel
         from causal_nodes.world_model.stream import WorldModelStream
-        from causal_nodes.world_model.track_filter import TrackNoise
 
         model = WorldModel(model_path)
-        # people are keyed by their place in /people (stable in the simulator; a real tracker's reordering would
-        # mix them: the world-model node tracks them instead). No velocity filter here: simulated people are clean.
-        self.stream = WorldModelStream(model, min(int(horizon), model.horizon_max), track_noise=TrackNoise())
+        # /people carries no ids: the stream tracks people itself (their place in the message is no identity), and
+        # filters their velocities for the tracker noise it measures, as the world-model node does
+        self.stream = WorldModelStream(model, min(int(horizon), model.horizon_max))
         self.pose: tuple[float, float, float] | None = None
         """Robot pose (world frame) at the model's last step: the frame its rollouts are turned back into."""
         self.frame_id = ""
@@ -166,7 +165,7 @@ class WorldModelPaths:
         """One detection of the people with the robot's pose and twist then; ValueError on input the model rejects."""
         people = [(float(x), float(y)) for x, y in people_xy]
         try:
-            stepped = self.stream.update(stamp, list(range(len(people))), people, robot_pose, robot_command,
+            stepped = self.stream.update(stamp, None, people, robot_pose, robot_command,
                                          predict=False)  # rollouts happen per query (paths, person_forecast)
         except ValueError as exc:
             self.error = f"world model input rejected: {exc}"

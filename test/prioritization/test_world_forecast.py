@@ -48,6 +48,20 @@ def test_the_subject_is_forecast_at_the_grid_times_under_each_scenario(cv_model)
         forecast(np.zeros((2, 10)))
 
 
+def test_people_listed_in_another_order_each_time_are_forecast_as_if_in_one_order(cv_model) -> None:
+    """/people carries no ids: before, a person's place in the message was their identity, so the walker listed
+    second every other frame got the stander's history (velocities from one to the other)."""
+    steady, shuffled = WorldModelPaths(cv_model, 4), WorldModelPaths(cv_model, 4)
+    for k in range(8):
+        people = walkers(0.4 * k)
+        steady.update(0.4 * k, people, (0.0, 0.0, 0.0), (0.0, 0.0), "odom")
+        shuffled.update(0.4 * k, people[::-1] if k % 2 else people, (0.0, 0.0, 0.0), (0.0, 0.0), "odom")
+    commands = np.zeros((1, 10, 2))
+    expected = steady.person_forecast((2.8, 2.0), stamp=2.8, grid_dt=0.1)(commands)
+    np.testing.assert_allclose(shuffled.person_forecast((2.8, 2.0), stamp=2.8, grid_dt=0.1)(commands), expected)
+    np.testing.assert_allclose(expected[0, :, 0], 2.8 + 0.1 * np.arange(1, 11), atol=1e-4)
+
+
 def test_forecast_needs_a_stepped_model(cv_model) -> None:
     world = WorldModelPaths(cv_model, 4)
     assert world.person_forecast((0.0, 2.0), stamp=0.0, grid_dt=0.1) is None
