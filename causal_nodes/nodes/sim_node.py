@@ -111,6 +111,11 @@ class SimNode(Node):
                                   "Physical scenarios: pause stepping while the newest /causal/variables frame is "
                                   "more than this much sim time behind the simulator [s] (0 = never pause)",
                                   float_range=(0.0, 1e6))
+        self.max_wait_s = declare(self, "max_wait_s", 5.0,
+                                  "Flow control: wall-clock seconds without a new /causal/variables frame after which "
+                                  "the simulator steps on (counted in steps_without_pipeline, WARN on /diagnostics): "
+                                  "a variables node that died or stalled must not stop the run for good",
+                                  float_range=(0.1, 3600.0))
         self.plan_topic = declare(self, "plan_topic", "local_plan",
                                   "Physical scenarios: topic of the robot's plan (nav_msgs/Path; '' = none)")
         if self.plan_topic:
@@ -136,7 +141,8 @@ class SimNode(Node):
         self.physical = isinstance(self.sim, PhysicalSimulator)
 
         self.counters: dict[str, int] = {"steps": 0, "bad_cmd_vel": 0, "bad_do": 0, "cmd_vel": 0, "do": 0,
-                                         "paused_ticks": 0, "plans": 0, "plan_failures": 0}
+                                         "paused_ticks": 0, "plans": 0, "plan_failures": 0,
+                                         "steps_without_pipeline": 0}
         self._next_plan_time = 0.0
         self.finished = False
         self.started = False
@@ -167,6 +173,7 @@ class SimNode(Node):
         # Flow control (faster-than-real-time runs): a simulator that outruns the variables node on a loaded machine
         # makes the node's input topics arrive with more skew than its max_input_age_s, which turns into NaN frames.
         self._pipeline_stamp = -math.inf
+        self._pipeline_wall = -math.inf  # when the newest frame arrived (monotonic)
         if self.physical and self.max_lead_s > 0.0:
             self.create_subscription(VariableFrame, "causal/variables", self._on_frame, STREAM_QOS)
         self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, SENSOR_QOS)
@@ -204,8 +211,10 @@ class SimNode(Node):
             self.get_logger().info(f"finished after {self.sim.time:.1f} s of sim time")
             return
         if self.waiting_for_pipeline():
-            self.counters["paused_ticks"] += 1
-            return
+            if self._pipeline_wall == -math.inf or time.monotonic() - self._pipeline_wall <= self.max_wait_s:
+                self.counters["paused_ticks"] += 1
+                return
+            self.counters["steps_without_pipeline"] += 1  # the variables node went silent: run on
         self.sim.step()
         self.counters["steps"] += 1
         self._publish_state()
@@ -222,7 +231,9 @@ class SimNode(Node):
         return after_step - self._pipeline_stamp > self.max_lead_s + 1e-9
 
     def _on_frame(self, msg: VariableFrame) -> None:
-        self._pipeline_stamp = max(self._pipeline_stamp, msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if stamp > self._pipeline_stamp:
+            self._pipeline_stamp, self._pipeline_wall = stamp, time.monotonic()
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if not self.physical:
@@ -265,6 +276,10 @@ class SimNode(Node):
         level, message = (OK, "running") if not self.finished else (OK, "finished")
         if bad:
             level, message = WARN, f"{message}; {bad} bad input message(s) ignored"
+        if self.counters["steps_without_pipeline"]:
+            level = WARN
+            message += (f"; {self.counters['steps_without_pipeline']} steps taken without the variables node "
+                        f"(no new /causal/variables frame for max_wait_s {self.max_wait_s:g} s)")
         if foreign:
             level = WARN
             message += ("; other publishers on " + ", ".join(f"{t} ({n})" for t, n in sorted(foreign.items()))

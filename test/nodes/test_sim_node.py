@@ -196,6 +196,31 @@ def test_flow_control_keeps_the_simulator_within_max_lead_of_the_pipeline(ros) -
     del TwistStamped
 
 
+def test_flow_control_runs_on_when_the_variables_node_goes_silent(ros) -> None:
+    """A variables node that dies mid-run: before, the simulator waited for its next frame for good (the demo gave up
+    after 60 s). After max_wait_s of wall time without a new frame it steps on, counted and warned about."""
+    from causal_nodes.nodes.common import STREAM_QOS, to_time_msg
+
+    node = _sim_node(ros, scenario="corridor_passing", real_time_factor=0.0, publish_camera=False, max_lead_s=0.3,
+                     max_wait_s=0.5)
+    peer = ros.node("sim_silent_peer")
+    frames = peer.create_publisher(VariableFrame, "/causal/variables", STREAM_QOS)
+    diagnostics: list = []
+    peer.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    frame = VariableFrame(names=["x"], values=[0.0])
+    frame.header.stamp = to_time_msg(node.time_offset_s + 0.2)
+    assert ros.spin_until(lambda: (frames.publish(frame), node.counters["paused_ticks"] > 10)[1], timeout=10.0)
+    assert node.sim.time <= 0.5 + 1e-9 and node.counters["steps_without_pipeline"] == 0  # held while it speaks
+    assert ros.spin_until(lambda: node.sim.time >= 2.0, timeout=10.0), "it ran on after max_wait_s of silence"
+    assert node.counters["steps_without_pipeline"] > 0
+
+    def warned() -> bool:
+        return any(s.name == "sim_node" and s.level == b"\x01" and "without the variables node" in s.message
+                   for m in diagnostics for s in m.status)
+
+    assert ros.spin_until(warned, timeout=5.0)
+
+
 def test_another_publisher_on_a_state_topic_is_reported_on_diagnostics(ros) -> None:
     """A second simulator, a bag replay or a robot in the same domain: its /odom mixes with the simulator's."""
     node = _sim_node(ros, scenario="corridor_passing", real_time_factor=5.0, publish_camera=False)
