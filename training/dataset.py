@@ -32,7 +32,7 @@ import numpy as np
 
 from causal_nodes.world_model.eth_ucy import Window
 from causal_nodes.world_model.frames import actions_from_track, vectors_to_robot, world_to_robot
-from causal_nodes.world_model.track_filter import filtered_velocities
+from causal_nodes.world_model.track_filter import TrackNoise, filtered_velocities
 
 
 @dataclass
@@ -79,14 +79,6 @@ class Batch:
     robot_pose: np.ndarray  # (B, H, 4) robot [x, y, cos, sin] at rollout steps, start frame
 
 
-def velocities(pos: np.ndarray, present: np.ndarray, dt: float) -> np.ndarray:
-    """Backward-difference velocities (T, N, 2); zero at the first step of each track."""
-    vel = np.zeros_like(pos)
-    both = present[1:] & present[:-1]
-    vel[1:][both] = (pos[1:][both] - pos[:-1][both]) / dt
-    return np.nan_to_num(vel)
-
-
 def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, horizon: int, dt: float,
                 p_pedestrian_robot: float, aug: Augment | None = None) -> tuple:
     aug = aug or Augment()
@@ -119,8 +111,7 @@ def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, hor
     seen = pos  # what the model is fed; the targets stay the clean positions
     if rng.random() < aug.noise:
         seen = pos + rng.normal(0.0, rng.uniform(0.0, aug.noise_max), size=pos.shape)
-    vel = velocities(seen, present, dt) if win.track_noise is None else \
-        filtered_velocities(np.nan_to_num(seen), present, dt, win.track_noise)
+    vel = filtered_velocities(seen, present, dt, win.track_noise or TrackNoise())  # NaN only where absent
     people = np.zeros((T, p_max, 4))
     people[:, :n, :2] = np.nan_to_num(world_to_robot(np.nan_to_num(seen), poses))
     people[:, :n, 2:] = vectors_to_robot(vel, poses[:, 2:3])
