@@ -39,14 +39,19 @@ class RosHarness:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.nodes: list[object] = []
         self.spin_error: BaseException | None = None
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
         from rclpy.executors import ExternalShutdownException
 
+        # spin_once in a loop, stopped by close() between two waits: Jazzy's rclpy (7.1) lets Executor.shutdown()
+        # from another thread clear the executor's guard condition while spin() builds its next wait set
+        # (AttributeError: 'NoneType' object has no attribute 'handle' on this thread)
         try:
-            self.executor.spin()
+            while not self._stopping.is_set() and self.context.ok():
+                self.executor.spin_once(timeout_sec=0.05)
         except (ExternalShutdownException, RuntimeError) as error:
             self.spin_error = error  # shut down by close(), or a real failure that spin_until reports
 
@@ -72,8 +77,9 @@ class RosHarness:
         time.sleep(seconds)
 
     def close(self) -> None:
-        self.executor.shutdown()
+        self._stopping.set()
         self._thread.join(5)
+        self.executor.shutdown()
         for node in self.nodes:
             node.destroy_node()
         self.rclpy.shutdown(context=self.context)

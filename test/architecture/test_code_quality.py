@@ -9,6 +9,7 @@ import ast
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from repo_paths import REPO_ROOT
@@ -53,7 +54,9 @@ def test_runtime_stages_never_import_evaluation(stage: str) -> None:
 
 
 def _tool(name: str) -> list[str]:
-    exe = shutil.which(name, path=str(REPO_ROOT / ".venv" / "bin")) or shutil.which(name)
+    # the running interpreter's environment first: scripts/check-distro's venvs have their own ruff and mypy
+    exe = (shutil.which(name, path=str(Path(sys.executable).parent))
+           or shutil.which(name, path=str(REPO_ROOT / ".venv" / "bin")) or shutil.which(name))
     if exe is None:
         pytest.skip(f"{name} is not installed (it comes with the 'test' extra: pip install -e .[test])")
     return [exe]

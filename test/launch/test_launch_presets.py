@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from repo_paths import REPO_ROOT
+from repo_paths import REPO_ROOT, ROS_UNDERLAY
 
 pytestmark = pytest.mark.ros
 
@@ -25,7 +25,7 @@ pytest.importorskip("rclpy")
 from rcl_interfaces.srv import GetParameters  # noqa: E402
 from rclpy.parameter import parameter_value_to_python  # noqa: E402
 
-UNDERLAY = REPO_ROOT / "build" / "ros_underlay.bash"
+UNDERLAY = ROS_UNDERLAY
 RUNNER = Path(__file__).with_name("launch_runner.py")
 EXECUTABLES = ("variables_node", "discovery_node", "prioritizer_node", "sim_node", "replay_node")
 
@@ -52,7 +52,7 @@ def _prefix(tmp: Path) -> Path:
 
 def _launch(tmp: Path, *arguments: str) -> subprocess.Popen:
     if not UNDERLAY.is_file():
-        pytest.skip("no build/ros_underlay.bash (launch, launch_ros): run scripts/env.sh")
+        pytest.skip(f"no {UNDERLAY} (launch, launch_ros): run scripts/env.sh")
     command = (f'source "{UNDERLAY}" && export AMENT_PREFIX_PATH="{_prefix(tmp)}:$AMENT_PREFIX_PATH" && '
                f'exec "{sys.executable}" "{RUNNER}" causal_nodes ' + " ".join(f"'{a}'" for a in arguments))
     return subprocess.Popen(["bash", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

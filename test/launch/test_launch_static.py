@@ -143,7 +143,7 @@ def test_every_launch_file_takes_a_namespace_and_remaps_for_every_node(launch_fi
 
 
 def test_launch_helpers_parse_remaps_and_move_rviz_topics_into_the_namespace():
-    pytest.importorskip("launch", reason="launch comes from ../shared/ros2_src (scripts/env.sh) or apt")
+    pytest.importorskip("launch.actions", reason="launch comes from ../shared/ros2_src (scripts/env.sh) or apt")
     from causal_nodes.nodes.launching import TF_REMAPS, parse_remaps, rviz_topic_remaps
 
     assert parse_remaps(" people:=/tracker/people  /scan:=front/scan ") == [

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from repo_paths import REPO_ROOT
+from repo_paths import REPO_ROOT, ROS_UNDERLAY
 
 pytestmark = [pytest.mark.ros, pytest.mark.workspace]
 
@@ -43,7 +43,7 @@ from causal_msgs.msg import CausalGraph  # noqa: E402
 from causal_nodes.nodes.common import LATCHED_QOS  # noqa: E402
 
 MARKER = "<!-- workspace-steps"
-UNDERLAY = REPO_ROOT / "build" / "ros_underlay.bash"
+UNDERLAY = ROS_UNDERLAY
 RUNNER = Path(__file__).with_name("launch_runner.py")
 PASSED_ENV = ("ROS_DOMAIN_ID", "ROS_AUTOMATIC_DISCOVERY_RANGE", "RMW_IMPLEMENTATION", "OMP_NUM_THREADS", "LANG")
 
@@ -104,7 +104,7 @@ class Workspace:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Workspace:
     if not UNDERLAY.is_file() and not Path(f"/opt/ros/{os.environ.get('ROS_DISTRO', '')}/setup.bash").is_file():
-        pytest.skip("no ROS 2 underlay: neither /opt/ros/$ROS_DISTRO nor build/ros_underlay.bash (scripts/env.sh)")
+        pytest.skip(f"no ROS 2 underlay: neither /opt/ros/$ROS_DISTRO nor {UNDERLAY} (scripts/env.sh)")
     tmp = tmp_path_factory.mktemp("readme")
     home = tmp / "home"
     home.mkdir()

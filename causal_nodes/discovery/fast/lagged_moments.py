@@ -180,8 +180,10 @@ class SlidingLaggedMoments:
         self._last_rebuild = 0   # value of ``pushed`` at the last exact rebuild
         self._shift = np.zeros(n_vars)
         self._shift_vec = np.zeros(self.dim)
-        self._s1 = np.zeros(self.dim)
-        self._s2 = np.zeros((self.dim, self.dim))
+        # plain ndarray: numpy's stubs give np.zeros((d, d)) a 2-d shape type and ``rows @ rows.T`` a shape of
+        # unknown rank in some releases (2.2, Python 3.10's newest), which mypy then rejects on the assignment below
+        self._s1: np.ndarray = np.zeros(self.dim)
+        self._s2: np.ndarray = np.zeros((self.dim, self.dim))
 
     @property
     def held(self) -> int:
