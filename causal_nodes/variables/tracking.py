@@ -51,7 +51,7 @@ class NearestNeighbourTracker:
             known = np.stack([self._position[t] for t in track_ids])
             distances = np.linalg.norm(known[:, None, :] - positions_xy[None, :, :], axis=2)
             for flat in np.argsort(distances, axis=None):
-                ti, row = np.unravel_index(flat, distances.shape)
+                ti, row = map(int, np.unravel_index(flat, distances.shape))
                 if distances[ti, row] > self.gate_m:
                     break
                 track_id = track_ids[ti]

@@ -4,6 +4,7 @@ Why: the other tests import what they exercise, so a module no test reaches (a c
 standard-library name newer than Python 3.10 (Humble's) or an API of one ROS distribution and fail only on a robot.
 ruff's py310 target checks syntax, not names looked up at run time. Each check runs in a fresh interpreter, so
 modules the suite already imported cannot hide a failure. ``scripts/check-distro py310`` runs this on Python 3.10.
+Every source file is also compiled, for syntax newer than the running Python that ruff may not flag.
 """
 from __future__ import annotations
 
@@ -74,6 +75,19 @@ def _failures(names: list[str], blocked: tuple[str, ...] = ()) -> dict[str, str]
             continue
         failed[name] = text
     return failed
+
+
+def test_every_source_file_compiles() -> None:
+    """Syntax newer than the running Python (3.12's nested same-quote f-strings, ``type`` aliases, ``except*``) in
+    any file, including the training, benchmark and launch code that no import test reaches."""
+    failed = {}
+    for folder in ("causal_nodes", "training", "benchmarks", "launch", "test", "scripts", "bin"):
+        for path in sorted((REPO_ROOT / folder).rglob("*.py")):
+            try:
+                compile(path.read_text(), str(path), "exec", dont_inherit=True)
+            except SyntaxError as error:
+                failed[str(path.relative_to(REPO_ROOT))] = f"line {error.lineno}: {error.msg}"
+    assert not failed, json.dumps(failed, indent=1)
 
 
 def test_module_list_covers_the_package() -> None:
