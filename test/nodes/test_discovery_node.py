@@ -257,8 +257,8 @@ def test_a_left_out_variable_that_returns_keeps_the_graph_coming_and_then_joins_
         frames[k] = VariableFrame(names=NAMES[:-1], values=[float(v) for v in data[k, :-1]])
         frames[k].header.stamp = to_time_msg(0.1 * k)
     _publish_paced(ros, pub, node, frames[:300])
-    assert ros.spin_until(lambda: graphs[-1].variables == NAMES[:-1] and graphs[-1].sample_count == 150, 30), \
-        (graphs[-1].variables if graphs else None, node.online.counters())
+    assert ros.spin_until(lambda: bool(graphs) and graphs[-1].variables == NAMES[:-1]
+                          and graphs[-1].sample_count == 150, 30), node.online.counters()
 
     def ends_at(k: int) -> bool:
         return abs(stamp_seconds(graphs[-1].window_end) - 0.1 * k) < 1e-6
