@@ -40,7 +40,7 @@ from causal_nodes.variables.time_sanity import FUTURE_STAMP, NON_FINITE_STAMP, O
 from causal_nodes.world_model.backends import BACKENDS
 from causal_nodes.world_model.runtime import WorldModel
 from causal_nodes.world_model.stream import MAX_RANGE_M, StampRejected, WorldModelStream
-from causal_nodes.world_model.track_filter import TrackNoise
+from causal_nodes.world_model.track_filter import MIN_SECOND_DIFFERENCES, TrackNoise
 
 
 def default_model_path() -> str:
@@ -74,6 +74,16 @@ class WorldModelNode(Node):
                           float_range=(-1.0, 5.0))
         accel = declare(self, "walk_accel_sd", 0.6, "sd of people's acceleration (m/s^2), used with a fixed "
                         "track_position_noise_m > 0", float_range=(0.001, 20.0))
+        noise_half_life = declare(self, "track_noise_half_life", 0.0, "second differences of the people's tracks "
+                                  "after which one weighs half in the online estimate of the tracker's noise (-1 "
+                                  "track_position_noise_m); 0 = never forget (one tracker), else at least "
+                                  f"{MIN_SECOND_DIFFERENCES}, e.g. 20000 (~4 min with 20 people) when the tracker "
+                                  "changes", float_range=(0.0, 1e9))
+        if 0 < noise_half_life < MIN_SECOND_DIFFERENCES:
+            self.get_logger().warning(f"track_noise_half_life {noise_half_life} is below the "
+                                      f"{MIN_SECOND_DIFFERENCES} second differences an estimate needs: using "
+                                      f"{MIN_SECOND_DIFFERENCES}")
+            noise_half_life = float(MIN_SECOND_DIFFERENCES)
         calibrate = declare(self, "self_calibrate", True, "damp the published paths as the realized paths of earlier "
                             "forecasts call for (people here slow down or turn within the horizon); "
                             "no change until 1000 forecast steps were scored")
@@ -101,7 +111,7 @@ class WorldModelNode(Node):
         self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None)
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
                                        None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate, rules,
-                                       max_range, max_people, gate, half_life)
+                                       max_range, max_people, gate, half_life, noise_half_life)
         for reason in self.model.fallback_reasons:
             self.get_logger().info(f"backend fallback: {reason}")
         self.get_logger().info(f"world model {Path(model_path).name} on backend {self.model.backend}")

@@ -71,14 +71,16 @@ class WorldModelStream:
     from the tracks seen (the estimate survives :meth:`reset`: it describes the tracker, not the scene).
     ``calibrate``: damp the published paths as the outcomes of earlier forecasts call for
     (:class:`.calibration.HorizonDamping`; reset with the stream, since it describes the place), the older outcomes
-    weighing half after ``calibration_half_life`` scored steps (0: never forget).
+    weighing half after ``calibration_half_life`` scored steps (0: never forget); the online noise estimate likewise
+    after ``noise_half_life`` second differences (0: never; else at least the estimator's ``min_samples``).
     ``time_rules``: when a stamp far back or (confirmed) far ahead starts the stream over; ``time_resets`` counts
     those by reason. ``max_range_m``: see the module docstring."""
 
     def __init__(self, model: WorldModel, horizon: int, min_step_interval: float | None = None,
                  track_noise: TrackNoise | None = None, calibrate: bool = False, time_rules: TimeRules | None = None,
                  max_range_m: float = MAX_RANGE_M, max_people: int = MAX_PEOPLE,
-                 tracker_gate_m: float = TRACKER_GATE_M, calibration_half_life: float = 0.0) -> None:
+                 tracker_gate_m: float = TRACKER_GATE_M, calibration_half_life: float = 0.0,
+                 noise_half_life: float = 0.0) -> None:
         if not 1 <= horizon <= model.horizon_max:
             raise ValueError(f"horizon must be in 1..{model.horizon_max}, got {horizon}")
         self.model = model
@@ -86,7 +88,7 @@ class WorldModelStream:
         self.min_step_interval = 0.9 * model.dt if min_step_interval is None else float(min_step_interval)
         self.slots = SlotAssigner(model.p_max)
         self.fixed_noise = track_noise
-        self.noise_estimator = TrackNoiseEstimator(model.dt)
+        self.noise_estimator = TrackNoiseEstimator(model.dt, half_life=noise_half_life)
         self.calibrate = calibrate
         self.calibration_half_life = calibration_half_life
         self.time_rules = time_rules if time_rules is not None else TimeRules()

@@ -21,7 +21,12 @@ fixed filter serves both, so the filter here adapts to the tracker:
 * :class:`VelocityFilter` is the matching constant-velocity Kalman filter per person (velocity first, then
   position: ``v' = v + a dt``, ``p' = p + v' dt``). With zero position noise it returns the backward
   difference exactly, so a clean tracker keeps today's behaviour; with noise it smooths as much as the noise
-  calls for and no more.
+  calls for and no more. With or without noise, a position further from the prediction than a walker gets
+  (:data:`JUMP_M` plus 3 sd of the prediction) is another person (an id swap): the track starts over at zero
+  velocity instead of taking one step of a 10 m/s "walker" that flings every forecast of that person metres away.
+
+A tracker's noise can change (another detector, a change of light or range), so the estimate can forget
+(``half_life``: second differences after which one weighs half; 0, the default, never forgets: one tracker).
 
 The same filter serves the world-model node's stream (``WorldModelStream``) and the
 ETH/UCY evaluation (:func:`filtered_velocities`, whole arrays), so the model sees the same inputs everywhere.
@@ -70,29 +75,48 @@ class TrackNoiseEstimator:
     seen in a call to :meth:`forget_except`.
     """
 
-    def __init__(self, dt: float, min_samples: int = MIN_SECOND_DIFFERENCES) -> None:
+    def __init__(self, dt: float, min_samples: int = MIN_SECOND_DIFFERENCES, half_life: float = 0.0) -> None:
         if dt <= 0:
             raise ValueError(f"dt must be > 0, got {dt}")
+        if half_life and not half_life >= min_samples:
+            raise ValueError(f"half_life must be 0 (never forget) or >= min_samples ({min_samples}), got {half_life}: "
+                             "fewer would never hold enough second differences for an estimate")
         self.dt = dt
         self.min_samples = min_samples
+        self.half_life = float(half_life)
         self._sum_sq = 0.0
-        self._n_sq = 0
+        self._n_sq: float = 0
         self._sum_noise_coef = 0.0  # sum of var(d2) / s2 per sample: 6 at even steps
         self._sum_accel_coef = 0.0  # sum of (h / dt)^4 per sample: 1 at even steps
         self._sum_lag = 0.0
-        self._n_lag = 0
+        self._n_lag: float = 0
         self._sum_lag_coef = 0.0  # sum of -cov(d2_t, d2_(t-1)) / s2 per sample: 4 at even steps
         # per person: the last <= 3 positions, the last second difference and its ratio of spacings, the last spacing
         self._recent: dict[object, tuple[list[np.ndarray], np.ndarray | None, float, float]] = {}
 
     @property
     def samples(self) -> int:
-        return self._n_sq
+        """Second differences (per axis) the estimate rests on; with a half-life, their weight (older ones less)."""
+        return int(round(self._n_sq))
+
+    def _decay(self, count: int) -> None:
+        """Older sums weigh ``0.5 ** (count / half_life)`` less before ``count`` new second differences join."""
+        if not self.half_life:
+            return
+        keep = 0.5 ** (count / self.half_life)
+        self._sum_sq *= keep
+        self._n_sq *= keep
+        self._sum_noise_coef *= keep
+        self._sum_accel_coef *= keep
+        self._sum_lag *= keep
+        self._n_lag *= keep
+        self._sum_lag_coef *= keep
 
     def _add(self, d2: np.ndarray, ratio: float, spacing: float, previous: np.ndarray | None,
              previous_ratio: float) -> None:
         """One second difference ``p_t - (1 + r) p_(t-1) + r p_(t-2)``, ``r`` = ``ratio`` of the spacings, the newer
         one ``spacing`` (in units of ``dt``); ``previous`` is the track's second difference one step before."""
+        self._decay(d2.size)
         self._sum_sq += float(d2 @ d2)
         self._n_sq += d2.size
         self._sum_noise_coef += d2.size * (1.0 + (1.0 + ratio) ** 2 + ratio**2)
@@ -182,16 +206,16 @@ class VelocityFilter:
                 x_new[key] = np.stack([z, np.zeros(2)])
                 cov_new[key] = np.diag([r, INITIAL_SPEED_SD**2])
                 continue
-            if not self.noise.smooths:  # exact backward difference; the state stays ready for a noisy tracker
-                x_new[key] = np.stack([z, (z - self._x[key][0]) / dt])
-                cov_new[key] = np.zeros((2, 2))
-                out[i] = x_new[key][1]
-                continue
             x = f @ self._x[key]
             cov = f @ self._cov[key] @ f.T + q
             if float(np.hypot(*(z - x[0]))) > JUMP_M + 3.0 * np.sqrt(cov[0, 0] + r):  # another person: start over
                 x_new[key] = np.stack([z, np.zeros(2)])
                 cov_new[key] = np.diag([r, INITIAL_SPEED_SD**2])
+                continue
+            if not self.noise.smooths:  # exact backward difference; the state stays ready for a noisy tracker
+                x_new[key] = np.stack([z, (z - self._x[key][0]) / dt])
+                cov_new[key] = np.zeros((2, 2))  # the past is exact: only the walk's acceleration is unknown
+                out[i] = x_new[key][1]
                 continue
             gain = cov[:, 0] / (cov[0, 0] + r)
             x = x + np.outer(gain, z - x[0])
@@ -208,12 +232,32 @@ def filtered_velocities(positions: np.ndarray, present: np.ndarray, dt: float, n
     Zero on a track's first step; without position noise exactly the backward difference ``(p_t - p_(t-1)) / dt``.
     """
     vel = np.zeros_like(positions, dtype=np.float64)
-    if not noise.smooths:  # the same numbers as VelocityFilter's exact path, without a loop (training's hot path)
-        both = present[1:] & present[:-1]
-        vel[1:][both] = (positions[1:][both] - positions[:-1][both]) / dt
-        return np.nan_to_num(vel)
+    if not noise.smooths:  # VelocityFilter's exact path, vectorised over people (training's hot path)
+        return _backward_differences(np.asarray(positions, dtype=np.float64), np.asarray(present, dtype=bool), dt,
+                                     noise.accel_sd)
     tracks = VelocityFilter(noise)
     for t in range(positions.shape[0]):
         people = np.flatnonzero(present[t])
         vel[t, people] = tracks.step(list(people), positions[t, people], dt if t else None)
+    return vel
+
+
+def _backward_differences(positions: np.ndarray, present: np.ndarray, dt: float, accel_sd: float) -> np.ndarray:
+    """``(p_t - p_(t-1)) / dt`` where a track goes on, zero where it starts or jumps: the numbers of
+    :class:`VelocityFilter` without position noise, in one loop over time instead of one over people and time.
+
+    The jump gate is the filter's: after a track's first step the prediction's sd is ``INITIAL_SPEED_SD dt``
+    (plus the walk's), after an exact step only the walk's, ``accel_sd dt^2``."""
+    vel = np.zeros_like(positions)
+    if not len(positions):
+        return vel
+    walk_var = (max(accel_sd, MIN_ACCEL_SD) * dt * dt) ** 2
+    fresh = present[0].copy()  # the track started at this step: its velocity is unknown
+    for t in range(1, positions.shape[0]):
+        both = present[t] & present[t - 1]
+        gate = JUMP_M + 3.0 * np.sqrt(walk_var + np.where(fresh, (INITIAL_SPEED_SD * dt) ** 2, 0.0))
+        step = np.where(both[:, None], positions[t] - positions[t - 1], 0.0)
+        going = both & (np.hypot(*(step - vel[t - 1] * dt).T) <= gate)
+        vel[t][going] = step[going] / dt
+        fresh = present[t] & ~going
     return vel

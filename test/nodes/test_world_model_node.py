@@ -218,3 +218,23 @@ def test_node_keeps_identities_when_the_pose_order_changes(harness):
     ys = np.array([p.pose.position.y for p in path.poses])
     # person 0 walks -x at 1 m/s from x = 2.6: keyed by array place, the velocity was the 3.6 m between the two people
     assert abs(xs[0] - (2.6 - 0.4)) < 0.2 and np.all(np.abs(np.diff(xs) + 0.4) < 0.2) and np.all(np.abs(ys - 1.0) < 0.5)
+
+
+def test_track_noise_half_life_reaches_the_estimate_and_a_too_small_one_is_raised():
+    """The parameter must reach the estimator (a robot whose tracker changes), and a half-life shorter than the
+    second differences an estimate needs would never give one: it is raised to that, with a warning."""
+    if not MODEL.is_file():
+        pytest.skip(f"trained model not found at {MODEL}")
+    from causal_nodes.nodes.world_model_node import WorldModelNode
+    from causal_nodes.world_model.track_filter import MIN_SECOND_DIFFERENCES
+
+    rclpy.init()
+    try:
+        for asked, used in ((0.0, 0.0), (50.0, float(MIN_SECOND_DIFFERENCES)), (20000.0, 20000.0)):
+            node = WorldModelNode(parameter_overrides=[Parameter("model_path", value=str(MODEL)),
+                                                       Parameter("backend", value="cpu"),
+                                                       Parameter("track_noise_half_life", value=asked)])
+            assert node.stream.noise_estimator.half_life == used
+            node.destroy_node()
+    finally:
+        rclpy.shutdown()

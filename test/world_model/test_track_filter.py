@@ -126,3 +126,42 @@ def test_uneven_steps_neither_invent_noise_nor_hide_it():
             assert got.position_sd < 1e-6 and got.accel_sd == pytest.approx(0.5, rel=0.1)
     with pytest.raises(ValueError, match="dt must be > 0"):
         est.add_point(0, np.zeros(2), 0.0)
+
+
+def test_the_whole_array_path_equals_the_streamed_filter_with_gaps_and_id_swaps():
+    """Training and evaluation take velocities for whole arrays (``filtered_velocities``), the node one step at a
+    time (``VelocityFilter``): they must be the same numbers, including where a track jumps to another person --
+    the array path had no jump gate, so a clean tracker's id swap trained and scored a 10 m/s step."""
+    rng = np.random.default_rng(6)
+    truth, _ = _walkers(rng, 60, 40, accel_sd=0.5)
+    truth[20:, :30] += 5.0  # every other track jumps 7 m at step 20: an id swap
+    present = rng.random(truth.shape[:2]) > 0.15
+    for noise in (TrackNoise(), TrackNoise(0.04, 0.5)):
+        whole = filtered_velocities(np.where(present[..., None], truth, np.nan), present, DT, noise)
+        stream, streamed = VelocityFilter(noise), np.zeros_like(truth)
+        for t in range(truth.shape[0]):
+            people = np.flatnonzero(present[t])
+            streamed[t, people] = stream.step(list(people), truth[t, people], DT if t else None)
+        np.testing.assert_allclose(whole, streamed, rtol=0, atol=1e-12)
+        assert filtered_velocities(truth[:0], present[:0], DT, noise).shape == (0, 60, 2)  # no frames: no velocities
+        jumped = present[20, :30] & present[19, :30]
+        assert jumped.sum() > 15 and np.all(whole[20, :30][jumped] == 0.0), "the jump restarts the track"
+        going_on = present[21, :30] & jumped
+        assert np.all(np.hypot(*whole[21, :30][going_on].T) < 4.0), "and the next step is a walker's again"
+
+
+def test_with_a_half_life_the_estimate_follows_a_new_tracker():
+    """The robot's tracker changes (a new detector): without forgetting, the old noise weighs as long as it was seen."""
+    rng = np.random.default_rng(7)
+    truth, _ = _walkers(rng, 400, 30, accel_sd=0.5)
+    keeps, forgets = TrackNoiseEstimator(DT), TrackNoiseEstimator(DT, half_life=2000)
+    for i in range(truth.shape[1]):
+        noise_sd = 0.05 if i < 200 else 0.0  # the first 200 people through a jittery tracker, then a clean one
+        for est in (keeps, forgets):
+            est.add_track(truth[:, i] + rng.normal(0, noise_sd, (30, 2)) * (noise_sd > 0))
+        if i == 199:
+            assert forgets.estimate().position_sd == pytest.approx(0.05, rel=0.15)
+    assert forgets.estimate().position_sd < 0.01 < 0.03 < keeps.estimate().position_sd
+    assert forgets.samples < keeps.samples
+    with pytest.raises(ValueError, match="half_life must be 0"):
+        TrackNoiseEstimator(DT, half_life=50)
