@@ -8,6 +8,7 @@ graph reflects it).
 """
 from __future__ import annotations
 
+import bisect
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -122,10 +123,23 @@ class OnlineDiscovery:
         self._back_run: dict[str, int] = {}
         """Left-out variables present and finite again: name -> frames in a row."""
         self._back_after: dict[str, int] = {}
-        """Left-out variables -> good frames in a row that take them back in: the rule's own count (a variable left
-        out for NaN returns after ``leave_out_nan_after``), so one good frame never empties the window."""
+        """Left-out variables -> good frames in a row before they may return: the rule's own count (a variable left
+        out for NaN needs ``leave_out_nan_after``), so a few good frames from a dying sensor do not take it back."""
         self._held: deque = deque()
-        """Frames rejected in a row for a variable that may yet be left out; taken in without it when it is."""
+        """Frames rejected in a row for a variable that may yet be left out; taken in without it when it is:
+        (frame number, stamp, names, values, subject)."""
+        self._frames_seen = 0
+        """Frames numbered as they arrive, so that a left-out variable's run of good frames (``_back_run``) tells
+        which of the frames kept for its return carry it."""
+        self._returning: deque = deque()
+        """The newest frames taken into the window while a left-out variable is back, kept whole (frame number,
+        stamp, names, values, subject): a returning variable's window is built from them once they are enough for
+        a run, while the narrow window runs on. At most the window's length; empty while no left-out variable is
+        back. Every frame in it carries the window's variables."""
+        self._returning_resets = 0
+        self.returns = 0
+        """Windows switched to take returning variables back in."""
+        self.last_returned: list[str] = []
         self.reconfigurations = 0
         self._samples_at_last_job = -1
         self.streaming = _streams(config)
@@ -147,6 +161,7 @@ class OnlineDiscovery:
             raise ValueError(f"variables: {len(variables)} configured, max_variables is {window.max_variables}")
         if window != self.window.config:
             self.window.reconfigure(window)
+        self._returning.clear()  # kept under the old settings (a shorter window, another min_samples): start again
         if variables is not None and list(variables) != self.variables:
             self.variables = list(variables)
             self.left_out, self._back_run, self._back_after, self._missing_run, self._gone_run = {}, {}, {}, {}, {}
@@ -156,9 +171,7 @@ class OnlineDiscovery:
             self.window.clear()
         self.config, self._min_samples_wanted, self.min_samples = config, wanted, new_min
         self.streaming = _streams(config)
-        self._stream = None
-        if self.streaming and self.window.fill:
-            self._follow_window(self.window.array()[-1])
+        self._restream()
         self._samples_at_last_job = -1  # the next tick runs with the new settings even without new samples
         self.reconfigurations += 1
 
@@ -167,24 +180,29 @@ class OnlineDiscovery:
 
         A listed variable missing from the frames for ``leave_out_after`` frames in a row (NaN, listed or not:
         ``leave_out_nan_after``) is left out of the window, which keeps the other variables' samples, including
-        those of the frames held back meanwhile; it comes back after ``leave_out_after`` good frames in a row (the
-        window starts over: its samples lack it). The context (regime label) is left out at once when the frames
+        those of the frames held back meanwhile. When it is back, the narrow window runs on while the frames that
+        carry it are kept aside; once it has been back for ``leave_out_after`` good frames in a row and they number
+        ``min_samples``, the window switches to them, the variable in (it is dropped again if the variable goes
+        before). The context (regime label) is left out at once when the frames
         lack it: a run without regimes beats no run. Without listed variables, a variable the frames no longer
         carry leaves the window at once, the others' samples kept (the producer chose the frames' variables)."""
         if (len(names) != len(values) or len(names) > self.window.config.max_variables or not names
                 or not np.isfinite(stamp)):
             return self.window.add(stamp, names, values)  # rejected and counted there
         index = {name: k for k, name in enumerate(names)}
+        self._frames_seen += 1
         self._follow_absences(names, values, index)
-        verdict = self._take(stamp, names, values, subject, index)
+        verdict = self._take(self._frames_seen, stamp, names, values, subject, index)
         config = self.window.config
         if verdict is None:
             self._held.clear()
+            self._take_back_returned()
         elif ((verdict.startswith("missing_") and config.leave_out_after)
               or (verdict == "non_finite_value" and config.leave_out_nan_after)):
-            self._held.append((stamp, list(names), list(values), subject))
+            self._held.append((self._frames_seen, stamp, list(names), list(values), subject))
             while len(self._held) > max(config.leave_out_after, config.leave_out_nan_after):
                 self._held.popleft()
+        self._forget_useless_returning()
         return verdict
 
     def _expected(self, frame_names: Sequence[str]) -> list[str]:
@@ -192,7 +210,7 @@ class OnlineDiscovery:
         a variable it no longer sends is never "missing", and a wholly new set of names starts a new window)."""
         return [v for v in (self.variables or frame_names) if v not in self.left_out]
 
-    def _take(self, stamp: float, names: Sequence[str], values: Sequence[float], subject: str,
+    def _take(self, frame: int, stamp: float, names: Sequence[str], values: Sequence[float], subject: str,
               index: dict[str, int]) -> str | None:
         missing = [v for v in self._expected(names) if v not in index]
         if missing:
@@ -204,7 +222,53 @@ class OnlineDiscovery:
         verdict = self.window.add(stamp, used, row, subject)
         if verdict is None and self.streaming:
             self._follow_window(row)
+        if verdict is None and self.left_out:
+            self._keep_for_return(frame, stamp, names, values, subject)
         return verdict
+
+    def _keep_for_return(self, frame: int, stamp: float, names: Sequence[str], values: Sequence[float],
+                         subject: str) -> None:
+        resets = sum(self.window.resets.values())
+        if resets != self._returning_resets:  # the window started over: frames from before it must not return
+            self._returning.clear()
+            self._returning_resets = resets
+        self._returning.append((frame, stamp, tuple(names), tuple(values), subject))
+        while len(self._returning) > self.window.config.length:
+            self._returning.popleft()
+
+    def _forget_useless_returning(self) -> None:
+        """Drops the kept frames older than every left-out variable's run of good frames: none can return with them
+        (a variable that went again before its switch takes its frames with it; none lost from the window)."""
+        first = self._frames_seen - max((self._back_run.get(v, 0) for v in self.left_out), default=0)
+        while self._returning and self._returning[0][0] <= first:
+            self._returning.popleft()
+
+    def _returning_count(self, run: int) -> int:
+        """Kept frames among the newest ``run`` frames (those of a variable back for ``run`` frames in a row)."""
+        return len(self._returning) - bisect.bisect_right(self._returning, self._frames_seen - run,
+                                                          key=lambda kept: kept[0])
+
+    def _take_back_returned(self) -> None:
+        """Switches the window to the frames kept for the variables back long enough, with them in, once those
+        frames are enough for a run: the window's newest samples, widened (variables back for fewer frames wait
+        on; the frames kept are the window's, so nothing is counted twice)."""
+        ready = [v for v in self.left_out if self._back_run[v] >= self._back_after[v]
+                 and self._returning_count(self._back_run[v]) >= self.min_samples]
+        if not ready:
+            return
+        run = min(self._back_run[v] for v in ready)
+        frames = [kept for kept in self._returning if kept[0] > self._frames_seen - run]
+        for name in ready:
+            del self.left_out[name], self._back_run[name], self._back_after[name]
+        names = [v for v in (self.variables or frames[-1][2]) if v not in self.left_out]
+        rows = [[dict(zip(kept[2], kept[3]))[v] for v in names] for kept in frames]
+        self.window.replace_samples(names, [kept[1] for kept in frames], np.asarray(rows, dtype=np.float64),
+                                    [kept[4] for kept in frames])
+        self._returning = deque(frames)  # they carry the widened window's variables: later returns build on them
+        self.returns += 1
+        self.last_returned = ready
+        self._restream()
+        self._samples_at_last_job = -1
 
     def _follow_absences(self, names: Sequence[str], values: Sequence[float], index: dict[str, int]) -> None:
         """Counts runs of absent (missing or NaN) variables and of left-out ones back; leaves out and takes back
@@ -237,13 +301,6 @@ class OnlineDiscovery:
                 back_after[v] = config.leave_out_nan_after
         for name in list(self.left_out):
             self._back_run[name] = self._back_run.get(name, 0) + 1 if finite(name) else 0
-        back = [v for v in self.left_out if self._back_run[v] >= self._back_after[v]]
-        if back:
-            for name in back:
-                del self.left_out[name], self._back_run[name], self._back_after[name]
-            self.window.resets["variable_returned"] += 1
-            self.window.clear()
-            self._missing_run, self._gone_run = {}, {}
         if len(leaving) == len(expected):  # none would be left: the frames wait (rejected, named) instead
             leaving = {}
         if leaving:
@@ -259,7 +316,7 @@ class OnlineDiscovery:
             for frame in held:  # the frames held back for them
                 self._replay(*frame)
 
-    def _replay(self, stamp: float, names: list[str], values: list[float], subject: str) -> None:
+    def _replay(self, frame: int, stamp: float, names: list[str], values: list[float], subject: str) -> None:
         """Takes in a frame held back for a variable now left out -- or holds it back again, not counted twice, when
         it still waits for another one (two variables leaving a few frames apart lose no frame between them)."""
         index = {name: k for k, name in enumerate(names)}
@@ -268,8 +325,8 @@ class OnlineDiscovery:
         if ((config.leave_out_after and any(v not in index for v in expected))
                 or (config.leave_out_nan_after and not all(np.isfinite(values[index[v]]) for v in expected
                                                            if v in index))):
-            self._held.append((stamp, names, values, subject))
-        elif self._take(stamp, names, values, subject, index) is None:
+            self._held.append((frame, stamp, names, values, subject))
+        elif self._take(frame, stamp, names, values, subject, index) is None:
             self.taken_in_after_hold += 1
 
     def warm_up(self) -> float:
@@ -293,12 +350,19 @@ class OnlineDiscovery:
         else:
             self._stream.push(np.asarray(values, dtype=np.float64))
 
+    def _restream(self) -> None:
+        """Rebuilds the streaming statistics from the window as it now is (or none, until it has samples)."""
+        self._stream = None
+        if self.streaming and self.window.fill:
+            self._follow_window(self.window.array()[-1])
+
     def reset(self, reason: str = "requested") -> int:
         """Empties the window (counted as a reset for ``reason``); the next run waits for ``min_samples`` new samples.
         Returns how many samples were dropped."""
         dropped = self.window.fill
         self.window.clear()
         self._held.clear()  # frames from before the reset must not be replayed into the emptied window
+        self._returning.clear()  # nor come back with a returning variable
         self.window.resets[reason] += 1  # also makes the streaming statistics start again from the empty window
         self._samples_at_last_job = -1
         return dropped
@@ -359,6 +423,8 @@ class OnlineDiscovery:
         out.update({f"rejected_{k}": v for k, v in self.rejected.items()})
         out["taken_in_after_hold"] = self.taken_in_after_hold  # of the rejected ones: not lost after all
         out["reconfigurations"] = self.reconfigurations
+        out["variable_returned_switches"] = self.returns  # windows switched to take left-out variables back in
+        out["returning_frames_kept"] = len(self._returning)
         return out
 
     def blocking(self) -> dict[str, int]:
@@ -380,6 +446,10 @@ class OnlineDiscovery:
             shown = [f"{name} ({why})" for name, why in list(self.left_out.items())[:5]]
             more = f" and {len(self.left_out) - 5} more" if len(self.left_out) > 5 else ""
             blocked_note += "; left out: " + ", ".join(shown) + more
+        back = [(name, self._returning_count(run)) for name, run in self._back_run.items() if run > 0]
+        if back:
+            blocked_note += "; returning: " + ", ".join(
+                f"{name} ({count}/{self.min_samples} samples)" for name, count in back[:5])
         if fill < self.min_samples:
             return False, f"waiting for samples: {fill}/{self.min_samples} in window{blocked_note}"
         return True, f"window {fill}/{self.window.config.length}{blocked_note}"

@@ -34,8 +34,9 @@ class WindowConfig:
     prioritizer's SEM fit skips the rows that touch a missing value, so it keeps them and loses no time steps."""
     leave_out_after: int = 20
     """Frames in a row a variable may be missing from the frames before discovery leaves it out of the window
-    (:class:`~causal_nodes.discovery.online.OnlineDiscovery`), keeping the others' samples; as many frames in a
-    row with it back put it in again (the window starts over). 0 = never: frames without it are rejected. One
+    (:class:`~causal_nodes.discovery.online.OnlineDiscovery`), keeping the others' samples; once it is back for as
+    many frames in a row it returns, when enough frames with it have been collected for a run (the narrow window
+    runs on meanwhile). 0 = never: frames without it are rejected. One
     missing from more than a third of the frames (flicker) is left out too, after proportionally more frames."""
     leave_out_nan_after: int = 0
     """The same for a variable present but NaN. 0 (default) = never: NaN is how a person out of view looks, and
@@ -174,6 +175,16 @@ class SampleWindow:
             self._append(float(stamp), row, label)
         self.missing_run = {name: run for name, run in self.missing_run.items() if name in self.names}
         return removed
+
+    def replace_samples(self, names: Sequence[str], stamps: Sequence[float], rows: np.ndarray,
+                        labels: Sequence[str]) -> None:
+        """Puts these samples (oldest first, at most ``length`` kept) in place of the window's, with these variables:
+        a wider window built from frames already taken (not counted again as accepted, nor as a reset)."""
+        self._set_names(names)
+        for stamp, row, label in zip(stamps, np.asarray(rows, dtype=np.float64).reshape(len(stamps), len(names)),
+                                     labels):
+            self._append(float(stamp), row, label)
+        self.missing_run = {}
 
     def array(self) -> np.ndarray:
         """The window's samples, oldest first, as a (fill, N) copy."""

@@ -132,6 +132,7 @@ class DiscoveryNode(Node):
         self.frames_received = 0
         self.inputs = InputMonitor(["frames"], self.stale_after_s, monotonic())
         self._resets_reported = 0
+        self._returns_reported = 0
         self._last_outcome: DiscoveryOutcome | None = None
         self._last_latency_s = float("nan")
 
@@ -193,6 +194,11 @@ class DiscoveryNode(Node):
         with self._lock:
             self.online.add(stamp_seconds(msg.header.stamp), list(msg.names), list(msg.values), msg.subject_id)
             resets = sum(self.online.window.resets.values())
+            returns, returned, fill = self.online.returns, self.online.last_returned, self.online.window.fill
+        if returns != self._returns_reported:
+            self._returns_reported = returns
+            self.get_logger().info(f"back in the window: {', '.join(returned)} (switched to the {fill} newest frames "
+                                   "that carry it)")
         if resets != self._resets_reported:
             self._resets_reported = resets
             self.get_logger().warning("window reset: " + ", ".join(

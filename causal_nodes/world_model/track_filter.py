@@ -249,6 +249,8 @@ def _backward_differences(positions: np.ndarray, present: np.ndarray, dt: float,
     The jump gate is the filter's: after a track's first step the prediction's sd is ``INITIAL_SPEED_SD dt``
     (plus the walk's), after an exact step only the walk's, ``accel_sd dt^2``."""
     vel = np.zeros_like(positions)
+    if not len(positions):
+        return vel
     walk_var = (max(accel_sd, MIN_ACCEL_SD) * dt * dt) ** 2
     fresh = present[0].copy()  # the track started at this step: its velocity is unknown
     for t in range(1, positions.shape[0]):

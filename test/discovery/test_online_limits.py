@@ -63,12 +63,14 @@ def test_a_variable_nan_for_leave_out_after_frames_is_left_out_and_its_frames_ke
     outcome = online.run(job)
     assert outcome.result is not None and "b" in outcome.result.dropped
     assert "left out of the window" in outcome.result.dropped_text()
-    for k in range(40, 44):  # b back, but not yet for leave_out_after frames: still out
-        online.add(0.1 * k, ["a", "b", "c"], [float(k), 1.0, 1.0])
-    assert "b" in online.left_out and online.window.fill == 44
-    online.add(4.4, ["a", "b", "c"], [44.0, 1.0, 1.0])
-    assert online.left_out == {} and online.window.names == ["a", "b", "c"] and online.window.fill == 1
-    assert online.counters()["reset_variable_returned"] == 1
+    for k in range(40, 59):  # b back, but its frames are not yet enough for a run: the narrow window runs on
+        online.add(0.1 * k, ["a", "b", "c"], [float(k), float(k % 3), 1.0])
+    assert "b" in online.left_out and online.window.fill == 59 and online.ready()
+    assert "returning: b (19/20 samples)" in online.fill_status()[1]
+    online.add(5.9, ["a", "b", "c"], [59.0, 2.0, 1.0])  # the 20th: the window switches to these 20 frames, b in
+    assert online.left_out == {} and online.window.names == ["a", "b", "c"] and online.window.fill == 20
+    np.testing.assert_array_equal(online.window.array()[:, :2], np.c_[np.arange(40.0, 60.0), np.arange(40, 60) % 3])
+    assert online.counters()["variable_returned_switches"] == 1 and not online.window.resets
 
 
 def test_a_listed_variable_missing_from_the_frames_is_left_out_and_the_streaming_statistics_follow():
@@ -161,18 +163,20 @@ def test_two_listed_variables_leaving_a_few_frames_apart_lose_no_frame():
 
 
 def test_a_variable_left_out_for_nan_needs_leave_out_nan_after_good_frames_to_return():
-    """leave_out_after 0 (a missing variable is never left out) must not mean that one good frame from a dying
-    sensor takes it back in and empties the window: it returns after as many good frames as it took to leave."""
-    online = OnlineDiscovery(WindowConfig(length=1000, leave_out_after=0, leave_out_nan_after=5),
+    """leave_out_after 0 (a missing variable is never left out) must not mean that a few good frames from a dying
+    sensor take it back in: it returns after as many good frames as it took to leave, even when its frames are
+    already enough for a run (min_samples 12 here)."""
+    online = OnlineDiscovery(WindowConfig(length=1000, leave_out_after=0, leave_out_nan_after=20),
                              DiscoveryConfig(tau_max=1), variables=["a", "b"])
-    for k in range(30):
+    for k in range(50):
         online.add(0.1 * k, ["a", "b"], [float(k), float(k % 3) if k < 10 else math.nan])
-    assert online.left_out == {"b": "NaN in 5 frames in a row"} and online.window.fill == 30
-    online.add(3.0, ["a", "b"], [30.0, 1.0])  # one good frame: still out, the window kept
-    assert "b" in online.left_out and online.window.fill == 31
-    for k in range(31, 35):
-        online.add(0.1 * k, ["a", "b"], [float(k), 1.0])
-    assert online.left_out == {} and online.window.names == ["a", "b"] and online.window.fill == 1
+    assert online.left_out == {"b": "NaN in 20 frames in a row"} and online.window.fill == 50
+    for k in range(50, 69):  # 19 good frames: more than min_samples, fewer than leave_out_nan_after
+        online.add(0.1 * k, ["a", "b"], [float(k), float(k % 3)])
+    assert online.min_samples == 12 and "b" in online.left_out and online.window.fill == 69
+    online.add(6.9, ["a", "b"], [69.0, 0.0])
+    assert online.left_out == {} and online.window.names == ["a", "b"] and online.window.fill == 20
+    np.testing.assert_array_equal(online.window.array()[:, 0], np.arange(50.0, 70.0))
 
 
 def test_frames_held_back_before_a_reset_do_not_enter_the_window_after_it():
@@ -240,3 +244,155 @@ def test_a_variable_missing_from_one_frame_in_ten_stays_in():
         names = ["a"] if k % 10 == 9 else ["a", "b"]
         online.add(0.1 * k, names, [float(k), 1.0][:len(names)])
     assert online.left_out == {} and online.rejected == {"missing_b": 50}
+
+
+# ---- a left-out variable returning: the narrow window runs on until the frames with it are enough for a run ------
+
+LAST = NAMES[-1]
+
+
+def _returning_setup(seed: int, leave_out_after: int = 10, length: int = 150) -> tuple[OnlineDiscovery, np.ndarray]:
+    """d comes for 100 frames, stops for 100 (left out after 10), and the window is full without it."""
+    data = scm_samples(600, seed=seed)
+    online = OnlineDiscovery(WindowConfig(length=length, leave_out_after=leave_out_after),
+                             DiscoveryConfig(tau_max=2), variables=NAMES, min_samples=60)
+    for k in range(100):
+        online.add(0.1 * k, NAMES, data[k])
+    for k in range(100, 200):
+        online.add(0.1 * k, NAMES[:-1], data[k, :-1])
+    assert set(online.left_out) == {LAST} and online.window.fill == min(length, 200)
+    return online, data
+
+
+def _assert_streaming_statistics_are_the_batch_ones(online: OnlineDiscovery, job) -> None:
+    from causal_nodes.discovery.fast.pcmci import StreamingPCMCI
+
+    config = job.config
+    assert job.statistics is not None
+    fresh = StreamingPCMCI(len(job.names), online.window.config.length, config.tau_max)
+    fresh.extend(job.data)
+    batch_statistics = fresh.snapshot(config.test.name)
+    np.testing.assert_allclose(job.statistics.cov, batch_statistics.cov, atol=1e-10)
+    np.testing.assert_array_equal(job.statistics.raw_rows, batch_statistics.raw_rows)
+    streamed = online.run(job).result
+    batch = discover(job.data, job.names, config)
+    assert streamed.engine_note == "streaming statistics" and (streamed.graph == batch.graph).all()
+    np.testing.assert_allclose(streamed.val_matrix, batch.val_matrix, atol=1e-10)
+    np.testing.assert_allclose(streamed.p_matrix, batch.p_matrix, atol=1e-10)
+
+
+def test_a_returning_variable_waits_aside_while_the_narrow_window_runs_on_then_the_window_switches():
+    """#10 leftover "a returning variable restarts the window": before, the window was emptied as soon as d was back
+    for leave_out_after frames, and no job came for min_samples frames. Now every frame keeps giving a job from the
+    narrow window; the 60th frame with d switches the window to exactly those 60 frames, d in."""
+    online, data = _returning_setup(seed=21)
+    for k in range(200, 259):
+        assert online.add(0.1 * k, NAMES, data[k]) is None
+        assert online.ready()
+        job = online.take_job()
+        assert job.names == NAMES[:-1] and len(job.stamps) == 150 and set(job.left_out) == {LAST}
+        np.testing.assert_array_equal(job.data[-1], data[k, :-1])
+    enough, sentence = online.fill_status()
+    assert enough and f"returning: {LAST} (59/60 samples)" in sentence and "waiting" not in sentence
+    assert online.counters()["returning_frames_kept"] == 59 and online.counters()["variable_returned_switches"] == 0
+    assert online.add(25.9, NAMES, data[259]) is None
+    assert online.ready()
+    job = online.take_job()
+    assert job.names == NAMES and job.left_out == {}
+    np.testing.assert_array_equal(job.data, data[200:260])  # exactly the frames kept, none twice, none lost
+    np.testing.assert_allclose(job.stamps, 0.1 * np.arange(200, 260))
+    counters = online.counters()
+    assert counters["variable_returned_switches"] == 1 and counters["returning_frames_kept"] == 0
+    assert counters["accepted"] == 260 and online.rejected == {f"missing_{LAST}": 9}
+    assert not online.window.resets and "returning" not in online.fill_status()[1]
+    _assert_streaming_statistics_are_the_batch_ones(online, job)
+    for k in range(260, 330):  # the widened window goes on sample by sample
+        online.add(0.1 * k, NAMES, data[k])
+    job = online.take_job()
+    np.testing.assert_array_equal(job.data, data[200:330])
+    _assert_streaming_statistics_are_the_batch_ones(online, job)
+
+
+def test_a_returning_variable_that_goes_again_before_the_switch_costs_the_narrow_window_nothing():
+    """d flaps: back for 30 frames, absent once, back for 20, NaN once, then back for good. Each flap drops the
+    frames kept for it (it stays left out); the narrow window takes every frame; the switch uses only the last run."""
+    online, data = _returning_setup(seed=22)
+    for k in range(200, 311):
+        if k == 230:
+            frame_names, row = NAMES[:-1], data[k, :-1]
+        else:
+            frame_names, row = NAMES, data[k].copy()
+            if k == 250:
+                row[-1] = math.nan
+        assert online.add(0.1 * k, frame_names, row) is None
+        if k in (230, 250):
+            assert set(online.left_out) == {LAST} and online.counters()["returning_frames_kept"] == 0
+        if k < 310:
+            assert online.window.names == NAMES[:-1] and online.window.fill == 150
+            np.testing.assert_array_equal(online.window.array()[-1], data[k, :-1])
+    assert online.window.names == NAMES and online.window.accepted == 311
+    np.testing.assert_array_equal(online.window.array(), data[251:311])
+    assert online.rejected == {f"missing_{LAST}": 9} and online.counters()["variable_returned_switches"] == 1
+
+
+def test_two_variables_returning_at_different_times_each_switch_when_their_frames_are_enough():
+    data = scm_samples(400, seed=23)
+    online = OnlineDiscovery(WindowConfig(length=150, leave_out_after=10), DiscoveryConfig(tau_max=2),
+                             variables=NAMES, min_samples=60)
+    for k in range(100):
+        online.add(0.1 * k, NAMES, data[k])
+    for k in range(100, 200):  # c and d stop coming
+        online.add(0.1 * k, NAMES[:2], data[k, :2])
+    assert set(online.left_out) == {"c", "d"}
+    for k in range(200, 260):  # c back from 200, d from 220
+        names = NAMES if k >= 220 else NAMES[:3]
+        assert online.add(0.1 * k, names, data[k, :len(names)]) is None
+    assert online.window.names == ["a", "b", "c"] and set(online.left_out) == {"d"}
+    np.testing.assert_array_equal(online.window.array(), data[200:260, :3])
+    assert "returning: d (40/60 samples)" in online.fill_status()[1]
+    for k in range(260, 280):
+        online.add(0.1 * k, NAMES, data[k])
+    assert online.window.names == NAMES and online.left_out == {}
+    np.testing.assert_array_equal(online.window.array(), data[220:280])
+    assert online.counters()["variable_returned_switches"] == 2 and online.window.accepted == 280
+    assert online.rejected == {"missing_c": 9}  # d went with c, left out in the same frame
+
+
+def test_reset_and_reconfigure_drop_the_frames_kept_for_a_return():
+    online, data = _returning_setup(seed=24)
+    for k in range(200, 230):
+        online.add(0.1 * k, NAMES, data[k])
+    assert online.counters()["returning_frames_kept"] == 30
+    online.reset()
+    assert online.counters()["returning_frames_kept"] == 0 and online.window.fill == 0
+    for k in range(230, 290):
+        online.add(0.1 * k, NAMES, data[k])
+    assert online.window.names == NAMES
+    np.testing.assert_array_equal(online.window.array(), data[230:290])  # nothing from before the reset
+
+    online, data = _returning_setup(seed=25)
+    for k in range(200, 230):
+        online.add(0.1 * k, NAMES, data[k])
+    online.reconfigure(min_samples=40)
+    assert online.counters()["returning_frames_kept"] == 0 and online.window.fill == 150
+    for k in range(230, 270):
+        online.add(0.1 * k, NAMES, data[k])
+    np.testing.assert_array_equal(online.window.array(), data[230:270])
+
+
+def test_the_frames_kept_for_a_return_never_outgrow_the_window():
+    """leave_out_after (300) longer than the window (150): the frames kept stay at most the window's length, and
+    the switch takes the newest 150."""
+    data = scm_samples(700, seed=26)
+    online = OnlineDiscovery(WindowConfig(length=150, leave_out_after=300), DiscoveryConfig(tau_max=2),
+                             variables=NAMES, min_samples=60)
+    for k in range(400):  # d stops after frame 99, left out at frame 399
+        names = NAMES if k < 100 else NAMES[:-1]
+        online.add(0.1 * k, names, data[k, :len(names)])
+    assert set(online.left_out) == {LAST} and online.window.accepted == 400
+    for k in range(400, 699):
+        online.add(0.1 * k, NAMES, data[k])
+        assert online.counters()["returning_frames_kept"] <= 150 and LAST in online.left_out
+    online.add(69.9, NAMES, data[699])
+    assert online.left_out == {}
+    np.testing.assert_array_equal(online.window.array(), data[550:700])

@@ -16,7 +16,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
 from causal_msgs.msg import CausalGraph, VariableFrame  # noqa: E402
-from causal_nodes.nodes.common import LATCHED_QOS, STREAM_QOS, to_time_msg  # noqa: E402
+from causal_nodes.nodes.common import LATCHED_QOS, STREAM_QOS, stamp_seconds, to_time_msg  # noqa: E402
 from causal_nodes.nodes.discovery_node import DiscoveryNode  # noqa: E402
 
 
@@ -241,6 +241,49 @@ def test_a_listed_variable_that_stops_coming_is_left_out_and_the_graph_goes_on(r
 
     assert ros.spin_until(named, 10), [s.message for d in diags for s in d.status]
     assert named()[-1].level == b"\x01" and "not in the frames" in named()[-1].message
+
+
+def test_a_left_out_variable_that_returns_keeps_the_graph_coming_and_then_joins_it(ros):
+    """#10 leftover over DDS: d stops, is left out, comes back. Before, the window was emptied once d had been back
+    for leave_out_after frames: no graph ("waiting for samples") until min_samples new frames had come. Now the
+    narrow window's graphs go on while the frames with d are kept aside ("returning: d (n/100 samples)" on
+    /diagnostics), and after 100 of them the window switches to them, d in, none of its frames lost."""
+    node = _node(ros, variables=NAMES, window_length=150, min_samples=100, update_period_s=0.2, tau_max=1,
+                 leave_out_after=10)
+    pub, diags, graphs = _wired(ros)
+    data = scm_samples(450, seed=9)
+    frames = [_frame(0.1 * k, row) for k, row in enumerate(data)]
+    for k in range(150, 300):  # d's topic died: the variables node sends the frames without it
+        frames[k] = VariableFrame(names=NAMES[:-1], values=[float(v) for v in data[k, :-1]])
+        frames[k].header.stamp = to_time_msg(0.1 * k)
+    _publish_paced(ros, pub, node, frames[:300])
+    assert ros.spin_until(lambda: bool(graphs) and graphs[-1].variables == NAMES[:-1]
+                          and graphs[-1].sample_count == 150, 30), node.online.counters()
+
+    def ends_at(k: int) -> bool:
+        return abs(stamp_seconds(graphs[-1].window_end) - 0.1 * k) < 1e-6
+
+    seen_diags = len(diags)
+    _publish_paced(ros, pub, node, frames[300:360])  # d back for 60 frames: > leave_out_after, too few for a run
+    assert ros.spin_until(lambda: ends_at(359) and graphs[-1].variables == NAMES[:-1], 30), \
+        (stamp_seconds(graphs[-1].window_end), node.online.fill_status(), node.online.counters())
+    assert graphs[-1].sample_count == 150  # the narrow window ran on: nothing emptied
+    level, message, _ = node.status()
+    assert f"returning: {NAMES[-1]} (60/100 samples)" in message and "waiting for samples" not in message, message
+
+    def returning() -> list:
+        return [s.message for d in diags[seen_diags:] for s in d.status
+                if s.name == "discovery_node" and f"returning: {NAMES[-1]}" in s.message]
+
+    assert ros.spin_until(returning, 10), [s.message for d in diags for s in d.status]
+    _publish_paced(ros, pub, node, frames[360:])
+    assert ros.spin_until(lambda: ends_at(449) and graphs[-1].variables == NAMES, 30), \
+        (graphs[-1].variables, stamp_seconds(graphs[-1].window_end), node.online.counters())
+    assert graphs[-1].sample_count == 150 and abs(stamp_seconds(graphs[-1].window_start) - 30.0) < 1e-6
+    assert node.online.counters()["variable_returned_switches"] == 1 and node.online.window.accepted == 450
+    waiting = [s.message for d in diags[seen_diags:] for s in d.status
+               if s.name == "discovery_node" and "waiting for samples" in s.message]
+    assert not waiting, waiting
 
 
 def test_an_empty_frame_is_counted_and_the_node_goes_on(ros):

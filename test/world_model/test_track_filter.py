@@ -143,6 +143,7 @@ def test_the_whole_array_path_equals_the_streamed_filter_with_gaps_and_id_swaps(
             people = np.flatnonzero(present[t])
             streamed[t, people] = stream.step(list(people), truth[t, people], DT if t else None)
         np.testing.assert_allclose(whole, streamed, rtol=0, atol=1e-12)
+        assert filtered_velocities(truth[:0], present[:0], DT, noise).shape == (0, 60, 2)  # no frames: no velocities
         jumped = present[20, :30] & present[19, :30]
         assert jumped.sum() > 15 and np.all(whole[20, :30][jumped] == 0.0), "the jump restarts the track"
         going_on = present[21, :30] & jumped
