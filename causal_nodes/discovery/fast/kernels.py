@@ -39,16 +39,35 @@ def _identity(*args: Any, **kwargs: Any):
 
 njit: Any = _identity
 _stdtr: Any = None
+_STDTR_SIGNATURE = b"double (double, double, int __pyx_skip_dispatch)"
+
+
+def _scipy_stdtr_address() -> int:
+    """Address of scipy's float64 ``stdtr`` Cython export. Its name depends on the scipy release: fused over
+    float32/float64 (``__pyx_fuse_0stdtr``) in 1.17 and 1.18, plain ``stdtr`` in 1.15, the newest release for
+    Python 3.10 (Humble's); the capsule's signature tells that the function is the float64 one."""
+    import ctypes
+
+    from numba.extending import get_cython_function_address
+    from scipy.special import cython_special
+
+    capsule_name = ctypes.pythonapi.PyCapsule_GetName
+    capsule_name.restype, capsule_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    exports = cython_special.__pyx_capi__
+    for name in ("__pyx_fuse_0stdtr", "stdtr"):
+        if name in exports and capsule_name(exports[name]) == _STDTR_SIGNATURE:
+            return get_cython_function_address("scipy.special.cython_special", name)
+    raise LookupError(f"scipy.special.cython_special exports no {_STDTR_SIGNATURE.decode()} stdtr")
+
+
 if os.environ.get("CAUSAL_NODES_FAST_NUMBA", "1") != "0":
     try:
         import llvmlite.binding
         import numba
-        from numba.extending import get_cython_function_address
 
         # double stdtr(double df, double t, int skip_dispatch): scipy.special.stdtr for float64 arguments,
         # linked by symbol name so that compiled kernels can be cached on disk.
-        llvmlite.binding.add_symbol("causal_nodes_scipy_stdtr", get_cython_function_address(
-            "scipy.special.cython_special", "__pyx_fuse_0stdtr"))
+        llvmlite.binding.add_symbol("causal_nodes_scipy_stdtr", _scipy_stdtr_address())
         _stdtr = numba.types.ExternalFunction(
             "causal_nodes_scipy_stdtr", numba.types.float64(numba.types.float64, numba.types.float64,
                                                              numba.types.intc))
