@@ -7,6 +7,8 @@ ETH/UCY has no robot, so each sample picks one (documented in docs/world_model.m
   model can learn as "response to the robot";
 * otherwise a static *virtual robot* (zero action) stands near the crowd with a random heading, so
   the model also sees plain pedestrian dynamics in arbitrary orientations (as in evaluation).
+Each step's action carries a ``robot_present`` flag: 1 for the pedestrian-as-robot and the simulator's robot
+(people perceive them), 0 for the virtual robot (nobody can react to it), so the model is told which is which.
 If more than ``p_max`` people remain, the ``p_max`` nearest to the robot at the last observed step
 are kept (the same rule the runtime documents).
 
@@ -71,7 +73,7 @@ def augment_window(win: Window, rng: np.random.Generator, aug: Augment) -> Windo
 class Batch:
     people: np.ndarray  # (B, T, P, 4) robot frame of each step
     mask: np.ndarray  # (B, T, P)
-    action: np.ndarray  # (B, T, 2)
+    action: np.ndarray  # (B, T, 3) [linear, angular, robot_present]
     target: np.ndarray  # (B, T, P, 2) displacement t -> t+1 in robot frame t
     target_valid: np.ndarray  # (B, T, P)
     future: np.ndarray  # (B, P, H, 2) true positions after the last observed step, start frame
@@ -80,7 +82,11 @@ class Batch:
 
 
 def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, horizon: int, dt: float,
-                p_pedestrian_robot: float, aug: Augment | None = None) -> tuple:
+                p_pedestrian_robot: float, aug: Augment | None = None, robot_flag: bool = True) -> tuple:
+    """One sample; its actions are ``[linear, angular, robot_present]`` per step. ``robot_present`` is 1 where the
+    people can see the robot (the simulator's robot, a pedestrian standing in for it) and 0 for the static virtual
+    robot (nobody reacts to it: it does not exist); ``robot_flag=False`` feeds 0 everywhere (the models before
+    the flag: with that column's weight at zero they train exactly as before)."""
     aug = aug or Augment()
     win = augment_window(win, rng, aug)
     pos, present = win.positions, win.present
@@ -88,17 +94,22 @@ def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, hor
     targets = win.targets
     if win.robot_pose is not None:  # simulator data: the robot is real
         poses, actions = win.robot_pose.astype(np.float64), win.robot_action.astype(np.float64)
+        seen_robot = True
     elif len(targets) > 1 and rng.random() < p_pedestrian_robot:
         r = int(rng.choice(targets))
         poses, actions = actions_from_track(pos[:, r], dt)
         keep = np.ones(pos.shape[1], dtype=bool)
         keep[r] = False
         pos, present = pos[:, keep], present[:, keep]
+        seen_robot = True
     else:
         centre = np.nanmean(pos[obs - 1], axis=0) if present[obs - 1].any() else np.nanmean(pos.reshape(-1, 2), 0)
         xy = centre + rng.normal(0.0, 2.0, size=2)
         poses = np.tile(np.array([xy[0], xy[1], rng.uniform(-np.pi, np.pi)]), (T, 1))
         actions = np.zeros((T, 2))
+        seen_robot = False
+    flag = np.full((T, 1), float(seen_robot and robot_flag))
+    actions = np.concatenate([actions, flag], axis=1)
     # keep the p_max nearest people (distance at the last observed step, else their closest approach)
     filled = np.where(present[..., None], pos, np.inf)
     dist = np.linalg.norm(filled - poses[:, None, :2], axis=-1).min(axis=0)
@@ -137,8 +148,9 @@ def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, hor
 
 
 def make_batch(windows: list[Window], idx: np.ndarray, rng: np.random.Generator, p_max: int, obs: int,
-               horizon: int, dt: float, p_pedestrian_robot: float, aug: Augment | None = None) -> Batch:
-    parts = [make_sample(windows[i], rng, p_max, obs, horizon, dt, p_pedestrian_robot, aug) for i in idx]
+               horizon: int, dt: float, p_pedestrian_robot: float, aug: Augment | None = None,
+               robot_flag: bool = True) -> Batch:
+    parts = [make_sample(windows[i], rng, p_max, obs, horizon, dt, p_pedestrian_robot, aug, robot_flag) for i in idx]
     arrays = [np.stack(a) for a in zip(*parts)]
     # trim the people axis to the largest crowd in the batch (padding is masked anyway)
     used = max(1, int(arrays[1].any(axis=1).sum(axis=1).max()))

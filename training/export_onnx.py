@@ -26,7 +26,7 @@ from causal_nodes.world_model.metadata import (
     STEP_OUTPUTS,
     sha256_file,
 )
-from training.model import StreamingWorldModel
+from training.model import ACTION_COLUMNS, StreamingWorldModel
 
 OPSET = 17
 
@@ -52,7 +52,7 @@ class _Rollout(nn.Module):
 def example_step_inputs(model: StreamingWorldModel) -> tuple:
     c = model.cfg
     cache = torch.zeros(c.layers, 1, c.p_max, c.slots, c.d_model)
-    return (torch.zeros(1, c.p_max, 4), torch.ones(1, c.p_max), torch.zeros(1, 2), cache, cache.clone(),
+    return (torch.zeros(1, c.p_max, 4), torch.ones(1, c.p_max), torch.zeros(1, ACTION_COLUMNS), cache, cache.clone(),
             torch.zeros(1, c.p_max, c.slots), torch.zeros(c.slots, dtype=torch.int64), torch.eye(c.slots)[0])
 
 
@@ -63,7 +63,7 @@ def example_rollout_inputs(model: StreamingWorldModel, people: int = 0) -> tuple
     pose = torch.zeros(c.k_max, c.horizon, 4)
     pose[..., 2] = 1.0
     return (torch.zeros(1, p, 4), torch.ones(1, p), cache, cache.clone(), torch.zeros(1, p, c.slots),
-            torch.zeros(c.horizon, c.slots, dtype=torch.int64), pose, torch.zeros(c.k_max, c.horizon, 2),
+            torch.zeros(c.horizon, c.slots, dtype=torch.int64), pose, torch.zeros(c.k_max, c.horizon, ACTION_COLUMNS),
             torch.zeros(c.k_max, c.horizon, p, 2))
 
 
@@ -162,7 +162,9 @@ def export_all(
         "rollout_buckets": [{"people": b, **_entry(path)} for b, path in bucket_paths.items()],
         "frames": ("inputs per person: [x, y, vx, vy] in the robot frame of the step (REP 103: x forward, "
                    "y left; m, m/s; velocity = the person's ground velocity rotated into the robot frame); "
-                   "action: [linear m/s, angular rad/s] applied from this step to the next; outputs: "
+                   "action: [linear m/s, angular rad/s, robot_present] (the command applied from this step to "
+                   "the next; robot_present 1: the people can see the robot, 0: a virtual robot that only "
+                   "defines the frame, e.g. ETH/UCY evaluation); outputs: "
                    "displacement to the next step in the same robot frame (mean, log-variance, m, m^2)"),
         "normalisation": {"pos_scale_m": c.pos_scale, "vel_scale_mps": c.vel_scale, "linear_scale_mps": c.lin_scale,
                           "angular_scale_radps": c.ang_scale, "displacement_residual_scale_m": c.disp_scale,

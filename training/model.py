@@ -10,6 +10,9 @@ age embeddings (a current token's is folded into the projection bias), so no abs
 exists anywhere. One attention instead of a temporal and a
 social one halves the projections, norms and softmaxes per layer, which is what the 32-candidate
 rollout spends its time on (see docs/world_model.md, "Rollout speed").
+Every token also carries the robot's action and a ``robot_present`` flag (1: the people can see the robot, a
+real one, the simulator's, or a pedestrian standing in for it; 0: a virtual robot that only defines the frame,
+as in ETH/UCY windows without one), so that "nobody reacts to this robot" is an input, not a guess.
 The head predicts the next-step displacement in the current robot frame as a residual on the
 constant-velocity step (velocity × dt), plus its log-variance (Gaussian NLL).
 
@@ -30,6 +33,8 @@ import torch
 from torch import nn
 
 NEG = -1.0e4  # additive mask; finite so fp16 engines never produce inf - inf = NaN
+ACTION_COLUMNS = 3  # linear m/s, angular rad/s, robot_present (1: people can see the robot, 0: a virtual robot)
+EMBED_INPUTS = 5 + ACTION_COLUMNS  # x, y, range, vx, vy + the action columns
 
 
 @dataclass
@@ -189,9 +194,15 @@ class StreamingWorldModel(nn.Module):
         self.cfg = cfg
         d = cfg.d_model
         self.embed_in = nn.Linear(7, d)
+        # the robot_present input (issue #16, fourth pass) is an eighth column whose weight starts at zero: an
+        # untrained flag changes nothing, the random draws of every other weight stay those of the 7-input model
+        # (same seed, same initial model), and old 7-input weights load with that column zero (load_state_dict)
+        with torch.no_grad():
+            self.embed_in.weight = nn.Parameter(torch.cat([self.embed_in.weight, torch.zeros(d, 1)], dim=1))
+        self.embed_in.in_features = EMBED_INPUTS
         self.embed_out = nn.Linear(d, d)
         # input normalisation folded into the first layer's weights (one GEMM, no elementwise scaling)
-        inv = [1 / cfg.pos_scale] * 3 + [1 / cfg.vel_scale] * 2 + [1 / cfg.lin_scale, 1 / cfg.ang_scale]
+        inv = [1 / cfg.pos_scale] * 3 + [1 / cfg.vel_scale] * 2 + [1 / cfg.lin_scale, 1 / cfg.ang_scale, 1.0]
         self.register_buffer("inv_scale", torch.tensor(inv), persistent=False)
         self.layers = nn.ModuleList(Layer(cfg) for _ in range(cfg.layers))
         self.norm_out = nn.LayerNorm(d)
@@ -202,12 +213,22 @@ class StreamingWorldModel(nn.Module):
         self.register_buffer("head_offset", torch.tensor([0.0] * 2 + [-4.0] * 2), persistent=False)
         self.register_buffer("eye", torch.eye(cfg.p_max), persistent=False)
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Also loads weights of the 7-input model (before the robot_present column), with that column zero:
+        such a model predicts exactly what it did, whatever the flag."""
+        w = state_dict.get("embed_in.weight")
+        if w is not None and w.shape[1] == EMBED_INPUTS - 1:
+            state_dict = {**state_dict, "embed_in.weight": torch.cat([w, w.new_zeros(w.shape[0], 1)], dim=1)}
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     # -- shared pieces -------------------------------------------------------------------------
     def embed(self, xy: torch.Tensor, vel: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """Tokens (B*P, D) from robot-frame positions and velocities (B, P, 2) and the action (B, P, 2)."""
+        """Tokens (B*P, D) from robot-frame positions and velocities (B, P, 2) and the action (B, P, 3):
+        [linear, angular, robot_present]."""
         r = torch.sqrt((xy * xy).sum(-1, keepdim=True) + 1e-6)
         raw = torch.cat([xy, r, vel, action], dim=-1)
-        z = nn.functional.linear(raw.reshape(-1, 7), self.embed_in.weight * self.inv_scale, self.embed_in.bias)
+        z = nn.functional.linear(raw.reshape(-1, EMBED_INPUTS), self.embed_in.weight * self.inv_scale,
+                                 self.embed_in.bias)
         return self.embed_out(torch.relu(z))
 
     def head_out(self, x: torch.Tensor, vel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -226,11 +247,12 @@ class StreamingWorldModel(nn.Module):
 
     # -- one streaming step (the per-step ONNX graph) ------------------------------------------
     def step(self, people, mask, action, past_k, past_v, past_valid, past_age, write_onehot):
-        """people (B,P,4) robot frame [x,y,vx,vy]; mask (B,P); action (B,2); past_k/v (L,B,P,C,D);
+        """people (B,P,4) robot frame [x,y,vx,vy]; mask (B,P); action (B,3) [linear, angular, robot_present];
+        past_k/v (L,B,P,C,D);
         past_valid (B,P,C); past_age (C,) int64; write_onehot (C,) (all zero: read only, nothing
         written, as a rollout step). Returns mean, logvar (B,P,2), present_k, present_v (L,B,P,C,D)."""
         b, p = mask.shape
-        x = self.embed(people[..., :2], people[..., 2:4], action.unsqueeze(1).expand(b, p, 2))
+        x = self.embed(people[..., :2], people[..., 2:4], action.unsqueeze(1).expand(b, p, action.shape[-1]))
         eye = self._eye(p)
         ks, vs = [], []
         for i, layer in enumerate(self.layers):
@@ -253,8 +275,9 @@ class StreamingWorldModel(nn.Module):
         people (Bp,P,4) and mask (Bp,P): the latest observation (robot frame at rollout start);
         past_k/v (L,Bp,P,C,D): cache *before* that observation; past_valid (Bp,P,C) and past_age
         (H,C): from ``StreamingCachePolicy.plan_rollout``; robot_pose (K,H,4) = [x, y, cos yaw, sin yaw]
-        of the robot at each step in the start frame; actions (K,H,2); noise (K,H,P,2) standard
-        normal (zeros = mean prediction). Bp is 1 (inference: the cache is read, never copied) or K.
+        of the robot at each step in the start frame; actions (K,H,3) [linear, angular, robot_present];
+        noise (K,H,P,2) standard normal (zeros = mean prediction). Bp is 1 (inference: the cache is read, never
+        copied) or K.
         Returns positions (K,P,H,2) in the start robot frame and logvar (K,P,H,2).
         """
         c = self.cfg
@@ -272,7 +295,7 @@ class StreamingWorldModel(nn.Module):
         to_robot = torch.stack([torch.stack([cs, -sn], -1), torch.stack([sn, cs], -1)], -2)  # (K, H, 2, 2)
         to_start = to_robot.transpose(-1, -2)
         origin = robot_pose[..., :2].unsqueeze(2)  # (K, H, 1, 2)
-        acts = actions.unsqueeze(2).expand(k_count, actions.shape[1], p, 2)
+        acts = actions.unsqueeze(2).expand(k_count, actions.shape[1], p, actions.shape[2])
         first: list[tuple[torch.Tensor, torch.Tensor]] = []
         positions, logvars = [], []
         for h in range(horizon):

@@ -137,7 +137,8 @@ def train(args: argparse.Namespace) -> dict:
     t0, log = time.time(), []
     for it in range(args.iterations):
         windows, idx = sampler.draw(rng)
-        b = make_batch(windows, idx, rng, cfg.p_max, OBS, cfg.horizon, cfg.dt, args.p_pedestrian_robot, aug)
+        b = make_batch(windows, idx, rng, cfg.p_max, OBS, cfg.horizon, cfg.dt, args.p_pedestrian_robot, aug,
+                       bool(args.robot_flag))
         loss, nll, ade = batch_loss(model, b, args.ade_weight, args.fde_weight, bool(args.nll_mean))
         opt.zero_grad()
         loss.backward()
@@ -185,6 +186,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim-seed-start", default=10_000, type=int,
                    help="first simulator seed (far from the seeds eval-interventions and the tests use)")
     p.add_argument("--p-pedestrian-robot", default=0.5, type=float)
+    p.add_argument("--robot-flag", default=1, type=int, choices=(0, 1),
+                   help="1: each window's robot_present input says whether people can see its robot (virtual robot "
+                        "0, pedestrian-as-robot and simulator 1); 0: always 0, the models before the flag")
     p.add_argument("--threads", default=1, type=int, help="torch CPU threads (1-2: the machine is shared)")
     p.add_argument("--sim-seeds", default=0, type=int,
                    help="add simulator episodes (5 robot-interaction scenarios × this many seeds, 60 s each)")
@@ -230,12 +234,19 @@ def main(argv=None) -> int:
 
     wm = WorldModel(paths["step"], backend="cpu")
     metrics = {"robot_response_probe": robot_response_probe(wm)}
+    # ETH/UCY has no robot: the evaluation's virtual robot is not present (0); the same evaluation with 1
+    # (what a robot user gets) is reported beside it, with the suffix _robot_present
     if args.holdout and args.tune:
         val = load_windows(scene_files(Path(args.data), args.holdout, "val"), OBS + PRED, stride=args.val_stride)
         metrics["eth_ucy_val_slice"] = evaluate_windows(wm, val, best_of=0)
+        metrics["eth_ucy_val_slice_robot_present"] = evaluate_windows(wm, val, best_of=0, robot_present=True)
     if args.holdout and args.eval:
+        # with --tune, the ablation tables' setting (raw velocities, no self-calibration) so rows compare
+        inputs = {"velocity": "raw", "calibrate": False} if args.tune else {}
         metrics[f"eth_ucy_test_{args.holdout}"] = evaluate_scene(wm, Path(args.data), args.holdout,
-                                                                 best_of=args.best_of, seed=args.seed)
+                                                                 best_of=args.best_of, seed=args.seed, **inputs)
+        metrics[f"eth_ucy_test_{args.holdout}_robot_present"] = evaluate_scene(
+            wm, Path(args.data), args.holdout, best_of=0, seed=args.seed, robot_present=True, **inputs)
     update_metrics(paths["metadata"], metrics)
     print(json.dumps(metrics))
     print(json.dumps({k: str(v) for k, v in paths.items()}))

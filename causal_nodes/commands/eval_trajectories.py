@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibrate", choices=("on", "off"), default="on",
                         help="self-calibration from the outcomes of earlier windows of the same file, as the node's "
                              "self_calibrate does (on: ade/fde are calibrated, uncalibrated_* reported beside)")
+    parser.add_argument("--robot-present", type=int, choices=(0, 1), default=0,
+                        help="the model's robot_present input: 0 (the definition here: the scenes have no robot, the "
+                             "evaluation's virtual robot is seen by nobody) or 1 (what a robot user's model predicts)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             model = WorldModel(model_path, backend=args.backend)
             res = evaluate_scene(model, args.data, scene, best_of=args.best_of, seed=args.seed,
                                  max_windows=args.max_windows, velocity=args.velocity,
-                                 calibrate=args.calibrate == "on")
+                                 calibrate=args.calibrate == "on", robot_present=bool(args.robot_present))
             res["model"] = str(model_path)
             res["backend"] = model.backend
             results[scene] = res

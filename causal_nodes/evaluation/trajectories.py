@@ -3,7 +3,9 @@
 Protocol (shared datasets README): windows of 8 observed + 12 predicted frames at 2.5 Hz, stride 1
 frame, targets = people present in all 20 frames, ADE/FDE in metres on the scene's test split.
 ETH/UCY has no robot, so the model sees a *static virtual robot* (zero action) standing at the
-centroid of the people at the last observed frame, axes aligned with the world frame. Everyone
+centroid of the people at the last observed frame, axes aligned with the world frame; nobody can see it, so
+its ``robot_present`` input is 0 by definition (``robot_present=True`` gives the same evaluation as a robot
+user's model, which is told people see the robot, would predict it). Everyone
 present in the window's observed frames is fed to the model (interactions), predictions are
 scored on the targets only. Crowds beyond ``p_max`` are split: each pass keeps the ``p_max`` people
 nearest to an uncovered target. The constant-velocity baseline (last observed displacement
@@ -141,7 +143,8 @@ def _check_time_order(windows: list[Window], starts: list[int]) -> None:
 
 
 def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int = 0,
-                     noises: list[TrackNoise] | None = None, starts: list[int] | None = None) -> dict[str, float]:
+                     noises: list[TrackNoise] | None = None, starts: list[int] | None = None,
+                     robot_present: bool = False) -> dict[str, float]:
     """ADE/FDE of ``model`` (a runtime.WorldModel) and of CV on the targets of ``windows``.
 
     ``noises`` (one per window, e.g. :func:`online_track_noise`) filters the model's input velocities; None
@@ -150,10 +153,22 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
     file) turns on self-calibration as the node does it (:class:`HorizonDamping`, from the outcomes of earlier
     windows only): ``ade``/``fde`` are then the calibrated forecasts, ``uncalibrated_*`` the model's own,
     ``fcv_calibrated_*`` filtered CV calibrated the same way (no model), and ``damping_final`` the mean damping
-    chosen at each file's end.
+    chosen at each file's end. ``robot_present``: the model's flag during the evaluation (restored after).
     """
     if starts is not None:
         _check_time_order(windows, starts)
+    before = model.robot_present
+    model.robot_present = robot_present
+    try:
+        out = _evaluate_windows(model, windows, best_of, seed, noises, starts)
+    finally:
+        model.robot_present = before
+    out["robot_present"] = bool(robot_present)
+    return out
+
+
+def _evaluate_windows(model, windows: list[Window], best_of: int, seed: int, noises: list[TrackNoise] | None,
+                      starts: list[int] | None) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     wm, raw_wm, cv, fcv, fcv_cal, best = Scores(), Scores(), Scores(), Scores(), Scores(), Scores()
     outcomes, fcv_outcomes = (_Outcomes(), _Outcomes()) if starts is not None else (None, None)
@@ -212,12 +227,13 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
 
 def evaluate_scene(model, data: Path, scene: str, best_of: int = 20, seed: int = 0, stride: int = 1,
                    max_windows: int | None = None, velocity: str = "filtered",
-                   calibrate: bool = True) -> dict[str, float]:
+                   calibrate: bool = True, robot_present: bool = False) -> dict[str, float]:
     """Evaluate on ``{data}/{scene}/test``; the model must not have been trained on that scene.
 
     ``velocity``: ``filtered`` (the node's default: tracker noise estimated online, :func:`online_track_noise`)
     or ``raw`` (backward differences). ``calibrate``: self-calibration from earlier windows' outcomes (the
-    node's default, :class:`HorizonDamping`); the uncalibrated numbers are reported beside.
+    node's default, :class:`HorizonDamping`); the uncalibrated numbers are reported beside. ``robot_present``:
+    0 by definition (the scenes have no robot), 1 to see what a model told that people see the robot predicts.
     """
     if velocity not in ("filtered", "raw"):
         raise ValueError(f"velocity must be 'filtered' or 'raw', got {velocity!r}")
@@ -227,7 +243,8 @@ def evaluate_scene(model, data: Path, scene: str, best_of: int = 20, seed: int =
         windows = windows[:max_windows]
     noises = online_track_noise(files, windows) if velocity == "filtered" else None
     starts = start_indices(files, windows) if calibrate else None
-    result = evaluate_windows(model, windows, best_of=best_of, seed=seed, noises=noises, starts=starts)
+    result = evaluate_windows(model, windows, best_of=best_of, seed=seed, noises=noises, starts=starts,
+                              robot_present=robot_present)
     result.update({"scene": scene, "windows": len(windows), "best_of": best_of, "seed": seed, "velocity": velocity,
                    "calibrate": calibrate})
     return result
@@ -240,13 +257,19 @@ def robot_response_probe(model, speed: float = 0.8) -> dict[str, float]:
     steps while the robot stands. Then the model predicts 12 steps with the robot standing still
     vs driving towards the person at ``speed`` m/s. Returns the predicted lateral offset of the
     person when passing the robot's path and the closest person-robot distance in both cases; a
-    model that ignores the robot gives identical paths (and a collision course when driving).
+    model that ignores the robot gives identical paths (and a collision course when driving). The robot is
+    one the person can see (``robot_present`` 1, restored after).
     """
-    model.reset()
-    for t in range(OBS):
-        model.step(np.array([[6.0 - 0.4 * t, 0.3, -1.0, 0.0]]), None, (0.0, 0.0))
-    actions = np.array([[0.0, 0.0], [speed, 0.0]])
-    paths = model.rollout(PRED, actions)[:, 0]  # (2, H, 2) in the robot frame at the start
+    before = model.robot_present
+    model.robot_present = True
+    try:
+        model.reset()
+        for t in range(OBS):
+            model.step(np.array([[6.0 - 0.4 * t, 0.3, -1.0, 0.0]]), None, (0.0, 0.0))
+        actions = np.array([[0.0, 0.0], [speed, 0.0]])
+        paths = model.rollout(PRED, actions)[:, 0]  # (2, H, 2) in the robot frame at the start
+    finally:
+        model.robot_present = before
     robot_x = np.stack([np.zeros(PRED), speed * DT * np.arange(1, PRED + 1)])  # robot x after each step
     gaps = np.hypot(paths[..., 0] - robot_x, paths[..., 1])
     return {"lateral_offset_stand_m": float(np.abs(paths[0, :, 1]).max()),

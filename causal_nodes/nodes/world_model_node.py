@@ -108,7 +108,11 @@ class WorldModelNode(Node):
                                        "world_model/paths/p<i> exist for i < this; people at higher PoseArray indices "
                                        "get markers only (each topic is a DDS writer kept for the node's life)",
                                        int_range=(0, 10000))
-        self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None)
+        robot_present = declare(self, "robot_present", True, "the people can see this robot (a robot among people: "
+                                "true); false only for a virtual robot that merely defines a frame (e.g. replaying "
+                                "a people-only dataset), as in the ETH/UCY evaluation")
+        self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None,
+                                robot_present=robot_present)
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
                                        None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate, rules,
                                        max_range, max_people, gate, half_life, noise_half_life)
@@ -218,6 +222,7 @@ class WorldModelNode(Node):
         message = "ok" if level == OK else (self.last_error or "bad messages received")
         noise = self.stream.track_noise
         self.diag.publish(level, message, {"backend": self.model.backend, "latency_ms_last": self.latency_ms,
+                                           "robot_present": self.model.robot_present,
                                            "model_steps": self.model.steps, **self.counts, **self.stream.time_resets,
                                            "track_position_noise_m": noise.position_sd,
                                            "walk_accel_sd": noise.accel_sd,

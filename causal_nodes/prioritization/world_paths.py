@@ -151,7 +151,7 @@ class WorldModelPaths:
         from causal_nodes.world_model.runtime import WorldModel
         from causal_nodes.world_model.stream import WorldModelStream
 
-        model = WorldModel(model_path)
+        model = WorldModel(model_path, robot_present=True)  # the candidates are this robot's: people see it
         # /people carries no ids: the stream tracks people itself (their place in the message is no identity), and
         # filters their velocities for the tracker noise it measures, as the world-model node does
         self.stream = WorldModelStream(model, min(int(horizon), model.horizon_max))

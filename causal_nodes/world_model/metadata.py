@@ -11,8 +11,16 @@ import json
 from pathlib import Path
 
 # /2: rollouts read the cache without writing imagined steps (past_valid (1, P, C)), joint attention,
-# optional rollout graphs per person bucket. /1 files (the first release) are refused with this message.
-FORMAT = "causal_nodes.world_model/2"
+# optional rollout graphs per person bucket. /3: the action input has a third column, robot_present
+# (action (1, 3), actions (K, H, 3)). Older files are refused with the re-export / retrain commands.
+FORMAT = "causal_nodes.world_model/3"
+UPGRADE = {
+    "causal_nodes.world_model/2": "its action input lacks the robot_present column (format /3, issue #16); "
+    "re-export it from its weights, which keeps its predictions exactly (flag weight 0): "
+    "python -m training.export_onnx {stem}.pt, or retrain: python -m training.train_world_model --data "
+    "/path/to/eth_ucy --out {folder}",
+    "causal_nodes.world_model/1": "re-export the model with python -m training.export_onnx {stem}.pt, or retrain",
+}
 REQUIRED_CONFIG = ("d_model", "layers", "p_max", "sinks", "window", "horizon", "k_max", "dt")
 STEP_INPUTS = ("people", "mask", "action", "past_k", "past_v", "past_valid", "past_age", "write_onehot")
 STEP_OUTPUTS = ("mean", "logvar", "present_k", "present_v")
@@ -47,8 +55,10 @@ def load_metadata(model_path: Path) -> dict:
         raise ValueError(f"{meta_path}: not valid JSON ({exc})") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
-        raise ValueError(f"{meta_path}: 'format' must be {FORMAT!r}, found {found!r} (re-export the model with "
-                         "python -m training.export_onnx <model>.pt, or retrain)")
+        stem = model_path.with_suffix("")
+        how = UPGRADE.get(str(found), "re-export the model with python -m training.export_onnx {stem}.pt, or retrain")
+        raise ValueError(f"{meta_path}: 'format' must be {FORMAT!r}, found {found!r}: "
+                         + how.format(stem=stem, folder=model_path.parent))
     for key in ("config", "step_model", "rollout_model"):
         if key not in meta:
             raise ValueError(f"{meta_path}: missing key {key!r}")

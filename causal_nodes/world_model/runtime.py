@@ -12,6 +12,10 @@ Frames: people are given as ``[x, y, vx, vy]`` in the robot frame of the current
 axes). Slot i is person i: callers must keep a person in the same row from step to step
 (see :class:`causal_nodes.world_model.slots.SlotAssigner`); a row whose mask goes false → true is
 treated as a new person. The action is the robot command applied from this step to the next.
+
+``robot_present`` (constructor argument and attribute, default True) tells the model whether the people can
+see the robot: True for a robot (real or simulated) among people, False for a virtual robot that only defines
+a frame (the ETH/UCY evaluation: those scenes have no robot). It is fed with every step and rollout.
 """
 from __future__ import annotations
 
@@ -32,8 +36,9 @@ class WorldModel:
     """Load a world model (+ metadata) and step it on a stream of observations."""
 
     def __init__(self, model_path: str | Path, backend: str = "auto", fp16: bool = False,
-                 engine_cache_dir: str | Path | None = None, threads: int = 1) -> None:
+                 engine_cache_dir: str | Path | None = None, threads: int = 1, robot_present: bool = True) -> None:
         model_path = Path(model_path)
+        self.robot_present = bool(robot_present)
         self.metadata = load_metadata(model_path)
         cfg = self.metadata["config"]
         self.p_max, self.sinks, self.window = int(cfg["p_max"]), int(cfg["sinks"]), int(cfg["window"])
@@ -94,12 +99,12 @@ class WorldModel:
         full_mask[0, :n] = m
         return full, full_mask, n
 
-    @staticmethod
-    def _action(action: ArrayLike) -> np.ndarray:
+    def _action(self, action: ArrayLike) -> np.ndarray:
+        """The step graph's ``action`` input (1, 3): [linear, angular, robot_present]."""
         a = np.asarray(action, dtype=np.float32).reshape(-1)
         if a.shape != (2,) or not np.isfinite(a).all():
             raise ValueError(f"robot_action must be 2 finite numbers (linear m/s, angular rad/s), got {action!r}")
-        return a.reshape(1, 2)
+        return np.append(a, np.float32(self.robot_present)).reshape(1, 3)
 
     # -- streaming step -------------------------------------------------------------------------
     def step(self, people: ArrayLike, mask: ArrayLike | None = None,
@@ -179,13 +184,14 @@ class WorldModel:
             padded = np.concatenate([chunk, np.repeat(chunk[-1:], self.k_max - k, axis=0)], axis=0)
             poses = integrate_unicycle(padded, self.dt)
             robot_pose = np.stack([poses[..., 0], poses[..., 1], np.cos(poses[..., 2]), np.sin(poses[..., 2])], -1)
+            flagged = np.concatenate([padded, np.full(padded.shape[:2] + (1,), float(self.robot_present))], axis=2)
             noise = np.zeros((self.k_max, self.horizon_max, bucket, 2), dtype=np.float32)
             if sample:
                 noise[:k] = rng.standard_normal((k, self.horizon_max, bucket, 2))
             out = runner.run({
                 "people": packed_people, "mask": packed_mask, "past_k": packed_k, "past_v": packed_v,
                 "past_valid": packed_valid, "past_age": past_age, "robot_pose": robot_pose.astype(np.float32),
-                "actions": padded.astype(np.float32), "noise": noise})
+                "actions": flagged.astype(np.float32), "noise": noise})
             chunks.append(out["positions"][:k, :m, :horizon].astype(np.float64))
         positions = np.full((acts.shape[0], n, horizon, 2), np.nan)
         positions[:, rows] = np.concatenate(chunks, axis=0)

@@ -169,3 +169,28 @@ def test_calibration_refuses_windows_out_of_time_order(model, tmp_path):
     for k, start in enumerate(starts):
         assert outcomes.calibration("walk.txt", start).points == 3 * PRED * max(k - 5, 0)
         outcomes.wait("walk.txt", start, np.zeros((3, 2)), np.zeros((3, PRED, 2)), np.zeros((3, PRED, 2)))
+
+
+def test_evaluation_feeds_robot_present_0_unless_asked_and_the_probe_1(data):
+    """ETH/UCY has no robot: the evaluation's virtual robot is seen by nobody (0) unless robot_present=True is
+    asked for; the robot-response probe is about a robot people see (1). The model's own setting is restored."""
+    if not MODEL.is_file():
+        pytest.skip(f"trained model not found at {MODEL}")
+    from causal_nodes.evaluation.trajectories import robot_response_probe
+    from causal_nodes.world_model.runtime import WorldModel
+
+    class Recording(WorldModel):
+        def _action(self, action):
+            self.seen.add(self.robot_present)
+            return super()._action(action)
+
+    wm = Recording(MODEL, backend="cpu")
+    for kwargs, expected in (({}, {False}), ({"robot_present": True}, {True})):
+        wm.seen = set()
+        res = evaluate_scene(wm, data, "zara1", best_of=0, max_windows=3, **kwargs)
+        assert wm.seen == expected and res["robot_present"] == (expected == {True})
+        assert wm.robot_present is True
+    wm.robot_present = False
+    wm.seen = set()
+    robot_response_probe(wm)
+    assert wm.seen == {True} and wm.robot_present is False

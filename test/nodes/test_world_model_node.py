@@ -238,3 +238,21 @@ def test_track_noise_half_life_reaches_the_estimate_and_a_too_small_one_is_raise
             node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_robot_present_parameter_reaches_the_model():
+    """robot_present (default true: people see the robot the node runs on) is fed to the model with every step."""
+    if not MODEL.is_file():
+        pytest.skip(f"trained model not found at {MODEL}")
+    from causal_nodes.nodes.world_model_node import WorldModelNode
+
+    rclpy.init()
+    try:
+        for overrides, expected in (([], True), ([Parameter("robot_present", value=False)], False)):
+            node = WorldModelNode(parameter_overrides=[Parameter("model_path", value=str(MODEL)),
+                                                       Parameter("backend", value="cpu"), *overrides])
+            assert node.model.robot_present is expected
+            assert node.model._action((0.3, 0.0))[0, 2] == float(expected)
+            node.destroy_node()
+    finally:
+        rclpy.shutdown()

@@ -51,6 +51,32 @@ def test_validation_errors_are_clear(model_path, tmp_path):
         WorldModel(path, backend="cpu")
 
 
+def test_format_2_files_are_refused_with_the_upgrade_commands(model_path, tmp_path):
+    """/2 graphs take a 2-column action (no robot_present): refused at start-up, naming the re-export and
+    retrain commands, never fed a wrong input."""
+    path = _copy_model(model_path, tmp_path)
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    assert meta["format"] == "causal_nodes.world_model/3"
+    assert meta["step_model"]["inputs"][2] == {"name": "action", "shape": [1, 3], "dtype": "tensor(float)"}
+    meta["format"] = "causal_nodes.world_model/2"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="robot_present") as err:
+        WorldModel(path, backend="cpu")
+    assert f"python -m training.export_onnx {path.with_suffix('')}.pt" in str(err.value)
+    assert "python -m training.train_world_model" in str(err.value)
+
+
+def test_shipped_models_predict_the_same_with_either_flag(model_path):
+    """The shipped graphs carry weights trained before the flag (flag weight 0): robot_present changes nothing."""
+    wm = {present: WorldModel(model_path, backend="cpu", robot_present=present) for present in (True, False)}
+    for t in range(6):
+        means = [m.step(_walkers(3, t), robot_action=(0.4, 0.1))[0] for m in wm.values()]
+        np.testing.assert_array_equal(means[0], means[1])
+    acts = np.array([[0.0, 0.0], [0.8, 0.0]])
+    np.testing.assert_array_equal(wm[True].rollout(12, acts), wm[False].rollout(12, acts))
+
+
 def test_metadata_mismatch_is_rejected(model_path, tmp_path):
     path = _copy_model(model_path, tmp_path)
     meta_path = path.with_suffix(".json")
@@ -180,7 +206,7 @@ def test_onnx_matches_pytorch(model_path):
         plan = pol.plan(fm)
         with torch.no_grad():
             tm, tl, k, v = net.step(torch.from_numpy(full), torch.from_numpy(fm.astype(np.float32)),
-                                    torch.tensor(action[None], dtype=torch.float32), k, v,
+                                    torch.tensor([[*action, 1.0]], dtype=torch.float32), k, v,
                                     torch.from_numpy(plan.past_valid), torch.from_numpy(plan.past_age),
                                     torch.from_numpy(plan.write_onehot))
         pol.commit(fm)

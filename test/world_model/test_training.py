@@ -77,7 +77,7 @@ def test_streaming_loss_trains_and_export_runs_in_onnxruntime(tmp_path):
     wm = WorldModel(paths["step"], backend="cpu")
     b = make_batch(wins, np.arange(1), rng, cfg.p_max, 8, cfg.horizon, cfg.dt, 0.0)
     for t in range(8):
-        mean, _ = wm.step(b.people[0, t], b.mask[0, t], b.action[0, t])
+        mean, _ = wm.step(b.people[0, t], b.mask[0, t], b.action[0, t, :2])
     assert np.isfinite(mean[b.mask[0, 7]]).all()
 
 
@@ -90,7 +90,8 @@ def test_simulator_windows_have_a_real_robot():
     b = make_batch(wins, np.arange(len(wins)), np.random.default_rng(0), 32, 8, 12, 0.4, p_pedestrian_robot=1.0)
     # the sim robot is used as is (never replaced by a pedestrian): people count is unchanged
     assert b.mask[:, 7].sum(axis=1).tolist() == [wins[0].positions.shape[1]] * len(wins)
-    np.testing.assert_allclose(b.action, np.stack([w.robot_action for w in wins]), atol=1e-5)
+    np.testing.assert_allclose(b.action[..., :2], np.stack([w.robot_action for w in wins]), atol=1e-5)
+    assert (b.action[..., 2] == 1.0).all()  # people see the simulator's robot
 
 
 def test_augmentations_mirror_reverse_scale_and_keep_a_real_robot():
@@ -156,7 +157,7 @@ def test_shared_cache_rollout_equals_per_sample_rollout():
     mask = torch.tensor([[1.0, 1, 1, 0, 1, 1]])
     pose = torch.cat([torch.randn(k_count, 12, 2), torch.ones(k_count, 12, 1), torch.zeros(k_count, 12, 1)], -1)
     args = (torch.randn(1, p, 4), mask, cache, cache.clone(), valid, torch.randint(1, 13, (12, c)), pose,
-            torch.randn(k_count, 12, 2), torch.zeros(k_count, 12, p, 2))
+            torch.randn(k_count, 12, 3), torch.zeros(k_count, 12, p, 2))
     with torch.no_grad():
         shared, _ = model.rollout(*args)
         per_sample, _ = model.rollout(args[0].expand(k_count, -1, -1), mask.expand(k_count, -1),
@@ -217,3 +218,78 @@ def test_tune_keeps_the_training_scenes_val_rows_out(tmp_path):
             (tmp_path / scene / split / f"{scene}_{split}.txt").write_text("")
     assert [f.name for f in training_files(tmp_path, "hotel")] == ["hotel_train.txt", "hotel_val.txt"]
     assert [f.name for f in training_files(tmp_path, "hotel", tune=True)] == ["hotel_train.txt"]
+
+
+def test_robot_present_flag_per_window_kind():
+    """Virtual robot 0, pedestrian-as-robot 1; robot_flag=False feeds 0 everywhere (the models before the flag)."""
+    wins = _windows()
+    kw = dict(p_max=32, obs=8, horizon=12, dt=0.4)
+    walker = make_batch(wins, np.arange(6), np.random.default_rng(1), p_pedestrian_robot=1.0, **kw)
+    virtual = make_batch(wins, np.arange(6), np.random.default_rng(1), p_pedestrian_robot=0.0, **kw)
+    off = make_batch(wins, np.arange(6), np.random.default_rng(1), p_pedestrian_robot=1.0, robot_flag=False, **kw)
+    assert walker.action.shape == (6, 20, 3)
+    assert (walker.action[..., 2] == 1.0).all() and (virtual.action[..., 2] == 0.0).all()
+    assert (off.action[..., 2] == 0.0).all()
+    # the flag draws no random numbers: the same samples either way
+    np.testing.assert_array_equal(off.people, walker.people)
+    np.testing.assert_array_equal(off.action[..., :2], walker.action[..., :2])
+
+
+def _flag_model(flag_weight: float, seed: int = 0) -> StreamingWorldModel:
+    torch.manual_seed(seed)
+    model = StreamingWorldModel(WorldModelConfig(p_max=8, window=6, horizon=4, k_max=4))
+    with torch.no_grad():  # a head that is not zero (a trained model), and the flag column of the input layer
+        model.head.weight.normal_(0.0, 0.5)
+        model.embed_in.weight[:, 7] = flag_weight * torch.linspace(-1.0, 1.0, model.cfg.d_model)
+    return model.eval()
+
+
+def test_an_untrained_flag_weight_leaves_the_model_as_before():
+    """A new model starts with the flag column at zero, the other initial weights drawn as for the 7-input model,
+    and weights of a 7-input model load with the column zero."""
+    torch.manual_seed(3)
+    model = StreamingWorldModel(WorldModelConfig(p_max=8, window=6, horizon=4, k_max=4))
+    assert model.embed_in.weight.shape[1] == 8 and (model.embed_in.weight[:, 7] == 0).all()
+    torch.manual_seed(3)
+    reference = torch.nn.Linear(7, 32)  # the first draw of the 7-input model
+    torch.testing.assert_close(model.embed_in.weight[:, :7], reference.weight)
+    old = {k: v for k, v in model.state_dict().items()}
+    old["embed_in.weight"] = old["embed_in.weight"][:, :7].clone()
+    other = StreamingWorldModel(WorldModelConfig(p_max=8, window=6, horizon=4, k_max=4))
+    other.load_state_dict(old)
+    torch.testing.assert_close(other.embed_in.weight, model.embed_in.weight)
+
+
+@pytest.mark.parametrize("flag_weight", [0.0, 2.0])
+def test_flipping_robot_present_changes_a_trained_flag_only(tmp_path, flag_weight):
+    """Through export and the runtime: step means and rollouts differ between robot_present true and false for a
+    model whose flag weight is trained (not zero), and are identical for a flag weight of zero."""
+    model = _flag_model(flag_weight)
+    paths = export_all(model, tmp_path, "flag", {"data": "synthetic"})
+    b = make_batch(_windows(), np.arange(1), np.random.default_rng(0), 8, 8, 4, 0.4, 1.0)
+    out = {}
+    for present in (True, False):
+        wm = WorldModel(paths["step"], backend="cpu", robot_present=present)
+        means = [wm.step(b.people[0, t], b.mask[0, t], b.action[0, t, :2])[0] for t in range(8)]
+        out[present] = (np.array(means), wm.rollout(4, np.array([[0.0, 0.0], [0.8, 0.2]])),
+                        wm.predict_sequential(4, (0.8, 0.2)))
+    diffs = [float(np.nanmax(np.abs(a - c))) for a, c in zip(out[True], out[False])]
+    if flag_weight == 0.0:
+        assert diffs == [0.0, 0.0, 0.0]
+    else:
+        assert min(diffs) > 1e-4, diffs
+    # the rollout graph and the step graph agree with the flag set (same cache policy, same inputs)
+    np.testing.assert_allclose(out[True][1][1], out[True][2], atol=1e-4)
+
+
+def test_training_reaches_the_flag_weight():
+    """One loss gradient on a batch with a perceived robot moves the flag column; one with the flag off does not."""
+    model = StreamingWorldModel(WorldModelConfig(p_max=8, window=6, horizon=4, k_max=4))
+    with torch.no_grad():
+        model.head.weight.normal_(0.0, 0.5)
+    for flag, moved in ((True, True), (False, False)):
+        b = make_batch(_windows(), np.arange(6), np.random.default_rng(0), 8, 8, 4, 0.4, 1.0, robot_flag=flag)
+        model.zero_grad()
+        batch_loss(model, b, 1.0)[0].backward()
+        grad = model.embed_in.weight.grad[:, 7]
+        assert bool(grad.abs().sum() > 0) is moved
