@@ -129,6 +129,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=30, help="timed rollouts per variant")
     ap.add_argument("--baseline-rollout", type=Path, default=None,
                     help="another rollout ONNX timed on the same inputs in the same run (e.g. the previous release)")
+    ap.add_argument("--baseline-step", type=Path, default=None,
+                    help="another step ONNX timed against this model's step graph (graph alone, same random inputs "
+                         "of each graph's shapes, interleaved) in the same run, e.g. the graph before an input changed")
     ap.add_argument("--json", type=Path, default=None, help="write step_ms, rollout_ms, step_ratio_10k, "
                     "robot_response_m and the details here")
     ap.add_argument("--out", type=Path, default=None, help="write the markdown table here")
@@ -149,6 +152,12 @@ def main(argv=None) -> int:
         one_step()
     step = timed(one_step, 500)
     rows.append((f"step, {n} people", step))
+    if args.baseline_step is not None:
+        graphs = {"step graph alone": raw_session(args.model, rng),
+                  f"baseline step graph `{args.baseline_step.name}`": raw_session(args.baseline_step, rng)}
+        res_step = interleaved({name: (lambda s_, f_: lambda: s_.run(None, f_))(*sf) for name, sf in graphs.items()},
+                               500)
+        rows += list(res_step.items())
 
     # 2. endless stream: cost and memory at step 100 vs step N (100 timed steps around each)
     wm.reset()
