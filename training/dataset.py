@@ -86,7 +86,7 @@ def make_sample(win: Window, rng: np.random.Generator, p_max: int, obs: int, hor
     """One sample; its actions are ``[linear, angular, robot_present]`` per step. ``robot_present`` is 1 where the
     people can see the robot (the simulator's robot, a pedestrian standing in for it) and 0 for the static virtual
     robot (nobody reacts to it: it does not exist); ``robot_flag=False`` feeds 0 everywhere (the models before
-    the flag: with that column's weight at zero they train exactly as before)."""
+    the flag: that column's weight then gets no gradient and stays at its initial zero)."""
     aug = aug or Augment()
     win = augment_window(win, rng, aug)
     pos, present = win.positions, win.present
