@@ -41,13 +41,17 @@ from causal_nodes.world_model.eth_ucy import SCENES, load_windows, scene_files  
 from causal_nodes.world_model.place_memory import PlaceMemoryConfig  # noqa: E402
 from causal_nodes.world_model.runtime import WorldModel  # noqa: E402
 
-GRID = {"cell_size": (1.0, 2.0, 4.0, 8.0, 16.0), "heading_bins": (4, 8), "n0": (10.0, 30.0, 100.0, 300.0),
-        "speed_scaled": (False, True)}
+GRIDS = (  # single resolution, then nested resolutions (cells of cell_size * 2**j, j < levels)
+    {"cell_size": (1.0, 2.0, 4.0, 8.0, 16.0), "heading_bins": (4, 8), "n0": (10.0, 30.0, 100.0, 300.0),
+     "speed_scaled": (False, True)},
+    {"cell_size": (0.5, 1.0, 2.0), "levels": (3, 4, 5), "heading_bins": (4, 8), "n0": (10.0, 30.0, 100.0),
+     "speed_scaled": (True,)},
+)
 KEYS = ("fcv_calibrated_ade", "fcv_calibrated_fde", "fcv_memory_ade", "fcv_memory_fde", "memory_coverage")
 
 
 def grid() -> list[PlaceMemoryConfig]:
-    return [PlaceMemoryConfig(**dict(zip(GRID, values, strict=True))) for values in itertools.product(*GRID.values())]
+    return [PlaceMemoryConfig(**dict(zip(g, values, strict=True))) for g in GRIDS for values in itertools.product(*g.values())]
 
 
 def tune(data: Path) -> dict:
@@ -100,13 +104,19 @@ def test(data: Path, models: Path, chosen: dict) -> dict:
     return out
 
 
+def describe(c: dict) -> str:
+    """A setting in a table cell: cells (and levels), heading bins, n0, speed scaling."""
+    cells = f"{c['cell_size']:g} m" + (f" x {c['levels']} levels" if c.get("levels", 1) > 1 else "")
+    return f"{cells}, {c['heading_bins']} headings, n0 {c['n0']:g}{', per m/s' if c['speed_scaled'] else ''}"
+
+
 COLUMNS = (("CV + memory", "cv_memory"), ("calibrated filtered CV", "fcv_calibrated"),
            ("calibrated filtered CV + memory", "fcv_memory"), ("model, node defaults", ""),
            ("**model + memory**", "memory"))
 
 
 def test_table(results: dict) -> str:
-    head = "| scene | targets | setting (cell m, heading bins, n0, speed-scaled) | coverage | CV ADE / FDE (m) | "
+    head = "| scene | targets | setting | coverage | CV ADE / FDE (m) | "
     rows = [head + " | ".join(f"{name} / CV" for name, _ in COLUMNS) + " |",
             "|---|---:|---|---:|---:|" + "---:|" * len(COLUMNS)]
     metres: dict[str, list[tuple[float, float]]] = {key: [] for _, key in COLUMNS}
@@ -119,8 +129,7 @@ def test_table(results: dict) -> str:
             a, f = r[f"{key}_ade" if key else "ade"], r[f"{key}_fde" if key else "fde"]
             metres[key].append((a, f))
             cells.append(f"{a / r['cv_ade']:.3f} / {f / r['cv_fde']:.3f}")
-        rows.append(f"| {scene} | {r['targets']} | {c['cell_size']}, {c['heading_bins']}, {c['n0']:g}, "
-                    f"{'yes' if c['speed_scaled'] else 'no'} | {r['memory_coverage']:.2f} | "
+        rows.append(f"| {scene} | {r['targets']} | {describe(c)} | {r['memory_coverage']:.2f} | "
                     f"{r['cv_ade']:.3f} / {r['cv_fde']:.3f} | " + " | ".join(cells) + " |")
     cv_ade, cv_fde = (sum(x[i] for x in cv) / len(cv) for i in (0, 1))
     means = []
@@ -133,12 +142,11 @@ def test_table(results: dict) -> str:
 
 
 def tune_table(tuned: dict) -> str:
-    rows = ["| val slice | targets | chosen (cell m, heading bins, n0, speed-scaled) | coverage | "
+    rows = ["| val slice | targets | chosen setting | coverage | "
             "calibrated filtered CV + memory / without (ADE / FDE) |", "|---|---:|---|---:|---:|"]
     for fold, ch in tuned["chosen"].items():
         c, v = ch["config"], ch["val"]
-        rows.append(f"| {fold if fold.startswith('all') else fold + '/val'} | {v['targets']} | {c['cell_size']}, "
-                    f"{c['heading_bins']}, {c['n0']:g}, {'yes' if c['speed_scaled'] else 'no'} | "
+        rows.append(f"| {fold if fold.startswith('all') else fold + '/val'} | {v['targets']} | {describe(c)} | "
                     f"{v['memory_coverage']:.2f} | {v['ratio_ade']:.3f} / {v['ratio_fde']:.3f} |")
     return "\n".join(rows)
 

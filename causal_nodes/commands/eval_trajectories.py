@@ -35,10 +35,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibrate", choices=("on", "off"), default="on",
                         help="self-calibration from the outcomes of earlier windows of the same file, as the node's "
                              "self_calibrate does (on: ade/fde are calibrated, uncalibrated_* reported beside)")
+    parser.add_argument("--place-memory", choices=("on", "off"), default="off",
+                        help="an online place memory per file with the node's default settings (place_memory*): "
+                             "memory_ade/fde (the model), fcv_memory_* and cv_memory_* beside, and memory_coverage; "
+                             "the forecasts above stay without it")
 
 
 def run(args: argparse.Namespace) -> int:
     from causal_nodes.evaluation.trajectories import evaluate_scene
+    from causal_nodes.world_model.place_memory import PlaceMemoryConfig
     from causal_nodes.world_model.runtime import WorldModel
 
     if not Path(args.data).is_dir():
@@ -55,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
             model = WorldModel(model_path, backend=args.backend)
             res = evaluate_scene(model, args.data, scene, best_of=args.best_of, seed=args.seed,
                                  max_windows=args.max_windows, velocity=args.velocity,
-                                 calibrate=args.calibrate == "on")
+                                 calibrate=args.calibrate == "on",
+                                 place_memory=PlaceMemoryConfig() if args.place_memory == "on" else None)
             res["model"] = str(model_path)
             res["backend"] = model.backend
             results[scene] = res

@@ -154,3 +154,60 @@ def test_a_place_seen_rarely_borrows_from_its_surroundings_with_levels():
     assert _err(nested.apply(origin, velocity, straight), truth) < 0.5 * _err(flat.apply(origin, velocity, straight),
                                                                                 truth)
     assert nested.cells > flat.cells
+
+
+def test_streamed_outcomes_add_up_exactly_as_whole_ones():
+    rng = np.random.default_rng(6)
+    origin, velocity, straight, truth = _turning_left(rng, 3)
+    config = PlaceMemoryConfig(cell_size=1.0, n0=1.0, levels=2)
+    whole, streamed = PlaceMemory(H, DT, config), PlaceMemory(H, DT, config)
+    whole.add_outcome(origin, velocity, straight, truth)
+    for i in range(3):
+        streamed.record(i, 10.0, origin[i], velocity[i], straight[i])
+    for k in range(1, H + 1):
+        streamed.observe_many([0, 1, 2], 10.0 + k * DT + 0.01, truth[:, k - 1])  # a little late: within tolerance
+    assert streamed.points == whole.points == 3 * H
+    np.testing.assert_allclose(streamed.correction(origin, velocity)[0], whole.correction(origin, velocity)[0])
+    assert not any(streamed._pending.values()), "finished forecasts are dropped"
+
+
+def _corner_walkers(t: int) -> tuple[list[str], np.ndarray]:
+    """Ten people at a time walk +x at 1.2 m/s from x = -6 and turn left (+y) at x = 0; each lives 24 steps."""
+    ids, points = [], []
+    for i in range(10):
+        age = (t + 2 * i) % 24
+        ids.append(f"{i}-{(t + 2 * i) // 24}")
+        d = 1.2 * DT * age
+        points.append((-6 + min(d, 6.0), 0.3 * i + max(d - 6.0, 0.0)))
+    return ids, np.array(points)
+
+
+def test_the_stream_learns_a_corner_and_bends_its_paths_and_a_time_jump_forgets_it():
+    from repo_paths import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip(f"trained model not found at {DEFAULT_MODEL}")
+    from causal_nodes.world_model.runtime import WorldModel
+    from causal_nodes.world_model.stream import WorldModelStream
+
+    config = PlaceMemoryConfig(cell_size=1.0, n0=2.0, levels=2)
+    remembering = WorldModelStream(WorldModel(DEFAULT_MODEL, backend="cpu"), H, place_memory=config)
+    plain = WorldModelStream(WorldModel(DEFAULT_MODEL, backend="cpu"), H)
+    robot = (0.0, -20.0, 0.0)
+    for t in range(150):
+        ids, points = _corner_walkers(t)
+        bent = remembering.update(t * DT, ids, points, robot, (0.0, 0.0))
+        straight = plain.update(t * DT, ids, points, robot, (0.0, 0.0))
+    memory = remembering.place_memory
+    assert plain.place_memory is None and memory is not None
+    assert memory.points > 1000 and memory.corrections > 0 and 0 < memory.cells <= config.max_cells
+    # walkers still before the corner: the memory's paths turn left (+y), the plain ones run on along +x
+    before = [pid for pid, p in zip(ids, points, strict=True) if -4.0 < p[0] < -1.5]
+    assert before
+    rise = {name: np.mean([pred.paths_world[pid][-1, 1] - pred.paths_world[pid][0, 1] for pid in before])
+            for name, pred in (("bent", bent), ("straight", straight))}
+    assert rise["bent"] > rise["straight"] + 1.0, rise
+    # a clock that jumps back starts the stream over: the memory describes the place and time it came from
+    ids, points = _corner_walkers(0)
+    remembering.update(0.0, ids, points, robot, (0.0, 0.0))
+    assert remembering.place_memory is not None and remembering.place_memory.cells == 0
