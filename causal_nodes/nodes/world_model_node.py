@@ -92,7 +92,7 @@ class WorldModelNode(Node):
                             "half in the self-calibration; 0 = never forget (one place), e.g. 50000 (~2-3 min in a "
                             "20-person crowd) for a robot moving between places", float_range=(0.0, 1e9))
         defaults = PlaceMemoryConfig()
-        place_memory = declare(self, "place_memory", False, "correct the published paths by how people who were at "
+        place_memory = declare(self, "place_memory", True, "correct the published paths by how people who were at "
                                "the same place, heading the same way, then moved compared with their forecasts "
                                "(learned online in the /people frame; reset with the self-calibration)")
         place_config = PlaceMemoryConfig(

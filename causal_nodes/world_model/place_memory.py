@@ -30,19 +30,20 @@ Key = tuple[int, int, int, int]
 
 @dataclass(frozen=True)
 class PlaceMemoryConfig:
-    """Every size and setting of a :class:`PlaceMemory` (the node's parameters; chosen on ETH/UCY val rows)."""
+    """Every size and setting of a :class:`PlaceMemory` (the node's parameters). The defaults are the setting that
+    erred least on all ETH/UCY val files pooled (``benchmarks/bench_place_memory.py``, 134 settings)."""
 
-    cell_size: float = 1.0
+    cell_size: float = 0.5
     """m: edge of a grid cell of the world frame."""
     heading_bins: int = 8
     """Walking directions told apart per cell (equal sectors)."""
     min_speed: float = 0.2
     """m/s: slower people have no heading; they share one bin per cell, residuals in world axes."""
-    n0: float = 5.0
+    n0: float = 100.0
     """Shrinkage: a cell's mean residual is applied with weight n / (n + n0), n its scored outcomes at that step."""
-    speed_scaled: bool = False
+    speed_scaled: bool = True
     """Store residuals per m/s of the person's speed (a slow and a fast walker share the shape of a turn)."""
-    levels: int = 1
+    levels: int = 4
     """Resolutions: level j has cells of ``cell_size * 2**j``; a cell's mean shrinks towards the coarser cell's
     estimate instead of towards zero (the coarsest towards zero): a place seen rarely borrows from around it."""
     max_cells: int = 20000

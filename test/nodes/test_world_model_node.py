@@ -241,16 +241,20 @@ def test_track_noise_half_life_reaches_the_estimate_and_a_too_small_one_is_raise
 
 
 def test_place_memory_parameters_reach_the_stream_and_its_diagnostics():
-    """Off by default (no memory at all); on, every size given as a parameter is the stream's memory's, and
-    /diagnostics carries its counters."""
+    """On by default with the config's defaults, off gives no memory at all; every size given as a parameter is the
+    stream's memory's, and /diagnostics carries its counters."""
     if not MODEL.is_file():
         pytest.skip(f"trained model not found at {MODEL}")
     from causal_nodes.nodes.world_model_node import WorldModelNode
+    from causal_nodes.world_model.place_memory import PlaceMemoryConfig
 
     rclpy.init()
     try:
         base = [Parameter("model_path", value=str(MODEL)), Parameter("backend", value="cpu")]
         node = WorldModelNode(parameter_overrides=base)
+        assert node.stream.place_memory is not None and node.stream.place_memory.config == PlaceMemoryConfig()
+        node.destroy_node()
+        node = WorldModelNode(parameter_overrides=base + [Parameter("place_memory", value=False)])
         assert node.stream.place_memory is None
         node.destroy_node()
         node = WorldModelNode(parameter_overrides=base + [

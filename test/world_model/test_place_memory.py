@@ -39,7 +39,7 @@ def test_without_memory_the_forecast_is_exactly_the_old_one():
 
 def test_a_place_where_everyone_turns_left_corrects_a_straight_forecast():
     rng = np.random.default_rng(1)
-    memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=2.0))
+    memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1, speed_scaled=False))
     for _ in range(10):
         memory.add_outcome(*_turning_left(rng, 10))
     origin, velocity, straight, truth = _turning_left(rng, 30)
@@ -56,7 +56,7 @@ def test_the_correction_is_shrunk_by_the_evidence():
     origin, velocity, straight, truth = _turning_left(rng, 1)
     residual = np.linalg.norm(truth - straight, axis=-1)
     for n0 in (1.0, 4.0):
-        memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=n0))
+        memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=n0, levels=1, speed_scaled=False))
         memory.add_outcome(origin, velocity, straight, truth)  # one outcome: weight 1 / (1 + n0)
         offset, evidence = memory.correction(origin, velocity)
         assert evidence[0] == 1.0
@@ -64,7 +64,7 @@ def test_the_correction_is_shrunk_by_the_evidence():
 
 
 def test_size_stays_bounded_under_a_flood_of_distinct_places():
-    memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=1.0, max_cells=500))
+    memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=1.0, max_cells=500, levels=1))
     rng = np.random.default_rng(3)
     n = 100_000
     origin = np.stack([np.arange(n) * 1.0 + 0.5, np.zeros(n)], axis=1)  # 10^5 distinct cells
@@ -91,7 +91,7 @@ def test_streamed_outcomes_count_only_once_observed():
     only that step (the prequential rule of the stream); a later frame never reaches back into earlier cells."""
     rng = np.random.default_rng(4)
     origin, velocity, straight, truth = _turning_left(rng, 1)
-    memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=1.0))
+    memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=1.0, levels=1))
     memory.record("p", 0.0, origin[0], velocity[0], straight[0])
     assert memory.points == 0 and memory.cells == 0
     for k in range(1, 4):  # three steps come true
@@ -143,7 +143,7 @@ def test_bad_settings_are_refused():
 def test_a_place_seen_rarely_borrows_from_its_surroundings_with_levels():
     """levels > 1: a fine cell never seen gets the coarser cell's mean (shrunk) instead of nothing."""
     rng = np.random.default_rng(5)
-    flat = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=0.25, n0=2.0))
+    flat = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=0.25, n0=2.0, levels=1))
     nested = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=0.25, n0=2.0, levels=4))  # 0.25, 0.5, 1, 2 m cells
     for _ in range(10):
         outcome = _turning_left(rng, 10)
@@ -211,3 +211,18 @@ def test_the_stream_learns_a_corner_and_bends_its_paths_and_a_time_jump_forgets_
     ids, points = _corner_walkers(0)
     remembering.update(0.0, ids, points, robot, (0.0, 0.0))
     assert remembering.place_memory is not None and remembering.place_memory.cells == 0
+
+
+def test_with_a_half_life_old_places_fade_and_without_it_they_stay():
+    rng = np.random.default_rng(7)
+    forgetting = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1, half_life=1000.0))
+    lasting = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1))
+    corner = _turning_left(rng, 50)
+    elsewhere = _turning_left(rng, 500)
+    elsewhere = (elsewhere[0] + 40.0, elsewhere[1], elsewhere[2] + 40.0, elsewhere[3] + 40.0)  # 6000 steps elsewhere
+    for memory in (forgetting, lasting):
+        memory.add_outcome(*corner)
+        assert memory.correction(*corner[:2])[1][0] == pytest.approx(50.0)
+        memory.add_outcome(*elsewhere)
+    assert lasting.correction(*corner[:2])[1][0] == pytest.approx(50.0)
+    assert forgetting.correction(*corner[:2])[1][0] == pytest.approx(50.0 * 0.5 ** 6, rel=1e-6)
