@@ -124,11 +124,12 @@ class PlaceMemory:
         return np.stack([local[..., 0] * ax[..., 0] - local[..., 1] * ax[..., 1],
                          local[..., 0] * ax[..., 1] + local[..., 1] * ax[..., 0]], axis=-1)
 
-    def _decay(self, row: int) -> float:
-        """Factor by which a row's totals have decayed since it was last touched (1 without a half-life)."""
+    def _decays(self, rows: np.ndarray) -> np.ndarray:
+        """Factors by which rows' totals have decayed since they were last touched (1 without a half-life, and for
+        rows < 0, which are unseen cells)."""
         if self.config.half_life <= 0:
-            return 1.0
-        return float(0.5 ** ((self.points - self._at[row]) / self.config.half_life))
+            return np.ones(rows.shape)
+        return np.where(rows >= 0, 0.5 ** ((self.points - self._at[rows]) / self.config.half_life), 1.0)
 
     # query ----------------------------------------------------------------------------------------------------
     def correction(self, origin: np.ndarray, velocity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,20 +143,20 @@ class PlaceMemory:
         finite = np.isfinite(origin).all(axis=1) & np.isfinite(velocity).all(axis=1)
         if not self._rows or not finite.any():
             return local, evidence
-        n0 = self.config.n0
-        for i, cells in zip(np.flatnonzero(finite), self.keys(origin[finite], velocity[finite]), strict=True):
-            estimate = np.zeros((self.horizon, 2))
-            for key in reversed(cells):  # coarsest first: each finer cell's mean shrinks towards it
-                row = self._rows.get(key)
-                if row is None:
-                    continue
-                decay = self._decay(row)
-                count = self._count[row] * decay
-                seen = count > 0
-                shrunk = (decay * self._sum[row] + n0 * estimate) / np.where(seen, count + n0, 1.0)[:, None]
-                estimate = np.where(seen[:, None], shrunk, estimate)
-                evidence[i] = max(evidence[i], count[-1])
-            local[i] = estimate
+        index = np.flatnonzero(finite)
+        rows = np.array([[self._rows.get(key, -1) for key in cells]
+                         for cells in self.keys(origin[finite], velocity[finite])])  # (m, levels), -1: unseen
+        decay = self._decays(rows)
+        estimate = np.zeros((len(index), self.horizon, 2))
+        for level in reversed(range(rows.shape[1])):  # coarsest first: each finer cell's mean shrinks towards it
+            row, known = rows[:, level], rows[:, level] >= 0
+            count = np.where(known[:, None], self._count[row] * decay[:, level, None], 0.0)  # (m, H)
+            total = np.where(known[:, None, None], self._sum[row] * decay[:, level, None, None], 0.0)
+            seen = count > 0
+            shrunk = (total + self.config.n0 * estimate) / np.where(seen, count + self.config.n0, 1.0)[..., None]
+            estimate = np.where(seen[..., None], shrunk, estimate)
+            evidence[index] = np.maximum(evidence[index], count[:, -1])
+        local[index] = estimate
         axis, scale = self._frames(np.where(finite[:, None], velocity, 0.0))
         return self._to_world(axis, local * scale[:, None, None]), evidence
 
@@ -168,16 +169,20 @@ class PlaceMemory:
     # learning -------------------------------------------------------------------------------------------------
     def _add(self, keys: Sequence[tuple[Key, ...]], residual: np.ndarray, scored: np.ndarray) -> None:
         """Adds forecasts' local residuals (m, H, 2) at their ``scored`` steps (m, H) to their cells ``keys`` (m,
-        one per level)."""
+        one per level). In chunks small enough that a cell created in a chunk is never evicted within it."""
         self.points += int(scored.sum())
         residual = np.where(scored[..., None], residual, 0.0)
-        for cells, res, ok in zip(keys, residual, scored.astype(np.float64), strict=True):
-            for key in cells:
-                self._add_cell(key, res, ok)
+        weight = scored.astype(np.float64)
+        levels = self.config.levels
+        chunk = max(1, self.config.max_cells // levels)
+        for lo in range(0, len(keys), chunk):
+            rows = np.array([self._row(key) for cells in keys[lo:lo + chunk] for key in cells])
+            np.add.at(self._sum, rows, np.repeat(residual[lo:lo + chunk], levels, axis=0))
+            np.add.at(self._count, rows, np.repeat(weight[lo:lo + chunk], levels, axis=0))
 
-    def _add_cell(self, key: Key, residual: np.ndarray, scored: np.ndarray) -> None:
-        """One forecast's residuals (H, 2) and scored-step weights (H,) into one cell (created, evicting the least
-        recently updated one when full)."""
+    def _row(self, key: Key) -> int:
+        """The row of ``key``, decayed to now and marked most recently updated; created (evicting the least recently
+        updated cell when full) if new."""
         row = self._rows.get(key)
         if row is None:
             if len(self._rows) >= self.config.max_cells:
@@ -189,13 +194,12 @@ class PlaceMemory:
             self._rows[key] = row
         else:
             self._rows.move_to_end(key)
-            decay = self._decay(row)
-            if decay != 1.0:
+            if self.config.half_life > 0 and self._at[row] != self.points:
+                decay = 0.5 ** ((self.points - self._at[row]) / self.config.half_life)
                 self._sum[row] *= decay
                 self._count[row] *= decay
         self._at[row] = self.points
-        self._sum[row] += residual
-        self._count[row] += scored
+        return row
 
     def add_outcome(self, origin: np.ndarray, velocity: np.ndarray, path: np.ndarray, truth: np.ndarray) -> None:
         """Forecasts ``path`` (n, H', 2) made from ``origin`` (n, 2) at ``velocity`` (n, 2) (the forecast *before*
@@ -219,18 +223,28 @@ class PlaceMemory:
         self._add([keys[i] for i in people.tolist()], padded, scored)
 
     def record(self, key: Hashable, stamp: float, origin: np.ndarray, velocity: np.ndarray, path: np.ndarray) -> None:
-        """A forecast ``path`` (H', 2) (before this memory's correction) for person ``key`` at ``stamp``; at most
-        ``horizon`` are pending per person. Non-finite forecasts are not kept."""
-        origin = np.asarray(origin, dtype=np.float64).reshape(1, 2)
-        velocity = np.asarray(velocity, dtype=np.float64).reshape(1, 2)
-        path = np.asarray(path, dtype=np.float64)[:self.horizon]
-        if not (np.isfinite(origin).all() and np.isfinite(velocity).all() and np.isfinite(path).all()):
+        """A forecast ``path`` (H', 2) (before this memory's correction) for person ``key`` at ``stamp``."""
+        self.record_many([key], stamp, np.reshape(origin, (1, 2)), np.reshape(velocity, (1, 2)), np.asarray(path)[None])
+
+    def record_many(self, keys: Sequence[Hashable], stamp: float, origins: np.ndarray, velocities: np.ndarray,
+                    paths: np.ndarray) -> None:
+        """Forecasts ``paths`` (n, H', 2) (before this memory's correction) made at ``stamp`` for people ``keys`` at
+        ``origins`` (n, 2) walking at ``velocities`` (n, 2); at most ``horizon`` are pending per person. Non-finite
+        forecasts are not kept."""
+        origins = np.asarray(origins, dtype=np.float64).reshape(-1, 2)
+        velocities = np.asarray(velocities, dtype=np.float64).reshape(-1, 2)
+        paths = np.asarray(paths, dtype=np.float64)[:, :self.horizon]
+        ok = (np.isfinite(origins).all(axis=1) & np.isfinite(velocities).all(axis=1)
+              & np.isfinite(paths).all(axis=(1, 2)))
+        if not ok.any():
             return
-        axis, scale = self._frames(velocity)
-        pending = self._pending.setdefault(key, [])
-        pending.append((float(stamp), self.keys(origin, velocity)[0], np.array([axis[0, 0], axis[0, 1], scale[0]]),
-                        path))
-        del pending[:-self.horizon]
+        axis, scale = self._frames(velocities[ok])
+        frames = np.concatenate([axis, scale[:, None]], axis=1)
+        cells = self.keys(origins[ok], velocities[ok])
+        for j, i in enumerate(np.flatnonzero(ok).tolist()):
+            pending = self._pending.setdefault(keys[i], [])
+            pending.append((float(stamp), cells[j], frames[j], paths[i]))
+            del pending[:-self.horizon]
 
     def observe_many(self, keys: Sequence[Hashable], stamp: float, positions: np.ndarray) -> None:
         """Everyone seen in one frame (``positions`` (n, 2)): scores the pending forecasts' step this time falls on."""

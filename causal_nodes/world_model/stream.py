@@ -225,9 +225,8 @@ class WorldModelStream:
         rows = [i for i, pid in enumerate(ids) if pid in paths and pid in self._last_pos]
         if not rows:
             return
-        for i in rows:
-            self.place_memory.record(ids[i], stamp, people_world[i], vel_world[i], paths[ids[i]])
         before = np.stack([paths[ids[i]] for i in rows])
+        self.place_memory.record_many([ids[i] for i in rows], stamp, people_world[rows], vel_world[rows], before)
         corrected = self.place_memory.apply(people_world[rows], vel_world[rows], before)
         for i, path in zip(rows, corrected, strict=True):
             paths[ids[i]] = path
