@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .calibration import STEP_TOLERANCE
+from .calibration import PendingForecasts
 
 Key = tuple[int, int, int, int]
 """A cell: (level, cell x, cell y, heading bin)."""
@@ -76,7 +76,7 @@ class PlaceMemory:
         self._count = np.zeros((c.max_cells, self.horizon))
         self._at = np.zeros(c.max_cells)  # self.points when the row was last decayed
         self._rows: OrderedDict[Key, int] = OrderedDict()  # cell key -> row, least recently updated first
-        self._pending: dict[Hashable, list[tuple[float, tuple[Key, ...], np.ndarray, np.ndarray]]] = {}
+        self._pending = PendingForecasts(self.horizon, self.dt)  # payload: (cells, heading axis + scale, path)
         self.points = 0
         """Scored forecast steps so far (the half-life's clock)."""
         self.corrections = 0
@@ -242,30 +242,19 @@ class PlaceMemory:
         frames = np.concatenate([axis, scale[:, None]], axis=1)
         cells = self.keys(origins[ok], velocities[ok])
         for j, i in enumerate(np.flatnonzero(ok).tolist()):
-            pending = self._pending.setdefault(keys[i], [])
-            pending.append((float(stamp), cells[j], frames[j], paths[i]))
-            del pending[:-self.horizon]
+            self._pending.add(keys[i], stamp, (cells[j], frames[j], paths[i]), len(paths[i]))
 
     def observe_many(self, keys: Sequence[Hashable], stamp: float, positions: np.ndarray) -> None:
         """Everyone seen in one frame (``positions`` (n, 2)): scores the pending forecasts' step this time falls on."""
+        positions = np.asarray(positions, dtype=np.float64)
         cells, steps, residuals = [], [], []
-        for key, position in zip(keys, np.asarray(positions, dtype=np.float64), strict=True):
-            pending = self._pending.get(key)
-            if not pending or not np.isfinite(position).all():
-                continue
-            kept = []
-            for t0, cell, frame, path in pending:
-                k = (stamp - t0) / self.dt
-                step = int(round(k))
-                if 1 <= step <= len(path) and abs(k - step) <= STEP_TOLERANCE:
-                    cells.append(cell)
-                    steps.append(step - 1)
-                    world = position - path[step - 1]
-                    residuals.append(np.array([world[0] * frame[0] + world[1] * frame[1],
-                                               -world[0] * frame[1] + world[1] * frame[0]]) / frame[2])
-                if step < len(path):
-                    kept.append((t0, cell, frame, path))
-            self._pending[key] = kept
+        for i, step, (cell, frame, path) in self._pending.due(keys, stamp):
+            world = positions[i] - path[step]
+            if np.isfinite(world).all():
+                cells.append(cell)
+                steps.append(step)
+                residuals.append(np.array([world[0] * frame[0] + world[1] * frame[1],
+                                           -world[0] * frame[1] + world[1] * frame[0]]) / frame[2])
         if steps:
             scored = np.zeros((len(steps), self.horizon), dtype=bool)
             scored[np.arange(len(steps)), steps] = True
@@ -275,5 +264,4 @@ class PlaceMemory:
 
     def forget_except(self, keys: set) -> None:
         """Drop pending forecasts of people no longer tracked (bounded by the people in view)."""
-        for key in [k for k in self._pending if k not in keys]:
-            del self._pending[key]
+        self._pending.forget_except(keys)
