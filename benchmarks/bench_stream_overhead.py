@@ -1,14 +1,16 @@
-"""What the world-model node's velocity filter and self-calibration cost per step, beside the plain stream.
+"""What the world-model node's velocity filter, self-calibration and place memory cost per step, beside the plain
+stream.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_stream_overhead.py --out benchmarks/results/stream_overhead.md
 
 One ``WorldModelStream.update`` per model step (0.4 s) with 20 people walking with 2 cm of tracker noise, a 12-step
 forecast each step (the node's work per /people message), one ORT thread. Three settings, interleaved step by step
-in one run on the same frames, so the shared machine's load hits all alike:
+in one run on the same frames, so the shared machine's load hits all alike (four settings):
 
 * ``plain``: backward-difference velocities, no calibration (the stream before issue #16's third pass);
 * ``filter``: velocities filtered for the tracker noise measured online;
-* ``filter + calibration``: and forecasts damped from their realized errors (the node's defaults).
+* ``filter + calibration``: and forecasts damped from their realized errors;
+* ``filter + calibration + place memory``: and corrected by the place memory (the node's defaults).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from causal_nodes.world_model.place_memory import PlaceMemoryConfig  # noqa: E402
 from causal_nodes.world_model.runtime import WorldModel  # noqa: E402
 from causal_nodes.world_model.stream import WorldModelStream  # noqa: E402
 from causal_nodes.world_model.track_filter import TrackNoise  # noqa: E402
@@ -43,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="markdown report")
     args = p.parse_args(argv)
     settings = {"plain": dict(track_noise=TrackNoise(), calibrate=False),
-                "filter": dict(calibrate=False), "filter + calibration": dict(calibrate=True)}
+                "filter": dict(calibrate=False), "filter + calibration": dict(calibrate=True),
+                "filter + calibration + place memory": dict(calibrate=True, place_memory=PlaceMemoryConfig())}
     streams = {name: WorldModelStream(WorldModel(args.model, backend="cpu"), 12, **kw) for name, kw in settings.items()}
     times: dict[str, list[float]] = {name: [] for name in streams}
     for t, people in enumerate(frames()):
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, ms in times.items():
         kept = ms[WARM_UP:]
         rows.append(f"| {name} | {statistics.median(kept):.2f} | {np.percentile(kept, 90):.2f} |")
-    text = ("# World-model stream: cost of the velocity filter and self-calibration\n\n"
+    text = ("# World-model stream: cost of the velocity filter, self-calibration and place memory\n\n"
             "`OMP_NUM_THREADS=1 python benchmarks/bench_stream_overhead.py`\n\n"
             f"{PEOPLE} people, {STEPS - WARM_UP} steps after {WARM_UP} warm-up steps, a 12-step forecast per step, "
             "one thread, shared machine (wall clock).\n\n"

@@ -38,10 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robot-present", type=int, choices=(0, 1), default=0,
                         help="the model's robot_present input: 0 (the definition here: the scenes have no robot, the "
                              "evaluation's virtual robot is seen by nobody) or 1 (what a robot user's model predicts)")
+    parser.add_argument("--place-memory", choices=("on", "off"), default="on",
+                        help="an online place memory per file with the node's default settings (place_memory*), "
+                             "learned from earlier windows only (on: ade/fde include it, without_memory_* beside, "
+                             "fcv_memory_* / cv_memory_* for the baselines, memory_coverage)")
 
 
 def run(args: argparse.Namespace) -> int:
     from causal_nodes.evaluation.trajectories import evaluate_scene
+    from causal_nodes.world_model.place_memory import PlaceMemoryConfig
     from causal_nodes.world_model.runtime import WorldModel
 
     if not Path(args.data).is_dir():
@@ -58,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
             model = WorldModel(model_path, backend=args.backend)
             res = evaluate_scene(model, args.data, scene, best_of=args.best_of, seed=args.seed,
                                  max_windows=args.max_windows, velocity=args.velocity,
-                                 calibrate=args.calibrate == "on", robot_present=bool(args.robot_present))
+                                 calibrate=args.calibrate == "on", robot_present=bool(args.robot_present),
+                                 place_memory=PlaceMemoryConfig() if args.place_memory == "on" else None)
+            if args.place_memory == "on":  # the headline is what the node publishes
+                res["without_memory_ade"], res["without_memory_fde"] = res["ade"], res["fde"]
+                res["ade"], res["fde"] = res.pop("memory_ade"), res.pop("memory_fde")
             res["model"] = str(model_path)
             res["backend"] = model.backend
             results[scene] = res

@@ -14,14 +14,17 @@ Gaussian (seeded) and takes, per target, the minimum ADE and the minimum FDE ove
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from causal_nodes.eth_ucy import read_eth_ucy
 from causal_nodes.world_model.calibration import HorizonDamping
 from causal_nodes.world_model.eth_ucy import DT, Window, load_windows, scene_files
+from causal_nodes.world_model.place_memory import PlaceMemory, PlaceMemoryConfig
 from causal_nodes.world_model.track_filter import TrackNoise, TrackNoiseEstimator, filtered_velocities
 
 OBS, PRED = 8, 12
@@ -84,26 +87,33 @@ def start_indices(files: list[Path], windows: list[Window]) -> list[int]:
 
 
 class _Outcomes:
-    """Forecasts waiting until their realized paths are "seen", then fed to a :class:`HorizonDamping` per file.
+    """Forecasts waiting until their realized paths are "seen", then fed to a learner per file: a
+    :class:`HorizonDamping` (the self-calibration, default) or another object with ``add_outcome`` (``make``, e.g. a
+    :class:`PlaceMemory`).
 
     A window's forecast becomes an outcome once the window's last predicted frame is at or before the current
     window's last observed frame, so the calibration of a window never uses its own future or a later one.
     """
 
-    def __init__(self) -> None:
-        self.damping: dict[str, HorizonDamping] = {}
-        self._waiting: dict[str, list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    def __init__(self, make: Callable[[], Any] | None = None) -> None:
+        self.make = make if make is not None else (lambda: HorizonDamping(PRED, DT))
+        self.learners: dict[str, Any] = {}
+        self._waiting: dict[str, list[tuple]] = {}
 
-    def calibration(self, source: str, start: int) -> HorizonDamping:
-        damping = self.damping.setdefault(source, HorizonDamping(PRED, DT))
+    def calibration(self, source: str, start: int) -> Any:
+        """The learner of ``source`` with every outcome seen by the window starting at ``start`` added."""
+        learner = self.learners.get(source)
+        if learner is None:
+            learner = self.learners[source] = self.make()
         waiting = self._waiting.setdefault(source, [])
         for item in [w for w in waiting if w[0] + PRED <= start]:
-            damping.add_outcome(*item[1:])
+            learner.add_outcome(*item[1:])
         self._waiting[source] = [w for w in waiting if w[0] + PRED > start]
-        return damping
+        return learner
 
-    def wait(self, source: str, start: int, origin: np.ndarray, pred: np.ndarray, truth: np.ndarray) -> None:
-        self._waiting.setdefault(source, []).append((start, origin, pred, truth))
+    def wait(self, source: str, start: int, *outcome: np.ndarray) -> None:
+        """An outcome (the learner's ``add_outcome`` arguments) of the window starting at ``start``."""
+        self._waiting.setdefault(source, []).append((start, *outcome))
 
 
 def _groups(window: Window, p_max: int) -> list[np.ndarray]:
@@ -124,13 +134,6 @@ def _groups(window: Window, p_max: int) -> list[np.ndarray]:
     return groups
 
 
-def filtered_constant_velocity(obs: np.ndarray, noise: TrackNoise, horizon: int = PRED) -> np.ndarray:
-    """CV from the last position with the filtered velocity (the model's baseline when ``noise`` smooths)."""
-    present = np.ones(obs.shape[:2], dtype=bool).T
-    vel = filtered_velocities(obs.transpose(1, 0, 2), present, DT, noise)[-1]
-    return obs[:, -1:, :] + vel[:, None, :] * DT * np.arange(1, horizon + 1)[None, :, None]
-
-
 def _check_time_order(windows: list[Window], starts: list[int]) -> None:
     """Calibration feeds outcomes forward in the order given: a window listed after a later one of the same file
     would be calibrated with that later window's future, so any other order is refused."""
@@ -144,7 +147,8 @@ def _check_time_order(windows: list[Window], starts: list[int]) -> None:
 
 def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int = 0,
                      noises: list[TrackNoise] | None = None, starts: list[int] | None = None,
-                     robot_present: bool = False) -> dict[str, float]:
+                     robot_present: bool = False,
+                     place_memory: PlaceMemoryConfig | None = None) -> dict[str, float]:
     """ADE/FDE of ``model`` (a runtime.WorldModel) and of CV on the targets of ``windows``.
 
     ``noises`` (one per window, e.g. :func:`online_track_noise`) filters the model's input velocities; None
@@ -154,13 +158,24 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
     windows only): ``ade``/``fde`` are then the calibrated forecasts, ``uncalibrated_*`` the model's own,
     ``fcv_calibrated_*`` filtered CV calibrated the same way (no model), and ``damping_final`` the mean damping
     chosen at each file's end. ``robot_present``: the model's flag during the evaluation (restored after).
+
+    ``place_memory`` (needs ``starts``) adds an online :class:`PlaceMemory` per file to three forecasts, each
+    learning the residual of the forecast it corrects from every person with a velocity at the window's last
+    observed frame whose future was then observed (targets or not), prequentially as the calibration:
+    ``memory_*`` (the calibrated model), ``fcv_memory_*`` (calibrated filtered CV), ``cv_memory_*`` (CV);
+    ``memory_coverage`` is the share of scored targets whose place had evidence. ``model=None`` scores the
+    forecasts without a model only (everyone in one group; for choosing settings quickly).
     """
     if starts is not None:
         _check_time_order(windows, starts)
+    if place_memory is not None and starts is None:
+        raise ValueError("place_memory needs starts (windows in time order): it learns from earlier windows")
+    if model is None:
+        return _evaluate_windows(model, windows, best_of, seed, noises, starts, place_memory)
     before = model.robot_present
     model.robot_present = robot_present
     try:
-        out = _evaluate_windows(model, windows, best_of, seed, noises, starts)
+        out = _evaluate_windows(model, windows, best_of, seed, noises, starts, place_memory)
     finally:
         model.robot_present = before
     out["robot_present"] = bool(robot_present)
@@ -168,57 +183,93 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
 
 
 def _evaluate_windows(model, windows: list[Window], best_of: int, seed: int, noises: list[TrackNoise] | None,
-                      starts: list[int] | None) -> dict[str, float]:
+                      starts: list[int] | None, place_memory: PlaceMemoryConfig | None) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     wm, raw_wm, cv, fcv, fcv_cal, best = Scores(), Scores(), Scores(), Scores(), Scores(), Scores()
     outcomes, fcv_outcomes = (_Outcomes(), _Outcomes()) if starts is not None else (None, None)
+    names = (("model",) if model is not None else ()) + ("fcv", "cv")
+    memories = {name: _Outcomes(lambda: PlaceMemory(PRED, DT, place_memory)) for name in names} if place_memory else {}
+    memory_scores = {name: Scores() for name in memories}
+    covered = 0
+    steps = np.arange(1, PRED + 1)[None, :, None]
     for w, win in enumerate(windows):
         noise = noises[w] if noises is not None else TrackNoise()
         damping = outcomes.calibration(win.source, starts[w]) if outcomes is not None and starts is not None else None
         fcv_damping = fcv_outcomes.calibration(win.source, starts[w]) if fcv_outcomes and starts is not None else None
+        learners = {name: m.calibration(win.source, starts[w]) for name, m in memories.items() if starts is not None}
         targets = set(win.targets.tolist())
-        if not targets:
+        if not targets and not memories:
             continue
-        done = set()
-        for group in _groups(win, model.p_max):
+        done: set[int] = set()
+        learned: set[int] = set()
+        for group in _groups(win, model.p_max if model is not None else win.positions.shape[1]):
             pos = win.positions[:, group]
             present = win.present[:, group]
             origin = np.nanmean(pos[OBS - 1], axis=0)
             obs = _observations(pos[:OBS] - origin, present[:OBS], noise)
-            model.reset()
-            for t in range(OBS):
-                model.step(obs[t], present[t], (0.0, 0.0))
             rows = [i for i, g in enumerate(group) if int(g) in targets and int(g) not in done]
-            if not rows:
+            learn = [i for i, g in enumerate(group) if memories and present[OBS - 2, i] and int(g) not in learned]
+            if not rows and not learn:
                 continue
             done.update(int(group[i]) for i in rows)
-            truth = pos[OBS:, rows].transpose(1, 0, 2) - origin
-            pred = model.predict_sequential(PRED, (0.0, 0.0))[rows]
-            observed = pos[:OBS, rows].transpose(1, 0, 2) - origin
-            raw_wm.add(pred, truth)
-            if damping is not None and outcomes is not None and starts is not None:
-                outcomes.wait(win.source, starts[w], observed[:, -1], pred, truth)
-                pred = damping.apply(observed[:, -1], pred)
-            wm.add(pred, truth)
-            cv.add(constant_velocity(observed), truth)
-            baseline = filtered_constant_velocity(observed, noise)
-            fcv.add(baseline, truth)
+            learned.update(int(group[i]) for i in learn)
+            observed = pos[:OBS].transpose(1, 0, 2) - origin  # everyone in the group, NaN where absent
+            future = pos[OBS:].transpose(1, 0, 2) - origin
+            truth = future[rows]
+            velocity = obs[OBS - 1, :, 2:]
+            forecasts: dict[str, np.ndarray] = {"cv": constant_velocity(observed)}  # (n, H, 2), before any memory
+            if model is not None:
+                model.reset()
+                for t in range(OBS):
+                    model.step(obs[t], present[t], (0.0, 0.0))
+                pred = model.predict_sequential(PRED, (0.0, 0.0))
+                raw_wm.add(pred[rows], truth)
+                if damping is not None and outcomes is not None and starts is not None:
+                    outcomes.wait(win.source, starts[w], observed[rows, -1], pred[rows], truth)
+                    pred = damping.apply(observed[:, -1], pred)
+                wm.add(pred[rows], truth)
+                forecasts["model"] = pred
+            cv.add(forecasts["cv"][rows], truth)
+            baseline = observed[:, -1:] + velocity[:, None] * DT * steps
+            fcv.add(baseline[rows], truth)
+            forecasts["fcv"] = baseline
             if fcv_damping is not None and fcv_outcomes is not None and starts is not None:
-                fcv_outcomes.wait(win.source, starts[w], observed[:, -1], baseline, truth)
-                fcv_cal.add(fcv_damping.apply(observed[:, -1], baseline), truth)
-            if best_of > 0:
+                fcv_outcomes.wait(win.source, starts[w], observed[rows, -1], baseline[rows], truth)
+                forecasts["fcv"] = fcv_damping.apply(observed[:, -1], baseline)
+                fcv_cal.add(forecasts["fcv"][rows], truth)
+            offset = np.zeros((len(group), PRED, 2))
+            for name, learner in learners.items():
+                here = observed[:, -1] + origin  # the place is in the world (file) frame
+                if learn and starts is not None:
+                    memories[name].wait(win.source, starts[w], here[learn], velocity[learn],
+                                        forecasts[name][learn] + origin, future[learn] + origin)
+                if rows:
+                    correction, evidence = learner.correction(here[rows], velocity[rows])
+                    memory_scores[name].add(forecasts[name][rows] + correction, truth)
+                    if name == names[0]:
+                        covered += int((evidence > 0).sum())
+                        offset[rows] = correction
+            if best_of > 0 and model is not None and rows:
                 samples = model.rollout(PRED, np.zeros((best_of, 2)), sample=True, rng=rng)[:, rows]
                 if damping is not None:
-                    samples = damping.apply(observed[None, :, -1], samples)
+                    samples = damping.apply(observed[None, rows, -1], samples)
+                samples = samples + offset[None, rows]
                 err = np.linalg.norm(samples - truth[None], axis=-1)  # (S, n, H)
                 best.ade.extend(err.mean(axis=2).min(axis=0).tolist())
                 best.fde.extend(err[..., -1].min(axis=0).tolist())
     out = {**wm.summary(), "cv_ade": cv.summary()["ade"], "cv_fde": cv.summary()["fde"],
-           "fcv_ade": fcv.summary()["ade"], "fcv_fde": fcv.summary()["fde"], "targets": len(wm.ade)}
+           "fcv_ade": fcv.summary()["ade"], "fcv_fde": fcv.summary()["fde"], "targets": len(cv.ade)}
     if outcomes is not None:
         out.update({"uncalibrated_ade": raw_wm.summary()["ade"], "uncalibrated_fde": raw_wm.summary()["fde"],
-                    "fcv_calibrated_ade": fcv_cal.summary()["ade"], "fcv_calibrated_fde": fcv_cal.summary()["fde"],
-                    "damping_final": float(np.mean([d.damping for d in outcomes.damping.values()]))})
+                    "fcv_calibrated_ade": fcv_cal.summary()["ade"], "fcv_calibrated_fde": fcv_cal.summary()["fde"]})
+        if outcomes.learners:
+            out["damping_final"] = float(np.mean([d.damping for d in outcomes.learners.values()]))
+    for name, scores in memory_scores.items():
+        prefix = "" if name == "model" else f"{name}_"
+        out.update({f"{prefix}memory_ade": scores.summary()["ade"], f"{prefix}memory_fde": scores.summary()["fde"]})
+    if memories:
+        out["memory_coverage"] = covered / max(len(cv.ade), 1)
+        out["memory_cells"] = float(np.mean([m.cells for m in memories[names[0]].learners.values()]))
     if best_of > 0:
         out[f"best_of_{best_of}_ade"] = best.summary()["ade"]
         out[f"best_of_{best_of}_fde"] = best.summary()["fde"]
@@ -227,24 +278,28 @@ def _evaluate_windows(model, windows: list[Window], best_of: int, seed: int, noi
 
 def evaluate_scene(model, data: Path, scene: str, best_of: int = 20, seed: int = 0, stride: int = 1,
                    max_windows: int | None = None, velocity: str = "filtered",
-                   calibrate: bool = True, robot_present: bool = False) -> dict[str, float]:
-    """Evaluate on ``{data}/{scene}/test``; the model must not have been trained on that scene.
+                   calibrate: bool = True, robot_present: bool = False,
+                   place_memory: PlaceMemoryConfig | None = None, split: str = "test") -> dict[str, float]:
+    """Evaluate on ``{data}/{scene}/{split}`` (``test``; the model must not have been trained on that scene).
 
     ``velocity``: ``filtered`` (the node's default: tracker noise estimated online, :func:`online_track_noise`)
     or ``raw`` (backward differences). ``calibrate``: self-calibration from earlier windows' outcomes (the
     node's default, :class:`HorizonDamping`); the uncalibrated numbers are reported beside. ``robot_present``:
     0 by definition (the scenes have no robot), 1 to see what a model told that people see the robot predicts.
+    ``place_memory``: an online :class:`PlaceMemory` with these settings on top (:func:`evaluate_windows`; needs
+    ``calibrate``'s time order, so it is honoured with ``calibrate`` off too). ``split="val"`` scores the training
+    scenes' val rows, where settings are chosen (``model=None``: without a model).
     """
     if velocity not in ("filtered", "raw"):
         raise ValueError(f"velocity must be 'filtered' or 'raw', got {velocity!r}")
-    files = scene_files(data, scene, "test")
+    files = scene_files(data, scene, split)
     windows = load_windows(files, OBS + PRED, stride=stride)
     if max_windows is not None:
         windows = windows[:max_windows]
     noises = online_track_noise(files, windows) if velocity == "filtered" else None
-    starts = start_indices(files, windows) if calibrate else None
+    starts = start_indices(files, windows) if calibrate or place_memory is not None else None
     result = evaluate_windows(model, windows, best_of=best_of, seed=seed, noises=noises, starts=starts,
-                              robot_present=robot_present)
+                              robot_present=robot_present, place_memory=place_memory)
     result.update({"scene": scene, "windows": len(windows), "best_of": best_of, "seed": seed, "velocity": velocity,
                    "calibrate": calibrate})
     return result

@@ -38,6 +38,7 @@ from causal_nodes.nodes.common import (
 from causal_nodes.resources import find_resource, share_dirs
 from causal_nodes.variables.time_sanity import FUTURE_STAMP, NON_FINITE_STAMP, OUT_OF_ORDER, TimeRules
 from causal_nodes.world_model.backends import BACKENDS
+from causal_nodes.world_model.place_memory import PlaceMemoryConfig
 from causal_nodes.world_model.runtime import WorldModel
 from causal_nodes.world_model.stream import MAX_RANGE_M, StampRejected, WorldModelStream
 from causal_nodes.world_model.track_filter import MIN_SECOND_DIFFERENCES, TrackNoise
@@ -90,6 +91,27 @@ class WorldModelNode(Node):
         half_life = declare(self, "calibration_half_life", 0.0, "scored forecast steps after which an outcome weighs "
                             "half in the self-calibration; 0 = never forget (one place), e.g. 50000 (~2-3 min in a "
                             "20-person crowd) for a robot moving between places", float_range=(0.0, 1e9))
+        defaults = PlaceMemoryConfig()
+        place_memory = declare(self, "place_memory", True, "correct the published paths by how people who were at "
+                               "the same place, heading the same way, then moved compared with their forecasts "
+                               "(learned online in the /people frame; reset with the self-calibration)")
+        place_config = PlaceMemoryConfig(
+            cell_size=declare(self, "place_memory_cell_m", defaults.cell_size, "edge of the place memory's finest "
+                              "grid cell in the /people frame [m]", float_range=(0.05, 1000.0)),
+            levels=declare(self, "place_memory_levels", defaults.levels, "resolutions of the place memory (cells of "
+                           "cell_m * 2^j); a rarely seen cell borrows from the coarser one", int_range=(1, 8)),
+            heading_bins=declare(self, "place_memory_heading_bins", defaults.heading_bins, "walking directions told "
+                                 "apart per cell", int_range=(1, 64)),
+            min_speed=declare(self, "place_memory_min_speed", defaults.min_speed, "people slower than this share "
+                              "one heading bin per cell [m/s]", float_range=(0.0, 5.0)),
+            n0=declare(self, "place_memory_n0", defaults.n0, "shrinkage: a cell's mean residual is applied with "
+                       "weight n / (n + n0), n its outcomes", float_range=(0.0, 1e6)),
+            speed_scaled=declare(self, "place_memory_speed_scaled", defaults.speed_scaled, "store residuals per m/s "
+                                 "of the person's speed"),
+            max_cells=declare(self, "place_memory_max_cells", defaults.max_cells, "cells kept (each 12 x 3 floats); "
+                              "beyond, the least recently updated one is evicted", int_range=(1, 1000000)),
+            half_life=declare(self, "place_memory_half_life", defaults.half_life, "scored forecast steps after which "
+                              "an outcome weighs half in the place memory; 0 = never forget", float_range=(0.0, 1e9)))
         rules = TimeRules(
             back_jump_reset_s=declare(self, "time_jump_reset_s", 1.0, "a /people stamp this far behind the newest "
                                       "starts the model over (looping bag, restarted simulator) [s]",
@@ -115,7 +137,8 @@ class WorldModelNode(Node):
                                 robot_present=robot_present)
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
                                        None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate, rules,
-                                       max_range, max_people, gate, half_life, noise_half_life)
+                                       max_range, max_people, gate, half_life, noise_half_life,
+                                       place_config if place_memory else None)
         for reason in self.model.fallback_reasons:
             self.get_logger().info(f"backend fallback: {reason}")
         self.get_logger().info(f"world model {Path(model_path).name} on backend {self.model.backend}")
@@ -221,6 +244,7 @@ class WorldModelNode(Node):
             level = ERROR
         message = "ok" if level == OK else (self.last_error or "bad messages received")
         noise = self.stream.track_noise
+        memory = self.stream.place_memory
         self.diag.publish(level, message, {"backend": self.model.backend, "latency_ms_last": self.latency_ms,
                                            "robot_present": self.model.robot_present,
                                            "model_steps": self.model.steps, **self.counts, **self.stream.time_resets,
@@ -228,7 +252,10 @@ class WorldModelNode(Node):
                                            "walk_accel_sd": noise.accel_sd,
                                            "track_noise_samples": self.stream.noise_estimator.samples,
                                            "forecast_damping": self.stream.calibration.damping,
-                                           "calibration_points": self.stream.calibration.points})
+                                           "calibration_points": self.stream.calibration.points,
+                                           "place_memory_cells": memory.cells if memory is not None else 0,
+                                           "place_memory_corrections": memory.corrections if memory is not None else 0,
+                                           "place_memory_points": memory.points if memory is not None else 0})
 
 
 def main(args=None) -> None:

@@ -24,6 +24,47 @@ STEP_TOLERANCE = 0.25
 """An observation counts for forecast step k when it comes within this fraction of dt of the step's time."""
 
 
+class PendingForecasts(dict):
+    """Forecasts waiting for the frames that score them, per tracked person (at most ``horizon`` each, the newest):
+    shared by the self-calibration and the place memory, so both score exactly the same steps of the same forecasts.
+    A dict of person -> [(stamp, steps, payload)]."""
+
+    def __init__(self, horizon: int, dt: float) -> None:
+        super().__init__()
+        self.horizon = horizon
+        self.dt = dt
+
+    def add(self, key: Hashable, stamp: float, payload: tuple, length: int) -> None:
+        """A forecast of ``length`` steps for ``key`` made at ``stamp``; ``payload`` is what scoring it needs."""
+        pending = self.setdefault(key, [])
+        pending.append((float(stamp), min(length, self.horizon), payload))
+        del pending[:-self.horizon]
+
+    def due(self, keys: Sequence[Hashable], stamp: float) -> list[tuple[int, int, tuple]]:
+        """``(index into keys, step (0-based), payload)`` of every pending forecast of these people that a frame at
+        ``stamp`` scores (within ``STEP_TOLERANCE`` of a step's time); forecasts with no step left are dropped."""
+        out = []
+        for index, key in enumerate(keys):
+            pending = self.get(key)
+            if not pending:
+                continue
+            kept = []
+            for t0, last, payload in pending:
+                k = (stamp - t0) / self.dt
+                step = int(round(k))
+                if 1 <= step <= last and abs(k - step) <= STEP_TOLERANCE:
+                    out.append((index, step - 1, payload))
+                if step < last:
+                    kept.append((t0, last, payload))
+            self[key] = kept
+        return out
+
+    def forget_except(self, keys: set) -> None:
+        """Drop pending forecasts of people no longer tracked."""
+        for key in [k for k in self if k not in keys]:
+            del self[key]
+
+
 def damping_gains(damping: float, horizon: int) -> np.ndarray:
     """``g_k`` for k = 1..horizon: the displacement scale that turns constant velocity into a damped one."""
     return np.cumsum(damping ** np.arange(horizon)) / np.arange(1, horizon + 1)
@@ -52,7 +93,7 @@ class HorizonDamping:
         self._gains = np.stack([damping_gains(d, horizon) for d in self.candidates])  # (C, H)
         self._error = np.zeros(len(self.candidates))
         self.points = 0
-        self._pending: dict[Hashable, list[tuple[float, np.ndarray, np.ndarray]]] = {}
+        self._pending = PendingForecasts(horizon, dt)
 
     @property
     def horizon(self) -> int:
@@ -91,9 +132,8 @@ class HorizonDamping:
 
     def record(self, key: Hashable, stamp: float, origin: np.ndarray, path: np.ndarray) -> None:
         """A forecast for person ``key`` at ``stamp``; at most one per step is pending per person (bounded)."""
-        pending = self._pending.setdefault(key, [])
-        pending.append((stamp, np.asarray(origin, dtype=np.float64), np.asarray(path, dtype=np.float64)))
-        del pending[:-self.horizon]
+        path = np.asarray(path, dtype=np.float64)
+        self._pending.add(key, stamp, (np.asarray(origin, dtype=np.float64), path), len(path))
 
     def observe(self, key: Hashable, stamp: float, position: np.ndarray) -> None:
         """Person ``key`` seen at ``position``: scores the pending forecasts' step that this time falls on."""
@@ -102,26 +142,11 @@ class HorizonDamping:
     def observe_many(self, keys: Sequence[Hashable], stamp: float, positions: np.ndarray) -> None:
         """:meth:`observe` for everyone seen in one frame (``positions`` ``(n, 2)``), scored in one batch: a frame
         holds up to ``horizon`` pending forecasts per person, and scoring each alone cost more than the model's step."""
-        steps, origins, forecast, truth = [], [], [], []
-        for key, position in zip(keys, positions, strict=True):
-            pending = self._pending.get(key)
-            if not pending:
-                continue
-            kept = []
-            for t0, origin, path in pending:
-                k = (stamp - t0) / self.dt
-                step = int(round(k))
-                last = min(len(path), self.horizon)
-                if 1 <= step <= last and abs(k - step) <= STEP_TOLERANCE:
-                    steps.append(step - 1)
-                    origins.append(origin)
-                    forecast.append(path[step - 1])
-                    truth.append(position)
-                if step < last:
-                    kept.append((t0, origin, path))
-            self._pending[key] = kept
-        if steps:
-            self._score_points(np.array(steps), np.array(origins), np.array(forecast), np.array(truth))
+        due = self._pending.due(keys, stamp)
+        if due:
+            positions = np.asarray(positions, dtype=np.float64)
+            self._score_points(np.array([step for _, step, _ in due]), np.array([p[0] for _, _, p in due]),
+                               np.array([p[1][step] for _, step, p in due]), positions[[i for i, _, _ in due]])
 
     def _score_points(self, steps: np.ndarray, origin: np.ndarray, forecast: np.ndarray, truth: np.ndarray) -> None:
         """Errors of every candidate for single forecast points: step ``steps`` (m,) (0-based) of forecasts made from
@@ -140,5 +165,4 @@ class HorizonDamping:
 
     def forget_except(self, keys: set) -> None:
         """Drop pending forecasts of people no longer tracked."""
-        for key in [k for k in self._pending if k not in keys]:
-            del self._pending[key]
+        self._pending.forget_except(keys)

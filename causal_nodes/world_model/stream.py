@@ -33,6 +33,7 @@ from causal_nodes.variables.tracking import NearestNeighbourTracker
 
 from .calibration import HorizonDamping
 from .frames import vectors_to_robot, world_to_robot
+from .place_memory import PlaceMemory, PlaceMemoryConfig
 from .runtime import WorldModel
 from .slots import SlotAssigner
 from .track_filter import TrackNoise, TrackNoiseEstimator, VelocityFilter
@@ -73,14 +74,16 @@ class WorldModelStream:
     (:class:`.calibration.HorizonDamping`; reset with the stream, since it describes the place), the older outcomes
     weighing half after ``calibration_half_life`` scored steps (0: never forget); the online noise estimate likewise
     after ``noise_half_life`` second differences (0: never; else at least the estimator's ``min_samples``).
-    ``time_rules``: when a stamp far back or (confirmed) far ahead starts the stream over; ``time_resets`` counts
-    those by reason. ``max_range_m``: see the module docstring."""
+    ``place_memory``: correct the published (calibrated) paths by how people who were at the same place, heading the
+    same way, moved compared with their forecasts (:class:`.place_memory.PlaceMemory`, world frame; None: off; reset
+    with the stream like the calibration). ``time_rules``: when a stamp far back or (confirmed) far ahead starts the
+    stream over; ``time_resets`` counts those by reason. ``max_range_m``: see the module docstring."""
 
     def __init__(self, model: WorldModel, horizon: int, min_step_interval: float | None = None,
                  track_noise: TrackNoise | None = None, calibrate: bool = False, time_rules: TimeRules | None = None,
                  max_range_m: float = MAX_RANGE_M, max_people: int = MAX_PEOPLE,
                  tracker_gate_m: float = TRACKER_GATE_M, calibration_half_life: float = 0.0,
-                 noise_half_life: float = 0.0) -> None:
+                 noise_half_life: float = 0.0, place_memory: PlaceMemoryConfig | None = None) -> None:
         if not 1 <= horizon <= model.horizon_max:
             raise ValueError(f"horizon must be in 1..{model.horizon_max}, got {horizon}")
         self.model = model
@@ -91,6 +94,7 @@ class WorldModelStream:
         self.noise_estimator = TrackNoiseEstimator(model.dt, half_life=noise_half_life)
         self.calibrate = calibrate
         self.calibration_half_life = calibration_half_life
+        self.place_memory_config = place_memory
         self.time_rules = time_rules if time_rules is not None else TimeRules()
         self._future = ForwardJumpGuard(self.time_rules)
         self.time_resets = {JUMPED_BACK: 0, JUMPED_FORWARD: 0}
@@ -116,6 +120,8 @@ class WorldModelStream:
         self._velocities = VelocityFilter(self.track_noise)
         self.noise_estimator.forget_except(set())
         self.calibration = HorizonDamping(self.horizon, self.model.dt, half_life_points=self.calibration_half_life)
+        self.place_memory = (PlaceMemory(self.horizon, self.model.dt, self.place_memory_config)
+                             if self.place_memory_config is not None else None)
         self._future.clear()
         self.tracker.reset()
 
@@ -188,6 +194,9 @@ class WorldModelStream:
         if self.calibrate:
             self.calibration.observe_many(ids, stamp, people_world)
             self.calibration.forget_except(set(ids))
+        if self.place_memory is not None:
+            self.place_memory.observe_many(ids, stamp, people_world)
+            self.place_memory.forget_except(set(ids))
         for i, pid in enumerate(ids):
             k = slot_of[i]
             if k < 0:
@@ -201,10 +210,26 @@ class WorldModelStream:
                 self.calibration.record(pid, stamp, people_world[i], path)
                 path = self.calibration.apply(people_world[i], path)
             out_paths[pid] = path
+        if self.place_memory is not None and out_paths:
+            self._correct_by_place(stamp, ids, people_world, vel_world, out_paths)
         self._last_stamp = stamp
         self._last_pos = {pid: people_world[i].copy() for i, pid in enumerate(ids)}
         return Prediction(stamp, out_paths, out_mean, int((slot_of < 0).sum()) + beyond, out_of_range,
                           {pid: int(r) for pid, r in zip(ids, rows, strict=True)})
+
+    def _correct_by_place(self, stamp: float, ids: Sequence[Hashable], people_world: np.ndarray,
+                          vel_world: np.ndarray, paths: dict[Hashable, np.ndarray]) -> None:
+        """Records each published path (before this correction) with the place memory and adds its correction, for
+        people seen at the step before too: a person's first step has no velocity yet, so no heading."""
+        assert self.place_memory is not None
+        rows = [i for i, pid in enumerate(ids) if pid in paths and pid in self._last_pos]
+        if not rows:
+            return
+        before = np.stack([paths[ids[i]] for i in rows])
+        self.place_memory.record_many([ids[i] for i in rows], stamp, people_world[rows], vel_world[rows], before)
+        corrected = self.place_memory.apply(people_world[rows], vel_world[rows], before)
+        for i, path in zip(rows, corrected, strict=True):
+            paths[ids[i]] = path
 
     def _person_velocities(self, ids: Sequence[Hashable], people_world: np.ndarray, dt: float | None) -> np.ndarray:
         """World-frame velocities (N, 2), filtered for the tracker's current noise estimate."""

@@ -69,7 +69,11 @@ def test_cli_writes_json(data, tmp_path):
     rc = eval_trajectories.run(_args(data=data, scene="zara1", model=MODEL, json=out, best_of=2))
     assert rc == 0
     res = json.loads(out.read_text())
-    assert {"ade", "fde", "cv_ade", "cv_fde", "best_of_2_ade"} <= set(res)
+    assert {"ade", "fde", "cv_ade", "cv_fde", "best_of_2_ade", "without_memory_ade", "fcv_memory_ade",
+            "cv_memory_fde", "memory_coverage"} <= set(res), "the place memory is on by default, as in the node"
+    rc = eval_trajectories.run(_args(data=data, scene="zara1", model=MODEL, json=out, best_of=2, place_memory="off"))
+    without = json.loads(out.read_text())
+    assert rc == 0 and without["ade"] == res["without_memory_ade"] and "memory_coverage" not in without
 
 
 def test_cli_errors_return_nonzero(tmp_path, capsys):

@@ -256,3 +256,42 @@ def test_robot_present_parameter_reaches_the_model():
             node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_place_memory_parameters_reach_the_stream_and_its_diagnostics():
+    """On by default with the config's defaults, off gives no memory at all; every size given as a parameter is the
+    stream's memory's, and /diagnostics carries its counters."""
+    if not MODEL.is_file():
+        pytest.skip(f"trained model not found at {MODEL}")
+    from causal_nodes.nodes.world_model_node import WorldModelNode
+    from causal_nodes.world_model.place_memory import PlaceMemoryConfig
+
+    rclpy.init()
+    try:
+        base = [Parameter("model_path", value=str(MODEL)), Parameter("backend", value="cpu")]
+        node = WorldModelNode(parameter_overrides=base)
+        assert node.stream.place_memory is not None and node.stream.place_memory.config == PlaceMemoryConfig()
+        node.destroy_node()
+        node = WorldModelNode(parameter_overrides=base + [Parameter("place_memory", value=False)])
+        assert node.stream.place_memory is None
+        node.destroy_node()
+        node = WorldModelNode(parameter_overrides=base + [
+            Parameter("place_memory", value=True), Parameter("place_memory_cell_m", value=1.5),
+            Parameter("place_memory_levels", value=3), Parameter("place_memory_heading_bins", value=6),
+            Parameter("place_memory_n0", value=7.0), Parameter("place_memory_max_cells", value=123),
+            Parameter("place_memory_half_life", value=5000.0), Parameter("place_memory_speed_scaled", value=False)])
+        memory = node.stream.place_memory
+        assert memory is not None
+        c = memory.config
+        assert (c.cell_size, c.levels, c.heading_bins, c.n0, c.max_cells, c.half_life, c.speed_scaled) == (
+            1.5, 3, 6, 7.0, 123, 5000.0, False)
+        assert memory._sum.shape[0] == 123
+        sent = []
+        node.diag.publish = lambda level, message, values: sent.append(values)
+        node.publish_diagnostics()
+        assert sent[-1]["place_memory_cells"] == 0 and "place_memory_corrections" in sent[-1]
+        node.destroy_node()
+        with pytest.raises(ValueError, match="place_memory_levels"):
+            WorldModelNode(parameter_overrides=base + [Parameter("place_memory_levels", value=0)])
+    finally:
+        rclpy.shutdown()

@@ -1,0 +1,228 @@
+"""Online place memory (PlaceMemory): what it learns, that it stays bounded, and that it never sees the future."""
+import numpy as np
+import pytest
+
+from causal_nodes.world_model.place_memory import PlaceMemory, PlaceMemoryConfig
+
+DT, H = 0.4, 12
+K = np.arange(1, H + 1)[None, :, None]
+
+
+def _turning_left(rng: np.random.Generator, n: int, heading: float = 0.4) -> tuple[np.ndarray, ...]:
+    """People near (3, 3) (inside one 2 m cell) walking at 1.2 m/s in direction ``heading`` who all curve left by
+    0.2 rad per step: origins (n, 2), velocities (n, 2), straight (CV) forecasts and true paths (n, H, 2)."""
+    origin = np.array([3.0, 3.0]) + rng.uniform(-0.3, 0.3, (n, 2))
+    angle = heading + rng.normal(0, 0.05, n)
+    velocity = 1.2 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    straight = origin[:, None] + velocity[:, None] * DT * K
+    turn = angle[:, None] + 0.2 * np.arange(1, H + 1)[None]
+    truth = origin[:, None] + np.cumsum(1.2 * DT * np.stack([np.cos(turn), np.sin(turn)], axis=-1), axis=1)
+    return origin, velocity, straight, truth
+
+
+def _err(path: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.linalg.norm(path - truth, axis=-1).mean())
+
+
+def test_without_memory_the_forecast_is_exactly_the_old_one():
+    rng = np.random.default_rng(0)
+    memory = PlaceMemory(H, DT)
+    origin, velocity, straight, _ = _turning_left(rng, 20)
+    np.testing.assert_array_equal(memory.apply(origin, velocity, straight), straight)
+    offset, evidence = memory.correction(origin, velocity)
+    assert not offset.any() and not evidence.any() and memory.corrections == 0
+    # a place learned elsewhere changes nothing here
+    o2, v2, s2, t2 = _turning_left(rng, 20)
+    memory.add_outcome(o2 + 50.0, v2, s2 + 50.0, t2 + 50.0)
+    np.testing.assert_array_equal(memory.apply(origin, velocity, straight), straight)
+
+
+def test_a_place_where_everyone_turns_left_corrects_a_straight_forecast():
+    rng = np.random.default_rng(1)
+    memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1, speed_scaled=False))
+    for _ in range(10):
+        memory.add_outcome(*_turning_left(rng, 10))
+    origin, velocity, straight, truth = _turning_left(rng, 30)
+    corrected = memory.apply(origin, velocity, straight)
+    assert _err(corrected, truth) < 0.1 * _err(straight, truth)
+    assert memory.corrections == 30 and memory.cells == 1
+    # learned in the walkers' heading frame: people walking the other way (another heading bin) are not corrected
+    o2, v2, s2, _ = _turning_left(rng, 5, heading=0.4 + np.pi)
+    np.testing.assert_array_equal(memory.apply(o2, v2, s2), s2)
+
+
+def test_the_correction_is_shrunk_by_the_evidence():
+    rng = np.random.default_rng(2)
+    origin, velocity, straight, truth = _turning_left(rng, 1)
+    residual = np.linalg.norm(truth - straight, axis=-1)
+    for n0 in (1.0, 4.0):
+        memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=n0, levels=1, speed_scaled=False))
+        memory.add_outcome(origin, velocity, straight, truth)  # one outcome: weight 1 / (1 + n0)
+        offset, evidence = memory.correction(origin, velocity)
+        assert evidence[0] == 1.0
+        np.testing.assert_allclose(np.linalg.norm(offset[0], axis=-1), residual[0] / (1 + n0), rtol=1e-9)
+
+
+def test_size_stays_bounded_under_a_flood_of_distinct_places():
+    memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=1.0, max_cells=500, levels=1))
+    rng = np.random.default_rng(3)
+    n = 100_000
+    origin = np.stack([np.arange(n) * 1.0 + 0.5, np.zeros(n)], axis=1)  # 10^5 distinct cells
+    velocity = np.tile([1.0, 0.0], (n, 1))
+    straight = origin[:, None] + velocity[:, None] * DT * K
+    truth = straight + rng.normal(0, 0.1, straight.shape)
+    for chunk in range(0, n, 10_000):
+        part = slice(chunk, chunk + 10_000)
+        memory.add_outcome(origin[part], velocity[part], straight[part], truth[part])
+    assert memory.cells == 500 and memory._sum.shape[0] == 500
+    # the most recent places are kept (least recently updated evicted), the oldest are gone
+    assert memory.correction(origin[-1:], velocity[-1:])[1][0] == 1.0
+    assert memory.correction(origin[:1], velocity[:1])[1][0] == 0.0
+    # the stream's pending forecasts are bounded per person and dropped for people no longer tracked
+    for t in range(50):
+        memory.record("a", t * DT, origin[0], velocity[0], straight[0])
+    assert len(memory._pending["a"]) == H
+    memory.forget_except(set())
+    assert not memory._pending
+
+
+def test_streamed_outcomes_count_only_once_observed():
+    """record + observe_many: a forecast adds nothing until the person is seen at a forecast step's time, and then
+    only that step (the prequential rule of the stream); a later frame never reaches back into earlier cells."""
+    rng = np.random.default_rng(4)
+    origin, velocity, straight, truth = _turning_left(rng, 1)
+    memory = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=1.0, levels=1))
+    memory.record("p", 0.0, origin[0], velocity[0], straight[0])
+    assert memory.points == 0 and memory.cells == 0
+    for k in range(1, 4):  # three steps come true
+        memory.observe_many(["p"], k * DT, truth[0, k - 1][None])
+    assert memory.points == 3 and memory.cells == 1
+    row = memory._rows[memory.keys(origin, velocity)[0][0]]
+    assert (memory._count[row, :3] == 1).all() and not memory._count[row, 3:].any()  # steps 4..12: not yet seen
+    offset, _ = memory.correction(origin, velocity)
+    assert not offset[0, 3:].any() and np.abs(offset[0, :3]).sum() > 0
+    memory.observe_many(["p"], 3.5 * DT, truth[0, 3][None])  # between steps: scores nothing
+    assert memory.points == 3
+
+
+def test_the_evaluation_adds_a_windows_outcome_only_after_its_last_predicted_frame(tmp_path):
+    """In eval-trajectories the memory of a window holds exactly the outcomes of windows that ended before its
+    last observed frame (same rule as the self-calibration); window 0..PRED scores with an empty memory."""
+    from causal_nodes.evaluation.trajectories import OBS, PRED, evaluate_windows, start_indices
+    from causal_nodes.world_model.eth_ucy import load_windows
+
+    rows = []
+    for f in range(60):  # four walkers who all turn at the same place, one after another
+        for p in range(4):
+            t = f - 10 * p
+            if 0 <= t < 20:
+                x, y = (0.5 * t, 0.0) if t < 10 else (4.5, 0.5 * (t - 9))
+                rows.append(f"{f * 10:.1f}\t{p:.1f}\t{x:.3f}\t{y:.3f}\n")
+    path = tmp_path / "corner.txt"
+    path.write_text("".join(rows))
+    windows = load_windows([path], OBS + PRED)
+    starts = start_indices([path], windows)
+    config = PlaceMemoryConfig(cell_size=1.0, n0=1.0)
+    with pytest.raises(ValueError, match="starts"):
+        evaluate_windows(None, windows, best_of=0, place_memory=config)
+    full = evaluate_windows(None, windows, best_of=0, starts=starts, place_memory=config)
+    assert full["cv_memory_ade"] < full["cv_ade"] and 0 < full["memory_coverage"] < 1
+    early = [w for w, s in zip(windows, starts, strict=True) if s < PRED]
+    first = evaluate_windows(None, early, best_of=0, starts=starts[:len(early)], place_memory=config)
+    assert first["memory_coverage"] == 0.0 and first["cv_memory_ade"] == first["cv_ade"]
+
+
+def test_bad_settings_are_refused():
+    for bad in ({"cell_size": 0.0}, {"heading_bins": 0}, {"n0": -1.0}, {"max_cells": 0}, {"half_life": -1.0}):
+        with pytest.raises(ValueError):
+            PlaceMemoryConfig(**bad)
+    with pytest.raises(ValueError):
+        PlaceMemory(0, DT)
+
+
+def test_a_place_seen_rarely_borrows_from_its_surroundings_with_levels():
+    """levels > 1: a fine cell never seen gets the coarser cell's mean (shrunk) instead of nothing."""
+    rng = np.random.default_rng(5)
+    flat = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=0.25, n0=2.0, levels=1))
+    nested = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=0.25, n0=2.0, levels=4))  # 0.25, 0.5, 1, 2 m cells
+    for _ in range(10):
+        outcome = _turning_left(rng, 10)
+        flat.add_outcome(*outcome)
+        nested.add_outcome(*outcome)
+    origin, velocity, straight, truth = _turning_left(rng, 30)
+    origin = origin + np.array([0.45, 0.45])  # inside the same 2 m cell, off the small cells seen
+    assert _err(nested.apply(origin, velocity, straight), truth) < 0.5 * _err(flat.apply(origin, velocity, straight),
+                                                                                truth)
+    assert nested.cells > flat.cells
+
+
+def test_streamed_outcomes_add_up_exactly_as_whole_ones():
+    rng = np.random.default_rng(6)
+    origin, velocity, straight, truth = _turning_left(rng, 3)
+    config = PlaceMemoryConfig(cell_size=1.0, n0=1.0, levels=2)
+    whole, streamed = PlaceMemory(H, DT, config), PlaceMemory(H, DT, config)
+    whole.add_outcome(origin, velocity, straight, truth)
+    for i in range(3):
+        streamed.record(i, 10.0, origin[i], velocity[i], straight[i])
+    for k in range(1, H + 1):
+        streamed.observe_many([0, 1, 2], 10.0 + k * DT + 0.01, truth[:, k - 1])  # a little late: within tolerance
+    assert streamed.points == whole.points == 3 * H
+    np.testing.assert_allclose(streamed.correction(origin, velocity)[0], whole.correction(origin, velocity)[0])
+    assert not any(streamed._pending.values()), "finished forecasts are dropped"
+
+
+def _corner_walkers(t: int) -> tuple[list[str], np.ndarray]:
+    """Ten people at a time walk +x at 1.2 m/s from x = -6 and turn left (+y) at x = 0; each lives 24 steps."""
+    ids, points = [], []
+    for i in range(10):
+        age = (t + 2 * i) % 24
+        ids.append(f"{i}-{(t + 2 * i) // 24}")
+        d = 1.2 * DT * age
+        points.append((-6 + min(d, 6.0), 0.3 * i + max(d - 6.0, 0.0)))
+    return ids, np.array(points)
+
+
+def test_the_stream_learns_a_corner_and_bends_its_paths_and_a_time_jump_forgets_it():
+    from repo_paths import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip(f"trained model not found at {DEFAULT_MODEL}")
+    from causal_nodes.world_model.runtime import WorldModel
+    from causal_nodes.world_model.stream import WorldModelStream
+
+    config = PlaceMemoryConfig(cell_size=1.0, n0=2.0, levels=2)
+    remembering = WorldModelStream(WorldModel(DEFAULT_MODEL, backend="cpu"), H, place_memory=config)
+    plain = WorldModelStream(WorldModel(DEFAULT_MODEL, backend="cpu"), H)
+    robot = (0.0, -20.0, 0.0)
+    for t in range(150):
+        ids, points = _corner_walkers(t)
+        bent = remembering.update(t * DT, ids, points, robot, (0.0, 0.0))
+        straight = plain.update(t * DT, ids, points, robot, (0.0, 0.0))
+    memory = remembering.place_memory
+    assert plain.place_memory is None and memory is not None
+    assert memory.points > 1000 and memory.corrections > 0 and 0 < memory.cells <= config.max_cells
+    # walkers still before the corner: the memory's paths turn left (+y), the plain ones run on along +x
+    before = [pid for pid, p in zip(ids, points, strict=True) if -4.0 < p[0] < -1.5]
+    assert before
+    rise = {name: np.mean([pred.paths_world[pid][-1, 1] - pred.paths_world[pid][0, 1] for pid in before])
+            for name, pred in (("bent", bent), ("straight", straight))}
+    assert rise["bent"] > rise["straight"] + 1.0, rise
+    # a clock that jumps back starts the stream over: the memory describes the place and time it came from
+    ids, points = _corner_walkers(0)
+    remembering.update(0.0, ids, points, robot, (0.0, 0.0))
+    assert remembering.place_memory is not None and remembering.place_memory.cells == 0
+
+
+def test_with_a_half_life_old_places_fade_and_without_it_they_stay():
+    rng = np.random.default_rng(7)
+    forgetting = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1, half_life=1000.0))
+    lasting = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1))
+    corner = _turning_left(rng, 50)
+    elsewhere = _turning_left(rng, 500)
+    elsewhere = (elsewhere[0] + 40.0, elsewhere[1], elsewhere[2] + 40.0, elsewhere[3] + 40.0)  # 6000 steps elsewhere
+    for memory in (forgetting, lasting):
+        memory.add_outcome(*corner)
+        assert memory.correction(*corner[:2])[1][0] == pytest.approx(50.0)
+        memory.add_outcome(*elsewhere)
+    assert lasting.correction(*corner[:2])[1][0] == pytest.approx(50.0)
+    assert forgetting.correction(*corner[:2])[1][0] == pytest.approx(50.0 * 0.5 ** 6, rel=1e-6)
