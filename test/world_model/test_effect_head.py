@@ -1,0 +1,179 @@
+"""The robot-effect head (issue #16, fifth pass): base + robot_present × effect, the base frozen.
+
+Checked through the exported graphs and the runtime: with robot_present 0 every output is bit-identical to the
+base alone (so ETH/UCY accuracy cannot change), with 1 the head moves the forecasts; ONNX equals torch; training
+the head never moves a base weight; the shipped model carries a trained head.
+"""
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from repo_paths import DEFAULT_MODEL
+
+torch = pytest.importorskip("torch", reason="torch (training extra) not installed")
+pytest.importorskip("onnx", reason="onnx not installed")
+
+from causal_nodes.world_model.eth_ucy import Window  # noqa: E402
+from causal_nodes.world_model.runtime import WorldModel  # noqa: E402
+from training.dataset import make_batch  # noqa: E402
+from training.export_onnx import export_all  # noqa: E402
+from training.model import StreamingWorldModel, WorldModelConfig  # noqa: E402
+
+SMALL = WorldModelConfig(p_max=8, window=6, horizon=4, k_max=4)
+
+
+def _windows(n: int = 3) -> list:
+    """Simulator-like windows: two people walking past a robot that drives forward."""
+    t = np.arange(20)[:, None]
+    out = []
+    for i in range(n):
+        pos = np.stack([np.concatenate([8.0 - 0.4 * t, -3.0 + 0.3 * t], 1),
+                        np.concatenate([1.0 + 0.1 * t, 2.0 + 0.0 * t + 0.1 * i], 1)], axis=1)
+        poses = np.concatenate([0.3 * t, 0.0 * t, 0.0 * t], 1)
+        actions = np.concatenate([0.75 + 0.0 * t, 0.0 * t], 1)
+        out.append(Window(pos, np.ones(pos.shape[:2], dtype=bool), f"sim:test:{i}", 0.0,
+                          robot_pose=poses, robot_action=actions))
+    return out
+
+
+def _trained_like(seed: int = 0) -> StreamingWorldModel:
+    """A model whose base head and robot-effect head are both non-zero (as after training)."""
+    torch.manual_seed(seed)
+    model = StreamingWorldModel(SMALL)
+    with torch.no_grad():
+        model.head.weight.normal_(0.0, 0.5)
+        model.effect.net[-1].weight.normal_(0.0, 0.5)
+        model.effect.net[-1].bias.normal_(0.0, 0.2)
+    return model.eval()
+
+
+def _base_of(model: StreamingWorldModel) -> StreamingWorldModel:
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in twin.effect.parameters():
+            p.zero_()
+    return twin
+
+
+def _run(step_path: Path, present: bool) -> tuple[np.ndarray, ...]:
+    b = make_batch(_windows(), np.arange(1), np.random.default_rng(0), 8, 8, 4, 0.4, 1.0)
+    wm = WorldModel(step_path, backend="cpu", robot_present=present)
+    means = np.array([wm.step(b.people[0, t], b.mask[0, t], b.action[0, t, :2])[0] for t in range(8)])
+    acts = np.array([[0.0, 0.0], [0.8, 0.2], [0.4, -0.3]])
+    return means, wm.rollout(4, acts), wm.predict_sequential(4, (0.8, 0.2))
+
+
+def test_flag_0_is_bit_identical_to_the_base_and_flag_1_is_not(tmp_path):
+    """Through export and the runtime (step graph, rollout graph, a person bucket, sequential steps)."""
+    model = _trained_like()
+    with_head = export_all(model, tmp_path / "head", "m", {"data": "synthetic"}, buckets=(4,))
+    base = export_all(_base_of(model), tmp_path / "base", "m", {"data": "synthetic"}, buckets=(4,))
+    for a, b in zip(_run(with_head["step"], False), _run(base["step"], False)):
+        np.testing.assert_array_equal(a, b)
+    ours, theirs = _run(with_head["step"], True), _run(base["step"], True)
+    assert all(float(np.nanmax(np.abs(a - b))) > 1e-3 for a, b in zip(ours, theirs))
+    # with the robot present, the rollout graph and the step graph still agree (the head is in both)
+    np.testing.assert_allclose(ours[1][1], ours[2], atol=1e-4)
+
+
+def test_onnx_equals_torch_with_the_head(tmp_path):
+    """The rollout graph's positions equal the torch rollout's with robot_present 1 (same inputs)."""
+    import onnxruntime as ort
+
+    from causal_nodes.world_model.metadata import ROLLOUT_INPUTS, ROLLOUT_OUTPUTS
+    from training.export_onnx import _export, _Rollout, example_rollout_inputs
+
+    model = _trained_like(1)
+    inputs = list(example_rollout_inputs(model, 4))
+    rng = torch.Generator().manual_seed(0)
+    inputs[0] = torch.randn(1, 4, 4, generator=rng)
+    inputs[7] = torch.rand(SMALL.k_max, SMALL.horizon, 3, generator=rng)
+    inputs[7][..., 2] = 1.0
+    path = tmp_path / "r.onnx"
+    _export(_Rollout(model), tuple(inputs), ROLLOUT_INPUTS, ROLLOUT_OUTPUTS, path)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {n: t.numpy() for n, t in zip(ROLLOUT_INPUTS, inputs)})[0]
+    with torch.no_grad():
+        want = model.rollout(*inputs)[0].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    with torch.no_grad():
+        base = _base_of(model).rollout(*inputs)[0].numpy()
+    assert np.abs(want - base).max() > 1e-2
+
+
+def test_the_effect_is_bounded_and_an_untrained_head_is_zero():
+    model = _trained_like()
+    with torch.no_grad():
+        model.effect.net[-1].weight.mul_(1e4)
+        raw = torch.randn(500, 7) * 1e3
+        out = model.effect(raw, model.inv_scale[:7])
+    assert float(out.abs().max()) <= model.effect.bound + 1e-6
+    fresh = StreamingWorldModel(SMALL)
+    assert not fresh.has_effect and model.has_effect
+    with torch.no_grad():
+        assert (fresh.effect(raw, fresh.inv_scale[:7]) == 0).all()
+
+
+def test_weights_without_a_head_load_with_an_all_zero_head():
+    model = _trained_like()
+    old = {k: v for k, v in model.state_dict().items() if not k.startswith("effect.")}
+    other = StreamingWorldModel(SMALL)
+    other.load_state_dict(old)
+    assert not other.has_effect
+    assert all((p == 0).all() for p in other.effect.parameters())
+
+
+def test_effect_training_moves_the_head_only(tmp_path):
+    """Two iterations of train_effect_head on simulator episodes: every base weight stays bit-identical, the head
+    learns, and the export carries the training record."""
+    pytest.importorskip("causal_nodes.sim", reason="simulator package not available")
+    import argparse
+
+    from training.train_effect_head import add_arguments, train
+
+    base = _trained_like()
+    with torch.no_grad():
+        for p in base.effect.parameters():
+            p.zero_()
+    ckpt = tmp_path / "base.pt"
+    torch.save({"config": base.cfg.to_dict(), "state_dict": base.state_dict()}, ckpt)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--base", str(ckpt), "--iterations", "2", "--sim-seeds", "1", "--batch", "4"])
+    model = train(args)["model"]
+    before = dict(base.named_parameters())
+    for name, p in model.named_parameters():
+        if name.startswith("effect."):
+            continue
+        assert torch.equal(p, before[name]), name
+    assert model.has_effect
+
+
+def test_shipped_model_carries_a_trained_head():
+    """The deployable model responds to the robot (issue #16's probe target, 0.10 m) and its metadata records
+    the head's training and held-out simulator accuracy (better with the head than without)."""
+    if not DEFAULT_MODEL.is_file():
+        pytest.skip(f"trained model not found at {DEFAULT_MODEL}")
+    meta = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    assert meta["format"] == "causal_nodes.world_model/4"
+    assert "train_effect_head" in meta["training"]["robot_effect"]["command"]
+    sim = meta["metrics"]["robot_effect_sim_test"]
+    assert sim["all_model_ade"] < sim["all_base_ade"] and sim["near_model_ade"] < sim["near_base_ade"]
+    from causal_nodes.evaluation.trajectories import robot_response_probe
+
+    probe = robot_response_probe(WorldModel(DEFAULT_MODEL, backend="cpu"))
+    assert probe["path_difference_m"] >= 0.10
+
+
+def test_the_simulator_answers_the_probe():
+    """The simulator's people (the head's teacher) move clearly differently when the robot drives at them, and not
+    at all between two standing branches."""
+    pytest.importorskip("causal_nodes.sim", reason="simulator package not available")
+    from causal_nodes.evaluation.probe_truth import simulated_robot_response
+
+    truth = simulated_robot_response(seeds=2)
+    assert truth["path_difference_m"] > 0.10 and truth["mean_path_difference_m"] > 0.10
+    assert truth["min_distance_drive_m"] < truth["min_distance_stand_m"]
+    assert simulated_robot_response(speed=0.0, seeds=0)["path_difference_m"] == 0.0
