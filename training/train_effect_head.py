@@ -4,18 +4,23 @@
 
 The forecast is ``base + robot_present × effect`` (``training.model.RobotEffectHead``). The base (every weight of
 the ETH/UCY model in ``--base``) is loaded, frozen and exported unchanged; only the head learns, and only from the
-simulator's robot-interaction episodes (``training.sim_data``, robot_present = 1: the people there see the robot),
-by the free-running rollout's ADE + FDE. So every robot-free forecast (robot_present = 0, every ETH/UCY window)
-stays the base's bit for bit, and with the robot present the model moves people as the simulator's people move
-around the robot. Held-out simulator seeds (``--test-seeds``, never trained on) measure whether the head makes the
-simulator forecasts better, not just different: ADE/FDE with and without the head, for everybody and for the
-people near the robot.
+simulator's robot-interaction episodes (``training.sim_data``; robot_present = 1: the people there see the robot).
+So every robot-free forecast (robot_present = 0, every ETH/UCY window) stays the base's bit for bit.
+
+What the head learns (``--target``): by default the simulator's *effect* of the robot, i.e. the difference between
+each window's future with people who see the robot and the same future (same history, same noise, the robot driving
+the same) with people who do not (``sim_data.counterfactual_windows``); the head's change to the rollout is fitted to
+that difference. Fitting the simulator's paths themselves (``--target paths``, ADE + FDE) was tried first: it lowers
+the simulator ADE as much on episodes whose people ignore the robot, i.e. it learns the simulator's people rather
+than their response to the robot (docs/world_model.md). Held-out simulator seeds (``--test-seeds``, never trained
+on) measure the result: ADE/FDE with and without the head, on both kinds of future, and the effect's error.
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -27,14 +32,10 @@ from causal_nodes.world_model.cache_policy import StreamingCachePolicy
 from training.dataset import Augment, Batch, make_batch
 from training.export_onnx import export_all, load_checkpoint, parse_buckets, update_metrics
 from training.model import StreamingWorldModel, empty_cache
-from training.sim_data import SCENARIOS, sim_windows
-from training.train_world_model import OBS, PRED, BatchSampler, batch_loss
+from training.sim_data import SCENARIOS, counterfactual_windows
+from training.train_world_model import OBS, BatchSampler, batch_loss
 
 NEAR_M = 3.0  # "near the robot" for the held-out report: the simulator's robot force is 3 % of its peak at 3 m
-
-
-def load_sim(seeds: range, dt: float) -> list:
-    return [w for w in sim_windows(SCENARIOS, seeds, OBS + PRED, dt) if w.present[OBS - 1].any()]
 
 
 def without_effect(model: StreamingWorldModel) -> StreamingWorldModel:
@@ -47,8 +48,23 @@ def without_effect(model: StreamingWorldModel) -> StreamingWorldModel:
 
 
 @torch.no_grad()
-def rollout_distances(model: StreamingWorldModel, b: Batch) -> torch.Tensor:
-    """Distance (B, P, H) between the mean rollout from the window's last observed step and the true path."""
+def paired_windows(seeds: range, cfg, cache_dir: Path | None = None) -> tuple[list, list]:
+    """``counterfactual_windows`` of every scenario for ``seeds``; with ``cache_dir`` kept there (pickled) so that
+    several heads (seeds, models) train on the same episodes without simulating them again."""
+    key = f"cf_{seeds.start}_{seeds.stop}_{OBS}_{cfg.horizon}_{cfg.dt}_{'-'.join(SCENARIOS)}.pkl"
+    if cache_dir is not None and (cache_dir / key).is_file():
+        with open(cache_dir / key, "rb") as f:
+            return pickle.load(f)
+    pair = counterfactual_windows(SCENARIOS, seeds, OBS, cfg.horizon, cfg.dt)
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with open(cache_dir / key, "wb") as f:
+            pickle.dump(pair, f)
+    return pair
+
+
+def observe(model: StreamingWorldModel, b: Batch) -> tuple:
+    """The cache after the window's observed steps (the head never touches it) and the rollout's read plan."""
     cfg = model.cfg
     B, _, P = b.mask.shape
     policy = StreamingCachePolicy(cfg.sinks, cfg.window, B, P)
@@ -60,43 +76,86 @@ def rollout_distances(model: StreamingWorldModel, b: Batch) -> torch.Tensor:
                                 torch.from_numpy(b.action[:, t]), k, v, torch.from_numpy(plan.past_valid),
                                 torch.from_numpy(plan.past_age), torch.from_numpy(plan.write_onehot))
         policy.commit(mask_np)
-    mask_np = b.mask[:, OBS - 1]
-    valid, age = policy.plan_rollout(mask_np, cfg.horizon)
-    positions, _ = model.rollout(
-        torch.from_numpy(b.people[:, OBS - 1]), torch.from_numpy(mask_np.astype(np.float32)), k, v,
-        torch.from_numpy(valid), torch.from_numpy(age), torch.from_numpy(b.robot_pose),
-        torch.from_numpy(b.action[:, OBS - 1 : OBS - 1 + cfg.horizon]), torch.zeros(B, cfg.horizon, P, 2))
-    return torch.sqrt(((positions - torch.from_numpy(b.future)) ** 2).sum(-1))
+    valid, age = policy.plan_rollout(b.mask[:, OBS - 1], cfg.horizon)
+    return k, v, torch.from_numpy(valid), torch.from_numpy(age)
 
 
-def sim_accuracy(model: StreamingWorldModel, windows: list, batch: int = 64) -> dict[str, float]:
-    """ADE/FDE (m) on held-out simulator windows: the model with its head, the base alone, constant velocity;
-    all targets and those within ``NEAR_M`` of the robot at the forecast's start."""
+def rollout(model: StreamingWorldModel, b: Batch, cache: tuple) -> torch.Tensor:
+    """Mean rollout positions (B, P, H, 2) from the window's last observed step, start robot frame."""
+    cfg = model.cfg
+    B, _, P = b.mask.shape
+    k, v, valid, age = cache
+    return model.rollout(
+        torch.from_numpy(b.people[:, OBS - 1]), torch.from_numpy(b.mask[:, OBS - 1].astype(np.float32)), k, v,
+        valid, age, torch.from_numpy(b.robot_pose), torch.from_numpy(b.action[:, OBS - 1 : OBS - 1 + cfg.horizon]),
+        torch.zeros(B, cfg.horizon, P, 2))[0]
+
+
+def paired_batches(factual: list, counterfactual: list, idx: np.ndarray, rng: np.random.Generator, cfg,
+                   aug: Augment | None = None) -> tuple[Batch, Batch]:
+    """Batches of the same windows with and without the robot's effect, under the same random augmentation and
+    person order (the counterfactual batch replays the factual one's random draws)."""
+    state = rng.bit_generator.state
+    b = make_batch(factual, idx, rng, cfg.p_max, OBS, cfg.horizon, cfg.dt, 0.0, aug)
+    twin = np.random.default_rng()
+    twin.bit_generator.state = state
+    return b, make_batch(counterfactual, idx, twin, cfg.p_max, OBS, cfg.horizon, cfg.dt, 0.0, aug)
+
+
+def effect_loss(model: StreamingWorldModel, base: StreamingWorldModel, b: Batch, bc: Batch) -> torch.Tensor:
+    """Mean distance (m) between the change the head makes to the rollout and the simulator's effect of the robot
+    (factual minus counterfactual future), over the people seen in both futures."""
+    cache = observe(base, b)
+    with torch.no_grad():
+        without = rollout(base, b, cache)
+    change = rollout(model, b, cache) - without
+    effect = torch.from_numpy(b.future - bc.future)
+    w = torch.from_numpy((b.future_valid & bc.future_valid).astype(np.float32))
+    err = torch.sqrt(((change - effect) ** 2).sum(-1) + 1e-9)
+    return (err * w).sum() / w.sum().clamp(min=1.0)
+
+
+def sim_accuracy(model: StreamingWorldModel, factual: list, counterfactual: list,
+                 batch: int = 64) -> dict[str, float]:
+    """Held-out simulator windows, all targets and those within ``NEAR_M`` of the robot at the forecast's start:
+    ADE/FDE (m) of the model with its head (``model``), the base alone (``base``) and constant velocity (``cv``) on
+    the factual futures (people see the robot) and, as a diagnostic, on the counterfactual ones (they do not:
+    ``unaware_*``, where a head that learned the robot's effect should not help); and the error of the predicted
+    robot effect against the simulator's (``effect_error``, beside ``effect_size``: the error of predicting none)."""
     base = without_effect(model)
     rng = np.random.default_rng(0)
     sums: dict[str, list[float]] = {}
-    for start in range(0, len(windows), batch):
-        idx = np.arange(start, min(start + batch, len(windows)))
-        b = make_batch(windows, idx, rng, model.cfg.p_max, OBS, model.cfg.horizon, model.cfg.dt, 0.0)
-        fv = torch.from_numpy(b.future_valid).all(-1)  # targets seen over the whole horizon
+
+    def add(key: str, d: torch.Tensor, sel: torch.Tensor) -> None:
+        acc = sums.setdefault(key, [0.0, 0.0, 0.0])
+        acc[0] += float(d.mean(-1)[sel].sum())
+        acc[1] += float(d[..., -1][sel].sum())
+        acc[2] += float(sel.sum())
+
+    for start in range(0, len(factual), batch):
+        idx = np.arange(start, min(start + batch, len(factual)))
+        b, bc = paired_batches(factual, counterfactual, idx, rng, model.cfg)
+        fv = torch.from_numpy(b.future_valid & bc.future_valid).all(-1)  # seen over the whole horizon
         last = torch.from_numpy(b.people[:, OBS - 1])
-        steps = torch.arange(1, model.cfg.horizon + 1, dtype=torch.float32).reshape(1, 1, -1, 1) * model.cfg.dt
-        cv = last[..., None, :2] + last[..., None, 2:4] * steps
-        dist = {"model": rollout_distances(model, b), "base": rollout_distances(base, b),
-                "cv": torch.sqrt(((cv - torch.from_numpy(b.future)) ** 2).sum(-1))}
         near = fv & (last[..., :2].norm(dim=-1) < NEAR_M)
+        steps = torch.arange(1, model.cfg.horizon + 1, dtype=torch.float32).reshape(1, 1, -1, 1) * model.cfg.dt
+        with torch.no_grad():
+            cache = observe(base, b)
+            pred = {"model": rollout(model, b, cache), "base": rollout(base, b, cache),
+                    "cv": last[..., None, :2] + last[..., None, 2:4] * steps}
+        truth = {"": torch.from_numpy(b.future), "unaware_": torch.from_numpy(bc.future)}
         for group, sel in (("all", fv), ("near", near)):
-            for name, d in dist.items():
-                acc = sums.setdefault(f"{group}_{name}", [0.0, 0.0, 0.0])
-                acc[0] += float(d.mean(-1)[sel].sum())
-                acc[1] += float(d[..., -1][sel].sum())
-                acc[2] += float(sel.sum())
+            for prefix, fut in truth.items():
+                for name, x in pred.items():
+                    add(f"{prefix}{group}_{name}", torch.sqrt(((x - fut) ** 2).sum(-1)), sel)
+            effect = truth[""] - truth["unaware_"]
+            add(f"{group}_effect_error", torch.sqrt(((pred["model"] - pred["base"] - effect) ** 2).sum(-1)), sel)
+            add(f"{group}_effect_size", torch.sqrt((effect ** 2).sum(-1)), sel)
     out: dict[str, float] = {}
     for key, (ade, fde, n) in sums.items():
-        group, name = key.split("_")
-        out[f"{group}_{name}_ade"] = round(ade / max(n, 1.0), 4)
-        out[f"{group}_{name}_fde"] = round(fde / max(n, 1.0), 4)
-        out[f"{group}_targets"] = int(n)
+        out[f"{key}_ade"] = round(ade / max(n, 1.0), 4)
+        out[f"{key}_fde"] = round(fde / max(n, 1.0), 4)
+        out[f"{key.removeprefix('unaware_').split('_')[0]}_targets"] = int(n)
     return out
 
 
@@ -107,29 +166,34 @@ def train(args: argparse.Namespace) -> dict:
     model = load_checkpoint(args.base).train()
     cfg = model.cfg
     with torch.no_grad():  # a fresh head (the base's .pt may hold an all-zero or an earlier one)
-        fresh = type(model.effect)(cfg)
-        model.effect.load_state_dict(fresh.state_dict())
+        model.effect.load_state_dict(type(model.effect)(cfg).state_dict())
     for p in model.base_parameters():
         p.requires_grad_(False)
-    sim = load_sim(range(args.sim_seed_start, args.sim_seed_start + args.sim_seeds), cfg.dt)
-    sampler = BatchSampler([], sim, args.batch, cfg.p_max, 1.0)
+    base = without_effect(model).eval()
+    seeds = range(args.sim_seed_start, args.sim_seed_start + args.sim_seeds)
+    factual, counterfactual = paired_windows(seeds, cfg, args.sim_cache)
+    sampler = BatchSampler([], factual, args.batch, cfg.p_max, 1.0)
     aug = Augment(mirror=args.aug_mirror)
     opt = torch.optim.AdamW(model.effect.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.iterations, pct_start=0.1)
     t0, log = time.time(), []
     for it in range(args.iterations):
-        windows, idx = sampler.draw(rng)
-        b = make_batch(windows, idx, rng, cfg.p_max, OBS, cfg.horizon, cfg.dt, 0.0, aug)
-        loss, _, ade = batch_loss(model, b, 1.0, args.fde_weight, nll_mean=False)  # the NLL has no path to the head
+        _, idx = sampler.draw(rng)
+        b, bc = paired_batches(factual, counterfactual, idx, rng, cfg, aug)
+        if args.target == "effect":
+            loss = effect_loss(model, base, b, bc)
+        else:  # the factual paths' ADE + FDE (the simulator's people as such, not only the robot's effect on them)
+            loss = batch_loss(model, b, 1.0, args.fde_weight, nll_mean=False)[0]  # the NLL has no path to the head
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.effect.parameters(), 1.0)
         opt.step()
         sched.step()
         if it % 50 == 0 or it == args.iterations - 1:
-            log.append({"iteration": it, "ade": float(ade), "seconds": round(time.time() - t0, 1)})
+            log.append({"iteration": it, "loss": float(loss), "seconds": round(time.time() - t0, 1)})
             print(json.dumps(log[-1]), flush=True)
-    return {"model": model.eval(), "sim_windows": len(sim), "log": log, "train_seconds": round(time.time() - t0, 1)}
+    return {"model": model.eval(), "sim_windows": len(factual), "log": log,
+            "train_seconds": round(time.time() - t0, 1)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -141,13 +205,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iterations", default=300, type=int)
     p.add_argument("--batch", default=32, type=int)
     p.add_argument("--lr", default=3e-3, type=float)
-    p.add_argument("--fde-weight", default=1.0, type=float, help="weight of the rollout FDE (m) beside its ADE")
+    p.add_argument("--target", default="effect", choices=("effect", "paths"),
+                   help="effect: the simulator's effect of the robot (paths with minus without people seeing it, "
+                        "same history, same noise); paths: the simulator's paths themselves (ADE + FDE), which also "
+                        "teaches how the simulator's people differ from real ones (docs/world_model.md)")
+    p.add_argument("--fde-weight", default=1.0, type=float, help="with --target paths: weight of the FDE")
     p.add_argument("--aug-mirror", default=0.5, type=float, help="probability of mirroring a window (y -> -y)")
     p.add_argument("--sim-seeds", default=40, type=int, help="training episodes: 5 scenarios × this many seeds")
     p.add_argument("--sim-seed-start", default=10_000, type=int,
                    help="first training seed (far from the seeds eval-interventions and the tests use)")
     p.add_argument("--test-seeds", default=10, type=int, help="held-out episodes per scenario for the report")
     p.add_argument("--test-seed-start", default=20_000, type=int)
+    p.add_argument("--sim-cache", default=None, type=Path,
+                   help="folder to keep the simulated episode pairs in (reused by later runs with the same seeds)")
     p.add_argument("--threads", default=1, type=int, help="torch CPU threads (1-2: the machine is shared)")
     p.add_argument("--rollout-buckets", default=None, type=parse_buckets,
                    help="person buckets below p_max with their own rollout graph (default: the base's)")
@@ -173,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"scenarios {', '.join(SCENARIOS)}, 60 s each; base frozen ({args.base.name})",
         "sim_windows": result["sim_windows"],
         "hyperparameters": {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(vars(args).items())
-                            if k not in ("out", "name")},
+                            if k not in ("out", "name", "sim_cache")},
         "train_seconds": result["train_seconds"],
         "final_log": result["log"][-1],
         "command": "python -m training.train_effect_head " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -183,10 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     from causal_nodes.evaluation.trajectories import robot_response_probe
     from causal_nodes.world_model.runtime import WorldModel
 
-    test = load_sim(range(args.test_seed_start, args.test_seed_start + args.test_seeds), model.cfg.dt)
-    seeds = f"{args.test_seed_start}..{args.test_seed_start + args.test_seeds - 1}"
+    test_seeds = range(args.test_seed_start, args.test_seed_start + args.test_seeds)
     metrics = {"robot_response_probe": robot_response_probe(WorldModel(paths["step"], backend="cpu")),
-               "robot_effect_sim_test": {"seeds": seeds, **sim_accuracy(model, test)}}
+               "robot_effect_sim_test": {"seeds": f"{test_seeds.start}..{test_seeds.stop - 1}",
+                                         **sim_accuracy(model, *paired_windows(test_seeds, model.cfg, args.sim_cache))}}
     update_metrics(paths["metadata"], metrics)
     print(json.dumps(metrics))
     print(json.dumps({k: str(v) for k, v in paths.items()}))

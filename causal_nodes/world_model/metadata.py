@@ -20,7 +20,7 @@ UPGRADE = {
     "causal_nodes.world_model/3": "it has no robot-effect head (format /4, issue #16, fifth pass); re-export it from "
     "its weights with an all-zero head, which keeps its predictions exactly: python -m training.export_onnx "
     "{stem}.pt, or give it a head trained on the simulator: python -m training.train_effect_head --base {stem}.pt",
-    "causal_nodes.world_model/2": "its action input lacks the robot_present column (format /3, issue #16); "
+    "causal_nodes.world_model/2": "its action input lacks the robot_present column (format /3 and later, issue #16); "
     "re-export it from its weights, which keeps its predictions exactly (flag weight 0): "
     "python -m training.export_onnx {stem}.pt, or retrain: python -m training.train_world_model --data "
     "/path/to/eth_ucy --out {folder}",

@@ -57,7 +57,7 @@ def test_format_2_files_are_refused_with_the_upgrade_commands(model_path, tmp_pa
     path = _copy_model(model_path, tmp_path)
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text())
-    assert meta["format"] == "causal_nodes.world_model/3"
+    assert meta["format"] == "causal_nodes.world_model/4"
     assert meta["step_model"]["inputs"][2] == {"name": "action", "shape": [1, 3], "dtype": "tensor(float)"}
     meta["format"] = "causal_nodes.world_model/2"
     meta_path.write_text(json.dumps(meta))
@@ -65,6 +65,21 @@ def test_format_2_files_are_refused_with_the_upgrade_commands(model_path, tmp_pa
         WorldModel(path, backend="cpu")
     assert f"python -m training.export_onnx {path.with_suffix('')}.pt" in str(err.value)
     assert "python -m training.train_world_model" in str(err.value)
+
+
+def test_format_3_files_are_refused_with_the_head_commands(model_path, tmp_path):
+    """/3 graphs have the same inputs but no robot-effect head: robot_present means something else in them, so
+    they are refused, naming the re-export (all-zero head, same predictions) and the head's training command."""
+    path = _copy_model(model_path, tmp_path)
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    meta["format"] = "causal_nodes.world_model/3"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="robot-effect head") as err:
+        WorldModel(path, backend="cpu")
+    stem = path.with_suffix("")
+    assert f"python -m training.export_onnx {stem}.pt" in str(err.value)
+    assert f"python -m training.train_effect_head --base {stem}.pt" in str(err.value)
 
 
 def test_shipped_models_predict_the_same_with_either_flag(model_path):
