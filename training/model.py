@@ -58,6 +58,7 @@ class WorldModelConfig:
     logvar_min: float = -12.0
     logvar_max: float = 4.0
     effect_hidden: int = 32  # width of the robot-effect head's two hidden layers (issue #16, fifth pass)
+    effect_context: bool = True  # the head also reads the base's final token (its view of the others and the past)
 
     @property
     def slots(self) -> int:
@@ -193,28 +194,34 @@ class RobotEffectHead(nn.Module):
 
     The forecast is ``base + robot_present × effect``: the base (every other weight) is trained on ETH/UCY, where
     no robot exists, and stays frozen; this head is trained afterwards on the simulator's robot-interaction
-    episodes only (``training/train_effect_head.py``). With ``robot_present = 0`` (every ETH/UCY window) its output
-    is multiplied by zero and the forecast is the base's, bit for bit. Its inputs are the token's own raw inputs
-    (position, range, ground velocity in the robot frame and the robot's command), not the base's hidden state:
-    a function of the person-robot geometry can hardly learn "the simulator's people differ from real ones" in
-    general, only how people move relative to the robot. The last layer starts at zero, so an untrained head
-    changes nothing.
+    episodes only (``training/train_effect_head.py``), on the simulator's *effect* of the robot (the paths with minus
+    without people seeing it), so it learns the response to the robot, not how the simulator's people differ from
+    real ones. With ``robot_present = 0`` (every ETH/UCY window) its output is multiplied by zero and the forecast is
+    the base's, bit for bit. Inputs: the token's own raw inputs (position, range, ground velocity in the robot frame,
+    the robot's command) and, with ``effect_context``, the base's normalised final token (what it made of the
+    others and of the person's past). The last layer starts at zero, so an untrained head changes nothing.
     """
 
     def __init__(self, cfg: WorldModelConfig) -> None:
         super().__init__()
         h = cfg.effect_hidden
-        self.net = nn.Sequential(nn.Linear(EFFECT_INPUTS, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 2))
+        self.context = cfg.effect_context
+        inputs = EFFECT_INPUTS + (cfg.d_model if cfg.effect_context else 0)
+        self.net = nn.Sequential(nn.Linear(inputs, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 2))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
         # at most 2 × disp_scale (0.8 m per 0.4 s step, a 2 m/s change of velocity) whatever the input: a robot's
         # command or a person far outside the simulator's episodes cannot throw a forecast away
         self.bound = 2.0 * cfg.disp_scale
 
-    def forward(self, raw: torch.Tensor, inv_scale: torch.Tensor) -> torch.Tensor:
-        """Displacement change (N, 2) in the robot frame from raw inputs (N, EFFECT_INPUTS), bounded by ``bound``
-        (tanh; zero weights give exactly zero); the input normalisation is folded into the first layer."""
+    def forward(self, raw: torch.Tensor, inv_scale: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Displacement change (N, 2) in the robot frame from raw inputs (N, EFFECT_INPUTS) and, with
+        ``effect_context``, the base's normalised final token (N, d_model), bounded by ``bound`` (tanh; zero weights
+        give exactly zero); the input normalisation is folded into the first layer."""
         first, mid, last = self.net[0], self.net[2], self.net[4]
+        if self.context:
+            raw = torch.cat([raw, context], dim=-1)
+            inv_scale = torch.cat([inv_scale, inv_scale.new_ones(context.shape[-1])])
         z = torch.relu(nn.functional.linear(raw, first.weight * inv_scale, first.bias))
         z = torch.relu(mid(z))
         return torch.tanh(nn.functional.linear(z, last.weight, last.bias)) * self.bound
@@ -289,9 +296,10 @@ class StreamingWorldModel(nn.Module):
         is seen, whatever the head outputs."""
         c = self.cfg
         w = self.head.weight * self.head_scale.unsqueeze(-1)
-        out = nn.functional.linear(self.norm_out(x), w, self.head.bias * self.head_scale + self.head_offset)
+        token = self.norm_out(x)
+        out = nn.functional.linear(token, w, self.head.bias * self.head_scale + self.head_offset)
         mean, logvar = out.reshape(vel.shape[:-1] + (4,)).chunk(2, dim=-1)
-        effect = self.effect(raw[:, :EFFECT_INPUTS], self.inv_scale[:EFFECT_INPUTS]) * raw[:, EFFECT_INPUTS:]
+        effect = self.effect(raw[:, :EFFECT_INPUTS], self.inv_scale[:EFFECT_INPUTS], token) * raw[:, EFFECT_INPUTS:]
         return vel * c.dt + mean + effect.reshape(vel.shape), torch.clamp(logvar, c.logvar_min, c.logvar_max)
 
     def _eye(self, p: int) -> torch.Tensor:

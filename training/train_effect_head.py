@@ -165,8 +165,8 @@ def train(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(args.seed)
     model = load_checkpoint(args.base).train()
     cfg = model.cfg
-    with torch.no_grad():  # a fresh head (the base's .pt may hold an all-zero or an earlier one)
-        model.effect.load_state_dict(type(model.effect)(cfg).state_dict())
+    cfg.effect_context, cfg.effect_hidden = not args.no_context, args.hidden
+    model.effect = type(model.effect)(cfg)  # a fresh head (the base's .pt may hold an all-zero or an earlier one)
     for p in model.base_parameters():
         p.requires_grad_(False)
     base = without_effect(model).eval()
@@ -190,7 +190,7 @@ def train(args: argparse.Namespace) -> dict:
         opt.step()
         sched.step()
         if it % 50 == 0 or it == args.iterations - 1:
-            log.append({"iteration": it, "loss": float(loss), "seconds": round(time.time() - t0, 1)})
+            log.append({"iteration": it, "loss": round(loss.item(), 5), "seconds": round(time.time() - t0, 1)})
             print(json.dumps(log[-1]), flush=True)
     return {"model": model.eval(), "sim_windows": len(factual), "log": log,
             "train_seconds": round(time.time() - t0, 1)}
@@ -209,6 +209,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="effect: the simulator's effect of the robot (paths with minus without people seeing it, "
                         "same history, same noise); paths: the simulator's paths themselves (ADE + FDE), which also "
                         "teaches how the simulator's people differ from real ones (docs/world_model.md)")
+    p.add_argument("--hidden", default=32, type=int, help="width of the head's two hidden layers")
+    p.add_argument("--no-context", action="store_true",
+                   help="the head reads the token's raw inputs only, not also the base's final token")
     p.add_argument("--fde-weight", default=1.0, type=float, help="with --target paths: weight of the FDE")
     p.add_argument("--aug-mirror", default=0.5, type=float, help="probability of mirroring a window (y -> -y)")
     p.add_argument("--sim-seeds", default=40, type=int, help="training episodes: 5 scenarios × this many seeds")

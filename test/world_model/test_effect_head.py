@@ -105,13 +105,13 @@ def test_the_effect_is_bounded_and_an_untrained_head_is_zero():
     model = _trained_like()
     with torch.no_grad():
         model.effect.net[-1].weight.mul_(1e4)
-        raw = torch.randn(500, 7) * 1e3
-        out = model.effect(raw, model.inv_scale[:7])
+        raw, context = torch.randn(500, 7) * 1e3, torch.randn(500, SMALL.d_model) * 1e3
+        out = model.effect(raw, model.inv_scale[:7], context)
     assert float(out.abs().max()) <= model.effect.bound + 1e-6
     fresh = StreamingWorldModel(SMALL)
     assert not fresh.has_effect and model.has_effect
     with torch.no_grad():
-        assert (fresh.effect(raw, fresh.inv_scale[:7]) == 0).all()
+        assert (fresh.effect(raw, fresh.inv_scale[:7], context) == 0).all()
 
 
 def test_weights_without_a_head_load_with_an_all_zero_head():
