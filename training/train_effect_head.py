@@ -102,16 +102,30 @@ def paired_batches(factual: list, counterfactual: list, idx: np.ndarray, rng: np
     return b, make_batch(counterfactual, idx, twin, cfg.p_max, OBS, cfg.horizon, cfg.dt, 0.0, aug)
 
 
-def effect_loss(model: StreamingWorldModel, base: StreamingWorldModel, b: Batch, bc: Batch) -> torch.Tensor:
-    """Mean distance (m) between the change the head makes to the rollout and the simulator's effect of the robot
-    (factual minus counterfactual future), over the people seen in both futures."""
+def effect_loss(model: StreamingWorldModel, base: StreamingWorldModel, b: Batch, bc: Batch,
+                loss: str = "distance", clip: float = 0.0, delta: float = 0.2) -> torch.Tensor:
+    """Mean error between the change the head makes to the rollout and the simulator's effect of the robot (factual
+    minus counterfactual future), over the people seen in both futures. ``loss``: ``distance`` (m; its minimiser is
+    the effect's geometric median, zero for the many people whom the robot moves only sometimes), ``squared`` (m²;
+    the conditional mean) or ``huber`` (squared below ``delta`` m, distance above). ``clip`` > 0: the effect's
+    length is clipped to ``clip`` m first (a person who went round the robot on the other side is an effect no
+    forecast from the same history can predict; clipping keeps such outliers from ruling a squared loss)."""
     cache = observe(base, b)
     with torch.no_grad():
         without = rollout(base, b, cache)
     change = rollout(model, b, cache) - without
     effect = torch.from_numpy(b.future - bc.future)
+    if clip > 0:
+        length = torch.sqrt((effect ** 2).sum(-1, keepdim=True) + 1e-12)
+        effect = effect * torch.clamp(clip / length, max=1.0)
     w = torch.from_numpy((b.future_valid & bc.future_valid).astype(np.float32))
-    err = torch.sqrt(((change - effect) ** 2).sum(-1) + 1e-9)
+    sq = ((change - effect) ** 2).sum(-1)
+    if loss == "squared":
+        err = sq
+    else:
+        err = torch.sqrt(sq + 1e-9)
+        if loss == "huber":
+            err = torch.where(err < delta, sq / (2 * delta), err - delta / 2)
     return (err * w).sum() / w.sum().clamp(min=1.0)
 
 
@@ -151,12 +165,31 @@ def sim_accuracy(model: StreamingWorldModel, factual: list, counterfactual: list
             effect = truth[""] - truth["unaware_"]
             add(f"{group}_effect_error", torch.sqrt(((pred["model"] - pred["base"] - effect) ** 2).sum(-1)), sel)
             add(f"{group}_effect_size", torch.sqrt((effect ** 2).sum(-1)), sel)
+            # squared (m²): the head fitted with --loss squared minimises this one
+            add(f"{group}_effect_sqerror", ((pred["model"] - pred["base"] - effect) ** 2).sum(-1), sel)
+            add(f"{group}_effect_sqsize", (effect ** 2).sum(-1), sel)
     out: dict[str, float] = {}
     for key, (ade, fde, n) in sums.items():
         out[f"{key}_ade"] = round(ade / max(n, 1.0), 4)
         out[f"{key}_fde"] = round(fde / max(n, 1.0), 4)
         out[f"{key.removeprefix('unaware_').split('_')[0]}_targets"] = int(n)
     return out
+
+
+def probe_vs_simulator(model) -> dict[str, float]:
+    """The robot-response probe's predicted change (driving minus standing robot, (H, 2)) against the simulator's
+    in the same scene, noise-free (``probe_truth.simulated_probe_paths``): ``cosine`` of the two changes (whole
+    horizon flattened; +1: the same direction, -1: the opposite), their largest lengths and the largest distance
+    between them. ``model``: a runtime ``WorldModel``."""
+    from causal_nodes.evaluation.probe_truth import simulated_probe_paths
+    from causal_nodes.evaluation.trajectories import robot_response_paths
+
+    ours, truth = robot_response_paths(model), simulated_probe_paths()
+    a, b = (ours[1] - ours[0]).ravel(), (truth[1] - truth[0]).ravel()
+    cos = float(a @ b / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
+    return {"cosine": round(cos, 4), "model_change_m": round(float(np.linalg.norm(a.reshape(-1, 2), axis=1).max()), 4),
+            "simulator_change_m": round(float(np.linalg.norm(b.reshape(-1, 2), axis=1).max()), 4),
+            "max_error_m": round(float(np.linalg.norm((a - b).reshape(-1, 2), axis=1).max()), 4)}
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -181,7 +214,7 @@ def train(args: argparse.Namespace) -> dict:
         _, idx = sampler.draw(rng)
         b, bc = paired_batches(factual, counterfactual, idx, rng, cfg, aug)
         if args.target == "effect":
-            loss = effect_loss(model, base, b, bc)
+            loss = effect_loss(model, base, b, bc, args.loss, args.effect_clip, args.huber_delta)
         else:  # the factual paths' ADE + FDE (the simulator's people as such, not only the robot's effect on them)
             loss = batch_loss(model, b, 1.0, args.fde_weight, nll_mean=False)[0]  # the NLL has no path to the head
         opt.zero_grad()
@@ -209,6 +242,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="effect: the simulator's effect of the robot (paths with minus without people seeing it, "
                         "same history, same noise); paths: the simulator's paths themselves (ADE + FDE), which also "
                         "teaches how the simulator's people differ from real ones (docs/world_model.md)")
+    p.add_argument("--loss", default="distance", choices=("distance", "squared", "huber"),
+                   help="with --target effect: mean distance (m), mean squared distance (m²) or Huber (squared "
+                        "below --huber-delta) to the simulator's effect (the median-like distance fits zero where "
+                        "the robot moves people only sometimes)")
+    p.add_argument("--huber-delta", default=0.2, type=float, help="with --loss huber: m")
+    p.add_argument("--effect-clip", default=0.0, type=float,
+                   help="clip the simulator's effect to this length (m) for training (0: off)")
     p.add_argument("--hidden", default=32, type=int, help="width of the head's two hidden layers")
     p.add_argument("--no-context", action="store_true",
                    help="the head reads the token's raw inputs only, not also the base's final token")
@@ -257,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     from causal_nodes.world_model.runtime import WorldModel
 
     test_seeds = range(args.test_seed_start, args.test_seed_start + args.test_seeds)
-    metrics = {"robot_response_probe": robot_response_probe(WorldModel(paths["step"], backend="cpu")),
+    wm = WorldModel(paths["step"], backend="cpu")
+    metrics = {"robot_response_probe": robot_response_probe(wm), "robot_response_vs_simulator": probe_vs_simulator(wm),
                "robot_effect_sim_test": {"seeds": f"{test_seeds.start}..{test_seeds.stop - 1}",
                                          **sim_accuracy(model, *paired_windows(test_seeds, model.cfg, args.sim_cache))}}
     update_metrics(paths["metadata"], metrics)

@@ -35,29 +35,36 @@ def _probe_scene(social_force: SocialForceParams, seed: int) -> PhysicalSimulato
     return sim
 
 
+def simulated_probe_paths(speed: float = 0.8, noise_std: float = 0.0, seed: int = 0,
+                          social_force: SocialForceParams | None = None) -> np.ndarray:
+    """The simulated probe person's paths (2, H, 2) with the robot standing (0) and driving at ``speed`` (1), in
+    the robot frame at the fork (as :func:`causal_nodes.evaluation.trajectories.robot_response_paths`); both
+    branches share the noise draw ``seed`` of the simulator's random force (``noise_std``)."""
+    params = SocialForceParams(**{**(social_force or SocialForceParams()).__dict__, "noise_std": noise_std})
+    every = int(round(DT / SIM_DT))
+    sim = _probe_scene(params, seed)
+    for _ in range((OBS - 1) * every):
+        sim.step()
+    paths = []
+    for v in (0.0, speed):
+        branch = sim.fork()
+        branch.apply_intervention(Intervention("robot_linear_speed", v, branch.time))
+        path = []
+        for k in range(PRED * every):
+            branch.step()
+            if (k + 1) % every == 0:
+                path.append(branch.positions[0].copy())
+        paths.append(path)
+    return np.array(paths)
+
+
 def simulated_robot_response(speed: float = 0.8, seeds: int = 20,
                              social_force: SocialForceParams | None = None) -> dict[str, float]:
     """The probe's figures on the simulator's paths: noise-free (``*`` keys) and the mean over ``seeds`` noise
     draws of the simulator's random force (``mean_*``; both branches of one draw share its noise)."""
     social_force = social_force or SocialForceParams()
-    every = int(round(DT / SIM_DT))
-    runs = []
-    for noise, seed in [(0.0, 0)] + [(social_force.noise_std, s) for s in range(seeds)]:
-        params = SocialForceParams(**{**social_force.__dict__, "noise_std": noise})
-        sim = _probe_scene(params, seed)
-        for _ in range((OBS - 1) * every):
-            sim.step()
-        paths = []
-        for v in (0.0, speed):
-            branch = sim.fork()
-            branch.apply_intervention(Intervention("robot_linear_speed", v, branch.time))
-            path = []
-            for k in range(PRED * every):
-                branch.step()
-                if (k + 1) % every == 0:
-                    path.append(branch.positions[0].copy())
-            paths.append(path)
-        runs.append(probe_metrics(np.array(paths), speed))
+    runs = [probe_metrics(simulated_probe_paths(speed, noise, seed, social_force), speed)
+            for noise, seed in [(0.0, 0)] + [(social_force.noise_std, s) for s in range(seeds)]]
     out = dict(runs[0])
     if seeds:
         out.update({f"mean_{k}": float(np.mean([r[k] for r in runs[1:]])) for k in runs[0]})

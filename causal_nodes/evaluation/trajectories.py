@@ -320,6 +320,12 @@ def robot_response_probe(model, speed: float = 0.8) -> dict[str, float]:
     model that ignores the robot gives identical paths (and a collision course when driving). The robot is
     one the person can see (``robot_present`` 1, restored after).
     """
+    return probe_metrics(robot_response_paths(model, speed), speed)
+
+
+def robot_response_paths(model, speed: float = 0.8) -> np.ndarray:
+    """The probe person's predicted paths (2, H, 2) with the robot standing (0) and driving at ``speed`` (1), in
+    the robot frame at the forecast's start (the scene of :func:`robot_response_probe`)."""
     before = model.robot_present
     model.robot_present = True
     try:
@@ -328,10 +334,9 @@ def robot_response_probe(model, speed: float = 0.8) -> dict[str, float]:
             model.step(np.array([[PROBE_START[0] - PROBE_WALK * DT * t, PROBE_START[1], -PROBE_WALK, 0.0]]), None,
                        (0.0, 0.0))
         actions = np.array([[0.0, 0.0], [speed, 0.0]])
-        paths = model.rollout(PRED, actions)[:, 0]  # (2, H, 2) in the robot frame at the start
+        return model.rollout(PRED, actions)[:, 0]  # (2, H, 2) in the robot frame at the start
     finally:
         model.robot_present = before
-    return probe_metrics(paths, speed)
 
 
 def probe_metrics(paths: np.ndarray, speed: float) -> dict[str, float]:

@@ -36,10 +36,11 @@ def _windows(n: int = 3) -> list:
     return out
 
 
-def _trained_like(seed: int = 0) -> StreamingWorldModel:
+def _trained_like(seed: int = 0, context: bool = True, hidden: int = 32) -> StreamingWorldModel:
     """A model whose base head and robot-effect head are both non-zero (as after training)."""
     torch.manual_seed(seed)
-    model = StreamingWorldModel(SMALL)
+    model = StreamingWorldModel(WorldModelConfig(**{**SMALL.to_dict(), "effect_context": context,
+                                                    "effect_hidden": hidden}))
     with torch.no_grad():
         model.head.weight.normal_(0.0, 0.5)
         model.effect.net[-1].weight.normal_(0.0, 0.5)
@@ -63,9 +64,11 @@ def _run(step_path: Path, present: bool) -> tuple[np.ndarray, ...]:
     return means, wm.rollout(4, acts), wm.predict_sequential(4, (0.8, 0.2))
 
 
-def test_flag_0_is_bit_identical_to_the_base_and_flag_1_is_not(tmp_path):
-    """Through export and the runtime (step graph, rollout graph, a person bucket, sequential steps)."""
-    model = _trained_like()
+@pytest.mark.parametrize("context", [True, False])
+def test_flag_0_is_bit_identical_to_the_base_and_flag_1_is_not(tmp_path, context):
+    """Through export and the runtime (step graph, rollout graph, a person bucket, sequential steps), with a head
+    that reads the base's final token (context) and one that reads the raw inputs only."""
+    model = _trained_like(context=context)
     with_head = export_all(model, tmp_path / "head", "m", {"data": "synthetic"}, buckets=(4,))
     base = export_all(_base_of(model), tmp_path / "base", "m", {"data": "synthetic"}, buckets=(4,))
     for a, b in zip(_run(with_head["step"], False), _run(base["step"], False)):
@@ -112,6 +115,32 @@ def test_the_effect_is_bounded_and_an_untrained_head_is_zero():
     assert not fresh.has_effect and model.has_effect
     with torch.no_grad():
         assert (fresh.effect(raw, fresh.inv_scale[:7], context) == 0).all()
+
+
+def test_the_context_head_reads_the_base_token_and_the_plain_one_does_not():
+    model, plain = _trained_like(context=True), _trained_like(context=False, hidden=16)
+    assert model.effect.net[0].in_features == 7 + SMALL.d_model and plain.effect.net[0].in_features == 7
+    raw = torch.randn(50, 7)
+    c1, c2 = torch.randn(50, SMALL.d_model), torch.randn(50, SMALL.d_model)
+    with torch.no_grad():
+        assert not torch.equal(model.effect(raw, model.inv_scale[:7], c1), model.effect(raw, model.inv_scale[:7], c2))
+        assert torch.equal(plain.effect(raw, plain.inv_scale[:7], c1), plain.effect(raw, plain.inv_scale[:7], c2))
+
+
+@pytest.mark.parametrize("context", [True, False])
+def test_checkpoints_reload_with_the_heads_shape(tmp_path, context):
+    """load_checkpoint rebuilds the head's width and inputs from the weights when the config lacks them (a .pt
+    written before those options), and the reloaded model predicts the same."""
+    from training.export_onnx import load_checkpoint
+
+    model = _trained_like(context=context, hidden=16)
+    config = {k: v for k, v in model.cfg.to_dict().items() if not k.startswith("effect_")}
+    torch.save({"config": config, "state_dict": model.state_dict()}, tmp_path / "m.pt")
+    other = load_checkpoint(tmp_path / "m.pt")
+    assert (other.cfg.effect_context, other.cfg.effect_hidden) == (context, 16)
+    raw, token = torch.randn(20, 7), torch.randn(20, SMALL.d_model)
+    with torch.no_grad():
+        assert torch.equal(other.effect(raw, other.inv_scale[:7], token), model.effect(raw, model.inv_scale[:7], token))
 
 
 def test_weights_without_a_head_load_with_an_all_zero_head():
