@@ -207,3 +207,41 @@ def test_counterfactual_windows_differ_only_by_the_robots_effect():
             np.testing.assert_array_equal(f.robot_pose, c.robot_pose)
         gap = max(float(np.abs(f.positions - c.positions).max()) for f, c in zip(factual, counter))
         assert (gap > 0.01) if differs else gap == 0.0
+
+
+def test_a_short_training_moves_the_probe_the_simulators_way(tmp_path):
+    """A short train_effect_head run on the shipped ETH/UCY base (one simulator seed per scenario): the probe's
+    person, who with the base alone walks the same path whether the robot stands or drives at them, now moves
+    differently (> 0.1 m), and at the horizon in the direction the simulator's people move (they pass the driving
+    robot earlier: further along their walk), while the robot-free forecast stays the base's."""
+    pytest.importorskip("causal_nodes.sim", reason="simulator package not available")
+    import argparse
+
+    from causal_nodes.evaluation.probe_truth import simulated_probe_paths
+    from causal_nodes.evaluation.trajectories import robot_response_paths
+    from training.export_onnx import load_checkpoint
+    from training.train_effect_head import add_arguments, train, without_effect
+
+    base_pt = Path(__file__).resolve().parents[2] / "models" / "world_model.pt"
+    if not base_pt.is_file():
+        pytest.skip("models/world_model.pt not found")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--base", str(base_pt), "--iterations", "300", "--sim-seeds", "1", "--batch", "16",
+                              "--lr", "1e-2", "--loss", "squared", "--no-context", "--sim-cache", str(tmp_path)])
+    model = train(args)["model"]
+    base = without_effect(load_checkpoint(base_pt))
+    graphs = {name: export_all(m, tmp_path / name, "m", {"data": "test"})["step"]
+              for name, m in (("head", model), ("base", base))}
+    change = {}
+    for name, path in graphs.items():
+        paths = robot_response_paths(WorldModel(path, backend="cpu"))
+        change[name] = paths[1] - paths[0]
+    truth = simulated_probe_paths()
+    truth = truth[1] - truth[0]
+    assert np.linalg.norm(change["base"], axis=-1).max() < 0.03
+    assert np.linalg.norm(change["head"], axis=-1).max() > 0.10
+    last, want = change["head"][-1], truth[-1]
+    assert float(last @ want) / (np.linalg.norm(last) * np.linalg.norm(want)) > 0.7
+    for a, b in zip(_run(graphs["head"], False), _run(graphs["base"], False)):
+        np.testing.assert_array_equal(a, b)
