@@ -245,3 +245,27 @@ def test_a_short_training_moves_the_probe_the_simulators_way(tmp_path):
     assert float(last @ want) / (np.linalg.norm(last) * np.linalg.norm(want)) > 0.7
     for a, b in zip(_run(graphs["head"], False), _run(graphs["base"], False)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_shipped_model_has_a_trained_head_and_its_flag_0_forecast_is_the_base(tmp_path):
+    """models/world_model.*: a trained head (probe >= 0.10 m, recorded and measured), and with robot_present 0 the
+    shipped graphs give exactly what the same weights with an all-zero head give (the ETH/UCY base)."""
+    from causal_nodes.evaluation.trajectories import robot_response_probe
+    from training.export_onnx import load_checkpoint
+    from training.train_effect_head import without_effect
+
+    models = Path(__file__).resolve().parents[2] / "models"
+    if not (models / "world_model.pt").is_file():
+        pytest.skip("models/world_model.pt not found")
+    import json
+
+    meta = json.loads((models / "world_model.json").read_text())
+    model = load_checkpoint(models / "world_model.pt")
+    assert model.has_effect and "robot_effect" in meta["training"]
+    assert meta["metrics"]["robot_response_probe"]["path_difference_m"] >= 0.10
+    shipped = models / "world_model.onnx"
+    assert robot_response_probe(WorldModel(shipped, backend="cpu"))["path_difference_m"] >= 0.10
+    buckets = tuple(b["people"] for b in meta["rollout_buckets"])  # the same graphs, so the same arithmetic
+    base = export_all(without_effect(model), tmp_path, "base", {"data": "test"}, buckets=buckets)["step"]
+    for a, b in zip(_run(shipped, False), _run(base, False)):
+        np.testing.assert_array_equal(a, b)
