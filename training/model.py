@@ -59,6 +59,7 @@ class WorldModelConfig:
     logvar_max: float = 4.0
     effect_hidden: int = 32  # width of the robot-effect head's two hidden layers (issue #16, fifth pass)
     effect_context: bool = True  # the head also reads the base's final token (its view of the others and the past)
+    effect_scale: float = 1.0  # the head's output times this (its bound too): a share of the learned effect
 
     @property
     def slots(self) -> int:
@@ -211,8 +212,9 @@ class RobotEffectHead(nn.Module):
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
         # at most 2 × disp_scale (0.8 m per 0.4 s step, a 2 m/s change of velocity) whatever the input: a robot's
-        # command or a person far outside the simulator's episodes cannot throw a forecast away
-        self.bound = 2.0 * cfg.disp_scale
+        # command or a person far outside the simulator's episodes cannot throw a forecast away; ``effect_scale``
+        # (training/scale_effect_head.py) keeps that share of the learned effect
+        self.bound = 2.0 * cfg.disp_scale * cfg.effect_scale
 
     def forward(self, raw: torch.Tensor, inv_scale: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """Displacement change (N, 2) in the robot frame from raw inputs (N, EFFECT_INPUTS) and, with

@@ -198,7 +198,7 @@ def train(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(args.seed)
     model = load_checkpoint(args.base).train()
     cfg = model.cfg
-    cfg.effect_context, cfg.effect_hidden = not args.no_context, args.hidden
+    cfg.effect_context, cfg.effect_hidden, cfg.effect_scale = not args.no_context, args.hidden, 1.0
     model.effect = type(model.effect)(cfg)  # a fresh head (the base's .pt may hold an all-zero or an earlier one)
     for p in model.base_parameters():
         p.requires_grad_(False)

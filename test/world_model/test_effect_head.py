@@ -143,6 +143,37 @@ def test_checkpoints_reload_with_the_heads_shape(tmp_path, context):
         assert torch.equal(other.effect(raw, other.inv_scale[:7], token), model.effect(raw, model.inv_scale[:7], token))
 
 
+def test_effect_scale_keeps_that_share_of_the_head_and_survives_a_checkpoint(tmp_path):
+    """effect_scale multiplies the head's output (and its bound) exactly; it is saved and reloaded with the config,
+    and a base checkpoint without the key loads with the whole head (scale 1)."""
+    from training.export_onnx import load_checkpoint
+
+    model = _trained_like()
+    scaled = copy.deepcopy(model)
+    scaled.cfg = WorldModelConfig(**{**model.cfg.to_dict(), "effect_scale": 0.25})
+    scaled.effect.bound = model.effect.bound * 0.25
+    raw, token = torch.randn(40, 7), torch.randn(40, SMALL.d_model)
+    with torch.no_grad():
+        full, part = model.effect(raw, model.inv_scale[:7], token), scaled.effect(raw, scaled.inv_scale[:7], token)
+    assert float(full.abs().max()) > 1e-3
+    torch.testing.assert_close(part, 0.25 * full, rtol=1e-6, atol=1e-7)
+    torch.save({"config": scaled.cfg.to_dict(), "state_dict": scaled.state_dict()}, tmp_path / "s.pt")
+    again = load_checkpoint(tmp_path / "s.pt")
+    assert again.cfg.effect_scale == 0.25 and again.effect.bound == scaled.effect.bound
+    config = {k: v for k, v in model.cfg.to_dict().items() if k != "effect_scale"}
+    torch.save({"config": config, "state_dict": model.state_dict()}, tmp_path / "m.pt")
+    assert load_checkpoint(tmp_path / "m.pt").effect.bound == model.effect.bound
+
+
+def test_the_scale_rule_takes_the_largest_share_that_loses_no_accuracy():
+    from training.scale_effect_head import no_worse
+
+    base = {"all_base_ade": 1.0, "all_base_fde": 2.0, "near_base_ade": 1.0, "near_base_fde": 2.0}
+    assert no_worse({**base, "all_model_ade": 1.0, "all_model_fde": 1.9, "near_model_ade": 0.99, "near_model_fde": 2.0})
+    assert not no_worse({**base, "all_model_ade": 0.9, "all_model_fde": 1.9, "near_model_ade": 0.9,
+                         "near_model_fde": 2.001})
+
+
 def test_weights_without_a_head_load_with_an_all_zero_head():
     model = _trained_like()
     old = {k: v for k, v in model.state_dict().items() if not k.startswith("effect.")}
