@@ -16,9 +16,11 @@ that changes. Prequential: only outcomes already observed are ever added, never 
 """
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +28,15 @@ from .calibration import PendingForecasts
 
 Key = tuple[int, int, int, int]
 """A cell: (level, cell x, cell y, heading bin)."""
+
+FILE_FORMAT = "causal_nodes.place_memory/1"
+"""Version tag of a saved memory (:meth:`PlaceMemory.save`); another tag is refused."""
+GEOMETRY = ("cell_size", "heading_bins", "min_speed", "speed_scaled", "levels")
+"""Settings that give the cells their meaning: a saved memory loads only into a memory with the same ones."""
+
+
+class PlaceMemoryFileError(ValueError):
+    """A memory file that cannot be loaded (missing, oversized, corrupt, another version, frame or geometry)."""
 
 
 @dataclass(frozen=True)
@@ -261,6 +272,80 @@ class PlaceMemory:
             local = np.zeros((len(steps), self.horizon, 2))
             local[np.arange(len(steps)), steps] = residuals
             self._add(cells, local, scored)
+
+    # persistence ----------------------------------------------------------------------------------------------
+    def save(self, path: str | Path, frame_id: str = "") -> int:
+        """Writes the cells (decayed to now; pending forecasts are not kept: their outcomes are still unknown) to
+        ``path`` atomically (a temporary file renamed), tagged with :data:`FILE_FORMAT`, the geometry, horizon, dt
+        and the world frame ``frame_id`` the cells are in. Returns the bytes written."""
+        keys = list(self._rows)
+        rows = np.array([self._rows[k] for k in keys], dtype=np.int64)
+        decay = self._decays(rows) if len(rows) else np.ones(0)
+        c = self.config
+        meta = np.array([FILE_FORMAT, frame_id, repr(self.horizon), repr(self.dt)]
+                        + [repr(getattr(c, name)) for name in GEOMETRY])
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, meta=meta, keys=np.array(keys, dtype=np.int64).reshape(-1, 4),
+                     sum=self._sum[rows] * decay[:, None, None], count=self._count[rows] * decay[:, None])
+        os.replace(tmp, path)
+        return path.stat().st_size
+
+    def load(self, path: str | Path, frame_id: str = "", weight: float = 1.0, max_bytes: int = 64 << 20) -> int:
+        """Replaces the cells by those saved in ``path`` (:meth:`save`), each outcome weighing ``weight`` (in
+        (0, 1]: an earlier visit counts less than what is seen now, see docs/world_model.md, fifth pass). Refuses,
+        with :class:`PlaceMemoryFileError` and the memory left empty, a file over ``max_bytes``, unreadable or
+        corrupt, of another :data:`FILE_FORMAT`, horizon, dt, geometry (:data:`GEOMETRY`) or ``frame_id`` (when
+        both name one), or holding non-finite or negative numbers. Beyond ``max_cells`` the cells seen most keep.
+        Returns the cells loaded."""
+        if not 0 < weight <= 1:
+            raise ValueError(f"weight must be in (0, 1], got {weight}")
+        self._clear()
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise PlaceMemoryFileError(f"place memory file {path}: {exc.strerror or exc}") from exc
+        if size > max_bytes:
+            raise PlaceMemoryFileError(f"place memory file {path} has {size} bytes, over the {max_bytes} allowed")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta, keys, total, count = (data[k] for k in ("meta", "keys", "sum", "count"))
+        except Exception as exc:  # a corrupt zip/npy raises many types; all mean the same to the caller
+            raise PlaceMemoryFileError(f"place memory file {path} is not a readable memory: {exc}") from exc
+        expected = [FILE_FORMAT, None, repr(self.horizon), repr(self.dt)] + [repr(getattr(self.config, name))
+                                                                            for name in GEOMETRY]
+        meta = [str(m) for m in meta.tolist()] if meta.ndim == 1 else []
+        if len(meta) != len(expected) or meta[0] != FILE_FORMAT:
+            raise PlaceMemoryFileError(f"place memory file {path} is not {FILE_FORMAT}: {meta[:1]}")
+        for name, want, got in zip(["format", "frame_id", "horizon", "dt", *GEOMETRY], expected, meta, strict=True):
+            if want is not None and want != got:
+                raise PlaceMemoryFileError(f"place memory file {path} has {name} {got}, this memory {want}")
+        if frame_id and meta[1] and frame_id != meta[1]:
+            raise PlaceMemoryFileError(f"place memory file {path} is in frame {meta[1]!r}, /people in {frame_id!r}")
+        n = len(keys)
+        if (keys.shape != (n, 4) or total.shape != (n, self.horizon, 2) or count.shape != (n, self.horizon)
+                or not np.issubdtype(keys.dtype, np.integer) or not np.isfinite(total).all()
+                or not np.isfinite(count).all() or (count < 0).any()
+                or len({tuple(k) for k in keys.tolist()}) != n):
+            raise PlaceMemoryFileError(f"place memory file {path}: cells malformed (shapes, non-finite, negative or "
+                                       "repeated)")
+        keep = np.argsort(count[:, -1] + count.sum(axis=1) * 1e-9, kind="stable")[-self.config.max_cells:]
+        keep.sort()
+        for row, i in enumerate(keep.tolist()):
+            self._rows[tuple(int(v) for v in keys[i])] = row
+        m = len(keep)
+        self._sum[:m] = total[keep] * weight
+        self._count[:m] = count[keep] * weight
+        return m
+
+    def _clear(self) -> None:
+        self._rows.clear()
+        self._sum[:] = 0.0
+        self._count[:] = 0.0
+        self._at[:] = 0.0
+        self.points = 0
 
     def forget_except(self, keys: set) -> None:
         """Drop pending forecasts of people no longer tracked (bounded by the people in view)."""

@@ -226,3 +226,60 @@ def test_with_a_half_life_old_places_fade_and_without_it_they_stay():
         memory.add_outcome(*elsewhere)
     assert lasting.correction(*corner[:2])[1][0] == pytest.approx(50.0)
     assert forgetting.correction(*corner[:2])[1][0] == pytest.approx(50.0 * 0.5 ** 6, rel=1e-6)
+
+
+def test_a_saved_memory_loads_back_to_the_same_corrections_and_weight_scales_its_evidence(tmp_path):
+    rng = np.random.default_rng(8)
+    config = PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=2, half_life=5000.0)
+    memory = PlaceMemory(H, DT, config)
+    for _ in range(5):
+        memory.add_outcome(*_turning_left(rng, 10))
+    origin, velocity, straight, _ = _turning_left(rng, 7)
+    memory.add_outcome(*_turning_left(rng, 10))  # decays the earlier outcomes: saved as they weigh now
+    path = tmp_path / "corner.npz"
+    assert memory.save(path, frame_id="map") > 0
+    loaded = PlaceMemory(H, DT, config)
+    assert loaded.load(path, frame_id="map") == memory.cells
+    np.testing.assert_allclose(loaded.correction(origin, velocity)[0], memory.correction(origin, velocity)[0],
+                               atol=1e-12)
+    np.testing.assert_allclose(loaded.correction(origin, velocity)[1], memory.correction(origin, velocity)[1])
+    light = PlaceMemory(H, DT, config)
+    light.load(path, weight=0.1)  # an earlier visit weighs a tenth: the same mean, a tenth of the evidence
+    np.testing.assert_allclose(light.correction(origin, velocity)[1], 0.1 * memory.correction(origin, velocity)[1])
+    # beyond max_cells the cells with the most evidence are kept
+    small = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=2, half_life=5000.0, max_cells=1))
+    assert small.load(path) == 1 and small.cells == 1
+
+
+def test_a_bad_memory_file_is_refused_clearly_and_leaves_the_memory_empty(tmp_path):
+    from causal_nodes.world_model.place_memory import PlaceMemoryFileError
+
+    rng = np.random.default_rng(9)
+    config = PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1)
+    memory = PlaceMemory(H, DT, config)
+    memory.add_outcome(*_turning_left(rng, 10))
+    good = tmp_path / "good.npz"
+    memory.save(good, frame_id="map")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(good.read_bytes()[:100])
+    nan = tmp_path / "nan.npz"
+    with np.load(good) as data:
+        arrays = dict(data)
+    arrays["sum"][0, 0, 0] = np.nan
+    np.savez(nan, **arrays)
+    cases = {"missing": (tmp_path / "none.npz", {}, "No such file"), "corrupt": (corrupt, {}, "not a readable"),
+             "nan": (nan, {}, "non-finite"), "oversized": (good, {"max_bytes": 10}, "over the 10"),
+             "frame": (good, {"frame_id": "odom"}, "frame 'map'")}
+    for name, (path, kwargs, message) in cases.items():
+        target = PlaceMemory(H, DT, config)
+        target.add_outcome(*_turning_left(rng, 3))
+        with pytest.raises(PlaceMemoryFileError, match=message):
+            target.load(path, **kwargs)
+        assert target.cells == 0, name  # refused: nothing half-loaded, nothing stale
+    foreign = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=1.0, n0=2.0, levels=1))  # other cells: meaningless
+    with pytest.raises(PlaceMemoryFileError, match="cell_size"):
+        foreign.load(good)
+    with pytest.raises(PlaceMemoryFileError, match="horizon"):
+        PlaceMemory(8, DT, config).load(good)
+    with pytest.raises(ValueError, match="weight"):
+        PlaceMemory(H, DT, config).load(good, weight=0.0)
