@@ -9,7 +9,7 @@ Three stages, each chosen only on the held-out scene's fold data (its ``train``/
    *seeded*: each val file's memory first taught by the fold's **train** rows of the same place from *other
    recordings* (as at test, where the held-out recording has no train rows). Places: ``biwi_eth``, ``biwi_hotel``,
    ``crowds_zara0*`` (one frame: their walking axes agree per 2 m cell, see docs), ``students00*`` +
-   ``uni_examples``. Carry and seed are each kept for the fold when they lower its val ADE/CV + FDE/CV.
+   ``uni_examples``. The mode (:data:`MODES`) with the least val ADE/CV + FDE/CV is the fold's.
 2. **blend** (``--stage blend``, the fold's model): on ``S/val`` with the fold's memory mode, per horizon step the
    weight ``w`` (grid 0..1 by 0.05) of model + memory against calibrated filtered CV + memory with the least mean
    displacement error at that step (ADE is the mean of the steps, so each is chosen alone).
@@ -44,6 +44,8 @@ from causal_nodes.world_model.runtime import WorldModel  # noqa: E402
 PLACES = (("biwi_eth", "eth"), ("biwi_hotel", "hotel"), ("crowds_zara", "zara"), ("students", "univ"),
           ("uni_examples", "univ"))
 WEIGHTS = np.round(np.arange(0.0, 1.0001, 0.05), 2)
+MODES = ((False, False, 1.0), (True, False, 1.0), (False, True, 1.0), (False, True, 0.1), (True, True, 0.1))
+"""(carry, seed, seed weight) tried per fold on its val rows; the first is the fourth pass."""
 
 
 def recording(path: Path | str) -> str:
@@ -73,7 +75,8 @@ def prepare(files: list[Path]) -> tuple[list, list, list]:
 
 
 def run(model, data: Path, fold: str, files: list[Path], config: PlaceMemoryConfig, carry: bool, seed: bool,
-        blend: np.ndarray | None = None, collect: dict | None = None) -> tuple[dict, list[str]]:
+        blend: np.ndarray | None = None, collect: dict | None = None, seed_weight: float = 1.0
+        ) -> tuple[dict, list[str]]:
     """``files`` scored with the memory per file or carried over a place's files, and/or seeded (each memory in its
     own evaluation, so a seed file can teach several); the metrics pooled over targets, and the seed files used."""
     pooled: dict[str, float] = {}
@@ -94,7 +97,8 @@ def run(model, data: Path, fold: str, files: list[Path], config: PlaceMemoryConf
                 starts += s
                 scored += [score] * len(w)
             r = evaluate_windows(model, windows, best_of=0, noises=noises, starts=starts, place_memory=config,
-                                 memory_keys=[where] * len(windows), scored=scored, blend=blend, collect=collect)
+                                 memory_keys=[where] * len(windows), scored=scored, blend=blend, collect=collect,
+                                 seed_weight=seed_weight)
             for k, v in r.items():
                 if k.endswith(("_ade", "_fde")) or k in ("ade", "fde"):
                     pooled[k] = pooled.get(k, 0.0) + v * r["targets"]
@@ -112,17 +116,16 @@ def stage_mode(data: Path, chosen: dict) -> dict:
         config = PlaceMemoryConfig(**chosen[fold]["config"])
         files = scene_files(data, fold, "val")
         rows = {}
-        for carry, seed in ((False, False), (True, False), (False, True), (True, True)):
+        for carry, seed, weight in MODES:
             t0 = time.perf_counter()
-            r, used = run(None, data, fold, files, config, carry, seed)
-            rows[f"carry={int(carry)} seed={int(seed)}"] = {"fcv_memory": ratio(r, "fcv_memory"), "seeds": used,
-                                                            "targets": r["targets"]}
-            print(fold, carry, seed, rows[f"carry={int(carry)} seed={int(seed)}"]["fcv_memory"],
-                  f"{time.perf_counter() - t0:.0f} s", flush=True)
-        base = sum(rows["carry=0 seed=0"]["fcv_memory"])
-        carry = sum(rows["carry=1 seed=0"]["fcv_memory"]) < base
-        seed = sum(rows["carry=0 seed=1"]["fcv_memory"]) < base
-        out[fold] = {"runs": rows, "carry": carry, "seed": seed}
+            r, used = run(None, data, fold, files, config, carry, seed, seed_weight=weight)
+            name = f"carry={int(carry)} seed={int(seed)}" + (f" weight={weight:g}" if seed else "")
+            rows[name] = {"fcv_memory": ratio(r, "fcv_memory"), "seeds": used, "targets": r["targets"]}
+            print(fold, name, rows[name]["fcv_memory"], f"{time.perf_counter() - t0:.0f} s", flush=True)
+        best = min(rows, key=lambda name: sum(rows[name]["fcv_memory"]))  # per-file memory first: kept on ties
+        mode = next(m for m in MODES if rows[best] is rows[f"carry={int(m[0])} seed={int(m[1])}"
+                                                           + (f" weight={m[2]:g}" if m[1] else "")])
+        out[fold] = {"runs": rows, "carry": mode[0], "seed": mode[1], "seed_weight": mode[2]}
     return out
 
 
@@ -141,7 +144,7 @@ def stage_blend(data: Path, models: Path, chosen: dict, modes: dict) -> dict:
         collected: dict[str, list[np.ndarray]] = {}
         t0 = time.perf_counter()
         run(model, data, fold, scene_files(data, fold, "val"), PlaceMemoryConfig(**chosen[fold]["config"]),
-            modes[fold]["carry"], modes[fold]["seed"], collect=collected)
+            modes[fold]["carry"], modes[fold]["seed"], collect=collected, seed_weight=modes[fold]["seed_weight"])
         weights, errors = best_weights(collected)
         out[fold] = {"weights": weights.tolist(), "val_step_error": errors}
         print(fold, weights.tolist(), f"{time.perf_counter() - t0:.0f} s", flush=True)
@@ -157,7 +160,7 @@ def stage_test(data: Path, models: Path, chosen: dict, modes: dict, blends: dict
         t0 = time.perf_counter()
         old, _ = run(model, data, scene, files, config, False, False)
         new, used = run(model, data, scene, files, config, modes[scene]["carry"], modes[scene]["seed"],
-                        blend=np.asarray(blends[scene]["weights"]))
+                        blend=np.asarray(blends[scene]["weights"]), seed_weight=modes[scene]["seed_weight"])
         out[scene] = {"old": old, "new": new, "seeds": used, "carry": modes[scene]["carry"],
                       "seed": modes[scene]["seed"], "weights": blends[scene]["weights"],
                       "seconds": round(time.perf_counter() - t0, 1)}

@@ -159,7 +159,8 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
                      robot_present: bool = False,
                      place_memory: PlaceMemoryConfig | None = None, memory_keys: list[str] | None = None,
                      scored: list[bool] | None = None, blend: np.ndarray | None = None,
-                     collect: dict[str, list[np.ndarray]] | None = None) -> dict[str, float]:
+                     collect: dict[str, list[np.ndarray]] | None = None,
+                     seed_weight: float = 1.0) -> dict[str, float]:
     """ADE/FDE of ``model`` (a runtime.WorldModel) and of CV on the targets of ``windows``.
 
     ``noises`` (one per window, e.g. :func:`online_track_noise`) filters the model's input velocities; None
@@ -180,7 +181,9 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
     ``memory_keys`` (one per window; default its file): windows with the same key share one place memory, files
     taken one after the other in the order given (a robot that stays at a place keeps its memory across
     recordings). ``scored`` (one per window; default all True): False windows only teach the memories (and the
-    per-file calibrations), their targets are not scored: a memory seeded from other recordings of the place.
+    per-file calibrations), their targets are not scored: a memory seeded from other recordings of the place,
+    whose outcomes weigh ``seed_weight`` once the first scored window of that memory comes
+    (:meth:`PlaceMemory.discount`, as a node's ``place_memory_file_weight``).
     ``blend`` (H,): the weight of the model + memory forecast per step against calibrated filtered CV + memory
     (``blend_ade``/``blend_fde``). ``collect``: lists ``model``, ``fcv`` (both with memory) and ``truth`` get each
     scored group's (n, H, 2) arrays, for choosing ``blend`` on val rows.
@@ -196,12 +199,12 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
         raise ValueError("place_memory needs starts (windows in time order): it learns from earlier windows")
     if model is None:
         return _evaluate_windows(model, windows, best_of, seed, noises, starts, place_memory, memory_keys, scored,
-                                 blend, collect)
+                                 blend, collect, seed_weight)
     before = model.robot_present
     model.robot_present = robot_present
     try:
         out = _evaluate_windows(model, windows, best_of, seed, noises, starts, place_memory, memory_keys, scored,
-                                blend, collect)
+                                blend, collect, seed_weight)
     finally:
         model.robot_present = before
     out["robot_present"] = bool(robot_present)
@@ -212,7 +215,8 @@ def _evaluate_windows(model, windows: list[Window], best_of: int, seed: int, noi
                       starts: list[int] | None, place_memory: PlaceMemoryConfig | None,
                       memory_keys: list[str] | None = None, scored: list[bool] | None = None,
                       blend: np.ndarray | None = None,
-                      collect: dict[str, list[np.ndarray]] | None = None) -> dict[str, float]:
+                      collect: dict[str, list[np.ndarray]] | None = None, seed_weight: float = 1.0
+                      ) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     wm, raw_wm, cv, fcv, fcv_cal, best = Scores(), Scores(), Scores(), Scores(), Scores(), Scores()
     blended = Scores()
@@ -221,6 +225,7 @@ def _evaluate_windows(model, windows: list[Window], best_of: int, seed: int, noi
     names = (("model",) if model is not None else ()) + ("fcv", "cv")
     memories = {name: _Outcomes(lambda: PlaceMemory(PRED, DT, place_memory)) for name in names} if place_memory else {}
     memory_scores = {name: Scores() for name in memories}
+    seeded: set[str] = set()  # memory keys taught by seed windows, not yet discounted
     covered = 0
     steps = np.arange(1, PRED + 1)[None, :, None]
     for w, win in enumerate(windows):
@@ -230,6 +235,12 @@ def _evaluate_windows(model, windows: list[Window], best_of: int, seed: int, noi
         key = memory_keys[w] if memory_keys is not None else win.source
         learners = {name: m.calibration(win.source, starts[w], key) for name, m in memories.items()
                     if starts is not None}
+        if scored is not None and not scored[w]:
+            seeded.add(key)
+        elif key in seeded:  # the seed recordings are over: from here on they weigh seed_weight
+            seeded.discard(key)
+            for learner in learners.values():
+                learner.discount(seed_weight)
         targets = set(win.targets.tolist()) if scored is None or scored[w] else set()
         if not targets and not memories:
             continue

@@ -92,6 +92,8 @@ class PlaceMemory:
         """Scored forecast steps so far (the half-life's clock)."""
         self.corrections = 0
         """Forecasts that were corrected with some evidence (for diagnostics)."""
+        self.frame_id = ""
+        """The world frame of a loaded file's cells ('' if none was named)."""
 
     @property
     def cells(self) -> int:
@@ -336,9 +338,19 @@ class PlaceMemory:
         for row, i in enumerate(keep.tolist()):
             self._rows[tuple(int(v) for v in keys[i])] = row
         m = len(keep)
-        self._sum[:m] = total[keep] * weight
-        self._count[:m] = count[keep] * weight
+        self.frame_id = meta[1]
+        self._sum[:m] = total[keep]
+        self._count[:m] = count[keep]
+        self.discount(weight)
         return m
+
+    def discount(self, weight: float) -> None:
+        """Every outcome so far weighs ``weight`` (in (0, 1]): the means stay, the evidence shrinks, so what is seen
+        from now on soon outweighs an earlier visit (a loaded file, other recordings of the place)."""
+        if not 0 < weight <= 1:
+            raise ValueError(f"weight must be in (0, 1], got {weight}")
+        self._sum *= weight
+        self._count *= weight
 
     def _clear(self) -> None:
         self._rows.clear()
