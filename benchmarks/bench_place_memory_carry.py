@@ -19,6 +19,7 @@ Three stages, each chosen only on the held-out scene's fold data (its ``train``/
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import sys
@@ -46,6 +47,8 @@ PLACES = (("biwi_eth", "eth"), ("biwi_hotel", "hotel"), ("crowds_zara", "zara"),
 WEIGHTS = np.round(np.arange(0.0, 1.0001, 0.05), 2)
 MODES = ((False, False, 1.0), (True, False, 1.0), (False, True, 1.0), (False, True, 0.1), (True, True, 0.1))
 """(carry, seed, seed weight) tried per fold on its val rows; the first is the fourth pass."""
+SLOPES = (-0.5, 0.0, 0.5, 1.0, 1.5)
+GAINS = (0.8, 1.0, 1.25, 1.5)
 
 
 def recording(path: Path | str) -> str:
@@ -129,6 +132,30 @@ def stage_mode(data: Path, chosen: dict) -> dict:
     return out
 
 
+def stage_shrink(data: Path, chosen: dict, modes: dict) -> dict:
+    """Per fold, on its val rows with its mode: the per-step shrinkage slope and the gain of the correction."""
+    out = {}
+    for fold in SCENES:
+        base = chosen[fold]["config"]
+        files = scene_files(data, fold, "val")
+        rows = {}
+        for slope, gain in itertools.product(SLOPES, GAINS):
+            config = PlaceMemoryConfig(**{**base, "n0_slope": slope, "gain": gain})
+            r, _ = run(None, data, fold, files, config, modes[fold]["carry"], modes[fold]["seed"],
+                       seed_weight=modes[fold]["seed_weight"])
+            rows[f"{slope:g} {gain:g}"] = ratio(r, "fcv_memory")
+        best = min(rows, key=lambda k: (sum(rows[k]), k != "0 1"))
+        slope, gain = (float(v) for v in best.split())
+        out[fold] = {"n0_slope": slope, "gain": gain, "val": rows[best], "val_default": rows["0 1"], "runs": rows}
+        print(fold, best, rows[best], rows["0 1"], flush=True)
+    return out
+
+
+def fold_config(chosen: dict, shrink: dict | None, fold: str) -> PlaceMemoryConfig:
+    extra = {"n0_slope": shrink[fold]["n0_slope"], "gain": shrink[fold]["gain"]} if shrink else {}
+    return PlaceMemoryConfig(**{**chosen[fold]["config"], **extra})
+
+
 def best_weights(collected: dict) -> tuple[np.ndarray, dict]:
     """Per step the weight of the model's forecast with the least mean error, and that error per weight."""
     a, b, t = (np.concatenate(collected[k]) for k in ("model", "fcv", "truth"))
@@ -137,13 +164,13 @@ def best_weights(collected: dict) -> tuple[np.ndarray, dict]:
                                             "chosen": errors.min(axis=0).tolist()}
 
 
-def stage_blend(data: Path, models: Path, chosen: dict, modes: dict) -> dict:
+def stage_blend(data: Path, models: Path, chosen: dict, modes: dict, shrink: dict) -> dict:
     out = {}
     for fold in SCENES:
         model = WorldModel(models / f"world_model_loo_{fold}.onnx", backend="cpu")
         collected: dict[str, list[np.ndarray]] = {}
         t0 = time.perf_counter()
-        run(model, data, fold, scene_files(data, fold, "val"), PlaceMemoryConfig(**chosen[fold]["config"]),
+        run(model, data, fold, scene_files(data, fold, "val"), fold_config(chosen, shrink, fold),
             modes[fold]["carry"], modes[fold]["seed"], collect=collected, seed_weight=modes[fold]["seed_weight"])
         weights, errors = best_weights(collected)
         out[fold] = {"weights": weights.tolist(), "val_step_error": errors}
@@ -151,7 +178,7 @@ def stage_blend(data: Path, models: Path, chosen: dict, modes: dict) -> dict:
     return out
 
 
-def stage_test(data: Path, models: Path, chosen: dict, modes: dict, blends: dict) -> dict:
+def stage_test(data: Path, models: Path, chosen: dict, modes: dict, shrink: dict, blends: dict) -> dict:
     out = {}
     for scene in SCENES:
         model = WorldModel(models / f"world_model_loo_{scene}.onnx", backend="cpu")
@@ -159,9 +186,10 @@ def stage_test(data: Path, models: Path, chosen: dict, modes: dict, blends: dict
         files = scene_files(data, scene, "test")
         t0 = time.perf_counter()
         old, _ = run(model, data, scene, files, config, False, False)
-        new, used = run(model, data, scene, files, config, modes[scene]["carry"], modes[scene]["seed"],
+        new, used = run(model, data, scene, files, fold_config(chosen, shrink, scene), modes[scene]["carry"],
+                        modes[scene]["seed"],
                         blend=np.asarray(blends[scene]["weights"]), seed_weight=modes[scene]["seed_weight"])
-        out[scene] = {"old": old, "new": new, "seeds": used, "carry": modes[scene]["carry"],
+        out[scene] = {"old": old, "new": new, "seeds": used, "carry": modes[scene]["carry"], **shrink[scene],
                       "seed": modes[scene]["seed"], "weights": blends[scene]["weights"],
                       "seconds": round(time.perf_counter() - t0, 1)}
         print(scene, json.dumps({k: v for k, v in out[scene].items() if k not in ("old", "new")}),
@@ -199,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, type=Path, help="ETH/UCY root (scene/split/*.txt)")
     p.add_argument("--models", type=Path, default=ROOT / "models", help="folder of world_model_loo_<scene>.onnx")
-    p.add_argument("--stage", choices=("mode", "blend", "test", "all"), default="all")
+    p.add_argument("--stage", choices=("mode", "shrink", "blend", "test", "all"), default="all")
     p.add_argument("--tune-json", type=Path, default=ROOT / "benchmarks/results/place_memory_tune.json",
                    help="the fourth pass's per-fold memory settings")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/place_memory_carry.md",
@@ -209,15 +237,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: --data {args.data} is not a folder (the ETH/UCY layout is expected)", file=sys.stderr)
         return 2
     chosen = json.loads(args.tune_json.read_text())["chosen"]
-    path = {s: args.out.with_name(f"{args.out.stem}_{s}.json") for s in ("mode", "blend", "test")}
+    path = {s: args.out.with_name(f"{args.out.stem}_{s}.json") for s in ("mode", "shrink", "blend", "test")}
     if args.stage in ("mode", "all"):
         path["mode"].write_text(json.dumps(stage_mode(args.data, chosen), indent=1) + "\n")
     modes = json.loads(path["mode"].read_text())
+    if args.stage in ("shrink", "all"):
+        path["shrink"].write_text(json.dumps(stage_shrink(args.data, chosen, modes), indent=1) + "\n")
+    shrink = json.loads(path["shrink"].read_text())
     if args.stage in ("blend", "all"):
-        path["blend"].write_text(json.dumps(stage_blend(args.data, args.models, chosen, modes), indent=1) + "\n")
+        path["blend"].write_text(json.dumps(stage_blend(args.data, args.models, chosen, modes, shrink), indent=1)
+                                 + "\n")
     if args.stage in ("test", "all"):
         blends = json.loads(path["blend"].read_text())
-        results = stage_test(args.data, args.models, chosen, modes, blends)
+        results = stage_test(args.data, args.models, chosen, modes, shrink, blends)
         path["test"].write_text(json.dumps(results, indent=1) + "\n")
         text = (f"# Place memory across recordings + blend (issue #16, fifth pass)\n\n`python "
                 f"benchmarks/bench_place_memory_carry.py --data DATA --models {args.models.name}`\n\n"

@@ -61,10 +61,17 @@ class PlaceMemoryConfig:
     """Cells kept; beyond, the least recently updated is evicted."""
     half_life: float = 0.0
     """Scored steps after which an outcome weighs half (0: never forget)."""
+    n0_slope: float = 0.0
+    """Shrinkage per step: step k of H uses ``n0 * (H / k) ** n0_slope`` (0: the same n0 at every step; > 0: the
+    early steps, where a place's mean residual is small against the tracker's noise, are shrunk more)."""
+    gain: float = 1.0
+    """The correction is multiplied by this (1: as estimated)."""
 
     def __post_init__(self) -> None:
         if not self.cell_size > 0 or self.heading_bins < 1 or self.min_speed < 0 or self.n0 < 0 or self.levels < 1:
             raise ValueError(f"need cell_size > 0, heading_bins >= 1, min_speed >= 0, n0 >= 0, levels >= 1: {self}")
+        if not (np.isfinite(self.n0_slope) and abs(self.n0_slope) <= 4 and 0 <= self.gain <= 4):
+            raise ValueError(f"need |n0_slope| <= 4 and 0 <= gain <= 4: {self}")
         if self.max_cells < 1 or self.half_life < 0:
             raise ValueError(f"need max_cells >= 1 and half_life >= 0 (0: never forget): {self}")
 
@@ -160,16 +167,17 @@ class PlaceMemory:
         rows = np.array([[self._rows.get(key, -1) for key in cells]
                          for cells in self.keys(origin[finite], velocity[finite])])  # (m, levels), -1: unseen
         decay = self._decays(rows)
+        n0 = self.config.n0 * (self.horizon / np.arange(1, self.horizon + 1)) ** self.config.n0_slope  # (H,)
         estimate = np.zeros((len(index), self.horizon, 2))
         for level in reversed(range(rows.shape[1])):  # coarsest first: each finer cell's mean shrinks towards it
             row, known = rows[:, level], rows[:, level] >= 0
             count = np.where(known[:, None], self._count[row] * decay[:, level, None], 0.0)  # (m, H)
             total = np.where(known[:, None, None], self._sum[row] * decay[:, level, None, None], 0.0)
             seen = count > 0
-            shrunk = (total + self.config.n0 * estimate) / np.where(seen, count + self.config.n0, 1.0)[..., None]
+            shrunk = (total + n0[:, None] * estimate) / np.where(seen, count + n0, 1.0)[..., None]
             estimate = np.where(seen[..., None], shrunk, estimate)
             evidence[index] = np.maximum(evidence[index], count[:, -1])
-        local[index] = estimate
+        local[index] = estimate * self.config.gain
         axis, scale = self._frames(np.where(finite[:, None], velocity, 0.0))
         return self._to_world(axis, local * scale[:, None, None]), evidence
 
