@@ -111,7 +111,12 @@ class WorldModelNode(Node):
             max_cells=declare(self, "place_memory_max_cells", defaults.max_cells, "cells kept (each 12 x 3 floats); "
                               "beyond, the least recently updated one is evicted", int_range=(1, 1000000)),
             half_life=declare(self, "place_memory_half_life", defaults.half_life, "scored forecast steps after which "
-                              "an outcome weighs half in the place memory; 0 = never forget", float_range=(0.0, 1e9)))
+                              "an outcome weighs half in the place memory; 0 = never forget", float_range=(0.0, 1e9)),
+            n0_slope=declare(self, "place_memory_n0_slope", defaults.n0_slope, "per-step shrinkage: step k of the "
+                             "horizon H uses n0 * (H / k)^slope (0 = one n0; > 0 shrinks the early steps more)",
+                             float_range=(-4.0, 4.0)),
+            gain=declare(self, "place_memory_gain", defaults.gain, "the place memory's correction is multiplied by "
+                         "this (1 = as estimated)", float_range=(0.0, 4.0)))
         memory_file = declare(self, "place_memory_file", "", "a saved place memory (.npz) loaded at start (an earlier "
                               "visit of this place, in the /people frame) and written at shutdown and every "
                               "place_memory_save_period_s; '' = none")
