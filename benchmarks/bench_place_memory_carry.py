@@ -202,9 +202,9 @@ COLUMNS = (("old: model + memory per file", "old", "memory"), ("calibrated filte
 
 
 def test_table(results: dict) -> str:
-    rows = ["| scene | targets | carry | seeded from (fold's train rows) | CV ADE / FDE (m) | "
+    rows = ["| scene | targets | carry | seeded from (fold's train rows, weight 0.1) | n0 slope, gain | CV ADE / FDE (m) | "
             + " | ".join(f"{name} / CV" for name, _, _ in COLUMNS) + " |",
-            "|---|---:|---|---|---:|" + "---:|" * len(COLUMNS)]
+            "|---|---:|---|---|---|---:|" + "---:|" * len(COLUMNS)]
     sums = np.zeros((len(COLUMNS), 2))
     cv = np.zeros(2)
     for scene, r in results.items():
@@ -215,9 +215,10 @@ def test_table(results: dict) -> str:
             sums[j] += (a, f)
             cells.append(f"{a / r[run_]['cv_ade']:.3f} / {f / r[run_]['cv_fde']:.3f}")
         rows.append(f"| {scene} | {r['old']['targets']} | {'yes' if r['carry'] else 'no'} | "
-                    f"{', '.join(r['seeds']) or '-'} | {r['old']['cv_ade']:.3f} / {r['old']['cv_fde']:.3f} | "
+                    f"{', '.join(r['seeds']) or '-'} | {r['n0_slope']:g}, {r['gain']:g} | "
+                    f"{r['old']['cv_ade']:.3f} / {r['old']['cv_fde']:.3f} | "
                     + " | ".join(cells) + " |")
-    rows.append("| **mean ADE / mean CV ADE (issue #16's measure)** | | | | "
+    rows.append("| **mean ADE / mean CV ADE (issue #16's measure)** | | | | | "
                 f"{cv[0] / len(results):.3f} / {cv[1] / len(results):.3f} | "
                 + " | ".join(f"**{s[0] / cv[0]:.3f} / {s[1] / cv[1]:.3f}**" for s in sums) + " |")
     return "\n".join(rows)
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, type=Path, help="ETH/UCY root (scene/split/*.txt)")
     p.add_argument("--models", type=Path, default=ROOT / "models", help="folder of world_model_loo_<scene>.onnx")
-    p.add_argument("--stage", choices=("mode", "shrink", "blend", "test", "all"), default="all")
+    p.add_argument("--stage", choices=("mode", "shrink", "blend", "test", "all", "report"), default="all")
     p.add_argument("--tune-json", type=Path, default=ROOT / "benchmarks/results/place_memory_tune.json",
                    help="the fourth pass's per-fold memory settings")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/place_memory_carry.md",
@@ -247,14 +248,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage in ("blend", "all"):
         path["blend"].write_text(json.dumps(stage_blend(args.data, args.models, chosen, modes, shrink), indent=1)
                                  + "\n")
-    if args.stage in ("test", "all"):
-        blends = json.loads(path["blend"].read_text())
-        results = stage_test(args.data, args.models, chosen, modes, shrink, blends)
-        path["test"].write_text(json.dumps(results, indent=1) + "\n")
+    if args.stage in ("test", "all", "report"):
+        if args.stage == "report":  # the table again from the test run's results
+            results = json.loads(path["test"].read_text())
+        else:
+            blends = json.loads(path["blend"].read_text())
+            results = stage_test(args.data, args.models, chosen, modes, shrink, blends)
+            path["test"].write_text(json.dumps(results, indent=1) + "\n")
         text = (f"# Place memory across recordings + blend (issue #16, fifth pass)\n\n`python "
                 f"benchmarks/bench_place_memory_carry.py --data DATA --models {args.models.name}`\n\n"
-                "Ratios to CV (ADE / FDE). Each fold's memory setting, mode and blend weights were chosen on its own "
-                f"train/val rows only; the test scenes ran once.\n\n{test_table(results)}\n")
+                "Ratios to CV (ADE / FDE). Each fold's memory setting (fourth pass), mode (carry / seed), per-step "
+                "shrinkage and gain, and blend weights were chosen on its own train/val rows only; the test scenes "
+                "ran once, old and new configuration in the same run. \"new mode\" = the fold's mode, shrinkage "
+                f"and gain; blend = its per-step blend of the two columns before it.\n\n{test_table(results)}\n")
         args.out.write_text(text)
         print(text)
     return 0
