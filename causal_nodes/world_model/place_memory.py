@@ -16,9 +16,11 @@ that changes. Prequential: only outcomes already observed are ever added, never 
 """
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +28,15 @@ from .calibration import PendingForecasts
 
 Key = tuple[int, int, int, int]
 """A cell: (level, cell x, cell y, heading bin)."""
+
+FILE_FORMAT = "causal_nodes.place_memory/1"
+"""Version tag of a saved memory (:meth:`PlaceMemory.save`); another tag is refused."""
+GEOMETRY = ("cell_size", "heading_bins", "min_speed", "speed_scaled", "levels")
+"""Settings that give the cells their meaning: a saved memory loads only into a memory with the same ones."""
+
+
+class PlaceMemoryFileError(ValueError):
+    """A memory file that cannot be loaded (missing, oversized, corrupt, another version, frame or geometry)."""
 
 
 @dataclass(frozen=True)
@@ -50,10 +61,17 @@ class PlaceMemoryConfig:
     """Cells kept; beyond, the least recently updated is evicted."""
     half_life: float = 0.0
     """Scored steps after which an outcome weighs half (0: never forget)."""
+    n0_slope: float = 0.0
+    """Shrinkage per step: step k of H uses ``n0 * (H / k) ** n0_slope`` (0: the same n0 at every step; > 0: the
+    early steps, where a place's mean residual is small against the tracker's noise, are shrunk more)."""
+    gain: float = 1.0
+    """The correction is multiplied by this (1: as estimated)."""
 
     def __post_init__(self) -> None:
         if not self.cell_size > 0 or self.heading_bins < 1 or self.min_speed < 0 or self.n0 < 0 or self.levels < 1:
             raise ValueError(f"need cell_size > 0, heading_bins >= 1, min_speed >= 0, n0 >= 0, levels >= 1: {self}")
+        if not (np.isfinite(self.n0_slope) and abs(self.n0_slope) <= 4 and 0 <= self.gain <= 4):
+            raise ValueError(f"need |n0_slope| <= 4 and 0 <= gain <= 4: {self}")
         if self.max_cells < 1 or self.half_life < 0:
             raise ValueError(f"need max_cells >= 1 and half_life >= 0 (0: never forget): {self}")
 
@@ -81,6 +99,8 @@ class PlaceMemory:
         """Scored forecast steps so far (the half-life's clock)."""
         self.corrections = 0
         """Forecasts that were corrected with some evidence (for diagnostics)."""
+        self.frame_id = ""
+        """The world frame of a loaded file's cells ('' if none was named)."""
 
     @property
     def cells(self) -> int:
@@ -147,16 +167,17 @@ class PlaceMemory:
         rows = np.array([[self._rows.get(key, -1) for key in cells]
                          for cells in self.keys(origin[finite], velocity[finite])])  # (m, levels), -1: unseen
         decay = self._decays(rows)
+        n0 = self.config.n0 * (self.horizon / np.arange(1, self.horizon + 1)) ** self.config.n0_slope  # (H,)
         estimate = np.zeros((len(index), self.horizon, 2))
         for level in reversed(range(rows.shape[1])):  # coarsest first: each finer cell's mean shrinks towards it
             row, known = rows[:, level], rows[:, level] >= 0
             count = np.where(known[:, None], self._count[row] * decay[:, level, None], 0.0)  # (m, H)
             total = np.where(known[:, None, None], self._sum[row] * decay[:, level, None, None], 0.0)
             seen = count > 0
-            shrunk = (total + self.config.n0 * estimate) / np.where(seen, count + self.config.n0, 1.0)[..., None]
+            shrunk = (total + n0[:, None] * estimate) / np.where(seen, count + n0, 1.0)[..., None]
             estimate = np.where(seen[..., None], shrunk, estimate)
             evidence[index] = np.maximum(evidence[index], count[:, -1])
-        local[index] = estimate
+        local[index] = estimate * self.config.gain
         axis, scale = self._frames(np.where(finite[:, None], velocity, 0.0))
         return self._to_world(axis, local * scale[:, None, None]), evidence
 
@@ -261,6 +282,90 @@ class PlaceMemory:
             local = np.zeros((len(steps), self.horizon, 2))
             local[np.arange(len(steps)), steps] = residuals
             self._add(cells, local, scored)
+
+    # persistence ----------------------------------------------------------------------------------------------
+    def save(self, path: str | Path, frame_id: str = "") -> int:
+        """Writes the cells (decayed to now; pending forecasts are not kept: their outcomes are still unknown) to
+        ``path`` atomically (a temporary file renamed), tagged with :data:`FILE_FORMAT`, the geometry, horizon, dt
+        and the world frame ``frame_id`` the cells are in. Returns the bytes written."""
+        keys = list(self._rows)
+        rows = np.array([self._rows[k] for k in keys], dtype=np.int64)
+        decay = self._decays(rows) if len(rows) else np.ones(0)
+        c = self.config
+        meta = np.array([FILE_FORMAT, frame_id, repr(self.horizon), repr(self.dt)]
+                        + [repr(getattr(c, name)) for name in GEOMETRY])
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, meta=meta, keys=np.array(keys, dtype=np.int64).reshape(-1, 4),
+                     sum=self._sum[rows] * decay[:, None, None], count=self._count[rows] * decay[:, None])
+        os.replace(tmp, path)
+        return path.stat().st_size
+
+    def load(self, path: str | Path, frame_id: str = "", weight: float = 1.0, max_bytes: int = 64 << 20) -> int:
+        """Replaces the cells by those saved in ``path`` (:meth:`save`), each outcome weighing ``weight`` (in
+        (0, 1]: an earlier visit counts less than what is seen now, see docs/world_model.md, fifth pass). Refuses,
+        with :class:`PlaceMemoryFileError` and the memory left empty, a file over ``max_bytes``, unreadable or
+        corrupt, of another :data:`FILE_FORMAT`, horizon, dt, geometry (:data:`GEOMETRY`) or ``frame_id`` (when
+        both name one), or holding non-finite or negative numbers. Beyond ``max_cells`` the cells seen most keep.
+        Returns the cells loaded."""
+        if not 0 < weight <= 1:
+            raise ValueError(f"weight must be in (0, 1], got {weight}")
+        self._clear()
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise PlaceMemoryFileError(f"place memory file {path}: {exc.strerror or exc}") from exc
+        if size > max_bytes:
+            raise PlaceMemoryFileError(f"place memory file {path} has {size} bytes, over the {max_bytes} allowed")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta, keys, total, count = (data[k] for k in ("meta", "keys", "sum", "count"))
+        except Exception as exc:  # a corrupt zip/npy raises many types; all mean the same to the caller
+            raise PlaceMemoryFileError(f"place memory file {path} is not a readable memory: {exc}") from exc
+        expected = [FILE_FORMAT, None, repr(self.horizon), repr(self.dt)] + [repr(getattr(self.config, name))
+                                                                            for name in GEOMETRY]
+        meta = [str(m) for m in meta.tolist()] if meta.ndim == 1 else []
+        if len(meta) != len(expected) or meta[0] != FILE_FORMAT:
+            raise PlaceMemoryFileError(f"place memory file {path} is not {FILE_FORMAT}: {meta[:1]}")
+        for name, want, got in zip(["format", "frame_id", "horizon", "dt", *GEOMETRY], expected, meta, strict=True):
+            if want is not None and want != got:
+                raise PlaceMemoryFileError(f"place memory file {path} has {name} {got}, this memory {want}")
+        if frame_id and meta[1] and frame_id != meta[1]:
+            raise PlaceMemoryFileError(f"place memory file {path} is in frame {meta[1]!r}, /people in {frame_id!r}")
+        n = len(keys)
+        if (keys.shape != (n, 4) or total.shape != (n, self.horizon, 2) or count.shape != (n, self.horizon)
+                or not np.issubdtype(keys.dtype, np.integer) or not np.isfinite(total).all()
+                or not np.isfinite(count).all() or (count < 0).any()
+                or len({tuple(k) for k in keys.tolist()}) != n):
+            raise PlaceMemoryFileError(f"place memory file {path}: cells malformed (shapes, non-finite, negative or "
+                                       "repeated)")
+        keep = np.argsort(count[:, -1] + count.sum(axis=1) * 1e-9, kind="stable")[-self.config.max_cells:]
+        keep.sort()
+        for row, i in enumerate(keep.tolist()):
+            self._rows[tuple(int(v) for v in keys[i])] = row
+        m = len(keep)
+        self.frame_id = meta[1]
+        self._sum[:m] = total[keep]
+        self._count[:m] = count[keep]
+        self.discount(weight)
+        return m
+
+    def discount(self, weight: float) -> None:
+        """Every outcome so far weighs ``weight`` (in (0, 1]): the means stay, the evidence shrinks, so what is seen
+        from now on soon outweighs an earlier visit (a loaded file, other recordings of the place)."""
+        if not 0 < weight <= 1:
+            raise ValueError(f"weight must be in (0, 1], got {weight}")
+        self._sum *= weight
+        self._count *= weight
+
+    def _clear(self) -> None:
+        self._rows.clear()
+        self._sum[:] = 0.0
+        self._count[:] = 0.0
+        self._at[:] = 0.0
+        self.points = 0
 
     def forget_except(self, keys: set) -> None:
         """Drop pending forecasts of people no longer tracked (bounded by the people in view)."""

@@ -295,3 +295,74 @@ def test_place_memory_parameters_reach_the_stream_and_its_diagnostics():
             WorldModelNode(parameter_overrides=base + [Parameter("place_memory_levels", value=0)])
     finally:
         rclpy.shutdown()
+
+
+def test_place_memory_file_is_saved_at_shutdown_loaded_at_start_and_a_bad_one_is_refused_and_kept(tmp_path):
+    """A robot's memory of a place survives a restart: the node learns over DDS, writes the file when it is
+    destroyed, and the next node starts from it (weighed by place_memory_file_weight). A corrupt file or one in
+    another frame is refused on /diagnostics, the memory starts empty, and the file is never overwritten."""
+    if not MODEL.is_file():
+        pytest.skip(f"trained model not found at {MODEL}")
+    from causal_nodes.nodes.world_model_node import WorldModelNode
+    from causal_nodes.world_model.place_memory import PlaceMemory
+
+    memory_file = tmp_path / "place.npz"
+    base = [Parameter("model_path", value=str(MODEL)), Parameter("backend", value="cpu"),
+            Parameter("horizon", value=8), Parameter("place_memory_file", value=str(memory_file))]
+    rclpy.init()
+    try:
+        node = WorldModelNode(parameter_overrides=base)
+        assert node.stream.place_memory is not None and node.stream.place_memory.cells == 0
+        peer = rclpy.create_node("world_model_memory_peer")
+        ex = SingleThreadedExecutor()
+        ex.add_node(node)
+        ex.add_node(peer)
+        people = peer.create_publisher(PoseArray, "/people", SENSOR_QOS)
+        odom = peer.create_publisher(Odometry, "/odom", SENSOR_QOS)
+
+        def spin_until(done, timeout=10.0):
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                ex.spin_once(timeout_sec=0.02)
+                if done():
+                    return True
+            return False
+
+        assert spin_until(lambda: people.get_subscription_count() > 0 and odom.get_subscription_count() > 0)
+        for t in range(16):
+            odom.publish(_odom())
+            spin_until(lambda: node.odom is not None, timeout=2.0)
+            people.publish(_people(t))
+            spin_until(lambda t=t: node.counts["frames"] > t, timeout=2.0)
+        learned = node.stream.place_memory
+        assert node.counts["steps"] >= 12 and learned.cells > 0 and learned.points > 0
+        ex.shutdown()
+        peer.destroy_node()
+        node.destroy_node()  # saves
+        assert memory_file.is_file() and node.memory_counts["place_memory_saves"] == 1
+        check = PlaceMemory(8, node.model.dt, learned.config)
+        assert check.load(memory_file, frame_id="odom") == learned.cells
+
+        again = WorldModelNode(parameter_overrides=base + [Parameter("place_memory_file_weight", value=0.5)])
+        start = again.stream.place_memory
+        assert start.cells == learned.cells and again.memory_counts["place_memory_loaded_cells"] == learned.cells
+        origin, velocity = np.array([[3.0, 1.0]]), np.array([[-1.0, 0.0]])
+        np.testing.assert_allclose(start.correction(origin, velocity)[1], 0.5 * check.correction(origin, velocity)[1])
+        again.check_memory_frame("map")  # /people in another frame: the loaded cells are another place's
+        assert again.stream.place_memory.cells == 0 and again.memory_counts["place_memory_file_errors"] == 1
+        saved = memory_file.read_bytes()
+        again.destroy_node()
+        assert memory_file.read_bytes() == saved  # refused: not overwritten
+
+        memory_file.write_bytes(b"PK\x03\x04 not a memory")
+        broken = WorldModelNode(parameter_overrides=base)
+        assert broken.stream.place_memory.cells == 0 and broken.memory_counts["place_memory_file_errors"] == 1
+        sent = []
+        broken.diag.publish = lambda level, message, values: sent.append((level, message, values))
+        broken.publish_diagnostics()
+        level, message, values = sent[-1]
+        assert level != 0 and "not a readable memory" in message and values["place_memory_file_errors"] == 1
+        broken.destroy_node()
+        assert memory_file.read_bytes() == b"PK\x03\x04 not a memory"
+    finally:
+        rclpy.shutdown()

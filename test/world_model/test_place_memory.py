@@ -226,3 +226,121 @@ def test_with_a_half_life_old_places_fade_and_without_it_they_stay():
         memory.add_outcome(*elsewhere)
     assert lasting.correction(*corner[:2])[1][0] == pytest.approx(50.0)
     assert forgetting.correction(*corner[:2])[1][0] == pytest.approx(50.0 * 0.5 ** 6, rel=1e-6)
+
+
+def test_a_saved_memory_loads_back_to_the_same_corrections_and_weight_scales_its_evidence(tmp_path):
+    rng = np.random.default_rng(8)
+    config = PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=2, half_life=5000.0)
+    memory = PlaceMemory(H, DT, config)
+    for _ in range(5):
+        memory.add_outcome(*_turning_left(rng, 10))
+    origin, velocity, straight, _ = _turning_left(rng, 7)
+    memory.add_outcome(*_turning_left(rng, 10))  # decays the earlier outcomes: saved as they weigh now
+    path = tmp_path / "corner.npz"
+    assert memory.save(path, frame_id="map") > 0
+    loaded = PlaceMemory(H, DT, config)
+    assert loaded.load(path, frame_id="map") == memory.cells
+    np.testing.assert_allclose(loaded.correction(origin, velocity)[0], memory.correction(origin, velocity)[0],
+                               atol=1e-12)
+    np.testing.assert_allclose(loaded.correction(origin, velocity)[1], memory.correction(origin, velocity)[1])
+    light = PlaceMemory(H, DT, config)
+    light.load(path, weight=0.1)  # an earlier visit weighs a tenth: the same mean, a tenth of the evidence
+    np.testing.assert_allclose(light.correction(origin, velocity)[1], 0.1 * memory.correction(origin, velocity)[1])
+    # beyond max_cells the cells with the most evidence are kept
+    small = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=2, half_life=5000.0, max_cells=1))
+    assert small.load(path) == 1 and small.cells == 1
+
+
+def test_a_bad_memory_file_is_refused_clearly_and_leaves_the_memory_empty(tmp_path):
+    from causal_nodes.world_model.place_memory import PlaceMemoryFileError
+
+    rng = np.random.default_rng(9)
+    config = PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1)
+    memory = PlaceMemory(H, DT, config)
+    memory.add_outcome(*_turning_left(rng, 10))
+    good = tmp_path / "good.npz"
+    memory.save(good, frame_id="map")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(good.read_bytes()[:100])
+    nan = tmp_path / "nan.npz"
+    with np.load(good) as data:
+        arrays = dict(data)
+    arrays["sum"][0, 0, 0] = np.nan
+    np.savez(nan, **arrays)
+    cases = {"missing": (tmp_path / "none.npz", {}, "No such file"), "corrupt": (corrupt, {}, "not a readable"),
+             "nan": (nan, {}, "non-finite"), "oversized": (good, {"max_bytes": 10}, "over the 10"),
+             "frame": (good, {"frame_id": "odom"}, "frame 'map'")}
+    for name, (path, kwargs, message) in cases.items():
+        target = PlaceMemory(H, DT, config)
+        target.add_outcome(*_turning_left(rng, 3))
+        with pytest.raises(PlaceMemoryFileError, match=message):
+            target.load(path, **kwargs)
+        assert target.cells == 0, name  # refused: nothing half-loaded, nothing stale
+    foreign = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=1.0, n0=2.0, levels=1))  # other cells: meaningless
+    with pytest.raises(PlaceMemoryFileError, match="cell_size"):
+        foreign.load(good)
+    with pytest.raises(PlaceMemoryFileError, match="horizon"):
+        PlaceMemory(8, DT, config).load(good)
+    with pytest.raises(ValueError, match="weight"):
+        PlaceMemory(H, DT, config).load(good, weight=0.0)
+
+
+def _corner_file(path, walkers: int = 4, x0: float = 0.0) -> None:
+    """ETH/UCY-format walkers who all turn left at the same place (x0 + 4.5, 0), one after another."""
+    rows = []
+    for f in range(10 * walkers + 20):
+        for p in range(walkers):
+            t = f - 10 * p
+            if 0 <= t < 20:
+                x, y = (0.5 * t, 0.0) if t < 10 else (4.5, 0.5 * (t - 9))
+                rows.append(f"{f * 10:.1f}\t{p:.1f}\t{x + x0:.3f}\t{y:.3f}\n")
+    path.write_text("".join(rows))
+
+
+def test_a_memory_shared_by_recordings_of_one_place_starts_the_second_one_knowing_the_corner(tmp_path):
+    """memory_keys: the second recording of a place is corrected from its first window on when the memory is carried
+    over; scored=False windows (a seed) teach without being scored, and seed_weight scales what they taught."""
+    from causal_nodes.evaluation.trajectories import OBS, PRED, evaluate_windows, start_indices
+    from causal_nodes.world_model.eth_ucy import load_windows
+
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    _corner_file(first)
+    _corner_file(second)
+    files = [first, second]
+    windows = load_windows(files, OBS + PRED)
+    starts = start_indices(files, windows)
+    config = PlaceMemoryConfig(cell_size=1.0, n0=1.0)
+    n_first = sum(w.source == "a.txt" for w in windows)
+    common = {"best_of": 0, "starts": starts, "place_memory": config}
+    per_file = evaluate_windows(None, windows, **common)
+    carried = evaluate_windows(None, windows, memory_keys=["place"] * len(windows), **common)
+    assert carried["cv_memory_ade"] < per_file["cv_memory_ade"] and carried["memory_coverage"] > per_file[
+        "memory_coverage"]
+    scored = [w.source == "b.txt" for w in windows]
+    seeded = evaluate_windows(None, windows, memory_keys=["place"] * len(windows), scored=scored, **common)
+    alone = evaluate_windows(None, windows[n_first:], best_of=0, starts=starts[n_first:], place_memory=config)
+    assert seeded["targets"] == alone["targets"] and seeded["cv_ade"] == pytest.approx(alone["cv_ade"])
+    assert seeded["cv_memory_ade"] < alone["cv_memory_ade"] and seeded["memory_coverage"] == 1.0
+    light = evaluate_windows(None, windows, memory_keys=["place"] * len(windows), scored=scored, seed_weight=0.01,
+                             **common)
+    assert seeded["cv_memory_ade"] < light["cv_memory_ade"] <= alone["cv_memory_ade"] + 1e-9
+    with pytest.raises(ValueError, match="one entry per window"):
+        evaluate_windows(None, windows, memory_keys=["place"], **common)
+    with pytest.raises(ValueError, match="need a model"):
+        evaluate_windows(None, windows, blend=np.ones(PRED), **common)
+
+
+def test_per_step_shrinkage_and_gain_scale_the_correction_as_documented():
+    rng = np.random.default_rng(10)
+    origin, velocity, straight, truth = _turning_left(rng, 1)
+    base = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=4.0, levels=1, speed_scaled=False))
+    sloped = PlaceMemory(H, DT, PlaceMemoryConfig(cell_size=2.0, n0=4.0, levels=1, speed_scaled=False,
+                                                  n0_slope=1.0, gain=1.5))
+    for memory in (base, sloped):
+        memory.add_outcome(origin, velocity, straight, truth)  # one outcome per step
+    k = np.arange(1, H + 1)
+    ratio = np.linalg.norm(sloped.correction(origin, velocity)[0][0], axis=-1) / np.linalg.norm(
+        base.correction(origin, velocity)[0][0], axis=-1)
+    np.testing.assert_allclose(ratio, 1.5 * (1 + 4.0) / (1 + 4.0 * H / k), rtol=1e-9)  # n0 * (H / k) at step k
+    with pytest.raises(ValueError, match="gain"):
+        PlaceMemoryConfig(gain=-1.0)
