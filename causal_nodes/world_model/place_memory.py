@@ -396,6 +396,12 @@ class PlaceMemory:
                                        "negative, out of range or repeated)")
         return keys
 
+    @staticmethod
+    def largest_file_bytes(max_cells: int, horizon: int) -> int:
+        """An upper bound of the bytes of a file :meth:`save` writes for ``max_cells`` cells (keys, sums, counts and
+        64 KiB for the tags and headers): a file-size limit below it refuses files this memory may write."""
+        return int(max_cells) * 8 * (4 + 3 * int(horizon)) + (64 << 10)
+
     def discount(self, weight: float) -> None:
         """Every outcome so far weighs ``weight`` (in (0, 1]): the means stay, the evidence shrinks, so what is seen
         from now on soon outweighs an earlier visit (a loaded file, other recordings of the place)."""
