@@ -104,7 +104,7 @@ class WorldModelNode(Node):
             heading_bins=declare(self, "place_memory_heading_bins", defaults.heading_bins, "walking directions told "
                                  "apart per cell", int_range=(1, 64)),
             min_speed=declare(self, "place_memory_min_speed", defaults.min_speed, "people slower than this share "
-                              "one heading bin per cell [m/s]", float_range=(0.0, 5.0)),
+                              "one heading bin per cell [m/s]", float_range=(0.001, 5.0)),
             n0=declare(self, "place_memory_n0", defaults.n0, "shrinkage: a cell's mean residual is applied with "
                        "weight n / (n + n0), n its outcomes", float_range=(0.0, 1e6)),
             speed_scaled=declare(self, "place_memory_speed_scaled", defaults.speed_scaled, "store residuals per m/s "

@@ -39,6 +39,11 @@ GEOMETRY = ("cell_size", "heading_bins", "min_speed", "speed_scaled", "levels")
 """Settings that give the cells their meaning: a saved memory loads only into a memory with the same ones."""
 ARRAYS = ("meta", "keys", "sum", "count")
 """The arrays of a saved memory (members ``<name>.npy`` of the npz)."""
+MAX_FILE_COUNT = 1e12
+"""Outcomes per cell and step a loaded file may hold (a live memory never nears it)."""
+MAX_FILE_MEAN = 1e9
+"""m (or m per m/s): the largest mean residual per cell and step a loaded file may hold. Finite numbers beyond these
+(a bit flip, a file made by hand) made the corrections overflow to inf, and so the published paths."""
 
 
 class PlaceMemoryFileError(ValueError):
@@ -55,7 +60,8 @@ class PlaceMemoryConfig:
     heading_bins: int = 8
     """Walking directions told apart per cell (equal sectors)."""
     min_speed: float = 0.2
-    """m/s: slower people have no heading; they share one bin per cell, residuals in world axes."""
+    """m/s, > 0: slower people have no heading; they share one bin per cell, residuals in world axes (0 gave a person
+    standing still a heading and a scale of 0/0: NaN in the cell, the corrections and the saved file)."""
     n0: float = 100.0
     """Shrinkage: a cell's mean residual is applied with weight n / (n + n0), n its scored outcomes at that step."""
     speed_scaled: bool = True
@@ -74,8 +80,8 @@ class PlaceMemoryConfig:
     """The correction is multiplied by this (1: as estimated)."""
 
     def __post_init__(self) -> None:
-        if not self.cell_size > 0 or self.heading_bins < 1 or self.min_speed < 0 or self.n0 < 0 or self.levels < 1:
-            raise ValueError(f"need cell_size > 0, heading_bins >= 1, min_speed >= 0, n0 >= 0, levels >= 1: {self}")
+        if not self.cell_size > 0 or self.heading_bins < 1 or not self.min_speed > 0 or self.n0 < 0 or self.levels < 1:
+            raise ValueError(f"need cell_size > 0, heading_bins >= 1, min_speed > 0, n0 >= 0, levels >= 1: {self}")
         if not (np.isfinite(self.n0_slope) and abs(self.n0_slope) <= 4 and 0 <= self.gain <= 4):
             raise ValueError(f"need |n0_slope| <= 4 and 0 <= gain <= 4: {self}")
         if self.max_cells < 1 or self.half_life < 0:
@@ -381,7 +387,8 @@ class PlaceMemory:
         n = keys.shape[0] if typed else -1
         well_formed = (typed and keys.shape == (n, 4) and total.shape == (n, self.horizon, 2)
                        and count.shape == (n, self.horizon) and np.isfinite(total).all() and np.isfinite(count).all()
-                       and not (count < 0).any())
+                       and not (count < 0).any() and not (count > MAX_FILE_COUNT).any()
+                       and not (np.abs(total) > MAX_FILE_MEAN * count[..., None]).any())
         if well_formed:  # in range of this geometry (a level or heading bin beyond it names no cell) and of int64
             level, heading = keys[:, 0], keys[:, 3]
             int64 = np.iinfo(np.int64)

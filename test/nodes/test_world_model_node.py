@@ -468,3 +468,19 @@ def test_a_memory_file_that_cannot_be_written_is_reported_at_start_and_a_limit_i
                      Parameter("place_memory_file", value="")).destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_place_memory_min_speed_zero_is_refused_at_start():
+    """0 was in the parameter's range and gave a person standing still NaN place-memory corrections (NaN paths)."""
+    if not MODEL.is_file():
+        pytest.skip(f"trained model not found at {MODEL}")
+    from causal_nodes.nodes.world_model_node import WorldModelNode
+
+    rclpy.init()
+    try:
+        with pytest.raises(ValueError, match="place_memory_min_speed"):
+            WorldModelNode(parameter_overrides=[Parameter("model_path", value=str(MODEL)),
+                                                Parameter("backend", value="cpu"),
+                                                Parameter("place_memory_min_speed", value=0.0)])
+    finally:
+        rclpy.shutdown()

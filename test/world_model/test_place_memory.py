@@ -477,3 +477,28 @@ def test_two_writers_of_one_memory_file_never_corrupt_it_and_a_failed_write_leav
     link.symlink_to(path)
     second.save(link, frame_id="map")
     assert link.is_symlink() and PlaceMemory(H, DT, config).load(path) == second.cells
+
+
+def test_a_person_standing_still_or_a_file_of_absurd_numbers_never_makes_a_correction_non_finite(tmp_path):
+    """min_speed 0 (allowed) gave a person standing exactly still a heading and a residual scale of 0/0: NaN in the
+    cell, in every correction from it and in the saved file (which the next start refused). And finite numbers in
+    a file (sum 1e308) overflowed to inf in the corrections, so in the published paths."""
+    from causal_nodes.world_model.place_memory import PlaceMemoryFileError
+
+    with pytest.raises(ValueError, match="min_speed > 0"):
+        PlaceMemoryConfig(min_speed=0.0)
+    origin = np.array([[1.0, 1.0], [1.2, 1.1]])
+    velocity = np.array([[0.0, 0.0], [1.0, 0.0]])  # one stands still, one walks
+    path = origin[:, None] + velocity[:, None] * DT * K
+    for speed_scaled in (True, False):
+        memory = PlaceMemory(H, DT, PlaceMemoryConfig(min_speed=0.001, levels=1, speed_scaled=speed_scaled))
+        memory.add_outcome(origin, velocity, path, path + 0.1)
+        memory.record_many(["a", "b"], 0.0, origin, velocity, path)
+        memory.observe_many(["a", "b"], DT, origin + 0.1)
+        assert np.isfinite(memory._sum).all() and np.isfinite(memory.correction(origin, velocity)[0]).all()
+    config, arrays = _saved_arrays(tmp_path, np.random.default_rng(14))
+    for name, change in {"sum": arrays["sum"] + 1.7e308, "count": arrays["count"] + 1e13}.items():
+        np.savez(tmp_path / "absurd.npz", **{**arrays, name: change})
+        memory = PlaceMemory(H, DT, config)
+        with pytest.raises(PlaceMemoryFileError, match="malformed"):
+            memory.load(tmp_path / "absurd.npz")
