@@ -35,6 +35,7 @@ from causal_nodes.nodes.common import (
     declare,
     run_node,
     stamp_seconds,
+    wall_timer,
 )
 from causal_nodes.resources import find_resource, share_dirs
 from causal_nodes.variables.time_sanity import FUTURE_STAMP, NON_FINITE_STAMP, OUT_OF_ORDER, TimeRules
@@ -184,9 +185,11 @@ class WorldModelNode(Node):
         self.markers_pub = self.create_publisher(MarkerArray, "world_model/markers", 10)
         self.path_pubs: dict[int, object] = {}
         self.diag = DiagnosticsPublisher(self)
-        self.create_timer(1.0, self.publish_diagnostics)
+        # Steady clock: with use_sim_time and a paused bag (or no /clock yet) the node's clock stands still, and
+        # neither the diagnostics nor the save against a crash may wait for it.
+        wall_timer(self, 1.0, self.publish_diagnostics)
         if self.memory_file is not None and save_period > 0:
-            self.create_timer(save_period, self.save_place_memory)
+            wall_timer(self, save_period, self.save_place_memory)
 
     # -- place memory file --------------------------------------------------------------------------
     def load_place_memory(self, config: PlaceMemoryConfig, horizon: int, weight: float,

@@ -484,3 +484,28 @@ def test_place_memory_min_speed_zero_is_refused_at_start():
                                                 Parameter("place_memory_min_speed", value=0.0)])
     finally:
         rclpy.shutdown()
+
+
+def test_with_sim_time_standing_still_the_memory_is_still_saved_periodically_and_diagnostics_keep_coming(tmp_path):
+    """use_sim_time with a paused bag (or no /clock yet): the periodic save, there against a crash, and /diagnostics
+    ran on the node's clock, so neither came at all (the other nodes' diagnostics use the steady clock)."""
+    if not MODEL.is_file():
+        pytest.skip(f"trained model not found at {MODEL}")
+    rclpy.init()
+    try:
+        node = _memory_node(tmp_path, Parameter("use_sim_time", value=True),
+                            Parameter("place_memory_save_period_s", value=0.3))
+        node.stream.place_memory.add_outcome(*_walkers())
+        sent = []
+        node.diag.publish = lambda level, message, values: sent.append(values)
+        ex = SingleThreadedExecutor()
+        ex.add_node(node)
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end and not (sent and node.memory_counts["place_memory_saves"] >= 2):
+            ex.spin_once(timeout_sec=0.05)
+        ex.shutdown()
+        assert node.memory_counts["place_memory_saves"] >= 2 and (tmp_path / "place.npz").is_file()
+        assert sent and sent[-1]["place_memory_saves"] >= 1
+        node.destroy_node()
+    finally:
+        rclpy.shutdown()
