@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -163,6 +164,8 @@ class WorldModelNode(Node):
         self.last_error = ""
         self.memory_counts = {"place_memory_file_errors": 0, "place_memory_saves": 0, "place_memory_loaded_cells": 0,
                               "place_memory_frame_changes": 0}
+        self.memory_file_seen = self.memory_file_state()
+        self.memory_save_lock = threading.Lock()  # the shutdown save waits for a periodic one still running
         start = self.load_place_memory(place_config, horizon, memory_weight, int(max_file_mb * 1e6))
         self.check_memory_folder()
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
@@ -247,14 +250,38 @@ class WorldModelNode(Node):
                                       "memory learned so far is dropped")
         self.people_frame = frame_id or self.people_frame
 
+    def memory_file_state(self) -> tuple[int, int, int, int] | None:
+        """The place memory file as it is now (device, inode, size, modification time; None: no file, or none that
+        can be looked at: the save then tries and its error is counted)."""
+        if self.memory_file is None:
+            return None
+        try:
+            st = os.stat(self.memory_file)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
     def save_place_memory(self) -> None:
+        """Writes the place memory to its file, unless nothing was scored since the start, and never over a file
+        another writer changed since this node read or last wrote it (a second node sharing the file, a file
+        replaced by hand: formerly overwritten without a word each period; now refused, counted, saving stops)."""
+        with self.memory_save_lock:
+            self._save_place_memory()
+
+    def _save_place_memory(self) -> None:
         memory = self.stream.place_memory
         if self.memory_file is None or memory is None or not self.memory_save:
             return
         if memory.points == 0:  # nothing scored since the load: the file holds it all, and writing it back would
             return  # weigh its outcomes by place_memory_file_weight once more at every restart
-        try:  # the frame /people named, else the loaded file's (a save must not lose the frame check)
+        try:
+            if self.memory_file_state() != self.memory_file_seen:
+                self.memory_save = False
+                raise OSError(f"{self.memory_file} was changed by another writer since this node read or wrote it: "
+                              "left as it is, no more saves")
+            # the frame /people named, else the loaded file's (a save must not lose the frame check)
             memory.save(self.memory_file, frame_id=self.people_frame or memory.frame_id)
+            self.memory_file_seen = self.memory_file_state()
             self.memory_counts["place_memory_saves"] += 1
         except OSError as exc:
             self.memory_counts["place_memory_file_errors"] += 1

@@ -509,3 +509,37 @@ def test_with_sim_time_standing_still_the_memory_is_still_saved_periodically_and
         node.destroy_node()
     finally:
         rclpy.shutdown()
+
+
+def test_a_memory_file_another_writer_changed_is_never_overwritten(tmp_path):
+    """Two nodes sharing one file, or a file replaced while the node runs: formerly each save overwrote the other
+    writer's file without a word (the two nodes' memories alternated in it, period after period). Now the node that
+    finds the file changed since it read or last wrote it leaves it as it is, counts the error and stops saving."""
+    if not MODEL.is_file():
+        pytest.skip(f"trained model not found at {MODEL}")
+    from causal_nodes.world_model.place_memory import PlaceMemory, PlaceMemoryConfig
+
+    memory_file = tmp_path / "place.npz"
+    rclpy.init()
+    try:
+        first, second = _memory_node(tmp_path), _memory_node(tmp_path)
+        origin, velocity, forecast, truth = _walkers()
+        first.stream.place_memory.add_outcome(origin, velocity, forecast, truth)
+        second.stream.place_memory.add_outcome(origin + 20.0, velocity, forecast + 20.0, truth + 20.0)
+        first.save_place_memory()
+        first_bytes = memory_file.read_bytes()
+        second.save_place_memory()  # the file appeared after the second node started: another writer's
+        assert memory_file.read_bytes() == first_bytes
+        assert second.memory_counts["place_memory_file_errors"] == 1 and "another writer" in second.last_error
+        first.save_place_memory()  # its own file: saved again
+        assert first.memory_counts["place_memory_saves"] == 2 and first.memory_counts["place_memory_file_errors"] == 0
+        replaced = PlaceMemory(8, first.model.dt, PlaceMemoryConfig())  # replaced by hand while running
+        replaced.add_outcome(origin - 20.0, velocity, forecast - 20.0, truth - 20.0)
+        replaced.save(memory_file, frame_id="odom")
+        by_hand = memory_file.read_bytes()
+        first.destroy_node()
+        second.destroy_node()
+        assert memory_file.read_bytes() == by_hand and first.memory_counts["place_memory_file_errors"] == 1
+        assert second.memory_counts["place_memory_saves"] == 0
+    finally:
+        rclpy.shutdown()
