@@ -133,7 +133,8 @@ class WorldModelNode(Node):
         max_file_mb = declare(self, "place_memory_max_file_mb", 64.0, "a larger place memory file is refused [MB]",
                               float_range=(0.001, 4096.0))
         largest = PlaceMemory.largest_file_bytes(place_config.max_cells, horizon)
-        if memory_file and place_memory and largest > max_file_mb * 1e6:  # it would write files it then refuses
+        # a node that saves must not write files its next start refuses
+        if memory_file and place_memory and self.memory_save and largest > max_file_mb * 1e6:
             raise ValueError(f"{self.get_name()}: parameter place_memory_max_file_mb={max_file_mb} is below the "
                              f"{largest / 1e6:.1f} MB a file of place_memory_max_cells={place_config.max_cells} "
                              "cells can take: the next start would refuse the file it saved")
