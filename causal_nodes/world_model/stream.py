@@ -140,6 +140,11 @@ class WorldModelStream:
     def drop_place_memory_start(self) -> None:
         """Forget the starting memory (found to be another place's) and start the place memory empty."""
         self.place_memory_start = None
+        self.restart_place_memory()
+
+    def restart_place_memory(self) -> None:
+        """The place memory back to ``place_memory_start`` (else empty), the rest of the stream kept: when the world
+        frame of its cells changed, what it learned describes other places in the new frame."""
         self.place_memory = self._start_place_memory()
 
     @property

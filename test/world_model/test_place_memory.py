@@ -1,4 +1,6 @@
 """Online place memory (PlaceMemory): what it learns, that it stays bounded, and that it never sees the future."""
+import os
+
 import numpy as np
 import pytest
 
@@ -344,3 +346,159 @@ def test_per_step_shrinkage_and_gain_scale_the_correction_as_documented():
     np.testing.assert_allclose(ratio, 1.5 * (1 + 4.0) / (1 + 4.0 * H / k), rtol=1e-9)  # n0 * (H / k) at step k
     with pytest.raises(ValueError, match="gain"):
         PlaceMemoryConfig(gain=-1.0)
+
+
+def _saved_arrays(tmp_path, rng: np.random.Generator) -> tuple[PlaceMemoryConfig, dict]:
+    """A small memory's saved arrays (meta, keys, sum, count) to tamper with."""
+    config = PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1)
+    memory = PlaceMemory(H, DT, config)
+    memory.add_outcome(*_turning_left(rng, 10))
+    memory.add_outcome(*(a + 10.0 for a in _turning_left(rng, 10)))  # two cells
+    memory.save(tmp_path / "good.npz", frame_id="map")
+    with np.load(tmp_path / "good.npz") as data:
+        return config, dict(data)
+
+
+def test_a_memory_file_of_wrong_dtypes_is_refused_clearly_and_never_breaks_a_later_save(tmp_path):
+    """A valid npz can hold strings, complex numbers, 0-d or unsigned arrays (no pickle needed). Formerly a string
+    ``sum`` or a 0-d ``keys`` raised TypeError out of load (the node died at start), a complex ``sum`` was loaded with
+    its imaginary part dropped, and uint64 keys beyond int64 were loaded and made the next save raise OverflowError."""
+    from causal_nodes.world_model.place_memory import PlaceMemoryFileError
+
+    config, arrays = _saved_arrays(tmp_path, np.random.default_rng(11))
+    huge = arrays["keys"].astype(np.uint64)
+    huge[0, 1] = 2 ** 63 + 5
+    cases = {"string sum": {"sum": arrays["sum"].astype(str)}, "string count": {"count": arrays["count"].astype(str)},
+             "0-d keys": {"keys": np.array(5)}, "complex sum": {"sum": arrays["sum"] + 1j},
+             "uint64 keys beyond int64": {"keys": huge},
+             "level beyond the geometry": {"keys": arrays["keys"] + np.array([3, 0, 0, 0])},
+             "object keys (a pickle)": {"keys": arrays["keys"].astype(object)}}
+    for name, change in cases.items():
+        path = tmp_path / "bad.npz"
+        np.savez(path, **{**arrays, **change})
+        memory = PlaceMemory(H, DT, config)
+        with pytest.raises(PlaceMemoryFileError, match="malformed|object arrays"):
+            memory.load(path)
+        assert memory.cells == 0, name
+        memory.save(tmp_path / "out.npz")  # never left in a state a save cannot write
+    ok = tmp_path / "unsigned.npz"  # unsigned keys that fit are fine
+    np.savez(ok, **{**arrays, "keys": np.abs(arrays["keys"]).astype(np.uint64)})
+    assert PlaceMemory(H, DT, config).load(ok) == 2
+
+
+def test_the_size_limit_bounds_the_arrays_read_not_only_the_bytes_of_the_file(tmp_path):
+    """max_bytes must bound what loading takes in memory: formerly a compressed npz of 50,000 cells (about 16 MB of
+    arrays in a file of some 40 KB) passed a 1 MB limit, and so would a zip bomb of gigabytes."""
+    from causal_nodes.world_model.place_memory import PlaceMemoryFileError
+
+    config, arrays = _saved_arrays(tmp_path, np.random.default_rng(12))
+    n = 50_000
+    keys = np.zeros((n, 4), dtype=np.int64)
+    keys[:, 1] = np.arange(n)
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, meta=arrays["meta"], keys=keys, sum=np.zeros((n, H, 2)), count=np.ones((n, H)))
+    assert bomb.stat().st_size < 1_000_000
+    memory = PlaceMemory(H, DT, config)
+    with pytest.raises(PlaceMemoryFileError, match=r"arrays of 16\d{6} bytes, over the 1000000 "):
+        memory.load(bomb, max_bytes=1_000_000)
+    assert memory.cells == 0
+    assert memory.load(bomb, max_bytes=20_000_000) == config.max_cells  # within the limit it loads
+
+
+def test_a_memory_path_that_is_not_a_regular_file_is_refused_at_once(tmp_path):
+    """A FIFO at the path formerly blocked load forever (the node never started); a folder is refused too."""
+    import threading
+
+    from causal_nodes.world_model.place_memory import PlaceMemoryFileError
+
+    fifo = tmp_path / "place.npz"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def load(path):
+        try:
+            PlaceMemory(H, DT).load(path)
+        except PlaceMemoryFileError as exc:
+            outcome.append(str(exc))
+
+    worker = threading.Thread(target=load, args=(fifo,), daemon=True)
+    worker.start()
+    worker.join(timeout=5.0)
+    if worker.is_alive():  # unblock the reader before failing
+        with open(fifo, "wb"):
+            pass
+        worker.join(timeout=5.0)
+    assert outcome and "not a regular file" in outcome[0], outcome
+    load(tmp_path)
+    assert "not a regular file" in outcome[-1]
+
+
+def test_two_writers_of_one_memory_file_never_corrupt_it_and_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    """Two nodes sharing one file (or the periodic save still running at shutdown) formerly wrote the same temporary
+    ``<file>.tmp``: the second truncated it under the first, whose rename then published a mixed file and whose own
+    rename failed. Each write now has its own temporary file; a failed write removes it; a symlink is written
+    through (formerly replaced by a plain file, leaving the file it named stale)."""
+    rng = np.random.default_rng(13)
+    config = PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1)
+    first, second = PlaceMemory(H, DT, config), PlaceMemory(H, DT, config)
+    first.add_outcome(*_turning_left(rng, 10))
+    for shift in (0.0, 10.0, 20.0):
+        second.add_outcome(*(a + shift for a in _turning_left(rng, 10)))
+    path = tmp_path / "shared.npz"
+    savez = np.savez
+
+    def interleaved(file, **arrays):  # the second writer runs while the first is half-way through its write
+        file.write(b"PK")
+        if not interleaved.done:
+            interleaved.done = True
+            second.save(path, frame_id="map")
+        file.seek(0)
+        savez(file, **arrays)
+
+    interleaved.done = False
+    monkeypatch.setattr(np, "savez", interleaved)
+    first.save(path, frame_id="map")  # formerly FileNotFoundError here, and a corrupt file
+    monkeypatch.setattr(np, "savez", savez)
+    assert PlaceMemory(H, DT, config).load(path, frame_id="map") == first.cells
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.npz"]
+
+    def failing(file, **arrays):
+        file.write(b"half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", failing)
+    with pytest.raises(OSError, match="No space"):
+        second.save(path)
+    monkeypatch.setattr(np, "savez", savez)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.npz"]  # no temporary file left
+    assert PlaceMemory(H, DT, config).load(path) == first.cells  # the old file, whole
+
+    link = tmp_path / "current.npz"
+    link.symlink_to(path)
+    second.save(link, frame_id="map")
+    assert link.is_symlink() and PlaceMemory(H, DT, config).load(path) == second.cells
+
+
+def test_a_person_standing_still_or_a_file_of_absurd_numbers_never_makes_a_correction_non_finite(tmp_path):
+    """min_speed 0 (allowed) gave a person standing exactly still a heading and a residual scale of 0/0: NaN in the
+    cell, in every correction from it and in the saved file (which the next start refused). And finite numbers in
+    a file (sum 1e308) overflowed to inf in the corrections, so in the published paths."""
+    from causal_nodes.world_model.place_memory import PlaceMemoryFileError
+
+    with pytest.raises(ValueError, match="min_speed > 0"):
+        PlaceMemoryConfig(min_speed=0.0)
+    origin = np.array([[1.0, 1.0], [1.2, 1.1]])
+    velocity = np.array([[0.0, 0.0], [1.0, 0.0]])  # one stands still, one walks
+    path = origin[:, None] + velocity[:, None] * DT * K
+    for speed_scaled in (True, False):
+        memory = PlaceMemory(H, DT, PlaceMemoryConfig(min_speed=0.001, levels=1, speed_scaled=speed_scaled))
+        memory.add_outcome(origin, velocity, path, path + 0.1)
+        memory.record_many(["a", "b"], 0.0, origin, velocity, path)
+        memory.observe_many(["a", "b"], DT, origin + 0.1)
+        assert np.isfinite(memory._sum).all() and np.isfinite(memory.correction(origin, velocity)[0]).all()
+    config, arrays = _saved_arrays(tmp_path, np.random.default_rng(14))
+    for name, change in {"sum": arrays["sum"] + 1.7e308, "count": arrays["count"] + 1e13}.items():
+        np.savez(tmp_path / "absurd.npz", **{**arrays, name: change})
+        memory = PlaceMemory(H, DT, config)
+        with pytest.raises(PlaceMemoryFileError, match="malformed"):
+            memory.load(tmp_path / "absurd.npz")
