@@ -17,8 +17,10 @@ that changes. Prequential: only outcomes already observed are ever added, never 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import stat
+import time
 import uuid
 import zipfile
 from collections import OrderedDict
@@ -44,6 +46,23 @@ MAX_FILE_COUNT = 1e12
 MAX_FILE_MEAN = 1e9
 """m (or m per m/s): the largest mean residual per cell and step a loaded file may hold. Finite numbers beyond these
 (a bit flip, a file made by hand) made the corrections overflow to inf, and so the published paths."""
+
+
+STALE_TEMPORARY_S = 3600.0
+"""A save's temporary file older than this was left by a process killed mid-write (a save takes well under a second)."""
+
+
+def remove_stale_temporaries(path: Path, older_than_s: float = STALE_TEMPORARY_S) -> int:
+    """Deletes ``path``'s temporary files (``.<name>.<hex>.tmp``, :meth:`PlaceMemory.save`) older than
+    ``older_than_s``: a robot killed mid-save leaves one per crash, and a robot is killed often. Younger ones may be
+    another writer's save in progress and are left. Returns how many were deleted."""
+    removed, now = 0, time.time()
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):  # gone already (another writer's cleanup) or not ours to delete
+            if now - tmp.lstat().st_mtime > older_than_s:
+                tmp.unlink()
+                removed += 1
+    return removed
 
 
 class PlaceMemoryFileError(ValueError):
@@ -323,6 +342,7 @@ class PlaceMemory:
             with contextlib.suppress(OSError):
                 tmp.unlink()  # a failed write (disk full, unwritable folder) leaves nothing behind
             raise
+        remove_stale_temporaries(path)
         return path.stat().st_size
 
     def load(self, path: str | Path, frame_id: str = "", weight: float = 1.0, max_bytes: int = 64 << 20) -> int:

@@ -502,3 +502,22 @@ def test_a_person_standing_still_or_a_file_of_absurd_numbers_never_makes_a_corre
         memory = PlaceMemory(H, DT, config)
         with pytest.raises(PlaceMemoryFileError, match="malformed"):
             memory.load(tmp_path / "absurd.npz")
+
+
+def test_a_save_removes_the_temporary_files_of_saves_killed_long_ago_and_leaves_recent_ones(tmp_path):
+    """A process killed mid-save leaves ``.<name>.<hex>.tmp`` behind; a robot killed every day would fill its disk
+    with them. A later save deletes those older than an hour and leaves younger ones (another writer's save in
+    progress) and other files alone."""
+    config = PlaceMemoryConfig(cell_size=2.0, n0=2.0, levels=1)
+    memory = PlaceMemory(H, DT, config)
+    memory.add_outcome(*_turning_left(np.random.default_rng(3), 10))
+    path = tmp_path / "place.npz"
+    old, young = tmp_path / ".place.npz.0a1b.tmp", tmp_path / ".place.npz.2c3d.tmp"
+    other = tmp_path / ".other.npz.4e5f.tmp"
+    for f in (old, young, other):
+        f.write_bytes(b"half a file")
+    os.utime(old, (0, os.path.getmtime(old) - 2 * 3600))
+    os.utime(other, (0, os.path.getmtime(other) - 2 * 3600))
+    memory.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.npz.4e5f.tmp", ".place.npz.2c3d.tmp", "place.npz"]
+    assert PlaceMemory(H, DT, config).load(path) == memory.cells
