@@ -99,21 +99,30 @@ class _Outcomes:
         self.make = make if make is not None else (lambda: HorizonDamping(PRED, DT))
         self.learners: dict[str, Any] = {}
         self._waiting: dict[str, list[tuple]] = {}
+        self._source: dict[str, str] = {}
 
-    def calibration(self, source: str, start: int) -> Any:
-        """The learner of ``source`` with every outcome seen by the window starting at ``start`` added."""
-        learner = self.learners.get(source)
+    def calibration(self, source: str, start: int, key: str | None = None) -> Any:
+        """The learner of ``key`` (default ``source``: one per file) with every outcome seen by the window of
+        ``source`` starting at ``start`` added. A learner shared by several files (``key``: a place) takes them one
+        after the other: when the file changes, the previous one has ended, so all its outcomes are in the past."""
+        key = source if key is None else key
+        learner = self.learners.get(key)
         if learner is None:
-            learner = self.learners[source] = self.make()
-        waiting = self._waiting.setdefault(source, [])
+            learner = self.learners[key] = self.make()
+        waiting = self._waiting.setdefault(key, [])
+        if self._source.setdefault(key, source) != source:
+            self._source[key] = source
+            for item in waiting:
+                learner.add_outcome(*item[1:])
+            waiting.clear()
         for item in [w for w in waiting if w[0] + PRED <= start]:
             learner.add_outcome(*item[1:])
-        self._waiting[source] = [w for w in waiting if w[0] + PRED > start]
+        self._waiting[key] = [w for w in waiting if w[0] + PRED > start]
         return learner
 
-    def wait(self, source: str, start: int, *outcome: np.ndarray) -> None:
+    def wait(self, key: str, start: int, *outcome: np.ndarray) -> None:
         """An outcome (the learner's ``add_outcome`` arguments) of the window starting at ``start``."""
-        self._waiting.setdefault(source, []).append((start, *outcome))
+        self._waiting.setdefault(key, []).append((start, *outcome))
 
 
 def _groups(window: Window, p_max: int) -> list[np.ndarray]:
@@ -148,7 +157,10 @@ def _check_time_order(windows: list[Window], starts: list[int]) -> None:
 def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int = 0,
                      noises: list[TrackNoise] | None = None, starts: list[int] | None = None,
                      robot_present: bool = False,
-                     place_memory: PlaceMemoryConfig | None = None) -> dict[str, float]:
+                     place_memory: PlaceMemoryConfig | None = None, memory_keys: list[str] | None = None,
+                     scored: list[bool] | None = None, blend: np.ndarray | None = None,
+                     collect: dict[str, list[np.ndarray]] | None = None,
+                     seed_weight: float = 1.0) -> dict[str, float]:
     """ADE/FDE of ``model`` (a runtime.WorldModel) and of CV on the targets of ``windows``.
 
     ``noises`` (one per window, e.g. :func:`online_track_noise`) filters the model's input velocities; None
@@ -165,17 +177,34 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
     ``memory_*`` (the calibrated model), ``fcv_memory_*`` (calibrated filtered CV), ``cv_memory_*`` (CV);
     ``memory_coverage`` is the share of scored targets whose place had evidence. ``model=None`` scores the
     forecasts without a model only (everyone in one group; for choosing settings quickly).
+
+    ``memory_keys`` (one per window; default its file): windows with the same key share one place memory, files
+    taken one after the other in the order given (a robot that stays at a place keeps its memory across
+    recordings). ``scored`` (one per window; default all True): False windows only teach the memories (and the
+    per-file calibrations), their targets are not scored: a memory seeded from other recordings of the place,
+    whose outcomes weigh ``seed_weight`` once the first scored window of that memory comes
+    (:meth:`PlaceMemory.discount`, as a node's ``place_memory_file_weight``).
+    ``blend`` (H,): the weight of the model + memory forecast per step against calibrated filtered CV + memory
+    (``blend_ade``/``blend_fde``). ``collect``: lists ``model``, ``fcv`` (both with memory) and ``truth`` get each
+    scored group's (n, H, 2) arrays, for choosing ``blend`` on val rows.
     """
+    if (blend is not None or collect is not None) and (place_memory is None or model is None):
+        raise ValueError("blend and collect need a model and place_memory")
+    for name, per_window in (("memory_keys", memory_keys), ("scored", scored)):
+        if per_window is not None and len(per_window) != len(windows):
+            raise ValueError(f"{name} needs one entry per window: {len(per_window)} for {len(windows)}")
     if starts is not None:
         _check_time_order(windows, starts)
     if place_memory is not None and starts is None:
         raise ValueError("place_memory needs starts (windows in time order): it learns from earlier windows")
     if model is None:
-        return _evaluate_windows(model, windows, best_of, seed, noises, starts, place_memory)
+        return _evaluate_windows(model, windows, best_of, seed, noises, starts, place_memory, memory_keys, scored,
+                                 blend, collect, seed_weight)
     before = model.robot_present
     model.robot_present = robot_present
     try:
-        out = _evaluate_windows(model, windows, best_of, seed, noises, starts, place_memory)
+        out = _evaluate_windows(model, windows, best_of, seed, noises, starts, place_memory, memory_keys, scored,
+                                blend, collect, seed_weight)
     finally:
         model.robot_present = before
     out["robot_present"] = bool(robot_present)
@@ -183,21 +212,36 @@ def evaluate_windows(model, windows: list[Window], best_of: int = 20, seed: int 
 
 
 def _evaluate_windows(model, windows: list[Window], best_of: int, seed: int, noises: list[TrackNoise] | None,
-                      starts: list[int] | None, place_memory: PlaceMemoryConfig | None) -> dict[str, float]:
+                      starts: list[int] | None, place_memory: PlaceMemoryConfig | None,
+                      memory_keys: list[str] | None = None, scored: list[bool] | None = None,
+                      blend: np.ndarray | None = None,
+                      collect: dict[str, list[np.ndarray]] | None = None, seed_weight: float = 1.0
+                      ) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     wm, raw_wm, cv, fcv, fcv_cal, best = Scores(), Scores(), Scores(), Scores(), Scores(), Scores()
+    blended = Scores()
+    weight = None if blend is None else np.asarray(blend, dtype=np.float64).reshape(1, PRED, 1)
     outcomes, fcv_outcomes = (_Outcomes(), _Outcomes()) if starts is not None else (None, None)
     names = (("model",) if model is not None else ()) + ("fcv", "cv")
     memories = {name: _Outcomes(lambda: PlaceMemory(PRED, DT, place_memory)) for name in names} if place_memory else {}
     memory_scores = {name: Scores() for name in memories}
+    seeded: set[str] = set()  # memory keys taught by seed windows, not yet discounted
     covered = 0
     steps = np.arange(1, PRED + 1)[None, :, None]
     for w, win in enumerate(windows):
         noise = noises[w] if noises is not None else TrackNoise()
         damping = outcomes.calibration(win.source, starts[w]) if outcomes is not None and starts is not None else None
         fcv_damping = fcv_outcomes.calibration(win.source, starts[w]) if fcv_outcomes and starts is not None else None
-        learners = {name: m.calibration(win.source, starts[w]) for name, m in memories.items() if starts is not None}
-        targets = set(win.targets.tolist())
+        key = memory_keys[w] if memory_keys is not None else win.source
+        learners = {name: m.calibration(win.source, starts[w], key) for name, m in memories.items()
+                    if starts is not None}
+        if scored is not None and not scored[w]:
+            seeded.add(key)
+        elif key in seeded:  # the seed recordings are over: from here on they weigh seed_weight
+            seeded.discard(key)
+            for learner in learners.values():
+                learner.discount(seed_weight)
+        targets = set(win.targets.tolist()) if scored is None or scored[w] else set()
         if not targets and not memories:
             continue
         done: set[int] = set()
@@ -238,10 +282,11 @@ def _evaluate_windows(model, windows: list[Window], best_of: int, seed: int, noi
                 forecasts["fcv"] = fcv_damping.apply(observed[:, -1], baseline)
                 fcv_cal.add(forecasts["fcv"][rows], truth)
             offset = np.zeros((len(group), PRED, 2))
+            corrected: dict[str, np.ndarray] = {}  # each forecast of the targets with its memory
             for name, learner in learners.items():
                 here = observed[:, -1] + origin  # the place is in the world (file) frame
                 if learn and starts is not None:
-                    memories[name].wait(win.source, starts[w], here[learn], velocity[learn],
+                    memories[name].wait(key, starts[w], here[learn], velocity[learn],
                                         forecasts[name][learn] + origin, future[learn] + origin)
                 if rows:
                     correction, evidence = learner.correction(here[rows], velocity[rows])
@@ -249,6 +294,14 @@ def _evaluate_windows(model, windows: list[Window], best_of: int, seed: int, noi
                     if name == names[0]:
                         covered += int((evidence > 0).sum())
                         offset[rows] = correction
+                    corrected[name] = forecasts[name][rows] + correction
+            if (collect is not None or weight is not None) and rows and learners:
+                if collect is not None:
+                    for name in ("model", "fcv"):
+                        collect.setdefault(name, []).append(corrected[name])
+                    collect.setdefault("truth", []).append(truth)
+                if weight is not None:
+                    blended.add(weight * corrected["model"] + (1 - weight) * corrected["fcv"], truth)
             if best_of > 0 and model is not None and rows:
                 samples = model.rollout(PRED, np.zeros((best_of, 2)), sample=True, rng=rng)[:, rows]
                 if damping is not None:
@@ -267,6 +320,8 @@ def _evaluate_windows(model, windows: list[Window], best_of: int, seed: int, noi
     for name, scores in memory_scores.items():
         prefix = "" if name == "model" else f"{name}_"
         out.update({f"{prefix}memory_ade": scores.summary()["ade"], f"{prefix}memory_fde": scores.summary()["fde"]})
+    if weight is not None:
+        out["blend_ade"], out["blend_fde"] = blended.summary()["ade"], blended.summary()["fde"]
     if memories:
         out["memory_coverage"] = covered / max(len(cv.ade), 1)
         out["memory_cells"] = float(np.mean([m.cells for m in memories[names[0]].learners.values()]))

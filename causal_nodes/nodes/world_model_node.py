@@ -15,6 +15,8 @@ Publishes:
 from __future__ import annotations
 
 import math
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -34,11 +36,12 @@ from causal_nodes.nodes.common import (
     declare,
     run_node,
     stamp_seconds,
+    wall_timer,
 )
 from causal_nodes.resources import find_resource, share_dirs
 from causal_nodes.variables.time_sanity import FUTURE_STAMP, NON_FINITE_STAMP, OUT_OF_ORDER, TimeRules
 from causal_nodes.world_model.backends import BACKENDS
-from causal_nodes.world_model.place_memory import PlaceMemoryConfig
+from causal_nodes.world_model.place_memory import PlaceMemory, PlaceMemoryConfig, PlaceMemoryFileError
 from causal_nodes.world_model.runtime import WorldModel
 from causal_nodes.world_model.stream import MAX_RANGE_M, StampRejected, WorldModelStream
 from causal_nodes.world_model.track_filter import MIN_SECOND_DIFFERENCES, TrackNoise
@@ -103,7 +106,7 @@ class WorldModelNode(Node):
             heading_bins=declare(self, "place_memory_heading_bins", defaults.heading_bins, "walking directions told "
                                  "apart per cell", int_range=(1, 64)),
             min_speed=declare(self, "place_memory_min_speed", defaults.min_speed, "people slower than this share "
-                              "one heading bin per cell [m/s]", float_range=(0.0, 5.0)),
+                              "one heading bin per cell [m/s]", float_range=(0.001, 5.0)),
             n0=declare(self, "place_memory_n0", defaults.n0, "shrinkage: a cell's mean residual is applied with "
                        "weight n / (n + n0), n its outcomes", float_range=(0.0, 1e6)),
             speed_scaled=declare(self, "place_memory_speed_scaled", defaults.speed_scaled, "store residuals per m/s "
@@ -111,7 +114,30 @@ class WorldModelNode(Node):
             max_cells=declare(self, "place_memory_max_cells", defaults.max_cells, "cells kept (each 12 x 3 floats); "
                               "beyond, the least recently updated one is evicted", int_range=(1, 1000000)),
             half_life=declare(self, "place_memory_half_life", defaults.half_life, "scored forecast steps after which "
-                              "an outcome weighs half in the place memory; 0 = never forget", float_range=(0.0, 1e9)))
+                              "an outcome weighs half in the place memory; 0 = never forget", float_range=(0.0, 1e9)),
+            n0_slope=declare(self, "place_memory_n0_slope", defaults.n0_slope, "per-step shrinkage: step k of the "
+                             "horizon H uses n0 * (H / k)^slope (0 = one n0; > 0 shrinks the early steps more)",
+                             float_range=(-4.0, 4.0)),
+            gain=declare(self, "place_memory_gain", defaults.gain, "the place memory's correction is multiplied by "
+                         "this (1 = as estimated)", float_range=(0.0, 4.0)))
+        memory_file = declare(self, "place_memory_file", "", "a saved place memory (.npz) loaded at start (an earlier "
+                              "visit of this place, in the /people frame) and written at shutdown and every "
+                              "place_memory_save_period_s; '' = none")
+        memory_weight = declare(self, "place_memory_file_weight", 0.1, "weight of each outcome of the loaded memory "
+                                "against those seen now (chosen on ETH/UCY val rows: 1 hurt, 0.1 did not)",
+                                float_range=(0.001, 1.0))
+        self.memory_save = declare(self, "place_memory_save", True, "write the place memory to place_memory_file "
+                                   "(never over a file that failed to load)")
+        save_period = declare(self, "place_memory_save_period_s", 300.0, "seconds between writes of the place memory "
+                              "file while running (0 = only at shutdown)", float_range=(0.0, 86400.0))
+        max_file_mb = declare(self, "place_memory_max_file_mb", 64.0, "a larger place memory file is refused [MB]",
+                              float_range=(0.001, 4096.0))
+        largest = PlaceMemory.largest_file_bytes(place_config.max_cells, horizon)
+        # a node that saves must not write files its next start refuses
+        if memory_file and place_memory and self.memory_save and largest > max_file_mb * 1e6:
+            raise ValueError(f"{self.get_name()}: parameter place_memory_max_file_mb={max_file_mb} is below the "
+                             f"{largest / 1e6:.1f} MB a file of place_memory_max_cells={place_config.max_cells} "
+                             "cells can take: the next start would refuse the file it saved")
         rules = TimeRules(
             back_jump_reset_s=declare(self, "time_jump_reset_s", 1.0, "a /people stamp this far behind the newest "
                                       "starts the model over (looping bag, restarted simulator) [s]",
@@ -135,17 +161,25 @@ class WorldModelNode(Node):
                                 "a people-only dataset), as in the ETH/UCY evaluation")
         self.model = WorldModel(model_path, backend=backend, fp16=fp16, engine_cache_dir=cache_dir or None,
                                 robot_present=robot_present)
+        self.memory_file = Path(memory_file).expanduser() if memory_file and place_memory else None
+        self.last_error = ""
+        self.memory_counts = {"place_memory_file_errors": 0, "place_memory_saves": 0, "place_memory_loaded_cells": 0,
+                              "place_memory_frame_changes": 0}
+        self.memory_file_seen = self.memory_file_state()
+        self.memory_save_lock = threading.Lock()  # the shutdown save waits for a periodic one still running
+        start = self.load_place_memory(place_config, horizon, memory_weight, int(max_file_mb * 1e6))
+        self.check_memory_folder()
         self.stream = WorldModelStream(self.model, horizon, None if interval < 0 else interval,
                                        None if noise_m < 0 else TrackNoise(noise_m, accel), calibrate, rules,
                                        max_range, max_people, gate, half_life, noise_half_life,
-                                       place_config if place_memory else None)
+                                       place_config if place_memory else None, start)
+        self.people_frame = ""
         for reason in self.model.fallback_reasons:
             self.get_logger().info(f"backend fallback: {reason}")
         self.get_logger().info(f"world model {Path(model_path).name} on backend {self.model.backend}")
         self.counts = {"frames": 0, "steps": 0, "bad_people": 0, "bad_odom": 0, "bad_cmd_vel": 0,
                        "no_odom_yet": 0, "frame_mismatch": 0, "dropped_beyond_p_max": 0, "dropped_out_of_range": 0,
                        OUT_OF_ORDER: 0, FUTURE_STAMP: 0, NON_FINITE_STAMP: 0, "paths_beyond_max_path_topics": 0}
-        self.last_error = ""
         self.latency_ms = float("nan")
         self.odom: Odometry | None = None
         self.cmd: Twist | None = None
@@ -155,7 +189,109 @@ class WorldModelNode(Node):
         self.markers_pub = self.create_publisher(MarkerArray, "world_model/markers", 10)
         self.path_pubs: dict[int, object] = {}
         self.diag = DiagnosticsPublisher(self)
-        self.create_timer(1.0, self.publish_diagnostics)
+        # Steady clock: with use_sim_time and a paused bag (or no /clock yet) the node's clock stands still, and
+        # neither the diagnostics nor the save against a crash may wait for it.
+        wall_timer(self, 1.0, self.publish_diagnostics)
+        if self.memory_file is not None and save_period > 0:
+            wall_timer(self, save_period, self.save_place_memory)
+
+    # -- place memory file --------------------------------------------------------------------------
+    def load_place_memory(self, config: PlaceMemoryConfig, horizon: int, weight: float,
+                          max_bytes: int) -> PlaceMemory | None:
+        """The memory saved in ``place_memory_file`` (None: no file yet, or refused: then counted, logged, never
+        overwritten, and the memory starts empty)."""
+        if self.memory_file is None or not self.memory_file.exists():
+            if self.memory_file is not None:
+                self.get_logger().info(f"place memory file {self.memory_file} does not exist yet: starting empty")
+            return None
+        memory = PlaceMemory(horizon, self.model.dt, config)
+        try:
+            self.memory_counts["place_memory_loaded_cells"] = memory.load(self.memory_file, weight=weight,
+                                                                          max_bytes=max_bytes)
+        except PlaceMemoryFileError as exc:
+            self.refuse_memory_file(str(exc))
+            return None
+        self.get_logger().info(f"place memory: {memory.cells} cells loaded from {self.memory_file} "
+                               f"(frame {memory.frame_id!r}, weight {weight})")
+        return memory
+
+    def check_memory_folder(self) -> None:
+        """A file that will be saved but cannot be written is reported now: else its first failed save came
+        place_memory_save_period_s in, or only at shutdown, when /diagnostics is gone (the memory still runs, and
+        each save tries again: the folder may appear)."""
+        if self.memory_file is None or not self.memory_save:
+            return
+        folder = Path(os.path.realpath(self.memory_file)).parent  # where save writes (through a symlink)
+        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+            self.memory_counts["place_memory_file_errors"] += 1
+            self.last_error = (f"place memory file {self.memory_file} cannot be written: {folder} is not a writable "
+                               "folder")
+            self.get_logger().error(self.last_error)
+
+    def refuse_memory_file(self, reason: str) -> None:
+        self.memory_counts["place_memory_file_errors"] += 1
+        self.memory_counts["place_memory_loaded_cells"] = 0
+        self.last_error = f"{reason}; the place memory starts empty and the file is left as it is"
+        self.get_logger().error(self.last_error)
+        self.memory_save = False
+
+    def check_memory_frame(self, frame_id: str) -> None:
+        """The loaded memory must be in the frame /people is in: else its cells are another place's. So must what
+        was learned since: when /people moves to another named frame, the memory starts over from the file (counted
+        as place_memory_frame_changes)."""
+        start = self.stream.place_memory_start
+        if frame_id and start is not None and start.frame_id and start.frame_id != frame_id:
+            self.stream.drop_place_memory_start()
+            self.refuse_memory_file(f"place memory file {self.memory_file} is in frame {start.frame_id!r}, /people "
+                                    f"in {frame_id!r}")
+        elif frame_id and self.people_frame and self.stream.place_memory is not None:
+            self.stream.restart_place_memory()
+            self.memory_counts["place_memory_frame_changes"] += 1
+            self.get_logger().warning(f"/people moved from frame {self.people_frame!r} to {frame_id!r}: the place "
+                                      "memory learned so far is dropped")
+        self.people_frame = frame_id or self.people_frame
+
+    def memory_file_state(self) -> tuple[int, int, int, int] | None:
+        """The place memory file as it is now (device, inode, size, modification time; None: no file, or none that
+        can be looked at: the save then tries and its error is counted)."""
+        if self.memory_file is None:
+            return None
+        try:
+            st = os.stat(self.memory_file)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+    def save_place_memory(self) -> None:
+        """Writes the place memory to its file, unless nothing was scored since the start, and never over a file
+        another writer changed since this node read or last wrote it (a second node sharing the file, a file
+        replaced by hand: formerly overwritten without a word each period; now refused, counted, saving stops)."""
+        with self.memory_save_lock:
+            self._save_place_memory()
+
+    def _save_place_memory(self) -> None:
+        memory = self.stream.place_memory
+        if self.memory_file is None or memory is None or not self.memory_save:
+            return
+        if memory.points == 0:  # nothing scored since the load: the file holds it all, and writing it back would
+            return  # weigh its outcomes by place_memory_file_weight once more at every restart
+        try:
+            if self.memory_file_state() != self.memory_file_seen:
+                self.memory_save = False
+                raise OSError(f"{self.memory_file} was changed by another writer since this node read or wrote it: "
+                              "left as it is, no more saves")
+            # the frame /people named, else the loaded file's (a save must not lose the frame check)
+            memory.save(self.memory_file, frame_id=self.people_frame or memory.frame_id)
+            self.memory_file_seen = self.memory_file_state()
+            self.memory_counts["place_memory_saves"] += 1
+        except OSError as exc:
+            self.memory_counts["place_memory_file_errors"] += 1
+            self.last_error = f"place memory not saved to {self.memory_file}: {exc}"
+            self.get_logger().error(self.last_error)
+
+    def destroy_node(self) -> None:
+        self.save_place_memory()
+        super().destroy_node()
 
     # -- inputs -------------------------------------------------------------------------------
     def on_odom(self, msg: Odometry) -> None:
@@ -181,6 +317,8 @@ class WorldModelNode(Node):
             self.counts["frame_mismatch"] += 1
             self.last_error = f"/people in {msg.header.frame_id!r} but /odom in {self.odom.header.frame_id!r}"
             return
+        if msg.header.frame_id != self.people_frame:
+            self.check_memory_frame(msg.header.frame_id)
         o = self.odom.pose.pose
         pose = (o.position.x, o.position.y, quaternion_to_yaw(o.orientation))
         twist = self.cmd if self.cmd is not None else self.odom.twist.twist
@@ -238,6 +376,7 @@ class WorldModelNode(Node):
             + self.counts["bad_cmd_vel"]
             + self.counts["frame_mismatch"]
             + self.counts[OUT_OF_ORDER] + self.counts[FUTURE_STAMP] + self.counts[NON_FINITE_STAMP]
+            + self.memory_counts["place_memory_file_errors"]
         )
         level = OK if bad == 0 else WARN
         if self.counts["frames"] > 0 and self.counts["steps"] == 0 and bad > 0:
@@ -255,7 +394,8 @@ class WorldModelNode(Node):
                                            "calibration_points": self.stream.calibration.points,
                                            "place_memory_cells": memory.cells if memory is not None else 0,
                                            "place_memory_corrections": memory.corrections if memory is not None else 0,
-                                           "place_memory_points": memory.points if memory is not None else 0})
+                                           "place_memory_points": memory.points if memory is not None else 0,
+                                           **self.memory_counts})
 
 
 def main(args=None) -> None:

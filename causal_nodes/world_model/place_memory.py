@@ -16,9 +16,17 @@ that changes. Prequential: only outcomes already observed are ever added, never 
 """
 from __future__ import annotations
 
+import contextlib
+import glob
+import os
+import stat
+import time
+import uuid
+import zipfile
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +34,39 @@ from .calibration import PendingForecasts
 
 Key = tuple[int, int, int, int]
 """A cell: (level, cell x, cell y, heading bin)."""
+
+FILE_FORMAT = "causal_nodes.place_memory/1"
+"""Version tag of a saved memory (:meth:`PlaceMemory.save`); another tag is refused."""
+GEOMETRY = ("cell_size", "heading_bins", "min_speed", "speed_scaled", "levels")
+"""Settings that give the cells their meaning: a saved memory loads only into a memory with the same ones."""
+ARRAYS = ("meta", "keys", "sum", "count")
+"""The arrays of a saved memory (members ``<name>.npy`` of the npz)."""
+MAX_FILE_COUNT = 1e12
+"""Outcomes per cell and step a loaded file may hold (a live memory never nears it)."""
+MAX_FILE_MEAN = 1e9
+"""m (or m per m/s): the largest mean residual per cell and step a loaded file may hold. Finite numbers beyond these
+(a bit flip, a file made by hand) made the corrections overflow to inf, and so the published paths."""
+
+
+STALE_TEMPORARY_S = 3600.0
+"""A save's temporary file older than this was left by a process killed mid-write (a save takes well under a second)."""
+
+
+def remove_stale_temporaries(path: Path, older_than_s: float = STALE_TEMPORARY_S) -> int:
+    """Deletes ``path``'s temporary files (``.<name>.<hex>.tmp``, :meth:`PlaceMemory.save`) older than
+    ``older_than_s``: a robot killed mid-save leaves one per crash, and a robot is killed often. Younger ones may be
+    another writer's save in progress and are left. Returns how many were deleted."""
+    removed, now = 0, time.time()
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):  # gone already (another writer's cleanup) or not ours to delete
+            if now - tmp.lstat().st_mtime > older_than_s:
+                tmp.unlink()
+                removed += 1
+    return removed
+
+
+class PlaceMemoryFileError(ValueError):
+    """A memory file that cannot be loaded (missing, oversized, corrupt, another version, frame or geometry)."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +79,8 @@ class PlaceMemoryConfig:
     heading_bins: int = 8
     """Walking directions told apart per cell (equal sectors)."""
     min_speed: float = 0.2
-    """m/s: slower people have no heading; they share one bin per cell, residuals in world axes."""
+    """m/s, > 0: slower people have no heading; they share one bin per cell, residuals in world axes (0 gave a person
+    standing still a heading and a scale of 0/0: NaN in the cell, the corrections and the saved file)."""
     n0: float = 100.0
     """Shrinkage: a cell's mean residual is applied with weight n / (n + n0), n its scored outcomes at that step."""
     speed_scaled: bool = True
@@ -50,10 +92,17 @@ class PlaceMemoryConfig:
     """Cells kept; beyond, the least recently updated is evicted."""
     half_life: float = 0.0
     """Scored steps after which an outcome weighs half (0: never forget)."""
+    n0_slope: float = 0.0
+    """Shrinkage per step: step k of H uses ``n0 * (H / k) ** n0_slope`` (0: the same n0 at every step; > 0: the
+    early steps, where a place's mean residual is small against the tracker's noise, are shrunk more)."""
+    gain: float = 1.0
+    """The correction is multiplied by this (1: as estimated)."""
 
     def __post_init__(self) -> None:
-        if not self.cell_size > 0 or self.heading_bins < 1 or self.min_speed < 0 or self.n0 < 0 or self.levels < 1:
-            raise ValueError(f"need cell_size > 0, heading_bins >= 1, min_speed >= 0, n0 >= 0, levels >= 1: {self}")
+        if not self.cell_size > 0 or self.heading_bins < 1 or not self.min_speed > 0 or self.n0 < 0 or self.levels < 1:
+            raise ValueError(f"need cell_size > 0, heading_bins >= 1, min_speed > 0, n0 >= 0, levels >= 1: {self}")
+        if not (np.isfinite(self.n0_slope) and abs(self.n0_slope) <= 4 and 0 <= self.gain <= 4):
+            raise ValueError(f"need |n0_slope| <= 4 and 0 <= gain <= 4: {self}")
         if self.max_cells < 1 or self.half_life < 0:
             raise ValueError(f"need max_cells >= 1 and half_life >= 0 (0: never forget): {self}")
 
@@ -81,6 +130,8 @@ class PlaceMemory:
         """Scored forecast steps so far (the half-life's clock)."""
         self.corrections = 0
         """Forecasts that were corrected with some evidence (for diagnostics)."""
+        self.frame_id = ""
+        """The world frame of a loaded file's cells ('' if none was named)."""
 
     @property
     def cells(self) -> int:
@@ -147,16 +198,17 @@ class PlaceMemory:
         rows = np.array([[self._rows.get(key, -1) for key in cells]
                          for cells in self.keys(origin[finite], velocity[finite])])  # (m, levels), -1: unseen
         decay = self._decays(rows)
+        n0 = self.config.n0 * (self.horizon / np.arange(1, self.horizon + 1)) ** self.config.n0_slope  # (H,)
         estimate = np.zeros((len(index), self.horizon, 2))
         for level in reversed(range(rows.shape[1])):  # coarsest first: each finer cell's mean shrinks towards it
             row, known = rows[:, level], rows[:, level] >= 0
             count = np.where(known[:, None], self._count[row] * decay[:, level, None], 0.0)  # (m, H)
             total = np.where(known[:, None, None], self._sum[row] * decay[:, level, None, None], 0.0)
             seen = count > 0
-            shrunk = (total + self.config.n0 * estimate) / np.where(seen, count + self.config.n0, 1.0)[..., None]
+            shrunk = (total + n0[:, None] * estimate) / np.where(seen, count + n0, 1.0)[..., None]
             estimate = np.where(seen[..., None], shrunk, estimate)
             evidence[index] = np.maximum(evidence[index], count[:, -1])
-        local[index] = estimate
+        local[index] = estimate * self.config.gain
         axis, scale = self._frames(np.where(finite[:, None], velocity, 0.0))
         return self._to_world(axis, local * scale[:, None, None]), evidence
 
@@ -262,6 +314,157 @@ class PlaceMemory:
             local[np.arange(len(steps)), steps] = residuals
             self._add(cells, local, scored)
 
+    # persistence ----------------------------------------------------------------------------------------------
+    def save(self, path: str | Path, frame_id: str = "") -> int:
+        """Writes the cells (decayed to now; pending forecasts are not kept: their outcomes are still unknown) to
+        ``path`` atomically (a temporary file renamed), tagged with :data:`FILE_FORMAT`, the geometry, horizon, dt
+        and the world frame ``frame_id`` the cells are in. Returns the bytes written."""
+        keys = list(self._rows)
+        rows = np.array([self._rows[k] for k in keys], dtype=np.int64)
+        decay = self._decays(rows) if len(rows) else np.ones(0)
+        c = self.config
+        meta = np.array([FILE_FORMAT, frame_id, repr(self.horizon), repr(self.dt)]
+                        + [repr(getattr(c, name)) for name in GEOMETRY])
+        # Through a symlink to the file it names (replacing the link would leave that file stale); a temporary name
+        # of this write only, so two writers of one file (two nodes, a periodic save still running at shutdown)
+        # never write into each other's temporary file; synced before the rename, so a power cut leaves the old
+        # file or the new one, never a truncated one.
+        path = Path(os.path.realpath(path))
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(tmp, "xb") as f:
+                np.savez(f, meta=meta, keys=np.array(keys, dtype=np.int64).reshape(-1, 4),
+                         sum=self._sum[rows] * decay[:, None, None], count=self._count[rows] * decay[:, None])
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # a failed write (disk full, unwritable folder) leaves nothing behind
+            raise
+        remove_stale_temporaries(path)
+        return path.stat().st_size
+
+    def load(self, path: str | Path, frame_id: str = "", weight: float = 1.0, max_bytes: int = 64 << 20) -> int:
+        """Replaces the cells by those saved in ``path`` (:meth:`save`), each outcome weighing ``weight`` (in
+        (0, 1]: an earlier visit counts less than what is seen now, see docs/world_model.md, fifth pass). Refuses,
+        with :class:`PlaceMemoryFileError` and the memory left empty, a file over ``max_bytes``, unreadable or
+        corrupt, of another :data:`FILE_FORMAT`, horizon, dt, geometry (:data:`GEOMETRY`) or ``frame_id`` (when
+        both name one), or holding non-finite or negative numbers. Beyond ``max_cells`` the cells seen most keep.
+        Returns the cells loaded."""
+        if not 0 < weight <= 1:
+            raise ValueError(f"weight must be in (0, 1], got {weight}")
+        self._clear()
+        path = Path(path)
+        try:
+            status = path.stat()
+        except OSError as exc:
+            raise PlaceMemoryFileError(f"place memory file {path}: {exc.strerror or exc}") from exc
+        if not stat.S_ISREG(status.st_mode):  # a folder, a FIFO (opening it would block the node), a device
+            raise PlaceMemoryFileError(f"place memory file {path} is not a regular file")
+        if status.st_size > max_bytes:
+            raise PlaceMemoryFileError(f"place memory file {path} has {status.st_size} bytes, over the {max_bytes} "
+                                       "allowed")
+        try:
+            claimed = _array_bytes(path)
+            if claimed > max_bytes:
+                raise PlaceMemoryFileError(f"place memory file {path} holds arrays of {claimed} bytes, over the "
+                                           f"{max_bytes} allowed")
+            with np.load(path, allow_pickle=False) as data:
+                meta, keys, total, count = (data[k] for k in ARRAYS)
+        except PlaceMemoryFileError:
+            raise
+        except Exception as exc:  # a corrupt zip/npy raises many types; all mean the same to the caller
+            raise PlaceMemoryFileError(f"place memory file {path} is not a readable memory: {exc}") from exc
+        expected = [FILE_FORMAT, None, repr(self.horizon), repr(self.dt)] + [repr(getattr(self.config, name))
+                                                                            for name in GEOMETRY]
+        meta = [str(m) for m in meta.tolist()] if meta.ndim == 1 else []
+        if len(meta) != len(expected) or meta[0] != FILE_FORMAT:
+            raise PlaceMemoryFileError(f"place memory file {path} is not {FILE_FORMAT}: {meta[:1]}")
+        for name, want, got in zip(["format", "frame_id", "horizon", "dt", *GEOMETRY], expected, meta, strict=True):
+            if want is not None and want != got:
+                raise PlaceMemoryFileError(f"place memory file {path} has {name} {got}, this memory {want}")
+        if frame_id and meta[1] and frame_id != meta[1]:
+            raise PlaceMemoryFileError(f"place memory file {path} is in frame {meta[1]!r}, /people in {frame_id!r}")
+        keys = self._checked_cells(path, keys, total, count)
+        keep = np.argsort(count[:, -1] + count.sum(axis=1) * 1e-9, kind="stable")[-self.config.max_cells:]
+        keep.sort()
+        for row, i in enumerate(keep.tolist()):
+            self._rows[tuple(keys[i].tolist())] = row
+        m = len(keep)
+        self.frame_id = meta[1]
+        self._sum[:m] = total[keep]
+        self._count[:m] = count[keep]
+        self.discount(weight)
+        return m
+
+    def _checked_cells(self, path: Path, keys: np.ndarray, total: np.ndarray, count: np.ndarray) -> np.ndarray:
+        """``keys`` as int64 (n, 4) if the cells are well-formed, else :class:`PlaceMemoryFileError`. The dtypes are
+        checked first: a valid npz may hold strings, complex or unsigned numbers, 0-d arrays, and those made the
+        checks below raise TypeError (the node died at start) or loaded keys no int64 holds (its next save died)."""
+        c = self.config
+        typed = (keys.ndim == 2 and keys.dtype.kind in "iu" and total.dtype.kind == "f" and count.dtype.kind == "f")
+        n = keys.shape[0] if typed else -1
+        well_formed = (typed and keys.shape == (n, 4) and total.shape == (n, self.horizon, 2)
+                       and count.shape == (n, self.horizon) and np.isfinite(total).all() and np.isfinite(count).all()
+                       and not (count < 0).any() and not (count > MAX_FILE_COUNT).any()
+                       and not (np.abs(total) > MAX_FILE_MEAN * count[..., None]).any())
+        if well_formed:  # in range of this geometry (a level or heading bin beyond it names no cell) and of int64
+            level, heading = keys[:, 0], keys[:, 3]
+            int64 = np.iinfo(np.int64)
+            well_formed = bool((level >= 0).all() and (level < c.levels).all() and (heading >= 0).all()
+                               and (heading <= c.heading_bins).all() and (keys >= int64.min).all()
+                               and (keys <= int64.max).all())
+        if well_formed:
+            keys = keys.astype(np.int64)
+            well_formed = len({tuple(k) for k in keys.tolist()}) == n
+        if not well_formed:
+            raise PlaceMemoryFileError(f"place memory file {path}: cells malformed (dtypes, shapes, non-finite, "
+                                       "negative, out of range or repeated)")
+        return keys
+
+    @staticmethod
+    def largest_file_bytes(max_cells: int, horizon: int) -> int:
+        """An upper bound of the bytes of a file :meth:`save` writes for ``max_cells`` cells (keys, sums, counts and
+        64 KiB for the tags and headers): a file-size limit below it refuses files this memory may write."""
+        return int(max_cells) * 8 * (4 + 3 * int(horizon)) + (64 << 10)
+
+    def discount(self, weight: float) -> None:
+        """Every outcome so far weighs ``weight`` (in (0, 1]): the means stay, the evidence shrinks, so what is seen
+        from now on soon outweighs an earlier visit (a loaded file, other recordings of the place)."""
+        if not 0 < weight <= 1:
+            raise ValueError(f"weight must be in (0, 1], got {weight}")
+        self._sum *= weight
+        self._count *= weight
+
+    def _clear(self) -> None:
+        self._rows.clear()
+        self._sum[:] = 0.0
+        self._count[:] = 0.0
+        self._at[:] = 0.0
+        self.points = 0
+
     def forget_except(self, keys: set) -> None:
         """Drop pending forecasts of people no longer tracked (bounded by the people in view)."""
         self._pending.forget_except(keys)
+
+
+def _array_bytes(path: Path) -> int:
+    """Bytes the arrays of the npz at ``path`` take once read, from their .npy headers, before any is read: the file
+    size alone does not bound them (a compressed member, a header claiming more than the member holds). An array
+    missing, of object dtype (pickles) or of an unknown .npy version raises ValueError."""
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for name in ARRAYS:
+            with archive.open(f"{name}.npy") as member:
+                version = np.lib.format.read_magic(member)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                else:
+                    raise ValueError(f"{name}: .npy version {version} not read")
+                if dtype.hasobject:
+                    raise ValueError(f"{name}: object arrays (pickles) are not read")
+                total += int(np.prod(shape, dtype=object)) * dtype.itemsize
+    return total

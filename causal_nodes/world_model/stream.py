@@ -15,6 +15,7 @@ absurd detection (1e20 m) would otherwise turn its cache, and every later foreca
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -76,14 +77,17 @@ class WorldModelStream:
     after ``noise_half_life`` second differences (0: never; else at least the estimator's ``min_samples``).
     ``place_memory``: correct the published (calibrated) paths by how people who were at the same place, heading the
     same way, moved compared with their forecasts (:class:`.place_memory.PlaceMemory`, world frame; None: off; reset
-    with the stream like the calibration). ``time_rules``: when a stamp far back or (confirmed) far ahead starts the
-    stream over; ``time_resets`` counts those by reason. ``max_range_m``: see the module docstring."""
+    with the stream like the calibration, back to ``place_memory_start`` when given: a memory of an earlier visit,
+    e.g. :meth:`.place_memory.PlaceMemory.load`, never the outcomes of the stream that was reset). ``time_rules``:
+    when a stamp far back or (confirmed) far ahead starts the stream over; ``time_resets`` counts those by reason.
+    ``max_range_m``: see the module docstring."""
 
     def __init__(self, model: WorldModel, horizon: int, min_step_interval: float | None = None,
                  track_noise: TrackNoise | None = None, calibrate: bool = False, time_rules: TimeRules | None = None,
                  max_range_m: float = MAX_RANGE_M, max_people: int = MAX_PEOPLE,
                  tracker_gate_m: float = TRACKER_GATE_M, calibration_half_life: float = 0.0,
-                 noise_half_life: float = 0.0, place_memory: PlaceMemoryConfig | None = None) -> None:
+                 noise_half_life: float = 0.0, place_memory: PlaceMemoryConfig | None = None,
+                 place_memory_start: PlaceMemory | None = None) -> None:
         if not 1 <= horizon <= model.horizon_max:
             raise ValueError(f"horizon must be in 1..{model.horizon_max}, got {horizon}")
         self.model = model
@@ -95,6 +99,7 @@ class WorldModelStream:
         self.calibrate = calibrate
         self.calibration_half_life = calibration_half_life
         self.place_memory_config = place_memory
+        self.place_memory_start = place_memory_start
         self.time_rules = time_rules if time_rules is not None else TimeRules()
         self._future = ForwardJumpGuard(self.time_rules)
         self.time_resets = {JUMPED_BACK: 0, JUMPED_FORWARD: 0}
@@ -120,10 +125,27 @@ class WorldModelStream:
         self._velocities = VelocityFilter(self.track_noise)
         self.noise_estimator.forget_except(set())
         self.calibration = HorizonDamping(self.horizon, self.model.dt, half_life_points=self.calibration_half_life)
-        self.place_memory = (PlaceMemory(self.horizon, self.model.dt, self.place_memory_config)
-                             if self.place_memory_config is not None else None)
+        self.place_memory = self._start_place_memory()
         self._future.clear()
         self.tracker.reset()
+
+    def _start_place_memory(self) -> PlaceMemory | None:
+        """A fresh place memory: a copy of ``place_memory_start`` (e.g. loaded from a file), else empty."""
+        if self.place_memory_config is None:
+            return None
+        if self.place_memory_start is not None:
+            return copy.deepcopy(self.place_memory_start)
+        return PlaceMemory(self.horizon, self.model.dt, self.place_memory_config)
+
+    def drop_place_memory_start(self) -> None:
+        """Forget the starting memory (found to be another place's) and start the place memory empty."""
+        self.place_memory_start = None
+        self.restart_place_memory()
+
+    def restart_place_memory(self) -> None:
+        """The place memory back to ``place_memory_start`` (else empty), the rest of the stream kept: when the world
+        frame of its cells changed, what it learned describes other places in the new frame."""
+        self.place_memory = self._start_place_memory()
 
     @property
     def last_stamp(self) -> float | None:
