@@ -127,8 +127,9 @@ def main(argv=None) -> int:
     ap.add_argument("--candidates", type=int, default=32)
     ap.add_argument("--stream-steps", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=30, help="timed rollouts per variant")
-    ap.add_argument("--baseline-rollout", type=Path, default=None,
-                    help="another rollout ONNX timed on the same inputs in the same run (e.g. the previous release)")
+    ap.add_argument("--baseline-rollout", type=Path, action="append", default=[],
+                    help="another rollout ONNX timed on the same inputs in the same run (e.g. the previous release); "
+                         "repeat for several")
     ap.add_argument("--baseline-step", type=Path, default=None,
                     help="another step ONNX timed against this model's step graph (graph alone, same random inputs "
                          "of each graph's shapes, interleaved) in the same run, e.g. the graph before an input changed")
@@ -186,8 +187,8 @@ def main(argv=None) -> int:
         wm.metadata["rollout_model"]["file"])
     variants["graph only (fp32)"] = rollout_file
     variants.update(reduced_precision_variants(rollout_file, Path(tmp.name)))
-    if args.baseline_rollout is not None:
-        variants["baseline"] = args.baseline_rollout
+    for path in args.baseline_rollout:
+        variants[f"baseline rollout graph `{path.name}`"] = path
     sessions = {name: raw_session(path, rng) for name, path in variants.items()}
     for name, (sess, feeds) in sessions.items():
         fns[name] = (lambda s, f: lambda: s.run(None, f))(sess, feeds)
@@ -195,8 +196,7 @@ def main(argv=None) -> int:
     res = interleaved(fns, args.rounds)
     rows.append((f"rollout {k}x12, {n} people (runtime call, {bucket}-person graph)", res["ours"]))
     for name in variants:
-        label = {"baseline": f"baseline rollout graph `{args.baseline_rollout.name if args.baseline_rollout else ''}`",
-                 }.get(name, f"rollout graph alone, {name}")
+        label = name if name.startswith("baseline") else f"rollout graph alone, {name}"
         rows.append((label, res[name]))
     deviation = {}
     ref = sessions["graph only (fp32)"]

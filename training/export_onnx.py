@@ -26,7 +26,7 @@ from causal_nodes.world_model.metadata import (
     STEP_OUTPUTS,
     sha256_file,
 )
-from training.model import ACTION_COLUMNS, StreamingWorldModel
+from training.model import ACTION_COLUMNS, EFFECT_INPUTS, StreamingWorldModel
 
 OPSET = 17
 
@@ -200,7 +200,12 @@ def load_checkpoint(path: Path) -> StreamingWorldModel:
     from training.model import WorldModelConfig
 
     ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
-    model = StreamingWorldModel(WorldModelConfig(**ckpt["config"]))
+    config = dict(ckpt["config"])
+    first = ckpt["state_dict"].get("effect.net.0.weight")
+    if first is not None:  # the robot-effect head's shape is in its weights (older .pt files lack these keys)
+        config.setdefault("effect_hidden", int(first.shape[0]))
+        config.setdefault("effect_context", int(first.shape[1]) > EFFECT_INPUTS)
+    model = StreamingWorldModel(WorldModelConfig(**config))
     model.load_state_dict(ckpt["state_dict"])
     return model.eval()
 

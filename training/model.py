@@ -35,6 +35,7 @@ from torch import nn
 NEG = -1.0e4  # additive mask; finite so fp16 engines never produce inf - inf = NaN
 ACTION_COLUMNS = 3  # linear m/s, angular rad/s, robot_present (1: people can see the robot, 0: a virtual robot)
 EMBED_INPUTS = 5 + ACTION_COLUMNS  # x, y, range, vx, vy + the action columns
+EFFECT_INPUTS = EMBED_INPUTS - 1  # the robot-effect head sees the token's raw inputs except the flag that gates it
 
 
 @dataclass
@@ -56,6 +57,9 @@ class WorldModelConfig:
     disp_scale: float = 0.4
     logvar_min: float = -12.0
     logvar_max: float = 4.0
+    effect_hidden: int = 32  # width of the robot-effect head's two hidden layers (issue #16, fifth pass)
+    effect_context: bool = True  # the head also reads the base's final token (its view of the others and the past)
+    effect_scale: float = 1.0  # the head's output times this (its bound too): a share of the learned effect
 
     @property
     def slots(self) -> int:
@@ -186,6 +190,45 @@ class Layer(nn.Module):
         return x + self.ffn(self.norm_f(x))
 
 
+class RobotEffectHead(nn.Module):
+    """How a person's next step changes because they see the robot (issue #16, fifth pass).
+
+    The forecast is ``base + robot_present × effect``: the base (every other weight) is trained on ETH/UCY, where
+    no robot exists, and stays frozen; this head is trained afterwards on the simulator's robot-interaction
+    episodes only (``training/train_effect_head.py``), on the simulator's *effect* of the robot (the paths with minus
+    without people seeing it), so it learns the response to the robot, not how the simulator's people differ from
+    real ones. With ``robot_present = 0`` (every ETH/UCY window) its output is multiplied by zero and the forecast is
+    the base's, bit for bit. Inputs: the token's own raw inputs (position, range, ground velocity in the robot frame,
+    the robot's command) and, with ``effect_context``, the base's normalised final token (what it made of the
+    others and of the person's past). The last layer starts at zero, so an untrained head changes nothing.
+    """
+
+    def __init__(self, cfg: WorldModelConfig) -> None:
+        super().__init__()
+        h = cfg.effect_hidden
+        self.context = cfg.effect_context
+        inputs = EFFECT_INPUTS + (cfg.d_model if cfg.effect_context else 0)
+        self.net = nn.Sequential(nn.Linear(inputs, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 2))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        # at most 2 × disp_scale (0.8 m per 0.4 s step, a 2 m/s change of velocity) whatever the input: a robot's
+        # command or a person far outside the simulator's episodes cannot throw a forecast away; ``effect_scale``
+        # (training/scale_effect_head.py) keeps that share of the learned effect
+        self.bound = 2.0 * cfg.disp_scale * cfg.effect_scale
+
+    def forward(self, raw: torch.Tensor, inv_scale: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Displacement change (N, 2) in the robot frame from raw inputs (N, EFFECT_INPUTS) and, with
+        ``effect_context``, the base's normalised final token (N, d_model), bounded by ``bound`` (tanh; zero weights
+        give exactly zero); the input normalisation is folded into the first layer."""
+        first, mid, last = self.net[0], self.net[2], self.net[4]
+        if self.context:
+            raw = torch.cat([raw, context], dim=-1)
+            inv_scale = torch.cat([inv_scale, inv_scale.new_ones(context.shape[-1])])
+        z = torch.relu(nn.functional.linear(raw, first.weight * inv_scale, first.bias))
+        z = torch.relu(mid(z))
+        return torch.tanh(nn.functional.linear(z, last.weight, last.bias)) * self.bound
+
+
 class StreamingWorldModel(nn.Module):
     def __init__(self, cfg: WorldModelConfig) -> None:
         super().__init__()
@@ -212,35 +255,54 @@ class StreamingWorldModel(nn.Module):
         self.register_buffer("head_scale", torch.tensor([cfg.disp_scale] * 2 + [1.0] * 2), persistent=False)
         self.register_buffer("head_offset", torch.tensor([0.0] * 2 + [-4.0] * 2), persistent=False)
         self.register_buffer("eye", torch.eye(cfg.p_max), persistent=False)
+        self.effect = RobotEffectHead(cfg)
+
+    def base_parameters(self) -> list[nn.Parameter]:
+        """Every weight but the robot-effect head's (what ``train_effect_head`` freezes)."""
+        own = {id(p) for p in self.effect.parameters()}
+        return [p for p in self.parameters() if id(p) not in own]
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """Also loads weights of the 7-input model (before the robot_present column), with that column zero:
-        such a model predicts exactly what it did, whatever the flag."""
+        """Also loads weights of the 7-input model (before the robot_present column), with that column zero, and
+        of models without the robot-effect head, with an all-zero head: such a model predicts exactly what it
+        did, whatever the flag."""
         w = state_dict.get("embed_in.weight")
         if w is not None and w.shape[1] == EMBED_INPUTS - 1:
             state_dict = {**state_dict, "embed_in.weight": torch.cat([w, w.new_zeros(w.shape[0], 1)], dim=1)}
+        if not any(k.startswith("effect.") for k in state_dict):
+            zero = {f"effect.{k}": torch.zeros_like(v) for k, v in self.effect.state_dict().items()}
+            state_dict = {**state_dict, **zero}
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
-    # -- shared pieces -------------------------------------------------------------------------
-    def embed(self, xy: torch.Tensor, vel: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """Tokens (B*P, D) from robot-frame positions and velocities (B, P, 2) and the action (B, P, 3):
-        [linear, angular, robot_present]."""
-        r = torch.sqrt((xy * xy).sum(-1, keepdim=True) + 1e-6)
-        raw = torch.cat([xy, r, vel, action], dim=-1)
-        z = nn.functional.linear(raw.reshape(-1, EMBED_INPUTS), self.embed_in.weight * self.inv_scale,
-                                 self.embed_in.bias)
-        return self.embed_out(torch.relu(z))
+    @property
+    def has_effect(self) -> bool:
+        """Whether the robot-effect head can change anything (an untrained or missing head is all zero)."""
+        last = self.effect.net[-1]
+        return bool(last.weight.abs().sum() + last.bias.abs().sum() > 0)
 
-    def head_out(self, x: torch.Tensor, vel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # -- shared pieces -------------------------------------------------------------------------
+    def embed(self, xy: torch.Tensor, vel: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Tokens (B*P, D) from robot-frame positions and velocities (B, P, 2) and the action (B, P, 3):
+        [linear, angular, robot_present]; also the raw inputs (B*P, EMBED_INPUTS) for the robot-effect head."""
+        r = torch.sqrt((xy * xy).sum(-1, keepdim=True) + 1e-6)
+        raw = torch.cat([xy, r, vel, action], dim=-1).reshape(-1, EMBED_INPUTS)
+        z = nn.functional.linear(raw, self.embed_in.weight * self.inv_scale, self.embed_in.bias)
+        return self.embed_out(torch.relu(z)), raw
+
+    def head_out(self, x: torch.Tensor, vel: torch.Tensor, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance (B, P, 2) of the next displacement from tokens x (B*P, D).
 
         The mean is a residual on the constant-velocity step; the residual scale and the log-variance
-        offset are folded into the head's weights (constants in the exported graphs)."""
+        offset are folded into the head's weights (constants in the exported graphs). The robot-effect head's
+        displacement change is added times the token's ``robot_present`` (last raw column): zero where no robot
+        is seen, whatever the head outputs."""
         c = self.cfg
         w = self.head.weight * self.head_scale.unsqueeze(-1)
-        out = nn.functional.linear(self.norm_out(x), w, self.head.bias * self.head_scale + self.head_offset)
+        token = self.norm_out(x)
+        out = nn.functional.linear(token, w, self.head.bias * self.head_scale + self.head_offset)
         mean, logvar = out.reshape(vel.shape[:-1] + (4,)).chunk(2, dim=-1)
-        return vel * c.dt + mean, torch.clamp(logvar, c.logvar_min, c.logvar_max)
+        effect = self.effect(raw[:, :EFFECT_INPUTS], self.inv_scale[:EFFECT_INPUTS], token) * raw[:, EFFECT_INPUTS:]
+        return vel * c.dt + mean + effect.reshape(vel.shape), torch.clamp(logvar, c.logvar_min, c.logvar_max)
 
     def _eye(self, p: int) -> torch.Tensor:
         return self.eye[:p, :p]
@@ -252,7 +314,7 @@ class StreamingWorldModel(nn.Module):
         past_valid (B,P,C); past_age (C,) int64; write_onehot (C,) (all zero: read only, nothing
         written, as a rollout step). Returns mean, logvar (B,P,2), present_k, present_v (L,B,P,C,D)."""
         b, p = mask.shape
-        x = self.embed(people[..., :2], people[..., 2:4], action.unsqueeze(1).expand(b, p, action.shape[-1]))
+        x, raw = self.embed(people[..., :2], people[..., 2:4], action.unsqueeze(1).expand(b, p, action.shape[-1]))
         eye = self._eye(p)
         ks, vs = [], []
         for i, layer in enumerate(self.layers):
@@ -264,7 +326,7 @@ class StreamingWorldModel(nn.Module):
         w = write_onehot.reshape(1, 1, 1, -1, 1)
         present_k = past_k * (1.0 - w) + torch.stack(ks).unsqueeze(-2) * w
         present_v = past_v * (1.0 - w) + torch.stack(vs).unsqueeze(-2) * w
-        mean, logvar = self.head_out(x, people[..., 2:4])
+        mean, logvar = self.head_out(x, people[..., 2:4], raw)
         return mean, logvar, present_k, present_v
 
     # -- unrolled rollout (the batched rollout ONNX graph) -------------------------------------
@@ -301,14 +363,14 @@ class StreamingWorldModel(nn.Module):
         for h in range(horizon):
             rel = torch.matmul(pos - origin[:, h], to_robot[:, h])
             velr = torch.matmul(vel, to_robot[:, h])
-            x = self.embed(rel, velr, acts[:, h])
+            x, raw = self.embed(rel, velr, acts[:, h])
             for i, layer in enumerate(self.layers):
                 q, k, v = layer.project(x, k_count)
                 extra = (first[i][0], first[i][1], h) if h > 0 else None
                 x = layer.attend(x, q, k, v, now_bias[i], memories[i], h, extra)
                 if h == 0:
                     first.append((k, v))
-            mean, logvar = self.head_out(x, velr)
+            mean, logvar = self.head_out(x, velr, raw)
             # a sample perturbs the positions; the velocity the next step sees is the mean one, so the noise
             # does not compound through the model's input (fed back, it drove samples metres off in 12 steps)
             d0 = torch.matmul(mean, to_start[:, h])

@@ -132,7 +132,10 @@ def train(args: argparse.Namespace) -> dict:
                   scale_range=tuple(args.scale_range), noise=args.aug_noise, noise_max=args.noise_max)
     sampler = BatchSampler(real, sim, args.batch, cfg.p_max, args.p_sim)
     model = StreamingWorldModel(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    # the robot-effect head is trained afterwards, on the simulator only, with this base frozen
+    # (training/train_effect_head.py); here it stays all zero and out of the optimizer and the gradient clip
+    model.effect.requires_grad_(False)
+    opt = torch.optim.AdamW(model.base_parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.iterations, pct_start=0.1)
     t0, log = time.time(), []
     for it in range(args.iterations):

@@ -360,8 +360,13 @@ def evaluate_scene(model, data: Path, scene: str, best_of: int = 20, seed: int =
     return result
 
 
+PROBE_START = (6.0, 0.3)  # the probe person's first observed position in the robot frame (m)
+PROBE_WALK = 1.0  # their speed towards the robot (m/s)
+
+
 def robot_response_probe(model, speed: float = 0.8) -> dict[str, float]:
-    """How much predicted people react to the robot's action (no ground truth: a behaviour probe).
+    """How much predicted people react to the robot's action (a behaviour probe; the simulator's answer to the
+    same scene is :func:`causal_nodes.evaluation.probe_truth.simulated_robot_response`).
 
     A person walks head-on towards the robot at 1 m/s, 6 m ahead and 0.3 m to the side, for 8
     steps while the robot stands. Then the model predicts 12 steps with the robot standing still
@@ -370,16 +375,28 @@ def robot_response_probe(model, speed: float = 0.8) -> dict[str, float]:
     model that ignores the robot gives identical paths (and a collision course when driving). The robot is
     one the person can see (``robot_present`` 1, restored after).
     """
+    return probe_metrics(robot_response_paths(model, speed), speed)
+
+
+def robot_response_paths(model, speed: float = 0.8) -> np.ndarray:
+    """The probe person's predicted paths (2, H, 2) with the robot standing (0) and driving at ``speed`` (1), in
+    the robot frame at the forecast's start (the scene of :func:`robot_response_probe`)."""
     before = model.robot_present
     model.robot_present = True
     try:
         model.reset()
         for t in range(OBS):
-            model.step(np.array([[6.0 - 0.4 * t, 0.3, -1.0, 0.0]]), None, (0.0, 0.0))
+            model.step(np.array([[PROBE_START[0] - PROBE_WALK * DT * t, PROBE_START[1], -PROBE_WALK, 0.0]]), None,
+                       (0.0, 0.0))
         actions = np.array([[0.0, 0.0], [speed, 0.0]])
-        paths = model.rollout(PRED, actions)[:, 0]  # (2, H, 2) in the robot frame at the start
+        return model.rollout(PRED, actions)[:, 0]  # (2, H, 2) in the robot frame at the start
     finally:
         model.robot_present = before
+
+
+def probe_metrics(paths: np.ndarray, speed: float) -> dict[str, float]:
+    """The probe's figures from the person's paths (2, H, 2) with the robot standing (0) and driving (1) at
+    ``speed`` from the probe's start, in the robot frame at that start."""
     robot_x = np.stack([np.zeros(PRED), speed * DT * np.arange(1, PRED + 1)])  # robot x after each step
     gaps = np.hypot(paths[..., 0] - robot_x, paths[..., 1])
     return {"lateral_offset_stand_m": float(np.abs(paths[0, :, 1]).max()),

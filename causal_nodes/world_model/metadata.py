@@ -13,9 +13,14 @@ from pathlib import Path
 # /2: rollouts read the cache without writing imagined steps (past_valid (1, P, C)), joint attention,
 # optional rollout graphs per person bucket. /3: the action input has a third column, robot_present
 # (action (1, 3), actions (K, H, 3)). Older files are refused with the re-export / retrain commands.
-FORMAT = "causal_nodes.world_model/3"
+# /4 (issue #16, fifth pass): the forecast is base + robot_present × a robot-effect head trained on the simulator;
+# same inputs and outputs, but robot_present now switches that head, so a /3 file is refused rather than read as one.
+FORMAT = "causal_nodes.world_model/4"
 UPGRADE = {
-    "causal_nodes.world_model/2": "its action input lacks the robot_present column (format /3, issue #16); "
+    "causal_nodes.world_model/3": "it has no robot-effect head (format /4, issue #16, fifth pass); re-export it from "
+    "its weights with an all-zero head, which keeps its predictions exactly: python -m training.export_onnx "
+    "{stem}.pt, or give it a head trained on the simulator: python -m training.train_effect_head --base {stem}.pt",
+    "causal_nodes.world_model/2": "its action input lacks the robot_present column (format /3 and later, issue #16); "
     "re-export it from its weights, which keeps its predictions exactly (flag weight 0): "
     "python -m training.export_onnx {stem}.pt, or retrain: python -m training.train_world_model --data "
     "/path/to/eth_ucy --out {folder}",

@@ -57,7 +57,7 @@ def test_format_2_files_are_refused_with_the_upgrade_commands(model_path, tmp_pa
     path = _copy_model(model_path, tmp_path)
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text())
-    assert meta["format"] == "causal_nodes.world_model/3"
+    assert meta["format"] == "causal_nodes.world_model/4"
     assert meta["step_model"]["inputs"][2] == {"name": "action", "shape": [1, 3], "dtype": "tensor(float)"}
     meta["format"] = "causal_nodes.world_model/2"
     meta_path.write_text(json.dumps(meta))
@@ -67,14 +67,38 @@ def test_format_2_files_are_refused_with_the_upgrade_commands(model_path, tmp_pa
     assert "python -m training.train_world_model" in str(err.value)
 
 
-def test_shipped_models_predict_the_same_with_either_flag(model_path):
-    """The shipped graphs carry weights trained before the flag (flag weight 0): robot_present changes nothing."""
+def test_format_3_files_are_refused_with_the_head_commands(model_path, tmp_path):
+    """/3 graphs have the same inputs but no robot-effect head: robot_present means something else in them, so
+    they are refused, naming the re-export (all-zero head, same predictions) and the head's training command."""
+    path = _copy_model(model_path, tmp_path)
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    meta["format"] = "causal_nodes.world_model/3"
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="robot-effect head") as err:
+        WorldModel(path, backend="cpu")
+    stem = path.with_suffix("")
+    assert f"python -m training.export_onnx {stem}.pt" in str(err.value)
+    assert f"python -m training.train_effect_head --base {stem}.pt" in str(err.value)
+
+
+def test_the_shipped_models_flag_switches_the_robot_effect_head_only(model_path):
+    """The shipped base weights were trained before the flag (flag weight 0), so robot_present only switches the
+    robot-effect head: a model with a trained head (metadata ``training.robot_effect``, the default model) predicts
+    differently with the flag on, one without (the LOO and sim models, all-zero head) exactly the same."""
+    meta = json.loads(model_path.with_suffix(".json").read_text())
+    trained = "robot_effect" in meta.get("training", {})
     wm = {present: WorldModel(model_path, backend="cpu", robot_present=present) for present in (True, False)}
+    acts = np.array([[0.0, 0.0], [0.8, 0.0]])
+    gaps = []
     for t in range(6):
         means = [m.step(_walkers(3, t), robot_action=(0.4, 0.1))[0] for m in wm.values()]
-        np.testing.assert_array_equal(means[0], means[1])
-    acts = np.array([[0.0, 0.0], [0.8, 0.0]])
-    np.testing.assert_array_equal(wm[True].rollout(12, acts), wm[False].rollout(12, acts))
+        gaps.append(float(np.abs(means[0] - means[1]).max()))
+    gaps.append(float(np.abs(wm[True].rollout(12, acts) - wm[False].rollout(12, acts)).max()))
+    if trained:
+        assert max(gaps) > 0.01, gaps
+    else:
+        assert max(gaps) == 0.0, gaps
 
 
 def test_metadata_mismatch_is_rejected(model_path, tmp_path):
