@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from training.export_onnx import export_all, load_checkpoint, update_metrics
-from training.train_effect_head import paired_windows, probe_vs_simulator, sim_accuracy
+from training.export_onnx import export_all, load_checkpoint
+from training.train_effect_head import paired_windows, save_and_report, sim_accuracy
 
 NO_LOSS = ("all_model_ade", "all_model_fde", "near_model_ade", "near_model_fde")
 
@@ -78,18 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     buckets = tuple(b["people"] for b in meta.get("rollout_buckets", []))
     paths = export_all(model, args.out, args.name, training, {}, buckets)
-    torch.save({"config": model.cfg.to_dict(), "state_dict": model.state_dict()}, args.out / f"{args.name}.pt")
-    from causal_nodes.evaluation.trajectories import robot_response_probe
-    from causal_nodes.world_model.runtime import WorldModel
-
-    wm = WorldModel(paths["step"], backend="cpu")
-    test = range(args.test_seed_start, args.test_seed_start + args.test_seeds)
-    metrics = {"robot_response_probe": robot_response_probe(wm), "robot_response_vs_simulator": probe_vs_simulator(wm),
-               "robot_effect_sim_test": {"seeds": f"{test.start}..{test.stop - 1}",
-                                         **sim_accuracy(model, *paired_windows(test, model.cfg, args.sim_cache))}}
-    update_metrics(paths["metadata"], metrics)
-    print(json.dumps(metrics))
-    print(json.dumps({k: str(v) for k, v in paths.items()}))
+    save_and_report(model, paths, args.out / f"{args.name}.pt",
+                    range(args.test_seed_start, args.test_seed_start + args.test_seeds), args.sim_cache)
     return 0
 
 

@@ -18,6 +18,27 @@ from causal_nodes.world_model.eth_ucy import Window
 SCENARIOS = ("crossing", "corridor_passing", "crowd", "overtaking", "approach_standing")
 
 
+class RandomCommands:
+    """The robot's random driving in the training episodes: every 2-4 s, with probability 1/2 a new command
+    (0-1 m/s, ±0.8 rad/s) and otherwise the scenario's own controller. Seeded from the episode's seed, so an
+    episode and its counterfactual twin drive the robot identically."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed + 7919)
+        self.command: tuple[float, float] | None = None
+        self.hold = 0
+
+    def apply(self, sim) -> None:
+        """Sets this simulator step's command (call once per step, before ``sim.step()``)."""
+        if self.hold <= 0:
+            rng = self.rng
+            self.command = (rng.uniform(0.0, 1.0), rng.uniform(-0.8, 0.8)) if rng.random() < 0.5 else None
+            self.hold = int(rng.uniform(2.0, 4.0) / sim.dt)
+        if self.command is not None:
+            sim.set_command(*self.command)
+        self.hold -= 1
+
+
 def simulate_episode(scenario: str, seed: int, duration_s: float, dt: float, robot_aware: bool = True) -> tuple:
     """(positions (T, N, 2), robot poses (T, 3), robot actions (T, 2)) sampled every ``dt``. ``robot_aware=False``
     makes every person ignore the robot (no person-robot force): the same episodes without the robot's effect."""
@@ -28,19 +49,13 @@ def simulate_episode(scenario: str, seed: int, duration_s: float, dt: float, rob
     if not robot_aware:
         sim.robot_aware[:] = False
     every = max(1, int(round(dt / sim.dt)))
-    rng = np.random.default_rng(seed + 7919)
-    command, hold = None, 0
+    commands = RandomCommands(seed)
     pos, poses = [], []
     for k in range(int(round(duration_s / sim.dt)) + 1):
         if k % every == 0:
             pos.append(sim.positions.copy())
             poses.append(sim.robot_pose.copy())
-        if hold <= 0:
-            command = (rng.uniform(0.0, 1.0), rng.uniform(-0.8, 0.8)) if rng.random() < 0.5 else None
-            hold = int(rng.uniform(2.0, 4.0) / sim.dt)
-        if command is not None:
-            sim.set_command(*command)
-        hold -= 1
+        commands.apply(sim)
         sim.step()
     pos, poses = np.array(pos), np.array(poses)
     return pos, poses, _actions(poses, dt)
@@ -86,8 +101,7 @@ def counterfactual_windows(scenarios: Sequence[str], seeds: Sequence[int], obs: 
             sc.physical.camera.enabled = False
             sim = sc.make_simulator(int(seed))
             every = max(1, int(round(dt / sim.dt)))
-            rng = np.random.default_rng(int(seed) + 7919)
-            command, hold = None, 0
+            commands = RandomCommands(int(seed))
             pos, poses, speeds, forks = [], [], [], {}
             total = int(round(duration_s / sim.dt)) + 1
             for k in range(total):
@@ -97,12 +111,7 @@ def counterfactual_windows(scenarios: Sequence[str], seeds: Sequence[int], obs: 
                     poses.append(sim.robot_pose.copy())
                     if j >= obs - 1 and (j - obs + 1) % stride == 0:
                         forks[j] = sim.fork()  # the state at a window's last observed step
-                if hold <= 0:
-                    command = (rng.uniform(0.0, 1.0), rng.uniform(-0.8, 0.8)) if rng.random() < 0.5 else None
-                    hold = int(rng.uniform(2.0, 4.0) / sim.dt)
-                if command is not None:
-                    sim.set_command(*command)
-                hold -= 1
+                commands.apply(sim)
                 sim.step()
                 speeds.append((sim.robot_speed, sim.robot_yaw_rate))
             pos_a, poses_a = np.array(pos), np.array(poses)

@@ -292,19 +292,28 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m training.train_effect_head " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     paths = export_all(model, args.out, name, training, base_meta.get("metrics", {}), tuple(buckets))
-    torch.save({"config": model.cfg.to_dict(), "state_dict": model.state_dict()}, args.out / f"{name}.pt")
+    save_and_report(model, paths, args.out / f"{name}.pt",
+                    range(args.test_seed_start, args.test_seed_start + args.test_seeds), args.sim_cache)
+    return 0
+
+
+def save_and_report(model: StreamingWorldModel, paths: dict, checkpoint: Path, test_seeds: range,
+                    sim_cache: Path | None) -> dict:
+    """Saves the exported model's weights to ``checkpoint`` and adds to its metadata what a user of the head asks
+    first: the probe, its agreement with the simulator's own answer, and the held-out simulator accuracy on
+    ``test_seeds`` (shared by this script and ``training.scale_effect_head``, so both report the same numbers)."""
     from causal_nodes.evaluation.trajectories import robot_response_probe
     from causal_nodes.world_model.runtime import WorldModel
 
-    test_seeds = range(args.test_seed_start, args.test_seed_start + args.test_seeds)
+    torch.save({"config": model.cfg.to_dict(), "state_dict": model.state_dict()}, checkpoint)
     wm = WorldModel(paths["step"], backend="cpu")
     metrics = {"robot_response_probe": robot_response_probe(wm), "robot_response_vs_simulator": probe_vs_simulator(wm),
                "robot_effect_sim_test": {"seeds": f"{test_seeds.start}..{test_seeds.stop - 1}",
-                                         **sim_accuracy(model, *paired_windows(test_seeds, model.cfg, args.sim_cache))}}
+                                         **sim_accuracy(model, *paired_windows(test_seeds, model.cfg, sim_cache))}}
     update_metrics(paths["metadata"], metrics)
     print(json.dumps(metrics))
     print(json.dumps({k: str(v) for k, v in paths.items()}))
-    return 0
+    return metrics
 
 
 if __name__ == "__main__":
