@@ -163,6 +163,12 @@ def growth_after_warmup(samples: list[tuple[int, float, float]], warmup: int) ->
     return float(np.polyfit(n, r, 1)[0] * 1e5 * (1024 * 1024) / 1e6)
 
 
+def _rise_after(samples: list[tuple[int, float, float]], warmup: int) -> float:
+    """RSS at the last sample minus RSS at the first sample at or after ``warmup`` frames [MB]."""
+    after = [r for n, r, _ in samples if n >= warmup]
+    return (after[-1] - after[0]) * (1024 * 1024) / 1e6 if after else float("nan")
+
+
 def command_line() -> str:
     return " ".join(["python", "benchmarks/bench_soak.py", *sys.argv[1:]])
 
@@ -353,6 +359,9 @@ def run_ros(args) -> list[str]:
         f"- RSS growth after warm-up ({args.warmup:,} frames): **{growth:+.2f} MB per 10^5 frames** "
         f"({growth * HOUR_FRAMES / 1e5:+.2f} MB per hour-equivalent); target < 1 MB per 10^5: "
         f"**{'met' if growth < 1.0 else 'missed'}**",
+        f"- the same slope over the second half only (from {samples[-1][0] // 2:,} frames; a plateau shows as ~0): "
+        f"{growth_after_warmup(samples, samples[-1][0] // 2):+.2f} MB per 10^5 frames; RSS at the end minus RSS at "
+        f"the first sample past warm-up: {_rise_after(samples, args.warmup):+.2f} MB",
         f"- frames published by variables_node {published:,}; discovery received "
         f"{delta['discovery_node.received_frames']:,}, lost {delta['discovery_node.lost_frames']:,}; prioritizer "
         f"received {delta['causal_prioritizer.received_frames']:,}, lost {delta['causal_prioritizer.lost_frames']:,}",

@@ -86,8 +86,8 @@ class TfPublisher:
 class FrameLookup:
     """Transforms between frames for a node: ``tf2_ros`` when importable, else the built-in tree (module doc)."""
 
-    def __init__(self, node: Node, cache_s: float = 10.0, tolerance_s: float = 0.5) -> None:
-        self.tree = TransformTree(cache_s=cache_s, tolerance_s=tolerance_s)
+    def __init__(self, node: Node, cache_s: float = 10.0, tolerance_s: float = 0.5, max_frames: int = 1000) -> None:
+        self.tree = TransformTree(cache_s=cache_s, tolerance_s=tolerance_s, max_frames=max_frames)
         self._buffer = None
         try:
             import rclpy.duration
@@ -122,6 +122,11 @@ class FrameLookup:
                                     stamp_seconds(msg.header.stamp)))
         except ValueError:
             self.bad_transforms += 1
+
+    def counters(self) -> dict[str, int]:
+        """The built-in tree's size and what its ``max_frames`` bound refused or evicted (for /diagnostics)."""
+        return {"tf_frames": self.tree.size, "dropped_tf_beyond_max_frames": self.tree.dropped_beyond_max_frames,
+                "tf_frames_evicted": self.tree.evicted_frames, "bad_transforms": self.bad_transforms}
 
     def lookup(self, target: str, source: str, stamp: float) -> Transform:
         """Pose of ``source`` in ``target`` at ``stamp`` [s]; LookupError naming what is missing."""

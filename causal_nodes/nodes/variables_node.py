@@ -89,7 +89,12 @@ class VariablesNode(Node):
                                      float_range=(0.1, 3600.0))
         self.frames = FrameLookup(self, cache_s=declare(self, "tf_cache_s", 10.0,
                                                         "Transforms kept for looking up input frames [s]",
-                                                        float_range=(0.1, 600.0), read_only=True))
+                                                        float_range=(0.1, 600.0), read_only=True),
+                                  max_frames=declare(self, "tf_max_frames", 1000,
+                                                     "Frames the built-in transform tree keeps (names come from the "
+                                                     "input: odometry child frames, /tf); a new one beyond it is "
+                                                     "dropped and counted unless an expired frame can go",
+                                                     int_range=(1, 100000), read_only=True))
         self.person_topics = [t for t in declare(
             self, "person_odom_topics", [""],
             "Per-person nav_msgs/Odometry topics instead of /people ([''] = use /people)", read_only=True) if t]
@@ -229,6 +234,7 @@ class VariablesNode(Node):
         out["tracks"] = self.extractor.counters()["tracks"]
         out.update(self.malformed)
         out.update(self.inputs.counters())
+        out.update(self.frames.counters())
         out.update(frames_published=self.frames_published, reconfigurations=self.reconfigurations,
                    tf_backend=self.frames.backend)
         return out

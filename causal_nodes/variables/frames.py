@@ -109,15 +109,28 @@ class TransformTree:
     A frame has one parent (as in tf2); a transform naming another parent for a known child replaces the edge.
     Lookups at a time between two samples interpolate; within ``tolerance_s`` beyond the newest (or before the
     oldest) sample they use that sample; further away they fail, as tf2 does, rather than extrapolate.
-    Static transforms hold at every time. Memory is bounded by ``cache_s`` and ``max_samples`` per edge.
+    Static transforms hold at every time. Memory is bounded by ``cache_s`` and ``max_samples`` per edge, and by
+    ``max_frames`` frames: the frame names come from the input (``child_frame_id``), and an edge whose samples are
+    all older than ``cache_s`` keeps its newest one, so a stream of distinct names would otherwise grow the tree
+    without bound. A new frame when the tree is full first evicts the dynamic frames expired by ``cache_s`` (behind
+    the newest stamp seen); if none is, the new frame is refused and counted in :attr:`dropped_beyond_max_frames`.
     """
 
-    def __init__(self, cache_s: float = 10.0, tolerance_s: float = 0.5, max_samples: int = 2000) -> None:
+    def __init__(self, cache_s: float = 10.0, tolerance_s: float = 0.5, max_samples: int = 2000,
+                 max_frames: int = 1000) -> None:
+        if max_frames < 1:
+            raise ValueError(f"max_frames must be >= 1, got {max_frames}")
         self.cache_s = float(cache_s)
         self.tolerance_s = float(tolerance_s)
         self.max_samples = int(max_samples)
+        self.max_frames = int(max_frames)
         self._static: dict[str, Transform] = {}
         self._dynamic: dict[str, list[Transform]] = {}  # child -> samples sorted by stamp
+        self._newest_stamp = -math.inf
+        self.dropped_beyond_max_frames = 0
+        """Transforms of new frames refused because ``max_frames`` frames were known and none had expired."""
+        self.evicted_frames = 0
+        """Dynamic frames forgotten to make room for a new one (their newest sample older than ``cache_s``)."""
 
     # -- filling -----------------------------------------------------------------------------------------------
     def set_transform(self, transform: Transform, static: bool = False) -> None:
@@ -125,6 +138,11 @@ class TransformTree:
             raise ValueError(f"invalid transform {transform.parent!r} -> {transform.child!r}")
         if not all(math.isfinite(v) for v in (*transform.translation, *transform.rotation, transform.stamp)):
             raise ValueError(f"non-finite transform {transform.parent} -> {transform.child}")
+        if not static:
+            self._newest_stamp = max(self._newest_stamp, transform.stamp)
+        if transform.child not in self._static and transform.child not in self._dynamic and not self._room():
+            self.dropped_beyond_max_frames += 1
+            return
         if static:
             self._static[transform.child] = transform
             self._dynamic.pop(transform.child, None)
@@ -139,6 +157,22 @@ class TransformTree:
         drop = bisect.bisect_left(samples, oldest, key=lambda t: t.stamp)
         del samples[:max(drop, len(samples) - self.max_samples)]
 
+    def _room(self) -> bool:
+        """Whether a new frame fits, after evicting the dynamic frames expired behind the newest stamp."""
+        if len(self._static) + len(self._dynamic) < self.max_frames:
+            return True
+        expired = [child for child, samples in self._dynamic.items()
+                   if not samples or samples[-1].stamp < self._newest_stamp - self.cache_s]
+        for child in expired:
+            del self._dynamic[child]
+        self.evicted_frames += len(expired)
+        return len(self._static) + len(self._dynamic) < self.max_frames
+
+    @property
+    def size(self) -> int:
+        """Frames with a transform to their parent (static and dynamic)."""
+        return len(self._static) + len(self._dynamic)
+
     def set_transforms(self, transforms: Iterable[Transform], static: bool = False) -> None:
         for transform in transforms:
             self.set_transform(transform, static)
@@ -146,6 +180,7 @@ class TransformTree:
     def clear(self) -> None:
         self._static.clear()
         self._dynamic.clear()
+        self._newest_stamp = -math.inf
 
     @property
     def frames(self) -> set[str]:

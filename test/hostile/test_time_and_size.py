@@ -142,3 +142,37 @@ def test_a_crowd_of_3000_keeps_the_nearest_50_in_time(ros):
     status = diagnostics.wait(ros, "variables_node", lambda s: s.count("dropped_people_beyond_max_people") > 0)
     assert status.count("dropped_people_beyond_max_people") % 2950 == 0
     assert variables.extractor.counters()["tracks"] <= 60
+
+
+def test_10000_distinct_odometry_child_frames_keep_the_transform_tree_bounded(ros):
+    """Soak finding (issue #11): every odometry ``child_frame_id`` became an edge of the variables node's built-in
+    transform tree, and an edge past ``tf_cache_s`` kept its newest sample for ever: 10^4 distinct names (a
+    hostile or misconfigured publisher) grew the tree to 10^4 frames. Now at most ``tf_max_frames`` are kept; the
+    expired ones make room, the rest are refused, and both are counted on /diagnostics."""
+    from nav_msgs.msg import Odometry
+
+    from causal_nodes.nodes.common import SENSOR_QOS, to_time_msg
+
+    variables = ros.add(VariablesNode(context=ros.context, parameter_overrides=parameters(
+        variables=["robot_linear_speed"], stale_after_s=30.0, tf_max_frames=100, tf_cache_s=1.0)))
+    io = ros.node("hostile_frames")
+    publisher = io.create_publisher(Odometry, "/odom", SENSOR_QOS)
+    diagnostics = DiagnosticsWatcher(io)
+    assert ros.spin_until(lambda: publisher.get_subscription_count() > 0, 10)
+    total = 10_000
+    for k in range(total):
+        msg = Odometry()
+        # stamps 1 ms apart: the first 2000 names all lie within tf_cache_s of each other (refused when full)
+        msg.header.stamp, msg.header.frame_id = to_time_msg(ROBOT_CLOCK + 0.001 * k), "odom"
+        msg.child_frame_id = f"hostile_{k}"
+        msg.pose.pose.orientation.w = 1.0
+        publisher.publish(msg)
+        if k % 25 == 24:
+            time.sleep(0.005)  # best effort, queue 50: let the node keep up
+    status = diagnostics.wait(ros, "variables_node", lambda s: s.count("received_odom") > 0 and (
+        s.count("tf_frames") + s.count("tf_frames_evicted") + s.count("dropped_tf_beyond_max_frames")
+        == s.count("received_odom")), 15)
+    received = status.count("received_odom")
+    assert received > 20 * 100  # many more names arrived than the bound (best effort on a loaded machine loses some)
+    assert variables.frames.tree.size <= 100 and status.count("tf_frames") <= 100
+    assert status.count("tf_frames_evicted") > 0 and status.count("dropped_tf_beyond_max_frames") > 0

@@ -61,3 +61,19 @@ def test_static_transform_text():
     for bad in ("base_link base_laser 0 0 0", "a b x 0 0 0"):
         with pytest.raises(ValueError, match="static transform"):
             parse_static_transform(bad)
+
+
+def test_the_tree_keeps_at_most_max_frames_and_evicts_expired_ones_first():
+    """Frame names come from the input: 10^4 distinct children must not grow the tree to 10^4 frames."""
+    tree = TransformTree(cache_s=1.0, max_frames=10)
+    for k in range(10):  # all within cache_s of each other: none expires, the 11th is refused
+        tree.set_transform(Transform("odom", f"c{k}", (0, 0, 0), (0, 0, 0, 1), 100.0 + 0.01 * k))
+    tree.set_transform(Transform("odom", "late", (0, 0, 0), (0, 0, 0, 1), 100.5))
+    assert tree.size == 10 and tree.dropped_beyond_max_frames == 1 and "late" not in tree.frames
+    tree.set_transform(Transform("odom", "c3", (1, 0, 0), (0, 0, 0, 1), 100.6))  # a known frame always updates
+    assert tree.lookup("odom", "c3", 100.6).translation[0] == 1.0
+    tree.set_transform(Transform("odom", "new", (0, 0, 0), (0, 0, 0, 1), 102.0))  # the others expired: room
+    assert tree.size <= 10 and "new" in tree.frames and tree.evicted_frames == 10
+    for k in range(10_000):
+        tree.set_transform(Transform("odom", f"h{k}", (0, 0, 0), (0, 0, 0, 1), 200.0 + 0.01 * k))
+    assert tree.size <= 10
