@@ -18,6 +18,7 @@ from causal_nodes.world_model.runtime import WorldModel  # noqa: E402
 from training.dataset import make_batch  # noqa: E402
 from training.export_onnx import export_all  # noqa: E402
 from training.model import StreamingWorldModel, WorldModelConfig  # noqa: E402
+from training.train_effect_head import without_effect  # noqa: E402
 
 SMALL = WorldModelConfig(p_max=8, window=6, horizon=4, k_max=4)
 
@@ -48,14 +49,6 @@ def _trained_like(seed: int = 0, context: bool = True, hidden: int = 32) -> Stre
     return model.eval()
 
 
-def _base_of(model: StreamingWorldModel) -> StreamingWorldModel:
-    twin = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in twin.effect.parameters():
-            p.zero_()
-    return twin
-
-
 def _run(step_path: Path, present: bool) -> tuple[np.ndarray, ...]:
     b = make_batch(_windows(), np.arange(1), np.random.default_rng(0), 8, 8, 4, 0.4, 1.0)
     wm = WorldModel(step_path, backend="cpu", robot_present=present)
@@ -70,7 +63,7 @@ def test_flag_0_is_bit_identical_to_the_base_and_flag_1_is_not(tmp_path, context
     that reads the base's final token (context) and one that reads the raw inputs only."""
     model = _trained_like(context=context)
     with_head = export_all(model, tmp_path / "head", "m", {"data": "synthetic"}, buckets=(4,))
-    base = export_all(_base_of(model), tmp_path / "base", "m", {"data": "synthetic"}, buckets=(4,))
+    base = export_all(without_effect(model), tmp_path / "base", "m", {"data": "synthetic"}, buckets=(4,))
     for a, b in zip(_run(with_head["step"], False), _run(base["step"], False)):
         np.testing.assert_array_equal(a, b)
     ours, theirs = _run(with_head["step"], True), _run(base["step"], True)
@@ -100,7 +93,7 @@ def test_onnx_equals_torch_with_the_head(tmp_path):
         want = model.rollout(*inputs)[0].numpy()
     np.testing.assert_allclose(got, want, atol=1e-5)
     with torch.no_grad():
-        base = _base_of(model).rollout(*inputs)[0].numpy()
+        base = without_effect(model).rollout(*inputs)[0].numpy()
     assert np.abs(want - base).max() > 1e-2
 
 
@@ -251,7 +244,7 @@ def test_a_short_training_moves_the_probe_the_simulators_way(tmp_path):
 
     from causal_nodes.evaluation.probe_truth import simulated_probe_paths
     from causal_nodes.evaluation.trajectories import robot_response_paths
-    from training.train_effect_head import add_arguments, train, without_effect
+    from training.train_effect_head import add_arguments, train
 
     base_pt = Path(__file__).resolve().parents[2] / "models" / "world_model.pt"
     if not base_pt.is_file():
@@ -286,7 +279,6 @@ def test_the_shipped_models_heads_and_their_flag_0_forecasts_are_the_bases(tmp_p
 
     from causal_nodes.evaluation.trajectories import robot_response_probe
     from training.export_onnx import load_checkpoint
-    from training.train_effect_head import without_effect
 
     models = Path(__file__).resolve().parents[2] / "models"
     names = ("world_model", "world_model_robot")
