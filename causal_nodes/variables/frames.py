@@ -113,7 +113,7 @@ class TransformTree:
     ``max_frames`` frames: the frame names come from the input (``child_frame_id``), and an edge whose samples are
     all older than ``cache_s`` keeps its newest one, so a stream of distinct names would otherwise grow the tree
     without bound. A new frame when the tree is full first evicts the dynamic frames expired by ``cache_s`` (behind
-    the newest stamp seen); if none is, the new frame is refused and counted in :attr:`dropped_beyond_max_frames`.
+    the new transform's stamp); if none is, the new frame is refused and counted in :attr:`dropped_beyond_max_frames`.
     """
 
     def __init__(self, cache_s: float = 10.0, tolerance_s: float = 0.5, max_samples: int = 2000,
@@ -126,7 +126,6 @@ class TransformTree:
         self.max_frames = int(max_frames)
         self._static: dict[str, Transform] = {}
         self._dynamic: dict[str, list[Transform]] = {}  # child -> samples sorted by stamp
-        self._newest_stamp = -math.inf
         self.dropped_beyond_max_frames = 0
         """Transforms of new frames refused because ``max_frames`` frames were known and none had expired."""
         self.evicted_frames = 0
@@ -138,9 +137,8 @@ class TransformTree:
             raise ValueError(f"invalid transform {transform.parent!r} -> {transform.child!r}")
         if not all(math.isfinite(v) for v in (*transform.translation, *transform.rotation, transform.stamp)):
             raise ValueError(f"non-finite transform {transform.parent} -> {transform.child}")
-        if not static:
-            self._newest_stamp = max(self._newest_stamp, transform.stamp)
-        if transform.child not in self._static and transform.child not in self._dynamic and not self._room():
+        if (transform.child not in self._static and transform.child not in self._dynamic
+                and not self._room(None if static else transform.stamp)):
             self.dropped_beyond_max_frames += 1
             return
         if static:
@@ -157,12 +155,16 @@ class TransformTree:
         drop = bisect.bisect_left(samples, oldest, key=lambda t: t.stamp)
         del samples[:max(drop, len(samples) - self.max_samples)]
 
-    def _room(self) -> bool:
-        """Whether a new frame fits, after evicting the dynamic frames expired behind the newest stamp."""
+    def _room(self, now: float | None) -> bool:
+        """Whether a new frame fits, after evicting the dynamic frames expired by ``cache_s`` before ``now`` (the
+        new transform's stamp; for a static one, the newest dynamic sample kept). The new transform's own stamp,
+        not the newest ever seen, so that one stamp years ahead cannot make every frame look expired from then on."""
         if len(self._static) + len(self._dynamic) < self.max_frames:
             return True
+        if now is None:
+            now = max((samples[-1].stamp for samples in self._dynamic.values() if samples), default=-math.inf)
         expired = [child for child, samples in self._dynamic.items()
-                   if not samples or samples[-1].stamp < self._newest_stamp - self.cache_s]
+                   if not samples or samples[-1].stamp < now - self.cache_s]
         for child in expired:
             del self._dynamic[child]
         self.evicted_frames += len(expired)
@@ -180,7 +182,6 @@ class TransformTree:
     def clear(self) -> None:
         self._static.clear()
         self._dynamic.clear()
-        self._newest_stamp = -math.inf
 
     @property
     def frames(self) -> set[str]:

@@ -77,3 +77,17 @@ def test_the_tree_keeps_at_most_max_frames_and_evicts_expired_ones_first():
     for k in range(10_000):
         tree.set_transform(Transform("odom", f"h{k}", (0, 0, 0), (0, 0, 0, 1), 200.0 + 0.01 * k))
     assert tree.size <= 10
+
+
+def test_one_stamp_years_ahead_does_not_make_every_frame_look_expired_afterwards():
+    """Expiry was measured from the newest stamp ever seen: after one /tf stamp years ahead, every later new name
+    evicted all live frames (base_link included) whenever the tree was full. Now from the new transform's stamp."""
+    tree = TransformTree(cache_s=1.0, max_frames=10)
+    tree.set_transform(Transform("odom", "base_link", (0, 0, 0), (0, 0, 0, 1), 100.0))
+    tree.set_transform(Transform("odom", "future", (0, 0, 0), (0, 0, 0, 1), 100.0 + 3e8))
+    for k in range(8):
+        tree.set_transform(Transform("odom", f"c{k}", (0, 0, 0), (0, 0, 0, 1), 100.1 + 0.01 * k))
+    for k in range(100):  # a stream of new names at the present time: refused, the live frames kept
+        tree.set_transform(Transform("odom", f"h{k}", (0, 0, 0), (0, 0, 0, 1), 100.2 + 0.001 * k))
+    assert "base_link" in tree.frames and tree.evicted_frames == 0 and tree.dropped_beyond_max_frames == 100
+    assert tree.size == 10
